@@ -1,0 +1,227 @@
+"""Command line: parse arguments, call the layer that does the work, print, exit. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from scanner import __version__
+from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError, NotImplementedYetError
+from scanner.gate import FAIL_ON_CHOICES
+
+PROG = "modelward"
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the verdict")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail (and tracebacks)")
+
+
+def _add_policy_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra policy directory or file (repeatable)",
+    )
+    p.add_argument(
+        "--no-builtin-policies", action="store_true", help="do not load the built-in policy pack"
+    )
+
+
+def _add_framework_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--framework-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an extra framework mapping file (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Policy-as-code compliance scanner for machine-learning model IP protection.",
+        epilog="Exit codes: 0 gate passed, 1 findings at or above the threshold, "
+        "2 usage/config/policy error, 3 a source failed or a check could not be evaluated.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser(
+        "scan",
+        help="collect, evaluate, report and gate",
+        description="Scan the configured sources and evaluate the policies.",
+    )
+    _add_common(scan)
+    scan.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./modelward.yaml when present)",
+    )
+    scan.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+    )
+    _add_policy_selection(scan)
+    scan.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only these policies: id, wildcard (MW-STO-*) or severity (repeatable)",
+    )
+    scan.add_argument(
+        "--skip-policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="skip these policies: id, wildcard or severity (repeatable)",
+    )
+    scan.add_argument(
+        "--framework",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="report only these frameworks (repeatable)",
+    )
+    _add_framework_selection(scan)
+    scan.add_argument("-o", "--output-dir", metavar="DIR", help="write outputs here")
+    scan.add_argument(
+        "--format", metavar="LIST", help="output formats, comma-separated (default: json)"
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        help="lowest severity that fails the gate (default: high)",
+    )
+    scan.add_argument(
+        "--allow-partial",
+        action="store_true",
+        default=None,
+        help="do not fail the gate because a source failed",
+    )
+    scan.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[ID.]NAME=VALUE",
+        help="override a policy param (repeatable)",
+    )
+    scan.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="evaluate date conditions as of this date (ISO 8601), e.g. for an audit period",
+    )
+    scan.add_argument("--waivers", metavar="FILE", help="waivers file (not implemented yet)")
+    scan.add_argument(
+        "--baseline", metavar="RESULTS", help="baseline results (not implemented yet)"
+    )
+
+    pol = sub.add_parser("policies", help="list, show, validate and test policies")
+    pol_sub = pol.add_subparsers(dest="policies_command", metavar="ACTION", required=True)
+    p_list = pol_sub.add_parser("list", help="list the policies")
+    _add_policy_selection(p_list)
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
+    p_show = pol_sub.add_parser("show", help="show one policy")
+    p_show.add_argument("policy_id", metavar="ID")
+    _add_policy_selection(p_show)
+    p_val = pol_sub.add_parser("validate", help="validate policy files (exit 2 on any error)")
+    p_val.add_argument("dirs", nargs="+", metavar="DIR")
+    p_test = pol_sub.add_parser("test", help="run policy unit tests (*_test.yaml)")
+    p_test.add_argument("dir", metavar="DIR")
+    p_test.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="more policy directories the tests may use",
+    )
+    p_test.add_argument(
+        "--with-builtin", action="store_true", help="the tests may also use the built-in pack"
+    )
+    for p in (p_list, p_show, p_val, p_test):
+        _add_common(p)
+
+    frw = sub.add_parser("frameworks", help="list and show framework mappings")
+    frw_sub = frw.add_subparsers(dest="frameworks_command", metavar="ACTION", required=True)
+    f_list = frw_sub.add_parser("list", help="list the frameworks")
+    f_show = frw_sub.add_parser("show", help="show a framework's controls and their policies")
+    f_show.add_argument("framework_id", metavar="ID")
+    for p in (f_list, f_show):
+        _add_framework_selection(p)
+        _add_policy_selection(p)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        _add_common(p)
+
+    rep = sub.add_parser("report", help="render outputs from a results.json (no rescanning)")
+    rep.add_argument("results", metavar="RESULTS.json")
+    rep.add_argument("--format", default="json", metavar="LIST", help="comma-separated formats")
+    rep.add_argument("-o", "--output-dir", required=True, metavar="DIR")
+    _add_common(rep)
+
+    for name, text in (
+        ("bom", "write an AI-BOM"),
+        ("diff", "compare two results files"),
+        ("verify", "verify a model's signature and serialization safety"),
+        ("demo", "scan an embedded demo estate"),
+    ):
+        p = sub.add_parser(name, help=f"{text} (not implemented yet)")
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _print_error(exc: ModelwardError, verbose: bool) -> None:
+    print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+    for line in exc.details[1:] if len(exc.details) > 1 else ():
+        print(f"  {line}", file=sys.stderr)
+    if verbose and exc.__cause__ is not None:
+        traceback.print_exception(exc.__cause__, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    verbose = getattr(args, "verbose", False)
+    try:
+        return _dispatch(args)
+    except ModelwardError as exc:
+        _print_error(exc, verbose)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # fail closed with something actionable, never a silent 0
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} (re-run with -v for the "
+            f"traceback, and please report it)",
+            file=sys.stderr,
+        )
+        if verbose:
+            traceback.print_exc()
+        return EXIT_SOURCE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from scanner import commands
+
+    if args.command == "scan":
+        return commands.scan(args)
+    if args.command == "policies":
+        return commands.policies(args)
+    if args.command == "frameworks":
+        return commands.frameworks(args)
+    if args.command == "report":
+        return commands.report(args)
+    raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

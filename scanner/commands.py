@@ -1,0 +1,266 @@
+"""What each CLI command does, in terms of the layers: glue, kept apart from argument parsing."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scanner import frameworks as fw
+from scanner import results
+from scanner.bundled import bundled_dir
+from scanner.config import load_config, resolve_source
+from scanner.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    InputFileError,
+    NotImplementedYetError,
+    UsageError,
+)
+from scanner.gate import GateSettings
+from scanner.outputs.interface import prepare_output_dir, write_atomically
+from scanner.outputs.registry import parse_formats, writers_for
+from scanner.policy import params as param_overrides
+from scanner.policy.conditions import as_datetime
+from scanner.policy.loader import PolicySet, load_policy_dirs
+from scanner.policy.testing import run_file, test_files
+from scanner.progress import make_reporter
+from scanner.scan import ScanRequest, prepare, run
+from scanner.sources.registry import parse_spec
+from scanner.terminal import print_scan_summary, safe
+
+
+def _dump_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _as_of(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    moment = as_datetime(text)
+    if moment is None:
+        raise UsageError(f"--as-of {text!r} is not an ISO 8601 date")
+    return moment
+
+
+def scan(args: argparse.Namespace) -> int:
+    if args.waivers:
+        raise NotImplementedYetError("--waivers is not implemented yet in this version")
+    if args.baseline:
+        raise NotImplementedYetError("--baseline is not implemented yet in this version")
+    config = load_config(args.config)
+    cwd = Path.cwd()
+    sources = tuple(resolve_source(parse_spec(s), cwd) for s in args.source) or config.sources
+    if not sources:
+        raise UsageError(
+            "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
+        )
+    overrides = param_overrides.merge(config.params, param_overrides.from_flags(args.param))
+    request = ScanRequest(
+        sources=sources,
+        policy_dirs=(*config.policy_dirs, *(Path(p) for p in args.policies)),
+        builtin_policies=config.builtin_policies and not args.no_builtin_policies,
+        include=(*config.include, *args.policy),
+        exclude=(*config.exclude, *args.skip_policy),
+        params=overrides,
+        framework_files=(*config.framework_files, *(Path(p) for p in args.framework_file)),
+        builtin_frameworks=config.builtin_frameworks,
+        frameworks=tuple(args.framework) or config.frameworks,
+        gate=GateSettings(
+            fail_on=args.fail_on or config.fail_on or "high",
+            allow_partial=bool(
+                args.allow_partial if args.allow_partial is not None else config.allow_partial
+            ),
+        ),
+        as_of=_as_of(args.as_of),
+    )
+    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
+    out_dir_arg = args.output_dir or config.output_dir
+    if args.format and not out_dir_arg:
+        raise UsageError("--format needs an output directory (-o DIR)")
+    prepared = prepare(request)
+    out_dir = prepare_output_dir(out_dir_arg) if out_dir_arg else None
+    reporter = make_reporter(args.quiet, args.verbose)
+    if not prepared.policies:
+        reporter.note("no policies loaded: nothing will be evaluated")
+    try:
+        document = run(prepared, reporter)
+    finally:
+        reporter.close()
+    _check_contract(document)
+    if out_dir is not None:
+        files: dict[str, bytes] = {}
+        for writer in writers_for(formats):
+            files.update(writer.render(document))
+        written = write_atomically(out_dir, files)
+    else:
+        written = []
+    if not args.quiet:
+        print_scan_summary(document, sys.stdout)
+        for path in written:
+            print(f"wrote {path}")
+    elif not document["gate"]["passed"]:
+        for reason in document["gate"]["reasons"]:
+            print(f"modelward: {safe(reason, 400)}", file=sys.stderr)
+    return int(document["gate"]["exit_code"])
+
+
+def _check_contract(document: dict[str, Any]) -> None:
+    """Never write results that break the published contract: that is a bug, caught here."""
+    problems = results.problems(document)
+    if problems:
+        raise RuntimeError(f"results do not match the schema: {problems[0]}")
+
+
+def _pack(args: argparse.Namespace, extra: Sequence[str] = ()) -> PolicySet:
+    dirs = [] if getattr(args, "no_builtin_policies", False) else [bundled_dir("policies")]
+    return load_policy_dirs([*dirs, *extra, *getattr(args, "policies", [])])
+
+
+def policies(args: argparse.Namespace) -> int:
+    action = args.policies_command
+    if action == "list":
+        pack = _pack(args)
+        rows = [
+            {
+                "id": p.id,
+                "severity": p.severity,
+                "maturity": p.maturity,
+                "resource": p.resource,
+                "title": p.title,
+                "file": p.file,
+            }
+            for p in pack.policies
+        ]
+        if args.json:
+            _dump_json(rows)
+        else:
+            _table(["id", "severity", "maturity", "resource", "title"], rows)
+            print(f"{len(rows)} policies")
+        return EXIT_OK
+    if action == "show":
+        policy = _pack(args).by_id().get(args.policy_id)
+        if policy is None:
+            raise UsageError(f"no policy with id '{args.policy_id}'")
+        print(f"# {policy.file}")
+        import yaml
+
+        print(yaml.safe_dump(dict(policy.document), sort_keys=False, allow_unicode=True), end="")
+        return EXIT_OK
+    if action == "validate":
+        pack = load_policy_dirs(args.dirs)
+        print(f"{len(pack.policies)} policies valid in {', '.join(args.dirs)}")
+        return EXIT_OK
+    return _policies_test(args)
+
+
+def _policies_test(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.exists():
+        raise UsageError(f"{args.dir}: no such file or directory")
+    dirs = [bundled_dir("policies")] if args.with_builtin else []
+    policy_root = root if root.is_dir() else root.parent
+    pack = load_policy_dirs([*dirs, policy_root, *args.policies])
+    files = test_files(root)
+    if not files:
+        raise UsageError(f"{args.dir}: no policy test files (*_test.yaml)")
+    by_id = pack.by_id()
+    outcomes = []
+    for file in files:
+        outcomes.extend(run_file(file, by_id))
+    failed = [o for o in outcomes if not o.ok]
+    for o in outcomes:
+        if o.ok and not args.verbose:
+            continue
+        mark = "PASS" if o.ok else "FAIL"
+        print(f"{mark} {o.file}:{o.line} {o.policy_id}: {safe(o.name)}")
+        for problem in o.problems:
+            print(f"     {safe(problem, 600)}")
+    tested = sorted({o.policy_id for o in outcomes})
+    untested = sorted(
+        set(by_id)
+        - set(tested)
+        - ({p.id for p in load_policy_dirs(dirs).policies} if dirs else set())
+    )
+    print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} policy test cases passed "
+        f"({len(files)} file(s), {len(tested)} policies tested)"
+    )
+    if untested:
+        print(f"policies without tests: {', '.join(untested)}")
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def frameworks(args: argparse.Namespace) -> int:
+    pack = _pack(args)
+    files = fw.framework_files(args.framework_file)
+    loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
+    if args.frameworks_command == "list":
+        rows = [dict(fw.describe_framework(f)) for f in loaded]
+        if args.json:
+            _dump_json(rows)
+        else:
+            _table(["id", "title", "version", "controls"], rows)
+            print(f"{len(rows)} frameworks")
+        return EXIT_OK
+    found = fw.select(loaded, [args.framework_id])[0]
+    controls = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "policies": ", ".join(c.policies)
+            or f"manual{f' ({c.attestation})' if c.attestation else ''}",
+        }
+        for c in found.controls
+    ]
+    if args.json:
+        _dump_json(
+            {
+                **fw.describe_framework(found),
+                "controls": [
+                    {
+                        "id": c.id,
+                        "title": c.title,
+                        "policies": list(c.policies),
+                        "attestation": c.attestation,
+                    }
+                    for c in found.controls
+                ],
+            }
+        )
+    else:
+        print(f"{found.title} ({found.id}{', ' + found.version if found.version else ''})")
+        _table(["id", "title", "policies"], controls)
+    return EXIT_OK
+
+
+def report(args: argparse.Namespace) -> int:
+    formats = parse_formats(args.format)
+    document = results.load(args.results)
+    out_dir = prepare_output_dir(args.output_dir)
+    files: dict[str, bytes] = {}
+    for writer in writers_for(formats):
+        files.update(writer.render(document))
+    for path in write_atomically(out_dir, files):
+        if not args.quiet:
+            print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    table = Table(*columns, box=None, pad_edge=False)
+    for row in rows:
+        table.add_row(*(Text(safe(row.get(c, ""))) for c in columns))
+    console.print(table)
+
+
+__all__ = ["InputFileError", "frameworks", "policies", "report", "scan"]

@@ -1,0 +1,106 @@
+"""`modelward.yaml`: the settings a team commits next to its pipeline; flags override them.
+
+Relative paths in the file are taken relative to the file itself, so `-c ci/modelward.yaml`
+means the same thing from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner import schemas
+from scanner.errors import InputFileError
+from scanner.sources.interface import SourceSpec
+from scanner.sources.registry import parse_spec
+from scanner.yamlpos import display_path, load_yaml_file
+
+DEFAULT_CONFIG = "modelward.yaml"
+# Source kinds whose target is a local path, resolved against the config file's directory.
+PATH_KINDS = ("path", "attestations", "logs")
+
+
+class ConfigError(InputFileError):
+    """The configuration file is malformed or invalid (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str | None = None
+    sources: tuple[SourceSpec, ...] = ()
+    builtin_policies: bool = True
+    policy_dirs: tuple[Path, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    frameworks: tuple[str, ...] = ()
+    framework_files: tuple[Path, ...] = ()
+    builtin_frameworks: bool = True
+    output_dir: Path | None = None
+    formats: tuple[str, ...] = ()
+    fail_on: str | None = None
+    allow_partial: bool | None = None
+
+
+def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
+    if spec.kind in PATH_KINDS and not os.path.isabs(os.path.expanduser(spec.target)):
+        target = str(base / os.path.expanduser(spec.target))
+        return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)
+    return spec
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Read the given file, or ./modelward.yaml when present, or return the defaults."""
+    explicit = path is not None
+    file = Path(path) if path is not None else Path(DEFAULT_CONFIG)
+    if not explicit and not file.exists():
+        return Config()
+    try:
+        loaded = load_yaml_file(file, what="config file")
+    except InputFileError as exc:
+        raise ConfigError(exc.message, details=exc.details) from None
+    if loaded.data is None:
+        return Config(file=display_path(file))
+    if not isinstance(loaded.data, Mapping):
+        raise ConfigError(loaded.error_line((), "the config file must be a mapping"))
+    try:
+        schemas.check(loaded, "config.schema.json", "config file")
+    except InputFileError as exc:
+        raise ConfigError(exc.message, details=exc.details) from None
+    doc = loaded.data
+    base = file.resolve().parent
+
+    def rel(p: str) -> Path:
+        expanded = Path(os.path.expanduser(p))
+        return expanded if expanded.is_absolute() else base / expanded
+
+    sources = []
+    for entry in doc.get("sources", []):
+        if isinstance(entry, str):
+            spec = parse_spec(entry)
+        else:
+            spec = parse_spec(entry["spec"], name=entry.get("name"), options=entry.get("options"))
+        sources.append(resolve_source(spec, base))
+    pol = doc.get("policies", {})
+    fw = doc.get("frameworks", {})
+    out = doc.get("output", {})
+    gate = doc.get("gate", {})
+    return Config(
+        file=loaded.path,
+        sources=tuple(sources),
+        builtin_policies=pol.get("builtin", True),
+        policy_dirs=tuple(rel(d) for d in pol.get("dirs", [])),
+        include=tuple(pol.get("include", [])),
+        exclude=tuple(pol.get("exclude", [])),
+        params={k: dict(v) for k, v in doc.get("params", {}).items()},
+        frameworks=tuple(fw.get("select", [])),
+        framework_files=tuple(rel(f) for f in fw.get("files", [])),
+        builtin_frameworks=fw.get("builtin", True),
+        output_dir=rel(out["dir"]) if "dir" in out else None,
+        formats=tuple(out.get("formats", [])),
+        fail_on=gate.get("fail_on"),
+        allow_partial=gate.get("allow_partial"),
+    )

@@ -1,0 +1,232 @@
+"""The normalised estate: resources, the references between them, and values nobody could read.
+
+Sources produce `Resource` objects; policies read them only through `Inventory.resolve`, which
+follows dotted paths through nested attributes, references to other resources (`Ref`) and list
+elements. `Unknown` marks a value a source could not read; it propagates through resolution so
+that the evaluator can turn it into an `error` verdict instead of a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The resource types of the normalised model (DESIGN.md, "The resource model"). A policy naming
+# any other type is rejected at load time, so a typo never silently selects nothing.
+RESOURCE_TYPES: tuple[str, ...] = (
+    "model",
+    "model_version",
+    "artefact",
+    "storage",
+    "principal",
+    "audit_trail",
+    "endpoint",
+    "network",
+    "threat_detection",
+    "attestation",
+    "traffic",
+)
+
+# Resource-level fields every policy can address besides the attributes.
+META_FIELDS = ("id", "type", "name", "source")
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A value a source could not read, with the reason (e.g. the API call that was denied)."""
+
+    reason: str
+
+    def __bool__(self) -> bool:
+        # Fail loudly if code ever tests an Unknown for truth: that would silently mean False.
+        raise TypeError(f"Unknown value used as a boolean ({self.reason})")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another resource by id; resolution follows it."""
+
+    id: str
+
+
+class _Missing:
+    """The attribute is not there at all (distinct from None and from Unknown)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING = _Missing()
+
+
+@dataclass(frozen=True)
+class Resource:
+    id: str
+    type: str
+    name: str
+    source: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    raw: Any = None
+
+    def view(self) -> dict[str, Any]:
+        """What a field path starts from: the attributes plus id/type/name/source."""
+        out = dict(self.attributes)
+        out.update(id=self.id, type=self.type, name=self.name, source=self.source)
+        return out
+
+
+class InventoryError(Exception):
+    """Two sources reported the same id with different types: the estate cannot be indexed."""
+
+
+class Inventory:
+    """Resources indexed by id and by type, with reference-following path resolution."""
+
+    def __init__(self, resources: Iterable[Resource] = ()) -> None:
+        self._by_id: dict[str, Resource] = {}
+        for r in resources:
+            self.add(r)
+
+    def add(self, resource: Resource) -> None:
+        """Add a resource; a second report of the same id is merged into the first.
+
+        Different sources see different sides of one thing (a registry names an S3 prefix,
+        the AWS source reads that prefix's files). The first known value of an attribute wins;
+        a known value replaces an Unknown, never the other way round.
+        """
+        existing = self._by_id.get(resource.id)
+        if existing is None:
+            self._by_id[resource.id] = resource
+            return
+        if existing.type != resource.type:
+            raise InventoryError(
+                f"resource {resource.id!r} reported as {existing.type} by {existing.source} "
+                f"and as {resource.type} by {resource.source}"
+            )
+        merged = dict(existing.attributes)
+        for key, value in resource.attributes.items():
+            if key not in merged or isinstance(merged[key], Unknown):
+                merged[key] = value
+        raw = existing.raw
+        if resource.raw is not None:
+            raw = {existing.source: existing.raw, resource.source: resource.raw}
+        self._by_id[resource.id] = Resource(
+            id=existing.id,
+            type=existing.type,
+            name=existing.name,
+            source=existing.source,
+            attributes=merged,
+            raw=raw,
+        )
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Resource]:
+        """Resources in a stable order (type, id): results must be deterministic."""
+        return iter(sorted(self._by_id.values(), key=lambda r: (r.type, r.id)))
+
+    def get(self, resource_id: str) -> Resource | None:
+        return self._by_id.get(resource_id)
+
+    def of_type(self, resource_type: str) -> list[Resource]:
+        return sorted(
+            (r for r in self._by_id.values() if r.type == resource_type), key=lambda r: r.id
+        )
+
+    def deref(self, ref: Ref) -> dict[str, Any] | Unknown:
+        target = self._by_id.get(ref.id)
+        if target is None:
+            return Unknown(f"{ref.id} is referenced but no configured source reports it")
+        return target.view()
+
+    def resolve(self, start: Any, path: str | None) -> Any:
+        """Follow a dotted path from a resource (or item) and return what it reaches.
+
+        - a name on a mapping takes that key (``MISSING`` if absent);
+        - a `Ref` is followed to the referenced resource before the next name is applied;
+        - a number on a list takes that element; a name on a list is applied to every element
+          and the results are collected into a list (nested lists are flattened one level);
+        - an `Unknown` anywhere stops resolution and is returned as is.
+        A `Ref` at the end of the path is returned as is (operators compare its id).
+        """
+        value = start.view() if isinstance(start, Resource) else start
+        if not path or path == ".":
+            return value
+        for segment in path.split("."):
+            value = self._step(value, segment)
+        return value
+
+    def _step(self, value: Any, segment: str) -> Any:
+        if isinstance(value, Unknown) or value is MISSING:
+            return value
+        if isinstance(value, Ref):
+            value = self.deref(value)
+            if isinstance(value, Unknown):
+                return value
+        if isinstance(value, Mapping):
+            return value.get(segment, MISSING)
+        if isinstance(value, list | tuple):
+            if segment.isdigit():
+                index = int(segment)
+                return value[index] if index < len(value) else MISSING
+            collected: list[Any] = []
+            for element in value:
+                reached = self._step(element, segment)
+                if reached is MISSING:
+                    continue
+                if isinstance(reached, list | tuple):
+                    collected.extend(reached)
+                else:
+                    collected.append(reached)
+            return collected
+        return MISSING
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON data for results: Ref → {"$ref": id}, Unknown → {"$unknown": reason}."""
+    if isinstance(value, Unknown):
+        return {"$unknown": value.reason}
+    if isinstance(value, Ref):
+        return {"$ref": value.id}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if value is MISSING:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def from_jsonable(value: Any) -> Any:
+    """Inverse of `to_jsonable` for the markers: fixtures and results can be re-evaluated."""
+    if isinstance(value, Mapping):
+        if set(value) == {"$ref"} and isinstance(value["$ref"], str):
+            return Ref(value["$ref"])
+        if set(value) == {"$unknown"}:
+            return Unknown(str(value["$unknown"]))
+        return {str(k): from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    return value

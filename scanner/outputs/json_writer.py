@@ -1,0 +1,16 @@
+"""`results.json`: the contract itself, byte-identical whether written by scan or by report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scanner import results
+
+
+class JsonWriter:
+    format = "json"
+    filename = "results.json"
+
+    def render(self, document: Mapping[str, Any]) -> dict[str, bytes]:
+        return {self.filename: results.dumps(document).encode("utf-8")}

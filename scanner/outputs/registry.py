@@ -1,0 +1,35 @@
+"""Output format names → writers; formats the design names but this version lacks say so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scanner.errors import NotImplementedYetError, UsageError
+from scanner.outputs.interface import Writer
+from scanner.outputs.json_writer import JsonWriter
+
+WRITERS: dict[str, type] = {"json": JsonWriter}
+PLANNED = ("html", "cyclonedx", "spdx", "sarif", "junit", "md", "csv")
+
+
+def parse_formats(text: str | Iterable[str]) -> list[str]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    formats = list(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
+    if not formats:
+        raise UsageError("no output format given (available: " + ", ".join(WRITERS) + ")")
+    for fmt in formats:
+        if fmt in PLANNED:
+            raise NotImplementedYetError(
+                f"output format '{fmt}' is not implemented yet in this version "
+                f"(available: {', '.join(WRITERS)})"
+            )
+        if fmt not in WRITERS:
+            raise UsageError(
+                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}; "
+                f"planned: {', '.join(PLANNED)})"
+            )
+    return formats
+
+
+def writers_for(formats: Iterable[str]) -> list[Writer]:
+    return [WRITERS[f]() for f in formats]

@@ -1,0 +1,1 @@
+"""The policy language: schema, loading with line-numbered errors, conditions, evaluation."""

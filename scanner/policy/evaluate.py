@@ -1,0 +1,154 @@
+"""Policies and inventory → findings: one per (policy, resource of its type).
+
+Evaluation is a pure function of the inventory, the policies (with their effective params)
+and the clock, so an auditor can re-run it offline from results.json and get the same verdicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from scanner.findings import Finding
+from scanner.inventory import Inventory, Resource
+from scanner.policy.conditions import EvalContext, Outcome, describe, evaluate
+from scanner.policy.model import Policy
+
+MAX_MESSAGE = 1000
+
+
+def missing_resource_id(resource_type: str) -> str:
+    """The id a "required evidence is missing" finding is reported against; stable across scans."""
+    return f"modelward:missing/{resource_type}"
+
+
+def _message(reasons: Iterable[str]) -> str:
+    text = "; ".join(dict.fromkeys(reasons))
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
+
+
+def evaluate_policy(policy: Policy, inventory: Inventory, now: dt.datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    in_scope_passed = in_scope_errors = 0
+    for resource in inventory.of_type(policy.resource):
+        finding = _evaluate_one(policy, resource, inventory, now)
+        findings.append(finding)
+        if finding.status == "pass":
+            in_scope_passed += 1
+        elif finding.status == "error":
+            in_scope_errors += 1
+    if policy.require_in_scope:
+        findings = _apply_requirement(policy, findings, in_scope_passed, in_scope_errors)
+    return sorted(findings, key=lambda f: f.resource_id)
+
+
+def _finding(
+    policy: Policy,
+    resource_id: str,
+    resource_type: str,
+    name: str,
+    status: str,
+    message: str,
+    evidence: dict,
+) -> Finding:
+    return Finding(
+        policy_id=policy.id,
+        title=policy.title,
+        severity=policy.severity,
+        maturity=policy.maturity,
+        resource_id=resource_id,
+        resource_type=resource_type,
+        resource_name=name,
+        status=status,
+        message=message,
+        evidence=evidence,
+    )
+
+
+def _evaluate_one(
+    policy: Policy, resource: Resource, inventory: Inventory, now: dt.datetime
+) -> Finding:
+    ctx = EvalContext(inventory=inventory, params=policy.params, now=now)
+
+    def done(status: str, message: str) -> Finding:
+        return _finding(
+            policy,
+            resource.id,
+            resource.type,
+            resource.name,
+            status,
+            message,
+            dict(sorted(ctx.evidence.items())),
+        )
+
+    if policy.scope is not None:
+        scoped = evaluate(policy.scope, resource, ctx)
+        if scoped.value is False:
+            return done("not_applicable", f"out of scope: {_message(scoped.reasons)}")
+        if scoped.value is None:
+            return done(
+                "error", f"cannot tell whether the policy applies: {_message(scoped.reasons)}"
+            )
+    outcome: Outcome = evaluate(policy.check, resource, ctx)
+    if outcome.value is True:
+        return done("pass", f"ok: {describe(policy.check)}")
+    if outcome.value is None:
+        return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
+    return done("fail", _message(outcome.reasons))
+
+
+def _apply_requirement(
+    policy: Policy, findings: list[Finding], passed: int, errors: int
+) -> list[Finding]:
+    """Evidence policies: fewer than `at_least` passing resources in scope is itself a finding.
+
+    Once enough evidence passes, older failing evidence (an expired review next to its renewal)
+    no longer stands in the way; it is kept, as not_applicable, with the reason.
+    """
+    assert policy.require_in_scope is not None
+    need = policy.require_in_scope.at_least
+    if passed >= need:
+        return [
+            f
+            if f.status != "fail"
+            else _finding(
+                policy,
+                f.resource_id,
+                f.resource_type,
+                f.resource_name,
+                "not_applicable",
+                f"superseded: {passed} other {policy.resource}(s) satisfy this policy "
+                f"({f.message})",
+                dict(f.evidence),
+            )
+            for f in findings
+        ]
+    in_scope = sum(1 for f in findings if f.status != "not_applicable")
+    status = "error" if passed + errors >= need else "fail"
+    found = f"{passed} of {in_scope} {policy.resource}(s) in scope pass, {need} required"
+    return [
+        *findings,
+        _finding(
+            policy,
+            missing_resource_id(policy.resource),
+            policy.resource,
+            f"(no passing {policy.resource})",
+            status,
+            f"{policy.require_in_scope.message} ({found})",
+            {},
+        ),
+    ]
+
+
+def evaluate_all(
+    policies: Iterable[Policy],
+    inventory: Inventory,
+    now: dt.datetime,
+    on_policy: Callable[[Policy], None] | None = None,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for policy in policies:
+        if on_policy:
+            on_policy(policy)
+        findings.extend(evaluate_policy(policy, inventory, now))
+    return sorted(findings, key=lambda f: f.key)

@@ -1,0 +1,103 @@
+"""results.json: build it, serialise it deterministically, read it back and validate it.
+
+It is the contract every output is rendered from (`modelward report` re-renders without
+rescanning), so it is validated against the shipped JSON Schema both when written and when read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scanner import __version__
+from scanner.errors import InputFileError
+from scanner.findings import STATUSES, Finding
+from scanner.inventory import Resource, to_jsonable
+from scanner.policy.model import SEVERITIES
+from scanner.schemas import describe, validator
+from scanner.yamlpos import display_path, read_text
+
+SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA = "results.schema.json"
+MAX_RESULTS_BYTES = 2 * 1024 * 1024 * 1024
+
+
+class ResultsError(InputFileError):
+    """A results file is not valid modelward results (exit 2)."""
+
+
+def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_severity = {sev: dict.fromkeys(STATUSES, 0) for sev in SEVERITIES}
+    for f in findings:
+        by_status[f.status] += 1
+        by_severity[f.severity][f.status] += 1
+    return {"total": len(findings), "by_status": by_status, "by_severity": by_severity}
+
+
+def resource_dict(resource: Resource) -> dict[str, Any]:
+    return {
+        "id": resource.id,
+        "type": resource.type,
+        "name": resource.name,
+        "source": resource.source,
+        "attributes": to_jsonable(resource.attributes),
+    }
+
+
+def build(
+    *,
+    scan: Mapping[str, Any],
+    resources: Sequence[Resource],
+    findings: Sequence[Finding],
+    frameworks: Sequence[Mapping[str, Any]],
+    maturity: Mapping[str, Any],
+    gate: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "modelward", "version": __version__},
+        "scan": dict(scan),
+        "resources": [resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))],
+        "findings": [f.to_dict() for f in sorted(findings, key=lambda f: f.key)],
+        "frameworks": list(frameworks),
+        "maturity": dict(maturity),
+        "summary": summarise(findings),
+        "gate": dict(gate),
+    }
+
+
+def problems(document: Any) -> list[str]:
+    errors = sorted(
+        validator(RESULTS_SCHEMA).iter_errors(document),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    return [describe(e) if e.absolute_path else e.message for e in errors]
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    shown = display_path(path)
+    text = read_text(path, what="results file", max_bytes=MAX_RESULTS_BYTES)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{shown}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    found = problems(document)
+    if found:
+        raise ResultsError(
+            f"{shown}: not a valid modelward results file: {found[0]}"
+            + (f" (+{len(found) - 1} more)" if len(found) > 1 else ""),
+            details=found[:20],
+        )
+    return document
+
+
+def findings_of(document: Mapping[str, Any]) -> list[Finding]:
+    return [Finding.from_dict(f) for f in document["findings"]]

@@ -1,0 +1,187 @@
+"""The pipeline, one way: sources → inventory → evaluate → frameworks → gate → results.
+
+Everything that can be wrong with the user's inputs (policies, mappings, params, source specs,
+output directory) is checked in `prepare`, before any source is contacted, so a typo costs
+seconds, not a full scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import time
+import traceback
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner import frameworks as fw
+from scanner import results
+from scanner.bundled import bundled_dir
+from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
+from scanner.findings import Finding
+from scanner.gate import GateSettings, decide
+from scanner.inventory import Inventory, InventoryError, Resource
+from scanner.policy import params as param_overrides
+from scanner.policy.evaluate import evaluate_all
+from scanner.policy.loader import PolicySet, load_policy_dirs
+from scanner.policy.model import Policy
+from scanner.progress import Reporter
+from scanner.sources.interface import Source, SourceError, SourceSpec
+from scanner.sources.registry import build_source
+
+MAX_PARALLEL_SOURCES = 4
+
+
+class InventoryConflictError(ModelwardError):
+    exit_code = EXIT_SOURCE
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    sources: tuple[SourceSpec, ...]
+    policy_dirs: tuple[Path, ...] = ()
+    builtin_policies: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    framework_files: tuple[Path, ...] = ()
+    builtin_frameworks: bool = True
+    frameworks: tuple[str, ...] = ()
+    gate: GateSettings = field(default_factory=GateSettings)
+    as_of: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: ScanRequest
+    policies: tuple[Policy, ...]
+    pack: PolicySet
+    params_changed: dict[str, dict[str, Any]]
+    frameworks: tuple[fw.Framework, ...]
+    sources: tuple[Source, ...]
+
+
+def select_policies(
+    policies: Sequence[Policy], include: Sequence[str], exclude: Sequence[str]
+) -> list[Policy]:
+    """`include`/`exclude` take ids, wildcards (MW-STO-*) or severities."""
+
+    def hit(policy: Policy, patterns: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatchcase(policy.id, p) or p == policy.severity for p in patterns)
+
+    chosen = [p for p in policies if (not include or hit(p, include)) and not hit(p, exclude)]
+    if policies and not chosen:
+        raise UsageError("the include/exclude filters select no policy")
+    return chosen
+
+
+def load_pack(request: ScanRequest) -> PolicySet:
+    dirs = [bundled_dir("policies")] if request.builtin_policies else []
+    return load_policy_dirs([*dirs, *request.policy_dirs])
+
+
+def prepare(request: ScanRequest) -> Prepared:
+    pack = load_pack(request)
+    chosen = select_policies(pack.policies, request.include, request.exclude)
+    effective, changed = param_overrides.apply(chosen, request.params)
+    files = fw.framework_files(request.framework_files, builtin=request.builtin_frameworks)
+    loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
+    selected = fw.select(loaded, request.frameworks)
+    names = [s.name for s in request.sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"source {dupes[0]!r} is given more than once")
+    sources = tuple(build_source(spec) for spec in request.sources)
+    return Prepared(
+        request, tuple(effective), PolicySet(tuple(effective)), changed, selected, sources
+    )
+
+
+def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], list[Resource]]:
+    name = source.spec.name
+    reporter.source_started(name)
+    started = time.monotonic()
+    resources: list[Resource] = []
+    problems: list[str] = []
+    error: str | None = None
+    try:
+        collection = source.collect(lambda message: reporter.source_progress(name, message))
+        resources = list(collection.resources)
+        problems = list(collection.problems)
+        if problems:
+            more = f" (+{len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            error = problems[0] + more
+    except SourceError as exc:
+        error = exc.message
+    except Exception as exc:  # a bug in a source must fail closed, not crash the scan
+        error = f"internal error in source: {type(exc).__name__}: {exc}"
+        reporter.note(traceback.format_exc())
+    status = "error" if error else "ok"
+    reporter.source_done(name, status, len(resources), time.monotonic() - started, error)
+    entry: dict[str, Any] = {
+        "name": name,
+        "type": source.spec.kind,
+        "status": status,
+        "error": error,
+        "resource_count": len(resources),
+    }
+    if problems:
+        entry["problems"] = problems
+    return entry, resources
+
+
+def collect(
+    sources: Sequence[Source], reporter: Reporter
+) -> tuple[Inventory, list[dict[str, Any]]]:
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_SOURCES, len(sources)))) as pool:
+        outcomes = list(pool.map(lambda s: _collect_one(s, reporter), sources))
+    inventory = Inventory()
+    try:
+        for _, resources in outcomes:
+            for resource in resources:
+                inventory.add(resource)
+    except InventoryError as exc:
+        raise InventoryConflictError(f"sources disagree: {exc}") from None
+    return inventory, [entry for entry, _ in outcomes]
+
+
+def evaluate(
+    prepared: Prepared, inventory: Inventory, now: dt.datetime, reporter: Reporter
+) -> list[Finding]:
+    reporter.policies_started(len(prepared.policies))
+    findings = evaluate_all(
+        prepared.policies, inventory, now, on_policy=lambda p: reporter.policy_done(p.id)
+    )
+    return fw.attach_controls(findings, prepared.frameworks)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
+    started = dt.datetime.now(dt.UTC)
+    inventory, statuses = collect(prepared.sources, reporter)
+    now = prepared.request.as_of or dt.datetime.now(dt.UTC)
+    findings = evaluate(prepared, inventory, now, reporter)
+    gate = decide(findings, statuses, prepared.request.gate)
+    scan = {
+        "id": str(uuid.uuid4()),
+        "started_at": iso(started),
+        "finished_at": iso(dt.datetime.now(dt.UTC)),
+        "sources": statuses,
+        "policy_pack": {"count": len(prepared.pack.policies), "sha256": prepared.pack.sha256},
+        "params": prepared.params_changed,
+    }
+    return results.build(
+        scan=scan,
+        resources=list(inventory),
+        findings=findings,
+        frameworks=fw.roll_up(prepared.frameworks, findings),
+        maturity=fw.maturity(prepared.policies, findings),
+        gate=gate,
+    )

@@ -1,0 +1,1 @@
+"""Sources: each turns one provider's data into normalised resources (and nothing else)."""

@@ -1,0 +1,76 @@
+"""Terminal rendering of results, safe against hostile strings from scanned systems.
+
+A registry tag may hold ANSI escape sequences or rich markup; printed raw it could rewrite
+the user's terminal or forge a line of output. `safe` neutralises control characters, and
+everything is printed with markup disabled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_CELL = 160
+
+
+def safe(text: Any, limit: int | None = None) -> str:
+    """Control characters (incl. bidi overrides) shown as escapes; optionally clipped."""
+    s = str(text)
+    s = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
+    s = s.replace("\n", "\\n")
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s
+
+
+STATUS_ORDER = ("fail", "error", "waived", "pass", "not_applicable")
+
+
+def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: int = 25) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(
+        file=stream, highlight=False, soft_wrap=False, width=None if stream.isatty() else 140
+    )
+    findings = [f for f in document["findings"] if f["status"] in ("fail", "error")]
+    sev_rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+    findings.sort(
+        key=lambda f: (sev_rank[f["severity"]], f["status"], f["policy_id"], f["resource_id"])
+    )
+    if findings:
+        table = Table(title="Failing findings", title_justify="left", show_lines=False)
+        for col in ("severity", "status", "policy", "resource", "message"):
+            table.add_column(col, overflow="fold")
+        for f in findings[:max_rows]:
+            table.add_row(
+                Text(f["severity"]),
+                Text(f["status"]),
+                Text(f["policy_id"]),
+                Text(safe(f["resource_name"] or f["resource_id"], 60)),
+                Text(safe(f["message"], MAX_CELL)),
+            )
+        console.print(table)
+        if len(findings) > max_rows:
+            console.print(Text(f"… and {len(findings) - max_rows} more in results.json"))
+    counts = document["summary"]["by_status"]
+    parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s)]
+    console.print(Text(f"{document['summary']['total']} findings: " + (", ".join(parts) or "none")))
+    for source in document["scan"]["sources"]:
+        if source["status"] != "ok":
+            console.print(Text(f"source {safe(source['name'])}: {safe(source['error'])}"))
+    maturity = document["maturity"]
+    console.print(
+        Text(
+            f"maturity: {maturity['level']}"
+            + (f" (next: {maturity['next']})" if maturity["next"] else "")
+        )
+    )
+    gate = document["gate"]
+    verdict = "passed" if gate["passed"] else f"failed (exit {gate['exit_code']})"
+    console.print(Text(f"gate (fail-on {gate['fail_on']}): {verdict}"))
+    for reason in gate["reasons"]:
+        console.print(Text(f"  - {safe(reason, 400)}"))

@@ -1,0 +1,176 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Users fix files by line number, so every error about a policy, config, attestation or fixture
+file is reported as ``FILE:LINE:COL: message``. PyYAML's composer gives node marks but
+``safe_load`` throws them away, so we compose the node tree with ``SafeLoader`` (no arbitrary
+object construction), construct plain data from it, and keep a map from the JSON path of each
+value to its position. The walk is bounded: alias expansion ("billion laughs") and oversized
+files are refused instead of exhausting memory or time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.errors import InputFileError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_NODES = 200_000
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class LoadedYaml:
+    """A parsed document plus the position of every value in it."""
+
+    path: str
+    data: Any
+    positions: dict[JsonPath, Position] = field(default_factory=dict)
+
+    def where(self, json_path: Iterable[str | int]) -> Position:
+        """Position of the deepest known prefix of ``json_path`` (1:1 if none)."""
+        parts = tuple(json_path)
+        while parts:
+            if parts in self.positions:
+                return self.positions[parts]
+            parts = parts[:-1]
+        return self.positions.get((), Position(1, 1))
+
+    def error_line(self, json_path: Iterable[str | int], message: str) -> str:
+        pos = self.where(json_path)
+        return f"{self.path}:{pos.line}:{pos.column}: {message}"
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """The path as the user would recognise it: relative to the cwd when it is below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
+
+
+def read_text(path: str | os.PathLike[str], *, what: str, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a small UTF-8 text file, turning every OS error into one clear line."""
+    shown = display_path(path)
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputFileError(f"{shown}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{shown}: {what} is a directory, expected a file") from None
+    except PermissionError:
+        raise InputFileError(f"{shown}: {what} is not readable (permission denied)") from None
+    except OSError as exc:
+        raise InputFileError(f"{shown}: cannot read {what}: {exc.strerror or exc}") from None
+    if len(blob) > max_bytes:
+        raise InputFileError(
+            f"{shown}: {what} is larger than {max_bytes} bytes; refusing to parse it"
+        )
+    try:
+        return blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{shown}: {what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def load_yaml_file(
+    path: str | os.PathLike[str], *, what: str = "file", max_bytes: int = MAX_FILE_BYTES
+) -> LoadedYaml:
+    return load_yaml_text(read_text(path, what=what, max_bytes=max_bytes), display_path(path))
+
+
+def load_yaml_text(text: str, shown_path: str) -> LoadedYaml:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputFileError(f"{shown_path}:{line}:{col}: YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        # The reader reports a character offset, not a mark: turn it into line and column.
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise InputFileError(
+            f"{shown_path}:{line}:{col}: YAML syntax error: unacceptable character "
+            f"#x{exc.character:04x}: {exc.reason}"
+            if isinstance(exc.character, int)
+            else f"{shown_path}:{line}:{col}: YAML syntax error: {exc.reason}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"{shown_path}:1:1: YAML syntax error: {exc}") from None
+    loaded = LoadedYaml(path=shown_path, data=None)
+    if node is None:
+        return loaded
+    builder = _Builder(shown_path, loaded.positions)
+    loaded.data = builder.build(node, ())
+    return loaded
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording positions; refuses duplicate keys."""
+
+    def __init__(self, shown_path: str, positions: dict[JsonPath, Position]) -> None:
+        self.shown_path = shown_path
+        self.positions = positions
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, node: yaml.Node, message: str) -> InputFileError:
+        m = node.start_mark
+        return InputFileError(f"{self.shown_path}:{m.line + 1}:{m.column + 1}: {message}")
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"document expands to more than {MAX_NODES} values (alias bomb?)")
+        self.positions.setdefault(
+            path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        )
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    raise self.fail(key_node, "mapping keys must be plain scalars")
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    raise self.fail(key_node, f"duplicate key '{key}'")
+                self.positions[(*path, key)] = Position(
+                    key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                )
+                out[key] = self.build(value_node, (*path, key))
+                # The key's own position is more useful than the value's for "key X: ..." errors,
+                # so keep the key position for the path and only fall back to the value's.
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise self.fail(node, f"cannot read value: {exc.problem}") from None
+        except ValueError as exc:
+            # An unquoted impossible date (2025-13-01): PyYAML raises a bare ValueError.
+            # Point at the key that holds it, which is what the user will look for.
+            pos = self.positions[path]
+            key = f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
+            noun = "date" if node.tag == "tag:yaml.org,2002:timestamp" else "value"
+            raise InputFileError(
+                f"{self.shown_path}:{pos.line}:{pos.column}: {key}{node.value!r} is not a valid "
+                f"{noun} ({exc})"
+            ) from None
