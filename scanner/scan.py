@@ -117,6 +117,8 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
             error = problems[0] + more
     except SourceError as exc:
         error = exc.message
+    except ModelwardError:
+        raise  # the user's input to the source is invalid (e.g. a malformed evidence file): exit 2
     except Exception as exc:  # a bug in a source must fail closed, not crash the scan
         error = f"internal error in source: {type(exc).__name__}: {exc}"
         reporter.note(traceback.format_exc())

@@ -52,19 +52,18 @@ def describe(error: jsonschema.ValidationError) -> str:
 
 def violations(loaded: LoadedYaml, schema_name: str) -> list[tuple[tuple[str | int, ...], str]]:
     """Every violation as (JSON path, `FILE:LINE:COL: message`), in file order."""
-    errors = sorted(
-        validator(schema_name).iter_errors(loaded.data),
-        key=lambda e: (loaded.where(e.absolute_path).line, loaded.where(e.absolute_path).column),
-    )
-    out = []
-    for err in errors:
+    found = []
+    for err in validator(schema_name).iter_errors(loaded.data):
         path = list(err.absolute_path)
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             if extra:
                 path = [*path, extra[0]]
-        out.append((tuple(path), loaded.error_line(path, describe(err))))
-    return out
+        pos = loaded.where(path)
+        # Unknown keys first: a typo'd key usually explains the "required" error next to it.
+        rank = (err.validator != "additionalProperties", pos.line, pos.column)
+        found.append((rank, tuple(path), loaded.error_line(path, describe(err))))
+    return [(path, line) for _, path, line in sorted(found, key=lambda f: f[0])]
 
 
 def error_lines(loaded: LoadedYaml, schema_name: str) -> list[str]:
@@ -79,5 +78,5 @@ def check(loaded: LoadedYaml, schema_name: str, what: str) -> None:
         more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
         raise InputFileError(
             f"{lines[0]}{more}",
-            details=[f"invalid {what}: {len(lines)} problem(s)", *lines[:MAX_ERRORS_SHOWN]],
+            details=lines[:MAX_ERRORS_SHOWN],
         )

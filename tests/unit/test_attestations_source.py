@@ -266,7 +266,6 @@ def test_unknown_key_typo() -> None:
     # The entry now lacks evidence_uri too; both are reported, the typo first.
     assert err.message == f"{FILE}:3:3: unknown key 'evidence_url' (allowed: {ALLOWED}) (+1 more)"
     assert err.details == [
-        "invalid attestations file: 2 problem(s)",
         f"{FILE}:3:3: unknown key 'evidence_url' (allowed: {ALLOWED})",
         f"{FILE}:1:3: 'evidence_uri' is a required property (in 0)",
     ]
@@ -274,7 +273,7 @@ def test_unknown_key_typo() -> None:
 
 def test_unknown_top_level_key() -> None:
     err = refused("version: 1\nattestation: []\n")
-    assert err.details[1:] == [
+    assert err.details == [
         f"{FILE}:2:1: unknown key 'attestation' (allowed: attestations, version)",
         f"{FILE}:1:1: 'attestations' is a required property",
     ]

@@ -1,0 +1,280 @@
+"""`modelward scan` end to end: real files on disk, exit codes, messages, results.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    load_results,
+    pickle_model,
+    policy_pack,
+    run_subprocess,
+    safe_model,
+    write,
+)
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    return policy_pack(tmp_path / "pack")
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    root = tmp_path / "models"
+    safe_model(root, "clean")
+    return root
+
+
+def scan(cli, *args: str):
+    return cli("scan", "--no-builtin-policies", *args)
+
+
+def test_clean_estate_passes_and_writes_valid_results(cli, pack: Path, models: Path, tmp_path):
+    out = tmp_path / "out"
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
+             "--skip-policy", "T-GOV-01")
+    assert r.code == 0, r.err
+    doc = load_results(out)
+    statuses = {(f["policy_id"], f["resource_name"]): f["status"] for f in doc["findings"]}
+    assert statuses == {("T-ART-01", "clean"): "pass", ("T-ART-02", "clean"): "pass"}
+    assert doc["gate"] == {"fail_on": "high", "allow_partial": False, "exit_code": 0,
+                           "passed": True, "reasons": []}
+    assert doc["scan"]["sources"][0] == {
+        "name": f"path:{models}", "type": "path", "status": "ok", "error": None,
+        "resource_count": 1,
+    }
+    assert doc["scan"]["policy_pack"]["count"] == 2
+    assert "gate (fail-on high)" in r.out
+
+
+def test_missing_evidence_at_threshold_fails_the_gate(cli, pack, models, tmp_path):
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "--fail-on", "high")
+    # T-GOV-01 is high and no attestation exists: exit 1, and the reason names it.
+    assert r.code == 1
+    assert "T-GOV-01" in r.out
+    assert "No threat model attestation" in r.out
+
+
+def test_critical_finding_exits_1_and_threshold_controls_it(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    pickle_model(root)
+    evidence = write(tmp_path / "ev.yaml", """
+        - kind: threat_model
+          statement: Model theft and extraction are in scope
+          evidence_uri: https://wiki.example/tm
+          owner: security
+          date: 2026-06-01
+    """)
+    common = ["--source", f"path:{root}", "--source", f"attestations:{evidence}",
+              "--policies", str(pack), "--as-of", "2026-07-01"]
+    r = scan(cli, *common)
+    assert r.code == 1
+    assert "T-ART-01" in r.out and "pickle_based is true, expected false" in r.out
+    assert scan(cli, *common, "--fail-on", "none").code == 0
+    assert scan(cli, *common, "--skip-policy", "T-ART-01").code == 0
+    assert scan(cli, *common, "--policy", "low").code == 0
+
+
+def test_param_override_changes_the_verdict(cli, pack, models, tmp_path):
+    out = tmp_path / "out"
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "--fail-on", "low",
+             "--skip-policy", "T-GOV-*", "--param", "T-ART-02.max_files=1", "-o", str(out))
+    assert r.code == 1
+    doc = load_results(out)
+    f = next(f for f in doc["findings"] if f["policy_id"] == "T-ART-02")
+    assert f["status"] == "fail"
+    assert f["message"] == "file_count is 2, expected at most 1"
+    assert doc["scan"]["params"] == {"T-ART-02": {"max_files": 1}}
+
+
+@pytest.mark.parametrize(("flag", "message"), [
+    ("nope.max_files=1", "param override for unknown policy 'nope'"),
+    ("T-ART-02.max_filez=1", "policy T-ART-02 has no param 'max_filez' (declared: max_files)"),
+    ("T-ART-02.max_files=many", "param T-ART-02.max_files='many': 'at_most' takes a number"),
+    ("max_files", "is not KEY=VALUE"),
+])
+def test_bad_param_is_a_usage_error(cli, pack, models, flag, message):
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "--param", flag)
+    assert r.code == 2
+    assert message in r.err
+
+
+def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_path):
+    out = tmp_path / "out"
+    missing = tmp_path / "nope"
+    r = scan(cli, "--source", f"path:{missing}", "--policies", str(pack), "-o", str(out),
+             "--skip-policy", "T-GOV-*")
+    assert r.code == 3
+    doc = load_results(out)
+    source = doc["scan"]["sources"][0]
+    assert source["status"] == "error"
+    assert str(missing) in source["error"] and "no such file or directory" in source["error"]
+    assert doc["gate"]["exit_code"] == 3
+    assert any("failed" in reason for reason in doc["gate"]["reasons"])
+    allowed = scan(cli, "--source", f"path:{missing}", "--policies", str(pack),
+                   "--skip-policy", "T-GOV-*", "--allow-partial")
+    assert allowed.code == 0
+
+
+@pytest.mark.parametrize(("spec", "code", "message"), [
+    ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
+    ("aws:", 2, "source spec 'aws:' is not KIND:TARGET"),
+    ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, path)"),
+    ("nocolon", 2, "is not KIND:TARGET"),
+])
+def test_bad_source_specs(cli, pack, spec, code, message):
+    r = scan(cli, "--source", spec, "--policies", str(pack))
+    assert r.code == code
+    assert message in r.err
+
+
+def test_no_sources_is_a_usage_error(cli, tmp_path):
+    r = cli("scan", cwd=tmp_path)
+    assert r.code == 2
+    assert "no sources" in r.err
+
+
+@pytest.mark.parametrize(("fmt", "message"), [
+    ("html", "output format 'html' is not implemented yet"),
+    ("sarif,json", "output format 'sarif' is not implemented yet"),
+    ("xml", "unknown output format 'xml'"),
+])
+def test_unavailable_formats_are_refused_before_scanning(cli, pack, models, tmp_path, fmt, message):
+    out = tmp_path / "out"
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
+             "--format", fmt)
+    assert r.code == 2
+    assert message in r.err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--waivers", "--baseline"])
+def test_not_yet_implemented_gate_inputs_say_so(cli, pack, models, tmp_path, flag):
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), flag, str(tmp_path / "x"))
+    assert r.code == 2
+    assert "not implemented yet" in r.err
+
+
+def test_output_dir_that_cannot_be_created(cli, pack, models, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(blocker / "out"))
+    assert r.code == 2
+    assert f"cannot write output directory '{blocker / 'out'}'" in r.err
+
+
+def test_output_dir_without_write_permission(pack, models, tmp_path):
+    """Without the right to write: a clear exit 2 before scanning, nothing written."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    r = run_subprocess("scan", "--no-builtin-policies", "--source", f"path:{models}",
+                       "--policies", str(pack), "-o", str(locked), unprivileged=True)
+    assert r.code == 2, r.err
+    assert f"cannot write output directory '{locked}': Permission denied" in r.err
+    assert "collecting" not in r.err
+    assert list(locked.iterdir()) == []
+
+
+def test_failed_run_leaves_previous_results_untouched(cli, pack, models, tmp_path):
+    out = tmp_path / "out"
+    assert scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
+                "--fail-on", "none").code == 0
+    before = (out / "results.json").read_bytes()
+    write(pack / "broken.yaml", "id: [unclosed\n")
+    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out))
+    assert r.code == 2
+    assert (out / "results.json").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+
+
+def test_results_are_deterministic(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    safe_model(root, "a")
+    pickle_model(root, "b")
+    docs = []
+    for i in range(2):
+        out = tmp_path / f"out{i}"
+        scan(cli, "--source", f"path:{root}", "--policies", str(pack), "-o", str(out))
+        doc = json.loads((out / "results.json").read_text())
+        for key in ("id", "started_at", "finished_at"):
+            doc["scan"].pop(key)
+        docs.append(json.dumps(doc, sort_keys=True))
+    assert docs[0] == docs[1]
+
+
+def test_config_file_drives_the_scan(cli, pack, models, tmp_path):
+    cfg = write(tmp_path / "ci" / "modelward.yaml", f"""
+        version: 1
+        sources:
+          - path:../models
+        policies:
+          builtin: false
+          dirs: [../pack]
+          exclude: [T-GOV-*]
+        params:
+          T-ART-02: {{max_files: 1}}
+        output:
+          dir: ../out
+        gate:
+          fail_on: low
+    """)
+    assert (tmp_path / "models").exists() and (tmp_path / "pack").exists() and pack and models
+    r = cli("scan", "-c", str(cfg), cwd=Path("/"))
+    assert r.code == 1, r.err
+    doc = load_results(tmp_path / "out")
+    assert doc["gate"]["fail_on"] == "low"
+    assert doc["scan"]["params"] == {"T-ART-02": {"max_files": 1}}
+    # Flags override the config.
+    assert cli("scan", "-c", str(cfg), "--fail-on", "critical").code == 0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("sources: [path:.\n", "modelward.yaml:2:1: YAML syntax error: expected ',' or ']'"),
+    ("gate:\n  fail_on: hihg\n", "modelward.yaml:2:3: gate/fail_on: 'hihg' is not one of"),
+    ("sources: [path:.]\nsourcse: []\n", "modelward.yaml:2:1: unknown key 'sourcse'"),
+    ("- just\n- a list\n", "modelward.yaml:1:1: the config file must be a mapping"),
+])
+def test_bad_config_is_exit_2_with_position(cli, tmp_path, text, message):
+    write(tmp_path / "modelward.yaml", text)
+    r = cli("scan", cwd=tmp_path)
+    assert r.code == 2
+    assert message in r.err
+
+
+def test_missing_explicit_config(cli, tmp_path):
+    r = cli("scan", "-c", str(tmp_path / "nope.yaml"))
+    assert r.code == 2
+    assert "config file not found" in r.err
+
+
+def test_hostile_strings_do_not_reach_the_terminal_raw(pack, tmp_path):
+    """A directory name carrying ANSI/OSC escapes and rich markup is shown inert."""
+    root = tmp_path / "m"
+    hostile = "evil\x1b[31m\x1b]0;pwned\x07[bold red]x[/]"
+    pickle_model(root, hostile)
+    out = tmp_path / "out"
+    r = run_subprocess("scan", "--no-builtin-policies", "--source", f"path:{root}",
+                       "--policies", str(pack), "--skip-policy", "T-GOV-*", "-o", str(out))
+    assert r.code == 1
+    for stream in (r.out, r.err):
+        assert "\x1b" not in stream and "\x07" not in stream
+    assert "evil\\x1b[31m" in r.out  # shown escaped, not interpreted
+    assert "[bold red]x[/]" in r.out  # markup printed as text
+    names = {f["resource_name"] for f in load_results(out)["findings"]}
+    assert hostile in names  # the data itself is kept verbatim
+
+
+def test_quiet_prints_only_the_gate_reasons(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    pickle_model(root)
+    r = scan(cli, "-q", "--source", f"path:{root}", "--policies", str(pack),
+             "--skip-policy", "T-GOV-*")
+    assert r.code == 1
+    assert r.out == ""
+    assert "T-ART-01" in r.err and "collecting" not in r.err
