@@ -204,7 +204,11 @@ def roll_up(frameworks: Sequence[Framework], findings: Sequence[Finding]) -> lis
 
 def maturity(policies: Sequence[Policy], findings: Sequence[Finding]) -> dict[str, Any]:
     """Rungs are cumulative: the level is the highest rung whose policies and all lower rungs'
-    policies pass (waived and not_applicable count as passing; fail and error do not)."""
+    policies pass (waived and not_applicable count as passing; fail and error do not).
+
+    A rung no loaded policy checks is not reached: a pack without strategic policies must not
+    declare an estate strategic by default.
+    """
     blocking_by_policy: dict[str, list[Finding]] = {}
     for f in findings:
         if f.status in ("fail", "error"):
@@ -216,7 +220,7 @@ def maturity(policies: Sequence[Policy], findings: Sequence[Finding]) -> dict[st
         at_rung = [p for p in policies if p.maturity == rung]
         blocking = [f for p in at_rung for f in blocking_by_policy.get(p.id, [])]
         passed = sum(1 for p in at_rung if p.id not in blocking_by_policy)
-        reached = reached_so_far and not blocking
+        reached = reached_so_far and not blocking and (rung == RUNGS[0] or bool(at_rung))
         if reached:
             level = rung
         reached_so_far = reached

@@ -92,8 +92,11 @@ def test_policies_validate_ok_and_broken(cli, pack, tmp_path):
     r = cli("policies", "validate", str(pack))
     assert r.code == 0
     assert "3 policies valid" in r.out
-    write(pack / "zz_bad.yaml", "id: X-1\ntitle: t\nseverity: high\nmaturity: applied\n"
-                                "resource: artefact\ncheck: {field: a, equal: 1}\n")
+    write(
+        pack / "zz_bad.yaml",
+        "id: X-1\ntitle: t\nseverity: high\nmaturity: applied\n"
+        "resource: artefact\ncheck: {field: a, equal: 1}\n",
+    )
     r = cli("policies", "validate", str(pack))
     assert r.code == 2
     assert "zz_bad.yaml:6:19: unknown operator 'equal' (did you mean 'equals'?)" in r.err
@@ -133,7 +136,9 @@ def test_policies_test_pass_fail_and_invalid(cli, pack):
     r = cli("policies", "test", str(pack))
     assert r.code == 2
     assert "few_files_test.yaml:1:1: unknown policy id 'T-NOPE'" in r.err
-    write(pack / "few_files_test.yaml", TESTS.replace("expect: {big: pass}", "expect: {big: passed}"))
+    write(
+        pack / "few_files_test.yaml", TESTS.replace("expect: {big: pass}", "expect: {big: passed}")
+    )
     r = cli("policies", "test", str(pack))
     assert r.code == 2
     assert "few_files_test.yaml:" in r.err
@@ -161,13 +166,27 @@ def test_frameworks_list_and_show(cli, pack, tmp_path):
 
 def test_mapping_errors_have_positions(cli, pack, tmp_path):
     bad = write(tmp_path / "fw.yaml", MAPPING.replace("policies: [T-ART-02]", "policy: [T-ART-02]"))
-    r = cli("frameworks", "list", "--framework-file", str(bad), "--no-builtin-policies",
-            "--policies", str(pack))
+    r = cli(
+        "frameworks",
+        "list",
+        "--framework-file",
+        str(bad),
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+    )
     assert r.code == 2
     assert "fw.yaml:11:5: unknown key 'policy'" in r.err
     unknown = write(tmp_path / "fw2.yaml", MAPPING.replace("[T-ART-02]", "[T-ART-99]"))
-    r = cli("frameworks", "list", "--framework-file", str(unknown), "--no-builtin-policies",
-            "--policies", str(pack))
+    r = cli(
+        "frameworks",
+        "list",
+        "--framework-file",
+        str(unknown),
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+    )
     assert r.code == 2
     assert "control C.2 maps unknown policy id 'T-ART-99'" in r.err
 
@@ -178,8 +197,20 @@ def test_scan_rolls_up_controls_and_maturity(cli, pack, tmp_path):
     pickle_model(root, "b")
     mapping = write(tmp_path / "fw.yaml", MAPPING)
     out = tmp_path / "out"
-    r = cli("scan", "--no-builtin-policies", "--policies", str(pack), "--source", f"path:{root}",
-            "--framework-file", str(mapping), "-o", str(out), "--skip-policy", "T-GOV-01")
+    r = cli(
+        "scan",
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--source",
+        f"path:{root}",
+        "--framework-file",
+        str(mapping),
+        "-o",
+        str(out),
+        "--skip-policy",
+        "T-GOV-01",
+    )
     assert r.code == 1
     doc = load_results(out)
     controls = {c["id"]: c for c in doc["frameworks"][0]["controls"]}
@@ -187,17 +218,39 @@ def test_scan_rolls_up_controls_and_maturity(cli, pack, tmp_path):
     assert controls["C.1"]["failing"] == [(root / "b").as_uri()]
     assert controls["C.2"]["status"] == "met"
     assert controls["C.3"]["status"] == "manual"
-    assert doc["frameworks"][0]["summary"] == {"met": 1, "not_met": 0, "partial": 1, "error": 0,
-                                               "manual": 1, "not_applicable": 0}
+    assert doc["frameworks"][0]["summary"] == {
+        "met": 1,
+        "not_met": 0,
+        "partial": 1,
+        "error": 0,
+        "manual": 1,
+        "not_applicable": 0,
+    }
     f = next(f for f in doc["findings"] if f["policy_id"] == "T-ART-01")
     assert f["controls"] == [{"framework": "test-fw", "control": "C.1"}]
     assert doc["maturity"]["level"] == "foundational"
     applied = doc["maturity"]["rungs"][1]
     assert applied["name"] == "applied" and applied["status"] == "not_reached"
-    assert applied["blocking"] == [{"policy_id": "T-ART-01", "resource_id": (root / "b").as_uri(),
-                                    "status": "fail", "severity": "critical"}]
-    r = cli("scan", "--no-builtin-policies", "--policies", str(pack), "--source", f"path:{root}",
-            "--framework-file", str(mapping), "--framework", "nope")
+    assert applied["blocking"] == [
+        {
+            "policy_id": "T-ART-01",
+            "resource_id": (root / "b").as_uri(),
+            "status": "fail",
+            "severity": "critical",
+        }
+    ]
+    r = cli(
+        "scan",
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--source",
+        f"path:{root}",
+        "--framework-file",
+        str(mapping),
+        "--framework",
+        "nope",
+    )
     assert r.code == 2
 
 
@@ -205,19 +258,30 @@ def test_report_round_trips_byte_identical(cli, pack, tmp_path):
     root = tmp_path / "m"
     safe_model(root)
     out = tmp_path / "out"
-    cli("scan", "--no-builtin-policies", "--policies", str(pack), "--source", f"path:{root}",
-        "-o", str(out))
+    cli(
+        "scan",
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--source",
+        f"path:{root}",
+        "-o",
+        str(out),
+    )
     again = tmp_path / "again"
     r = cli("report", str(out / "results.json"), "--format", "json", "-o", str(again))
     assert r.code == 0
     assert (again / "results.json").read_bytes() == (out / "results.json").read_bytes()
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "results.json:1:2: not JSON"),
-    ('{"schema_version": "1.0"}', "not a valid modelward results file"),
-    ("[]", "not a valid modelward results file"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "results.json:1:2: not JSON"),
+        ('{"schema_version": "1.0"}', "not a valid modelward results file"),
+        ("[]", "not a valid modelward results file"),
+    ],
+)
 def test_report_refuses_invalid_results(cli, tmp_path, content, message):
     bad = tmp_path / "results.json"
     bad.write_text(content)

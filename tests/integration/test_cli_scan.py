@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,33 @@ def scan(cli, *args: str):
 
 def test_clean_estate_passes_and_writes_valid_results(cli, pack: Path, models: Path, tmp_path):
     out = tmp_path / "out"
-    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
-             "--skip-policy", "T-GOV-01")
+    r = scan(
+        cli,
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(out),
+        "--skip-policy",
+        "T-GOV-01",
+    )
     assert r.code == 0, r.err
     doc = load_results(out)
     statuses = {(f["policy_id"], f["resource_name"]): f["status"] for f in doc["findings"]}
     assert statuses == {("T-ART-01", "clean"): "pass", ("T-ART-02", "clean"): "pass"}
-    assert doc["gate"] == {"fail_on": "high", "allow_partial": False, "exit_code": 0,
-                           "passed": True, "reasons": []}
+    assert doc["gate"] == {
+        "fail_on": "high",
+        "allow_partial": False,
+        "exit_code": 0,
+        "passed": True,
+        "reasons": [],
+    }
     assert doc["scan"]["sources"][0] == {
-        "name": f"path:{models}", "type": "path", "status": "ok", "error": None,
+        "name": f"path:{models}",
+        "type": "path",
+        "status": "ok",
+        "error": None,
         "resource_count": 1,
     }
     assert doc["scan"]["policy_pack"]["count"] == 2
@@ -63,15 +79,26 @@ def test_missing_evidence_at_threshold_fails_the_gate(cli, pack, models, tmp_pat
 def test_critical_finding_exits_1_and_threshold_controls_it(cli, pack, tmp_path):
     root = tmp_path / "m"
     pickle_model(root)
-    evidence = write(tmp_path / "ev.yaml", """
+    evidence = write(
+        tmp_path / "ev.yaml",
+        """
         - kind: threat_model
           statement: Model theft and extraction are in scope
           evidence_uri: https://wiki.example/tm
           owner: security
           date: 2026-06-01
-    """)
-    common = ["--source", f"path:{root}", "--source", f"attestations:{evidence}",
-              "--policies", str(pack), "--as-of", "2026-07-01"]
+    """,
+    )
+    common = [
+        "--source",
+        f"path:{root}",
+        "--source",
+        f"attestations:{evidence}",
+        "--policies",
+        str(pack),
+        "--as-of",
+        "2026-07-01",
+    ]
     r = scan(cli, *common)
     assert r.code == 1
     assert "T-ART-01" in r.out and "pickle_based is true, expected false" in r.out
@@ -82,8 +109,21 @@ def test_critical_finding_exits_1_and_threshold_controls_it(cli, pack, tmp_path)
 
 def test_param_override_changes_the_verdict(cli, pack, models, tmp_path):
     out = tmp_path / "out"
-    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "--fail-on", "low",
-             "--skip-policy", "T-GOV-*", "--param", "T-ART-02.max_files=1", "-o", str(out))
+    r = scan(
+        cli,
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "--fail-on",
+        "low",
+        "--skip-policy",
+        "T-GOV-*",
+        "--param",
+        "T-ART-02.max_files=1",
+        "-o",
+        str(out),
+    )
     assert r.code == 1
     doc = load_results(out)
     f = next(f for f in doc["findings"] if f["policy_id"] == "T-ART-02")
@@ -92,12 +132,15 @@ def test_param_override_changes_the_verdict(cli, pack, models, tmp_path):
     assert doc["scan"]["params"] == {"T-ART-02": {"max_files": 1}}
 
 
-@pytest.mark.parametrize(("flag", "message"), [
-    ("nope.max_files=1", "param override for unknown policy 'nope'"),
-    ("T-ART-02.max_filez=1", "policy T-ART-02 has no param 'max_filez' (declared: max_files)"),
-    ("T-ART-02.max_files=many", "param T-ART-02.max_files='many': 'at_most' takes a number"),
-    ("max_files", "is not KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("nope.max_files=1", "param override for unknown policy 'nope'"),
+        ("T-ART-02.max_filez=1", "policy T-ART-02 has no param 'max_filez' (declared: max_files)"),
+        ("T-ART-02.max_files=many", "param T-ART-02.max_files='many': 'at_most' takes a number"),
+        ("max_files", "is not KEY=VALUE"),
+    ],
+)
 def test_bad_param_is_a_usage_error(cli, pack, models, flag, message):
     r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "--param", flag)
     assert r.code == 2
@@ -107,8 +150,17 @@ def test_bad_param_is_a_usage_error(cli, pack, models, flag, message):
 def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_path):
     out = tmp_path / "out"
     missing = tmp_path / "nope"
-    r = scan(cli, "--source", f"path:{missing}", "--policies", str(pack), "-o", str(out),
-             "--skip-policy", "T-GOV-*")
+    r = scan(
+        cli,
+        "--source",
+        f"path:{missing}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(out),
+        "--skip-policy",
+        "T-GOV-*",
+    )
     assert r.code == 3
     doc = load_results(out)
     source = doc["scan"]["sources"][0]
@@ -116,17 +168,28 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
     assert str(missing) in source["error"] and "no such file or directory" in source["error"]
     assert doc["gate"]["exit_code"] == 3
     assert any("failed" in reason for reason in doc["gate"]["reasons"])
-    allowed = scan(cli, "--source", f"path:{missing}", "--policies", str(pack),
-                   "--skip-policy", "T-GOV-*", "--allow-partial")
+    allowed = scan(
+        cli,
+        "--source",
+        f"path:{missing}",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+        "--allow-partial",
+    )
     assert allowed.code == 0
 
 
-@pytest.mark.parametrize(("spec", "code", "message"), [
-    ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
-    ("aws:", 2, "source spec 'aws:' is not KIND:TARGET"),
-    ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, path)"),
-    ("nocolon", 2, "is not KIND:TARGET"),
-])
+@pytest.mark.parametrize(
+    ("spec", "code", "message"),
+    [
+        ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
+        ("aws:", 2, "source spec 'aws:' is not KIND:TARGET"),
+        ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, path)"),
+        ("nocolon", 2, "is not KIND:TARGET"),
+    ],
+)
 def test_bad_source_specs(cli, pack, spec, code, message):
     r = scan(cli, "--source", spec, "--policies", str(pack))
     assert r.code == code
@@ -139,15 +202,19 @@ def test_no_sources_is_a_usage_error(cli, tmp_path):
     assert "no sources" in r.err
 
 
-@pytest.mark.parametrize(("fmt", "message"), [
-    ("html", "output format 'html' is not implemented yet"),
-    ("sarif,json", "output format 'sarif' is not implemented yet"),
-    ("xml", "unknown output format 'xml'"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        ("html", "output format 'html' is not implemented yet"),
+        ("sarif,json", "output format 'sarif' is not implemented yet"),
+        ("xml", "unknown output format 'xml'"),
+    ],
+)
 def test_unavailable_formats_are_refused_before_scanning(cli, pack, models, tmp_path, fmt, message):
     out = tmp_path / "out"
-    r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
-             "--format", fmt)
+    r = scan(
+        cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out), "--format", fmt
+    )
     assert r.code == 2
     assert message in r.err
     assert not out.exists()
@@ -173,8 +240,17 @@ def test_output_dir_without_write_permission(pack, models, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    r = run_subprocess("scan", "--no-builtin-policies", "--source", f"path:{models}",
-                       "--policies", str(pack), "-o", str(locked), unprivileged=True)
+    r = run_subprocess(
+        "scan",
+        "--no-builtin-policies",
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(locked),
+        unprivileged=True,
+    )
     assert r.code == 2, r.err
     assert f"cannot write output directory '{locked}': Permission denied" in r.err
     assert "collecting" not in r.err
@@ -183,8 +259,20 @@ def test_output_dir_without_write_permission(pack, models, tmp_path):
 
 def test_failed_run_leaves_previous_results_untouched(cli, pack, models, tmp_path):
     out = tmp_path / "out"
-    assert scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out),
-                "--fail-on", "none").code == 0
+    assert (
+        scan(
+            cli,
+            "--source",
+            f"path:{models}",
+            "--policies",
+            str(pack),
+            "-o",
+            str(out),
+            "--fail-on",
+            "none",
+        ).code
+        == 0
+    )
     before = (out / "results.json").read_bytes()
     write(pack / "broken.yaml", "id: [unclosed\n")
     r = scan(cli, "--source", f"path:{models}", "--policies", str(pack), "-o", str(out))
@@ -209,7 +297,9 @@ def test_results_are_deterministic(cli, pack, tmp_path):
 
 
 def test_config_file_drives_the_scan(cli, pack, models, tmp_path):
-    cfg = write(tmp_path / "ci" / "modelward.yaml", f"""
+    cfg = write(
+        tmp_path / "ci" / "modelward.yaml",
+        """
         version: 1
         sources:
           - path:../models
@@ -218,12 +308,13 @@ def test_config_file_drives_the_scan(cli, pack, models, tmp_path):
           dirs: [../pack]
           exclude: [T-GOV-*]
         params:
-          T-ART-02: {{max_files: 1}}
+          T-ART-02: {max_files: 1}
         output:
           dir: ../out
         gate:
           fail_on: low
-    """)
+    """,
+    )
     assert (tmp_path / "models").exists() and (tmp_path / "pack").exists() and pack and models
     r = cli("scan", "-c", str(cfg), cwd=Path("/"))
     assert r.code == 1, r.err
@@ -234,12 +325,15 @@ def test_config_file_drives_the_scan(cli, pack, models, tmp_path):
     assert cli("scan", "-c", str(cfg), "--fail-on", "critical").code == 0
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("sources: [path:.\n", "modelward.yaml:2:1: YAML syntax error: expected ',' or ']'"),
-    ("gate:\n  fail_on: hihg\n", "modelward.yaml:2:3: gate/fail_on: 'hihg' is not one of"),
-    ("sources: [path:.]\nsourcse: []\n", "modelward.yaml:2:1: unknown key 'sourcse'"),
-    ("- just\n- a list\n", "modelward.yaml:1:1: the config file must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sources: [path:.\n", "modelward.yaml:2:1: YAML syntax error: expected ',' or ']'"),
+        ("gate:\n  fail_on: hihg\n", "modelward.yaml:2:3: gate/fail_on: 'hihg' is not one of"),
+        ("sources: [path:.]\nsourcse: []\n", "modelward.yaml:2:1: unknown key 'sourcse'"),
+        ("- just\n- a list\n", "modelward.yaml:1:1: the config file must be a mapping"),
+    ],
+)
 def test_bad_config_is_exit_2_with_position(cli, tmp_path, text, message):
     write(tmp_path / "modelward.yaml", text)
     r = cli("scan", cwd=tmp_path)
@@ -259,8 +353,18 @@ def test_hostile_strings_do_not_reach_the_terminal_raw(pack, tmp_path):
     hostile = "evil\x1b[31m\x1b]0;pwned\x07[bold red]x[/]"
     pickle_model(root, hostile)
     out = tmp_path / "out"
-    r = run_subprocess("scan", "--no-builtin-policies", "--source", f"path:{root}",
-                       "--policies", str(pack), "--skip-policy", "T-GOV-*", "-o", str(out))
+    r = run_subprocess(
+        "scan",
+        "--no-builtin-policies",
+        "--source",
+        f"path:{root}",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+        "-o",
+        str(out),
+    )
     assert r.code == 1
     for stream in (r.out, r.err):
         assert "\x1b" not in stream and "\x07" not in stream
@@ -273,8 +377,9 @@ def test_hostile_strings_do_not_reach_the_terminal_raw(pack, tmp_path):
 def test_quiet_prints_only_the_gate_reasons(cli, pack, tmp_path):
     root = tmp_path / "m"
     pickle_model(root)
-    r = scan(cli, "-q", "--source", f"path:{root}", "--policies", str(pack),
-             "--skip-policy", "T-GOV-*")
+    r = scan(
+        cli, "-q", "--source", f"path:{root}", "--policies", str(pack), "--skip-policy", "T-GOV-*"
+    )
     assert r.code == 1
     assert r.out == ""
     assert "T-ART-01" in r.err and "collecting" not in r.err
