@@ -96,6 +96,8 @@ class Inventory:
 
     def __init__(self, resources: Iterable[Resource] = ()) -> None:
         self._by_id: dict[str, Resource] = {}
+        # Views are built once per resource: following references is the evaluator's hot path.
+        self._views: dict[str, dict[str, Any]] = {}
         for r in resources:
             self.add(r)
 
@@ -106,6 +108,7 @@ class Inventory:
         the AWS source reads that prefix's files). The first known value of an attribute wins;
         a known value replaces an Unknown, never the other way round.
         """
+        self._views.pop(resource.id, None)
         existing = self._by_id.get(resource.id)
         if existing is None:
             self._by_id[resource.id] = resource
@@ -146,11 +149,17 @@ class Inventory:
             (r for r in self._by_id.values() if r.type == resource_type), key=lambda r: r.id
         )
 
+    def view(self, resource: Resource) -> dict[str, Any]:
+        cached = self._views.get(resource.id)
+        if cached is None:
+            cached = self._views[resource.id] = resource.view()
+        return cached
+
     def deref(self, ref: Ref) -> dict[str, Any] | Unknown:
         target = self._by_id.get(ref.id)
         if target is None:
             return Unknown(f"{ref.id} is referenced but no configured source reports it")
-        return target.view()
+        return self.view(target)
 
     def resolve(self, start: Any, path: str | None) -> Any:
         """Follow a dotted path from a resource (or item) and return what it reaches.
@@ -162,7 +171,13 @@ class Inventory:
         - an `Unknown` anywhere stops resolution and is returned as is.
         A `Ref` at the end of the path is returned as is (operators compare its id).
         """
-        value = start.view() if isinstance(start, Resource) else start
+        value = (
+            self.view(start)
+            if isinstance(start, Resource) and start.id in self._by_id
+            else start.view()
+            if isinstance(start, Resource)
+            else start
+        )
         if not path or path == ".":
             return value
         for segment in path.split("."):
@@ -178,7 +193,7 @@ class Inventory:
                 return value
         if isinstance(value, Mapping):
             return value.get(segment, MISSING)
-        if isinstance(value, list | tuple):
+        if isinstance(value, (list, tuple)):
             if segment.isdigit():
                 index = int(segment)
                 return value[index] if index < len(value) else MISSING
@@ -187,7 +202,7 @@ class Inventory:
                 reached = self._step(element, segment)
                 if reached is MISSING:
                     continue
-                if isinstance(reached, list | tuple):
+                if isinstance(reached, (list, tuple)):
                     collected.extend(reached)
                 else:
                     collected.append(reached)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -33,11 +33,21 @@ MAX_EVIDENCE_ITEMS = 100
 FUTURE_SKEW = dt.timedelta(days=1)
 
 
+# Why a condition is False or unknown. Failure texts are built only when a finding needs them:
+# inside `no_item` most items are *expected* to be false, and formatting a message for each
+# would dominate evaluation time (benchmarks/bench_evaluate.py).
+Reason = str | Callable[[], str]
+
+
+def texts(reasons: tuple[Reason, ...]) -> list[str]:
+    return [r if isinstance(r, str) else r() for r in reasons]
+
+
 @dataclass(frozen=True)
 class Outcome:
     value: bool | None
     # Why it is False (for failures) or None (the Unknown reasons); empty when True.
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
 
 
 TRUE = Outcome(True)
@@ -66,6 +76,12 @@ def shown(value: Any) -> str:
 
 def clip_evidence(value: Any) -> Any:
     """Evidence keeps the deciding values, bounded: hostile 1 MB tags must not bloat results."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_EVIDENCE_CHARS:
+            return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
+        return value
     value = to_jsonable(value)
     if isinstance(value, str) and len(value) > MAX_EVIDENCE_CHARS:
         return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
@@ -96,15 +112,17 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
         unknown = [o for o in outcomes if o.value is None]
         if unknown:
             return Outcome(None, tuple(r for o in unknown for r in o.reasons))
-        reasons = [r for o in outcomes for r in o.reasons]
-        return Outcome(False, (f"none of the alternatives holds: {'; '.join(reasons)}",))
+        reasons = tuple(r for o in outcomes for r in o.reasons)
+        return Outcome(
+            False, (lambda: f"none of the alternatives holds: {'; '.join(texts(reasons))}",)
+        )
     if isinstance(cond, Not):
         inner = evaluate(cond.item, subject, ctx, prefix)
         if inner.value is None:
             return inner
         if inner.value is False:
             return TRUE
-        return Outcome(False, (f"must not hold: {describe(cond.item, prefix)}",))
+        return Outcome(False, (lambda: f"must not hold: {describe(cond.item, prefix)}",))
     if isinstance(cond, Quantified):
         return _quantified(cond, subject, ctx, prefix)
     if isinstance(cond, FieldTest):
@@ -153,7 +171,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if value is MISSING or value is None:
         value = []
     if not isinstance(value, list | tuple):
-        return Outcome(False, (f"{label} is {shown(value)}, not a list",))
+        return _fail(lambda: f"{label} is {shown(value)}, not a list")
     results = []
     for index, item in enumerate(value):
         item_label = _item_label(label, index, item)
@@ -180,7 +198,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         if unknown:
             return Outcome(None, unknown_reasons)
         what = "is empty" if not results else f"has no item where {describe(cond.item)}"
-        return Outcome(False, (f"{label} {what}",))
+        return _fail(lambda: f"{label} {what}")
     # no_item
     if matched:
         return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))
@@ -224,14 +242,14 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _fail(text: str) -> Outcome:
-    return Outcome(False, (text,))
+def _fail(make: Callable[[], str]) -> Outcome:
+    return Outcome(False, (make,))
 
 
 def _op_equals(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if _same(value, operand):
         return TRUE
-    return _fail(f"{label} is {shown(value)}, expected {shown(operand)}")
+    return _fail(lambda: f"{label} is {shown(value)}, expected {shown(operand)}")
 
 
 def _op_not_equals(
@@ -239,7 +257,7 @@ def _op_not_equals(
 ) -> Outcome:
     if not _same(value, operand):
         return TRUE
-    return _fail(f"{label} is {shown(value)}, which is not allowed")
+    return _fail(lambda: f"{label} is {shown(value)}, which is not allowed")
 
 
 def _list_membership(value: Any, operand: list[Any]) -> bool | None:
@@ -251,19 +269,25 @@ def _list_membership(value: Any, operand: list[Any]) -> bool | None:
 def _op_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     member = _list_membership(value, operand)
     if member is None:
-        return _fail(f"{label} is a list {shown(value)}; use a list quantifier to test its items")
+        return _fail(
+            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
+        )
     if member:
         return TRUE
-    return _fail(f"{label} is {shown(value)}, expected one of {shown(operand)}")
+    return _fail(lambda: f"{label} is {shown(value)}, expected one of {shown(operand)}")
 
 
 def _op_not_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     member = _list_membership(value, operand)
     if member is None:
-        return _fail(f"{label} is a list {shown(value)}; use a list quantifier to test its items")
+        return _fail(
+            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
+        )
     if not member:
         return TRUE
-    return _fail(f"{label} is {shown(value)}, which is one of the disallowed {shown(operand)}")
+    return _fail(
+        lambda: f"{label} is {shown(value)}, which is one of the disallowed {shown(operand)}"
+    )
 
 
 def _op_contains(
@@ -272,7 +296,7 @@ def _op_contains(
     if isinstance(value, str):
         if isinstance(operand, str) and operand in value:
             return TRUE
-        return _fail(f"{label} is {shown(value)}, which does not contain {shown(operand)}")
+        return _fail(lambda: f"{label} is {shown(value)}, which does not contain {shown(operand)}")
     if isinstance(value, list | tuple):
         if any(_same(v, operand) for v in value if not isinstance(v, Unknown)):
             return TRUE
@@ -281,17 +305,17 @@ def _op_contains(
             return Outcome(
                 None, tuple(f"an item of {label} is unknown: {u.reason}" for u in unknown)
             )
-        return _fail(f"{label} is {shown(value)}, which does not contain {shown(operand)}")
-    return _fail(f"{label} is {shown(value)}, which is neither a list nor text")
+        return _fail(lambda: f"{label} is {shown(value)}, which does not contain {shown(operand)}")
+    return _fail(lambda: f"{label} is {shown(value)}, which is neither a list nor text")
 
 
 def _op_matches(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if not isinstance(value, str):
-        return _fail(f"{label} is {shown(value)}, not text to match against /{operand}/")
+        return _fail(lambda: f"{label} is {shown(value)}, not text to match against /{operand}/")
     pattern = cond.pattern if isinstance(cond.operand, str) and cond.pattern else _compiled(operand)
     if pattern.search(value):
         return TRUE
-    return _fail(f"{label} is {shown(value)}, which does not match /{operand}/")
+    return _fail(lambda: f"{label} is {shown(value)}, which does not match /{operand}/")
 
 
 @lru_cache(maxsize=256)
@@ -307,27 +331,27 @@ def _op_at_least(
     label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext
 ) -> Outcome:
     if not _number(value):
-        return _fail(f"{label} is {shown(value)}, not a number")
+        return _fail(lambda: f"{label} is {shown(value)}, not a number")
     return (
         TRUE
         if value >= operand
-        else _fail(f"{label} is {shown(value)}, expected at least {shown(operand)}")
+        else _fail(lambda: f"{label} is {shown(value)}, expected at least {shown(operand)}")
     )
 
 
 def _op_at_most(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if not _number(value):
-        return _fail(f"{label} is {shown(value)}, not a number")
+        return _fail(lambda: f"{label} is {shown(value)}, not a number")
     return (
         TRUE
         if value <= operand
-        else _fail(f"{label} is {shown(value)}, expected at most {shown(operand)}")
+        else _fail(lambda: f"{label} is {shown(value)}, expected at most {shown(operand)}")
     )
 
 
 def _counted(label: str, value: Any) -> tuple[int, int] | Outcome:
     if not isinstance(value, list | tuple):
-        return _fail(f"{label} is {shown(value)}, not a list to count")
+        return _fail(lambda: f"{label} is {shown(value)}, not a list to count")
     unknown = sum(1 for v in value if isinstance(v, Unknown))
     return len(value) - unknown, unknown
 
@@ -343,7 +367,7 @@ def _op_count_at_least(
         return TRUE
     if known + unknown >= operand:
         return Outcome(None, (f"{label} has {known} known and {unknown} unknown items",))
-    return _fail(f"{label} has {known} item(s), expected at least {operand}")
+    return _fail(lambda: f"{label} has {known} item(s), expected at least {operand}")
 
 
 def _op_count_at_most(
@@ -354,7 +378,7 @@ def _op_count_at_most(
         return counted
     known, unknown = counted
     if known > operand:
-        return _fail(f"{label} has {known} item(s), expected at most {operand}")
+        return _fail(lambda: f"{label} has {known} item(s), expected at most {operand}")
     if known + unknown > operand:
         return Outcome(None, (f"{label} has {known} known and {unknown} unknown items",))
     return TRUE
@@ -378,7 +402,7 @@ def as_datetime(value: Any) -> dt.datetime | None:
 def _age_days(label: str, value: Any, ctx: EvalContext) -> float | Outcome:
     when = as_datetime(value)
     if when is None:
-        return _fail(f"{label} is {shown(value)}, not a date")
+        return _fail(lambda: f"{label} is {shown(value)}, not a date")
     return (ctx.now - when).total_seconds() / 86400
 
 
@@ -389,10 +413,12 @@ def _op_within_days(
     if isinstance(age, Outcome):
         return age
     if age < -FUTURE_SKEW.days:
-        return _fail(f"{label} is {shown(value)}, which is in the future")
+        return _fail(lambda: f"{label} is {shown(value)}, which is in the future")
     if age <= operand:
         return TRUE
-    return _fail(f"{label} is {shown(value)} ({int(age)} days ago), expected within {operand} days")
+    return _fail(
+        lambda: f"{label} is {shown(value)} ({int(age)} days ago), expected within {operand} days"
+    )
 
 
 def _op_older_than_days(
@@ -414,14 +440,14 @@ def _op_in_future(
 ) -> Outcome:
     when = as_datetime(value)
     if when is None:
-        return _fail(f"{label} is {shown(value)}, not a date")
+        return _fail(lambda: f"{label} is {shown(value)}, not a date")
     future = when > ctx.now
     if future == operand:
         return TRUE
     if operand:
         days = int((ctx.now - when).total_seconds() // 86400)
-        return _fail(f"{label} is {shown(value)}: expired {days} day(s) ago")
-    return _fail(f"{label} is {shown(value)}, which is in the future")
+        return _fail(lambda: f"{label} is {shown(value)}: expired {days} day(s) ago")
+    return _fail(lambda: f"{label} is {shown(value)}, which is in the future")
 
 
 _OPS = {

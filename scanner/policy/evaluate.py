@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from scanner.findings import Finding
 from scanner.inventory import Inventory, Resource
-from scanner.policy.conditions import EvalContext, Outcome, describe, evaluate
+from scanner.policy.conditions import EvalContext, Outcome, Reason, describe, evaluate, texts
 from scanner.policy.model import Policy
 
 MAX_MESSAGE = 1000
@@ -22,8 +22,8 @@ def missing_resource_id(resource_type: str) -> str:
     return f"modelward:missing/{resource_type}"
 
 
-def _message(reasons: Iterable[str]) -> str:
-    text = "; ".join(dict.fromkeys(reasons))
+def _message(reasons: tuple[Reason, ...]) -> str:
+    text = "; ".join(dict.fromkeys(texts(reasons)))
     return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
 
 
