@@ -383,3 +383,95 @@ def test_quiet_prints_only_the_gate_reasons(cli, pack, tmp_path):
     assert r.code == 1
     assert r.out == ""
     assert "T-ART-01" in r.err and "collecting" not in r.err
+
+
+# Bad model trees: the scan keeps what it could read, names the problem, and exits 3.
+
+
+def _scan_tree(cli, pack: Path, root: Path, tmp_path: Path, *extra: str):
+    out = tmp_path / "out"
+    r = scan(
+        cli,
+        "--source",
+        f"path:{root}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(out),
+        "--skip-policy",
+        "T-GOV-*",
+        *extra,
+    )
+    return r, load_results(out)
+
+
+def test_symlink_loop_is_reported_and_exits_3(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    safe_model(root, "good")
+    (root / "good" / "loop").symlink_to(root)
+    (root / "self").symlink_to(root / "self")
+    r, doc = _scan_tree(cli, pack, root, tmp_path)
+    assert r.code == 3
+    problems = doc["scan"]["sources"][0]["problems"]
+    assert any("good/loop: symlink loop" in p for p in problems), problems
+    assert any("self: symlink loop" in p for p in problems), problems
+    assert [x["name"] for x in doc["resources"]] == ["good"]  # nothing lost
+    assert "symlink loop" in r.out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason", "no_pickle"),
+    [
+        # Format unknown: whether it holds a pickle cannot be told, so never "pass".
+        ("model.safetensors", b"", "empty file (0 bytes)", "error"),
+        ("model.pt", b"PK\x03\x04garbage", "truncated or corrupt zip archive", "error"),
+        # Format known but content cut: the format verdict stands, the source still fails.
+        ("model.safetensors", b"\xff\x00\x00\x00\x00\x00\x00\x00{", "truncated", "pass"),
+        ("model.pkl", b"\x80\x04\x95\x10\x00\x00", "truncated", "fail"),
+    ],
+)
+def test_empty_or_truncated_model_file_exits_3(
+    cli, pack, tmp_path, name, content, reason, no_pickle
+):
+    root = tmp_path / "m"
+    (root / "bad").mkdir(parents=True)
+    (root / "bad" / name).write_bytes(content)
+    r, doc = _scan_tree(cli, pack, root, tmp_path, "--allow-partial")
+    # The broken file is a source problem, and whatever depends on it cannot pass.
+    problems = doc["scan"]["sources"][0]["problems"]
+    assert any(f"bad/{name}: " in p and reason in p for p in problems), problems
+    statuses = {f["policy_id"]: f["status"] for f in doc["findings"]}
+    assert statuses["T-ART-01"] == no_pickle
+    r, doc = _scan_tree(cli, pack, root, tmp_path)
+    assert r.code == 3
+
+
+def test_unreadable_model_file_is_unknown_not_pass(pack, tmp_path):
+    root = tmp_path / "m"
+    safe_model(root, "locked")
+    secret = root / "locked" / "model.pkl"
+    secret.write_bytes(b"\x80\x04K\x01.")
+    secret.chmod(0o000)
+    out = tmp_path / "out"
+    r = run_subprocess(
+        "scan",
+        "--no-builtin-policies",
+        "--source",
+        f"path:{root}",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+        "-o",
+        str(out),
+        unprivileged=True,
+    )
+    assert r.code == 3, r.err
+    doc = load_results(out)
+    problems = doc["scan"]["sources"][0]["problems"]
+    assert any("locked/model.pkl" in p and "ermission denied" in p for p in problems), problems
+    finding = next(f for f in doc["findings"] if f["policy_id"] == "T-ART-01")
+    assert finding["status"] == "error"
+    files = doc["resources"][0]["attributes"]["files"]
+    entry = next(f for f in files if f["path"] == "model.pkl")
+    assert "$unknown" in entry["sha256"]
