@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -475,3 +476,64 @@ def test_unreadable_model_file_is_unknown_not_pass(pack, tmp_path):
     files = doc["resources"][0]["attributes"]["files"]
     entry = next(f for f in files if f["path"] == "model.pkl")
     assert "$unknown" in entry["sha256"]
+
+
+def test_progress_on_a_terminal_and_plain_lines_otherwise(pack, models, tmp_path):
+    """A TTY gets the live display; a pipe (CI) gets one plain line per event."""
+    import pty
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    args = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "scan",
+        "--no-builtin-policies",
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+    ]
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=child_fd,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120"},
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(main_fd)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "✓" in screen and "1 resources" in screen  # rich's display, not the plain lines
+    assert "modelward: collecting" not in screen
+    plain = run_subprocess(
+        "scan",
+        "--no-builtin-policies",
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+        "-v",
+    )
+    assert plain.code == 0
+    assert f"modelward: collecting path:{models}" in plain.err
+    assert "evaluating 2 policies" in plain.err
+    assert "\x1b[" not in plain.err
