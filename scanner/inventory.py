@@ -71,6 +71,11 @@ class _Missing:
 MISSING = _Missing()
 
 
+class ResourceView(dict):  # type: ignore[type-arg]
+    """A resource as a field path sees it. Marked so that a list item that is a reference can
+    be compared by its id (`no_item: {equals: <id>}`) rather than as a whole mapping."""
+
+
 @dataclass(frozen=True)
 class Resource:
     id: str
@@ -82,7 +87,7 @@ class Resource:
 
     def view(self) -> dict[str, Any]:
         """What a field path starts from: the attributes plus id/type/name/source."""
-        out = dict(self.attributes)
+        out = ResourceView(self.attributes)
         out.update(id=self.id, type=self.type, name=self.name, source=self.source)
         return out
 
@@ -98,6 +103,7 @@ class Inventory:
         self._by_id: dict[str, Resource] = {}
         # Views are built once per resource: following references is the evaluator's hot path.
         self._views: dict[str, dict[str, Any]] = {}
+        self._merged_raw: set[str] = set()
         for r in resources:
             self.add(r)
 
@@ -124,7 +130,11 @@ class Inventory:
                 merged[key] = value
         raw = existing.raw
         if resource.raw is not None:
-            raw = {existing.source: existing.raw, resource.source: resource.raw}
+            # Once merged, raw is keyed by source; later reports add their key beside the others.
+            if resource.id not in self._merged_raw:
+                raw = {existing.source: existing.raw}
+                self._merged_raw.add(resource.id)
+            raw = {**raw, resource.source: resource.raw}
         self._by_id[resource.id] = Resource(
             id=existing.id,
             type=existing.type,

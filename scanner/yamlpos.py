@@ -11,6 +11,7 @@ files are refused instead of exhausting memory or time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from scanner.errors import InputFileError
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 100
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 JsonPath = tuple[str | int, ...]
 
@@ -96,6 +99,8 @@ def load_yaml_file(
 def load_yaml_text(text: str, shown_path: str) -> LoadedYaml:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise InputFileError(f"{shown_path}:1:1: YAML nested too deeply to read") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -103,8 +108,8 @@ def load_yaml_text(text: str, shown_path: str) -> LoadedYaml:
         raise InputFileError(f"{shown_path}:{line}:{col}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:
         # The reader reports a character offset, not a mark: turn it into line and column.
-        before = text[: exc.position]
-        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        lines = _LINE_BREAKS.split(text[: exc.position])
+        line, col = len(lines), len(lines[-1]) + 1
         raise InputFileError(
             f"{shown_path}:{line}:{col}: YAML syntax error: unacceptable character "
             f"#x{exc.character:04x}: {exc.reason}"
@@ -134,23 +139,49 @@ class _Builder:
         m = node.start_mark
         return InputFileError(f"{self.shown_path}:{m.line + 1}:{m.column + 1}: {message}")
 
+    def scalar(self, node: yaml.Node, where: Position, label: str) -> Any:
+        """Construct one scalar (a value or a key), turning PyYAML's failures into our error."""
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise self.fail(node, f"cannot read value: {exc.problem}") from None
+        except ValueError as exc:
+            # An unquoted impossible date (2025-13-01): PyYAML raises a bare ValueError.
+            # Point at the key that holds it, which is what the user will look for.
+            noun = "date" if node.tag == "tag:yaml.org,2002:timestamp" else "value"
+            raise InputFileError(
+                f"{self.shown_path}:{where.line}:{where.column}: {label}{node.value!r} is not a "
+                f"valid {noun} ({exc})"
+            ) from None
+
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(node, f"document expands to more than {MAX_NODES} values (alias bomb?)")
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.positions.setdefault(
             path, Position(node.start_mark.line + 1, node.start_mark.column + 1)
         )
         if isinstance(node, yaml.MappingNode):
+            # Keys written here may override keys merged in with `<<: *anchor`; only two keys
+            # written here with the same name are a duplicate.
+            own = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
             self.constructor.flatten_mapping(node)
             out: dict[str, Any] = {}
+            written: set[str] = set()
             for key_node, value_node in node.value:
-                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, "mapping keys must be plain scalars")
+                key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                key = self.scalar(key_node, key_pos, "key ")
                 if not isinstance(key, str | int | float | bool) or key is None:
                     raise self.fail(key_node, "mapping keys must be plain scalars")
                 key = str(key) if not isinstance(key, str) else key
-                if key in out:
+                if key in written and id(key_node) in own:
                     raise self.fail(key_node, f"duplicate key '{key}'")
+                if id(key_node) in own:
+                    written.add(key)
                 self.positions[(*path, key)] = Position(
                     key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 )
@@ -160,17 +191,5 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as exc:
-            raise self.fail(node, f"cannot read value: {exc.problem}") from None
-        except ValueError as exc:
-            # An unquoted impossible date (2025-13-01): PyYAML raises a bare ValueError.
-            # Point at the key that holds it, which is what the user will look for.
-            pos = self.positions[path]
-            key = f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
-            noun = "date" if node.tag == "tag:yaml.org,2002:timestamp" else "value"
-            raise InputFileError(
-                f"{self.shown_path}:{pos.line}:{pos.column}: {key}{node.value!r} is not a valid "
-                f"{noun} ({exc})"
-            ) from None
+        key = f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
+        return self.scalar(node, self.positions[path], key)

@@ -48,10 +48,27 @@ MAX_NPZ_MEMBERS_INSPECTED = 4096
 MAX_PROTOBUF_FIELDS = 10_000
 
 PICKLE_BASED = frozenset({"pickle", "joblib", "pytorch", "pytorch-legacy"})
-MODEL_EXTENSIONS = frozenset({
-    ".safetensors", ".onnx", ".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt",
-    ".keras", ".h5", ".hdf5", ".gguf", ".npy", ".npz", ".skops", ".pb",
-})
+MODEL_EXTENSIONS = frozenset(
+    {
+        ".safetensors",
+        ".onnx",
+        ".pkl",
+        ".pickle",
+        ".joblib",
+        ".pt",
+        ".pth",
+        ".bin",
+        ".ckpt",
+        ".keras",
+        ".h5",
+        ".hdf5",
+        ".gguf",
+        ".npy",
+        ".npz",
+        ".skops",
+        ".pb",
+    }
+)
 # Extensions whose content is never anything but the model format: unrecognisable content is
 # a problem. `.bin`, `.ckpt` and `.pb` are also used for other binaries (raw weights of other
 # runtimes, TF checkpoints, frozen graphs), so there an unknown content is only "not a model".
@@ -145,8 +162,11 @@ def _zip(ctx: _Ctx) -> Sniffed | None:
     if count is None:
         return corrupt
     if count > MAX_ZIP_ENTRIES:
-        return Sniffed(None, problem=f"zip archive has {count} entries, over the limit of "
-                                     f"{MAX_ZIP_ENTRIES}: not inspected")
+        return Sniffed(
+            None,
+            problem=f"zip archive has {count} entries, over the limit of "
+            f"{MAX_ZIP_ENTRIES}: not inspected",
+        )
     try:
         ctx.f.seek(0)
         with zipfile.ZipFile(ctx.f) as zf:  # reads the central directory only
@@ -229,8 +249,12 @@ def _hdf5(ctx: _Ctx) -> Sniffed | None:
                 return Sniffed("hdf5", problem="truncated HDF5 file (incomplete superblock)")
             end = _hdf5_end(ctx.at(offset, 64))
             if end is not None and end > ctx.size:
-                return Sniffed("hdf5", problem=(
-                    f"truncated HDF5 file: superblock says {end} bytes, file has {ctx.size}"))
+                return Sniffed(
+                    "hdf5",
+                    problem=(
+                        f"truncated HDF5 file: superblock says {end} bytes, file has {ctx.size}"
+                    ),
+                )
             return Sniffed("hdf5")
         offset = 512 if offset == 0 else offset * 2
     return None
@@ -274,13 +298,17 @@ def _numpy(ctx: _Ctx) -> Sniffed | None:
     if _has_object(descr):  # data are a pickle: length unknown without unpickling
         return Sniffed("numpy", pickle_based=True)
     itemsize = _itemsize(descr)
-    if itemsize is not None and isinstance(shape, tuple) and all(
-        isinstance(d, int) and d >= 0 for d in shape
+    if (
+        itemsize is not None
+        and isinstance(shape, tuple)
+        and all(isinstance(d, int) and d >= 0 for d in shape)
     ):
         need = end + math.prod(shape) * itemsize
         if need > ctx.size:
-            return Sniffed("numpy", problem=(
-                f"truncated .npy file: header declares {need} bytes, file has {ctx.size}"))
+            return Sniffed(
+                "numpy",
+                problem=(f"truncated .npy file: header declares {need} bytes, file has {ctx.size}"),
+            )
     return Sniffed("numpy")
 
 
@@ -314,8 +342,11 @@ def _has_object(descr: Any) -> bool:
 
 
 def _itemsize(descr: Any) -> int | None:
-    match = re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d+)(?:\[\w+\])?", descr) if isinstance(
-        descr, str) else None
+    match = (
+        re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d+)(?:\[\w+\])?", descr)
+        if isinstance(descr, str)
+        else None
+    )
     if match is None:
         return None
     count = int(match.group(2))
@@ -331,8 +362,12 @@ def _safetensors(ctx: _Ctx) -> Sniffed | None:
     if not 2 <= n <= MAX_SAFETENSORS_HEADER:
         return None
     if n + 8 > ctx.size:
-        return Sniffed("safetensors", problem=(
-            f"truncated safetensors file: header declares {n + 8} bytes, file has {ctx.size}"))
+        return Sniffed(
+            "safetensors",
+            problem=(
+                f"truncated safetensors file: header declares {n + 8} bytes, file has {ctx.size}"
+            ),
+        )
     if n > MAX_PARSED_JSON_HEADER:
         return Sniffed("safetensors")
     try:
@@ -347,8 +382,12 @@ def _safetensors(ctx: _Ctx) -> Sniffed | None:
         if key != "__metadata__" and isinstance(offsets, list):
             end = max([end, *(o for o in offsets if isinstance(o, int))])
     if 8 + n + end > ctx.size:
-        return Sniffed("safetensors", problem=(
-            f"truncated safetensors file: tensors need {8 + n + end} bytes, file has {ctx.size}"))
+        return Sniffed(
+            "safetensors",
+            problem=(
+                f"truncated safetensors file: tensors need {8 + n + end} bytes, file has {ctx.size}"
+            ),
+        )
     return Sniffed("safetensors")
 
 
@@ -447,14 +486,18 @@ def _onnx(ctx: _Ctx) -> Sniffed | None:
     fields, state = _protobuf_walk(ctx)
     if ctx.ext == ".onnx":
         if state == "truncated":
-            return Sniffed("onnx", problem=(
-                "truncated ONNX file: a protobuf field runs past the end of the file"))
+            return Sniffed(
+                "onnx",
+                problem=("truncated ONNX file: a protobuf field runs past the end of the file"),
+            )
         if state == "invalid":
             return Sniffed("onnx", problem="corrupt ONNX file: invalid protobuf encoding")
         return Sniffed("onnx")
     numbers = {number for number, _ in fields}
-    if state == "ok" and {7, 8} <= numbers and all(
-        _ONNX_FIELDS.get(number) == wire for number, wire in fields
+    if (
+        state == "ok"
+        and {7, 8} <= numbers
+        and all(_ONNX_FIELDS.get(number) == wire for number, wire in fields)
     ):
         return Sniffed("onnx")
     return None
@@ -516,5 +559,12 @@ def _varint(ctx: _Ctx, pos: int) -> tuple[int | None, int]:
 
 
 _PROBES: tuple[Callable[[_Ctx], Sniffed | None], ...] = (
-    _zip, _hdf5, _gguf, _numpy, _safetensors, _pickle, _compressed, _onnx,
+    _zip,
+    _hdf5,
+    _gguf,
+    _numpy,
+    _safetensors,
+    _pickle,
+    _compressed,
+    _onnx,
 )

@@ -113,9 +113,7 @@ def _run_batch(fn: Callable[[T], R], batch: list[T]) -> list[tuple[T, R | Except
     return out
 
 
-def hash_files(
-    paths: Iterable[str], workers: int | None = None
-) -> dict[str, str | OSError]:
+def hash_files(paths: Iterable[str], workers: int | None = None) -> dict[str, str | OSError]:
     """sha256 of many files concurrently; a file that cannot be read maps to its OSError.
 
     Anything other than an OSError is a bug, not a property of the file, and propagates.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from scanner.inventory import MISSING, Inventory, Ref, Unknown, to_jsonable
+from scanner.inventory import MISSING, Inventory, Ref, ResourceView, Unknown, to_jsonable
 from scanner.policy.model import (
     AllOf,
     AnyOf,
@@ -114,7 +114,12 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
             return Outcome(None, tuple(r for o in unknown for r in o.reasons))
         reasons = tuple(r for o in outcomes for r in o.reasons)
         return Outcome(
-            False, (lambda: f"none of the alternatives holds: {'; '.join(texts(reasons))}",)
+            False,
+            (
+                lambda: (
+                    f"none of the alternatives holds: {'; '.join(dict.fromkeys(texts(reasons)))}"
+                ),
+            ),
         )
     if isinstance(cond, Not):
         inner = evaluate(cond.item, subject, ctx, prefix)
@@ -207,7 +212,10 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
 
 def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) -> Outcome:
     label = _label(prefix, cond.field)
-    value = ctx.inventory.resolve(subject, cond.field) if cond.field else subject
+    if cond.field:
+        value = ctx.inventory.resolve(subject, cond.field)
+    else:  # the item itself; a referenced resource is compared by its id
+        value = subject["id"] if isinstance(subject, ResourceView) else subject
     ctx.evidence.setdefault(label, clip_evidence(value))
     operand = ctx.params[cond.operand.name] if isinstance(cond.operand, ParamRef) else cond.operand
     if isinstance(value, Unknown):

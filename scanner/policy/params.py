@@ -27,6 +27,8 @@ def parse_param_flag(text: str) -> tuple[str, str, Any]:
     if not sep or not key:
         raise UsageError(f"--param {text!r} is not KEY=VALUE (e.g. MW-IAM-01.max_readers=3)")
     scope, dot, name = key.rpartition(".")
+    if (dot and not scope) or not name:
+        raise UsageError(f"--param {text!r}: empty policy id or param name")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -48,6 +50,11 @@ def from_flags(flags: Iterable[str]) -> dict[str, dict[str, Any]]:
         scope, name, value = parse_param_flag(flag)
         out.setdefault(scope, {})[name] = value
     return out
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Python says True == 1; a policy comparing with `equals` does not, so neither do we."""
+    return type(a) is not type(b) or a != b
 
 
 def apply(
@@ -78,8 +85,9 @@ def apply(
                 problem = operand_problem(op, value)
                 if problem:
                     raise UsageError(f"param {policy.id}.{name}={value!r}: {problem}")
-            if value != effective[name]:
+            if _differs(value, effective[name]):
                 changed.setdefault(policy.id, {})[name] = value
             effective[name] = value
-        out.append(replace(policy, params=effective) if effective != policy.params else policy)
+        differs = any(_differs(effective[k], policy.params[k]) for k in effective)
+        out.append(replace(policy, params=effective) if differs else policy)
     return out, changed

@@ -42,6 +42,8 @@ class ConditionParser:
         self.loaded = loaded
         self.params = params
         self.errors: list[str] = []
+        # Inside a list quantifier a field test may omit `field` (it then tests the item).
+        self.item_depth = 0
 
     def _err(self, path: JsonPath, message: str) -> None:
         self.errors.append(self.loaded.error_line(path, message))
@@ -103,6 +105,13 @@ class ConditionParser:
         if not ops:
             self._err(path, "a field test needs an operator (e.g. equals, exists, any_item)")
             return None
+        if not field and self.item_depth == 0 and ops[0] not in QUANTIFIERS:
+            self._err(
+                (*path, ops[0]),
+                f"'{ops[0]}' needs a 'field' naming the attribute to test (only "
+                f"inside any_item/every_item/no_item may it be left out)",
+            )
+            return None
         if len(ops) > 1:
             self._err(
                 (*path, ops[1]),
@@ -115,7 +124,11 @@ class ConditionParser:
             if not field:
                 self._err((*path, op), f"'{op}' needs a 'field' naming the list")
                 return None
-            inner = self.parse(node[op], (*path, op))
+            self.item_depth += 1
+            try:
+                inner = self.parse(node[op], (*path, op))
+            finally:
+                self.item_depth -= 1
             return (
                 Quantified(where=where, field=field, quantifier=op, item=inner) if inner else None
             )
@@ -133,7 +146,7 @@ class ConditionParser:
 
     def _operand(self, op: str, value: Any, path: JsonPath) -> Any:
         kind = OPERATORS[op]
-        if isinstance(value, Mapping) and set(value) == {"param"}:
+        if isinstance(value, Mapping) and set(value) == {"param"} and kind != "bool":
             name = value["param"]
             if name not in self.params:
                 declared = ", ".join(sorted(self.params)) or "none"

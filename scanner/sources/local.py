@@ -134,8 +134,7 @@ class LocalPathSource:
             if isinstance(f.sha256, Unknown) and f.error is None:
                 problem(f.rel, f.sha256.reason)
         resources = [
-            _artefact(self.spec, root, owner, members, single)
-            for owner, members in groups.items()
+            _artefact(self.spec, root, owner, members, single) for owner, members in groups.items()
         ]
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: r.id)),
@@ -178,8 +177,11 @@ class LocalPathSource:
             if count == 0:
                 report(owner)
         for f, result in bounded_map(
-            lambda f: sha256_file(f.path), todo, self.workers,
-            cost=lambda f: max(f.size, _MIN_HASH_COST), batch_cost=_HASH_BATCH_BYTES,
+            lambda f: sha256_file(f.path),
+            todo,
+            self.workers,
+            cost=lambda f: max(f.size, _MIN_HASH_COST),
+            batch_cost=_HASH_BATCH_BYTES,
         ):
             if isinstance(result, str):
                 f.sha256 = result
@@ -256,8 +258,11 @@ class _Walker:
         child_real = os.path.realpath(entry.path) if is_link else os.path.join(real, entry.name)
         if key in ancestors or (is_link and PurePath(real).is_relative_to(child_real)):
             if is_link:
-                self.problem(child, f"symlink loop -> {_readlink(entry.path)} "
-                                    "(links to an ancestor directory; not followed)")
+                self.problem(
+                    child,
+                    f"symlink loop -> {_readlink(entry.path)} "
+                    "(links to an ancestor directory; not followed)",
+                )
             else:
                 self.problem(child, "directory loop (a mount of an ancestor); not followed")
             return None
@@ -282,8 +287,10 @@ def _group(files: list[_File]) -> dict[str, list[_File]]:
             while chain[-1]:
                 chain.append(posixpath.dirname(chain[-1]))
             outermost_marker = next((a for a in reversed(chain) if a in markers), None)
-            owners[d] = outermost_marker if outermost_marker is not None else next(
-                (a for a in chain if a in model_dirs), None
+            owners[d] = (
+                outermost_marker
+                if outermost_marker is not None
+                else next((a for a in chain if a in model_dirs), None)
             )
         owner = owners[d]
         if owner is not None:
