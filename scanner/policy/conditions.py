@@ -48,6 +48,9 @@ class Outcome:
     value: bool | None
     # Why it is False (for failures) or None (the Unknown reasons); empty when True.
     reasons: tuple[Reason, ...] = ()
+    # False only because an attribute is not set. Negating that must not make it pass: `not`
+    # of "public is not set" is still "public is not set", never "public is not true".
+    absent: bool = False
 
 
 TRUE = Outcome(True)
@@ -100,7 +103,9 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
         outcomes = [evaluate(c, subject, ctx, prefix) for c in cond.items]
         failed = [o for o in outcomes if o.value is False]
         if failed:
-            return Outcome(False, tuple(r for o in failed for r in o.reasons))
+            return Outcome(
+                False, tuple(r for o in failed for r in o.reasons), all(o.absent for o in failed)
+            )
         unknown = [o for o in outcomes if o.value is None]
         if unknown:
             return Outcome(None, tuple(r for o in unknown for r in o.reasons))
@@ -120,13 +125,14 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
                     f"none of the alternatives holds: {'; '.join(dict.fromkeys(texts(reasons)))}"
                 ),
             ),
+            any(o.absent for o in outcomes),
         )
     if isinstance(cond, Not):
         inner = evaluate(cond.item, subject, ctx, prefix)
         if inner.value is None:
             return inner
         if inner.value is False:
-            return TRUE
+            return inner if inner.absent else TRUE
         return Outcome(False, (lambda: f"must not hold: {describe(cond.item, prefix)}",))
     if isinstance(cond, Quantified):
         return _quantified(cond, subject, ctx, prefix)
@@ -174,7 +180,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if isinstance(value, Unknown):
         return Outcome(None, (f"{label} is unknown: {value.reason}",))
     if value is MISSING or value is None:
-        value = []
+        return Outcome(False, (f"{label} is not set",), absent=True)
     if not isinstance(value, list | tuple):
         return _fail(lambda: f"{label} is {shown(value)}, not a list")
     results = []
@@ -192,9 +198,11 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     unknown = [o for _, o in results if o.value is None]
     unknown_reasons = tuple(r for o in unknown for r in o.reasons)
     if cond.quantifier == "every_item":
-        failed = [(lbl, o) for lbl, o in results if o.value is False]
+        failed = [o for _, o in results if o.value is False]
         if failed:
-            return Outcome(False, tuple(r for _, o in failed for r in o.reasons))
+            return Outcome(
+                False, tuple(r for o in failed for r in o.reasons), all(o.absent for o in failed)
+            )
         return Outcome(None, unknown_reasons) if unknown else TRUE
     matched = [lbl for lbl, o in results if o.value is True]
     if cond.quantifier == "any_item":
@@ -203,11 +211,16 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         if unknown:
             return Outcome(None, unknown_reasons)
         what = "is empty" if not results else f"has no item where {describe(cond.item)}"
-        return _fail(lambda: f"{label} {what}")
-    # no_item
+        return Outcome(False, (lambda: f"{label} {what}",), any(o.absent for _, o in results))
+    # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
         return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))
-    return Outcome(None, unknown_reasons) if unknown else TRUE
+    if unknown:
+        return Outcome(None, unknown_reasons)
+    absent = [o for _, o in results if o.absent]
+    if absent:
+        return Outcome(False, tuple(r for o in absent for r in o.reasons), absent=True)
+    return TRUE
 
 
 def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) -> Outcome:
@@ -234,7 +247,9 @@ def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) ->
         )
     if value is MISSING or value is None:
         return Outcome(
-            False, (f"{label} is not set (expected {cond.op.replace('_', ' ')} {shown(operand)})",)
+            False,
+            (f"{label} is not set (expected {cond.op.replace('_', ' ')} {shown(operand)})",),
+            absent=True,
         )
     return _OPS[cond.op](label, value, operand, cond, ctx)
 

@@ -713,21 +713,51 @@ def test_quantifier_items_that_are_refs_are_followed_to_their_fields() -> None:
     assert f.status == "pass"
 
 
+@pytest.mark.parametrize("quantifier", ["any_item", "every_item", "no_item"])
+@pytest.mark.parametrize("attrs", [{}, {"readers": None}], ids=["missing", "null"])
+def test_quantifiers_over_a_missing_list_fail_as_not_set(quantifier: str, attrs: dict) -> None:
+    """A list nobody reported is not an empty list: every/no_item must not pass vacuously."""
+    f = check(f"{{field: readers, {quantifier}: {{field: kind, equals: human}}}}", attrs)
+    assert (f.status, f.message) == ("fail", "readers is not set")
+    assert f.evidence == {"readers": None}
+
+
 @pytest.mark.parametrize(
-    ("quantifier", "status", "message"),
+    ("condition", "attrs", "status", "message"),
     [
-        ("any_item", "fail", "readers is empty"),
-        ("every_item", "pass", 'ok: every item of readers: kind equals "human"'),
-        ("no_item", "pass", 'ok: no item of readers: kind equals "human"'),
+        # Negating "not set" must not pass: the value that would decide is not there.
+        ("{not: {field: public, equals: true}}", {}, "fail", "public is not set"),
+        ("{not: {field: public, equals: true}}", {"public": False}, "pass", None),
+        ("{not: {not: {field: public, equals: true}}}", {}, "fail", "public is not set"),
+        # ... unless another branch decides regardless.
+        (
+            "{not: {all: [{field: a, equals: 1}, {field: public, equals: true}]}}",
+            {"a": 2},
+            "pass",
+            None,
+        ),
+        (
+            "{not: {any: [{field: a, equals: 1}, {field: public, equals: true}]}}",
+            {"a": 2},
+            "fail",
+            "public is not set",
+        ),
+        # A reader whose kind nobody reported might be anonymous.
+        (
+            "{field: readers, no_item: {field: kind, equals: anonymous}}",
+            {"readers": [{"id": "x"}]},
+            "fail",
+            "readers[x].kind is not set",
+        ),
+        # exists asks about presence itself, so its negation is a plain negation.
+        ("{not: {field: owner, exists: true}}", {}, "pass", None),
     ],
 )
-@pytest.mark.parametrize("attrs", [{}, {"readers": None}], ids=["missing", "null"])
-def test_quantifiers_treat_a_missing_list_as_empty(
-    quantifier: str, status: str, message: str, attrs: dict
-) -> None:
-    f = check(f"{{field: readers, {quantifier}: {{field: kind, equals: human}}}}", attrs)
-    assert (f.status, f.message) == (status, message)
-    assert f.evidence == {"readers": None}
+def test_negation_of_a_missing_attribute_does_not_pass(condition, attrs, status, message) -> None:
+    f = check(condition, attrs)
+    assert f.status == status
+    if message:
+        assert message in f.message
 
 
 # --- Kleene logic -----------------------------------------------------------------------------
