@@ -62,7 +62,7 @@ POLICIES = {
         maturity: applied
         resource: artefact
         check:
-          field: pickle_based
+          field: serialization.pickle_based
           equals: false
         remediation: Convert the weights to safetensors.
     """,

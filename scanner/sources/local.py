@@ -334,8 +334,8 @@ def _artefact(
             "uri": uri,
             "location": {"provider": "local", "path": path},
             "files": files,
-            "formats": formats,
-            "pickle_based": pickle_based,
+            # DESIGN's `serialization` block; the integrity checks add `unsafe` beside these.
+            "serialization": {"formats": formats, "pickle_based": pickle_based},
             "file_count": len(files),
             "total_size": total,
         },

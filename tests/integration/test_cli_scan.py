@@ -102,7 +102,7 @@ def test_critical_finding_exits_1_and_threshold_controls_it(cli, pack, tmp_path)
     ]
     r = scan(cli, *common)
     assert r.code == 1
-    assert "T-ART-01" in r.out and "pickle_based is true, expected false" in r.out
+    assert "T-ART-01" in r.out and "serialization.pickle_based is true, expected false" in r.out
     assert scan(cli, *common, "--fail-on", "none").code == 0
     assert scan(cli, *common, "--skip-policy", "T-ART-01").code == 0
     assert scan(cli, *common, "--policy", "low").code == 0

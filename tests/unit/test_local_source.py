@@ -100,8 +100,8 @@ def test_model_directories_become_artefacts(tmp_path: Path) -> None:
     assert bert.id == (root / "bert").as_uri()
     assert bert.type == "artefact" and bert.source == "disk"
     assert list(files_of(bert)) == ["config.json", "model.safetensors", "tokenizer/vocab.txt"]
-    assert bert.attributes["formats"] == ["safetensors"]
-    assert bert.attributes["pickle_based"] is False
+    assert bert.attributes["serialization"]["formats"] == ["safetensors"]
+    assert bert.attributes["serialization"]["pickle_based"] is False
     assert "storage" not in bert.attributes
 
     # MLmodel and model.sig directories absorb their subtrees, model files and all.
@@ -112,13 +112,13 @@ def test_model_directories_become_artefacts(tmp_path: Path) -> None:
         "data/model.pkl",
         "data/nested/model.safetensors",
     ]
-    assert artefacts["mlflow"].attributes["formats"] == ["pickle", "safetensors"]
-    assert artefacts["mlflow"].attributes["pickle_based"] is True
+    assert artefacts["mlflow"].attributes["serialization"]["formats"] == ["pickle", "safetensors"]
+    assert artefacts["mlflow"].attributes["serialization"]["pickle_based"] is True
     assert list(files_of(artefacts["signed"])) == ["model.sig", "weights/part-1.safetensors"]
 
     # Detected by content, not by its .txt name.
     assert files_of(artefacts["disguised"])["weights.txt"]["format"] == "pickle"
-    assert artefacts["disguised"].attributes["pickle_based"] is True
+    assert artefacts["disguised"].attributes["serialization"]["pickle_based"] is True
 
 
 def test_attribute_shape(tmp_path: Path) -> None:
@@ -136,8 +136,7 @@ def test_attribute_shape(tmp_path: Path) -> None:
                 "format": "onnx",
             }
         ],
-        "formats": ["onnx"],
-        "pickle_based": False,
+        "serialization": {"formats": ["onnx"], "pickle_based": False},
         "file_count": 1,
         "total_size": len(onnx_bytes()),
     }
@@ -157,7 +156,7 @@ def test_root_that_is_itself_a_model_directory(tmp_path: Path) -> None:
     assert artefact.name == "fraud-v3"
     assert artefact.id == root.as_uri()
     assert list(files_of(artefact)) == ["model.pt", "sub/extra.json"]
-    assert artefact.attributes["formats"] == ["pytorch"]
+    assert artefact.attributes["serialization"]["formats"] == ["pytorch"]
 
 
 def test_single_file_root(tmp_path: Path) -> None:
@@ -325,9 +324,9 @@ def test_damaged_model_files_keep_their_entries_and_are_problems(tmp_path: Path)
     assert m["empty.pt"]["sha256"] == sha(b"")
     assert m["cut.pt"]["format"] == Unknown("truncated or corrupt zip archive")
     assert m["cut.safetensors"]["format"] == "safetensors"  # known format, damaged content
-    assert artefacts["m"].attributes["pickle_based"] is True  # cut.pkl is still a pickle
+    assert artefacts["m"].attributes["serialization"]["pickle_based"] is True  # cut.pkl is still a pickle
     # A directory holding only an empty model file is still reported: unknown, not absent.
-    pickle_based = artefacts["lonely"].attributes["pickle_based"]
+    pickle_based = artefacts["lonely"].attributes["serialization"]["pickle_based"]
     assert isinstance(pickle_based, Unknown) and "empty.onnx" in pickle_based.reason
 
 
@@ -418,7 +417,7 @@ def test_unreadable_files_and_directories() -> None:
         "format": {"$unknown": denied},
     }
     assert artefact["files"][0]["format"] == "safetensors"
-    assert artefact["pickle_based"] == {
+    assert artefact["serialization"]["pickle_based"] == {
         "$unknown": f"format of secret.pkl could not be determined ({denied})"
     }
     assert to_jsonable(Unknown(denied)) == {"$unknown": denied}
