@@ -15,7 +15,12 @@ PROG = "modelward"
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the verdict")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors and, when the gate fails, why",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="more detail (and tracebacks)")
 
 

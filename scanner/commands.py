@@ -80,8 +80,9 @@ def scan(args: argparse.Namespace) -> int:
     )
     formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
-    if args.format and not out_dir_arg:
-        raise UsageError("--format needs an output directory (-o DIR)")
+    if (args.format or config.formats) and not out_dir_arg:
+        what = "--format" if args.format else f"{config.file}: output.formats"
+        raise UsageError(f"{what} needs an output directory (-o DIR or output.dir)")
     prepared = prepare(request)
     out_dir = prepare_output_dir(out_dir_arg) if out_dir_arg else None
     reporter = make_reporter(args.quiet, args.verbose)

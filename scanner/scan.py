@@ -176,6 +176,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
         "started_at": iso(started),
         "finished_at": iso(dt.datetime.now(dt.UTC)),
         "sources": statuses,
+        "as_of": iso(now),
         "policy_pack": {"count": len(prepared.pack.policies), "sha256": prepared.pack.sha256},
         "params": prepared.params_changed,
     }

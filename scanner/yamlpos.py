@@ -10,6 +10,7 @@ files are refused instead of exhausting memory or time.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterable
@@ -55,6 +56,17 @@ class LoadedYaml:
     def error_line(self, json_path: Iterable[str | int], message: str) -> str:
         pos = self.where(json_path)
         return f"{self.path}:{pos.line}:{pos.column}: {message}"
+
+
+def dates_to_text(value: Any) -> Any:
+    """YAML turns `2025-03-01` into a date; files whose schema speaks JSON want the ISO text."""
+    if isinstance(value, dict):
+        return {key: dates_to_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [dates_to_text(item) for item in value]
+    if isinstance(value, dt.date):  # datetime included
+        return value.isoformat()
+    return value
 
 
 def display_path(path: str | os.PathLike[str]) -> str:

@@ -44,12 +44,20 @@ def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 def write_atomically(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write every file under a temporary name first, then rename them all into place."""
     staged: list[tuple[str, Path]] = []
+    mode = 0o666 & ~_umask()  # mkstemp makes 0600; outputs get the mode any new file would
     try:
         for name, content in files.items():
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
                 fh.flush()

@@ -147,22 +147,27 @@ def _label(prefix: str, field_path: str) -> str:
     return f"{prefix}.{field_path}" if prefix else field_path
 
 
-def describe(cond: Condition, prefix: str = "") -> str:
-    """The condition in words, for messages about negations."""
-    if isinstance(cond, AllOf):
-        return "all of (" + "; ".join(describe(c, prefix) for c in cond.items) + ")"
-    if isinstance(cond, AnyOf):
-        return "any of (" + "; ".join(describe(c, prefix) for c in cond.items) + ")"
-    if isinstance(cond, Not):
-        return f"not ({describe(cond.item, prefix)})"
-    if isinstance(cond, Quantified):
-        return (
-            f"{cond.quantifier.replace('_', ' ')} of {_label(prefix, cond.field)}: "
-            f"{describe(cond.item)}"
-        )
-    assert isinstance(cond, FieldTest)
-    operand = cond.operand.name if isinstance(cond.operand, ParamRef) else shown(cond.operand)
-    return f"{_label(prefix, cond.field)} {cond.op.replace('_', ' ')} {operand}"
+def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None = None) -> str:
+    """The condition in words, for pass messages and negations; params show their values."""
+
+    def walk(c: Condition, pre: str) -> str:
+        if isinstance(c, AllOf):
+            return "all of (" + "; ".join(walk(i, pre) for i in c.items) + ")"
+        if isinstance(c, AnyOf):
+            return "any of (" + "; ".join(walk(i, pre) for i in c.items) + ")"
+        if isinstance(c, Not):
+            return f"not ({walk(c.item, pre)})"
+        if isinstance(c, Quantified):
+            return f"{c.quantifier.replace('_', ' ')} of {_label(pre, c.field)}: {walk(c.item, '')}"
+        assert isinstance(c, FieldTest)
+        if isinstance(c.operand, ParamRef):
+            name = c.operand.name
+            operand = f"{name} ({shown(params[name])})" if params and name in params else name
+        else:
+            operand = shown(c.operand)
+        return f"{_label(pre, c.field)} {c.op.replace('_', ' ')} {operand}"
+
+    return walk(cond, prefix)
 
 
 def _item_label(label: str, index: int, item: Any) -> str:

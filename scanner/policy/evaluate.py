@@ -91,7 +91,7 @@ def _evaluate_one(
             )
     outcome: Outcome = evaluate(policy.check, resource, ctx)
     if outcome.value is True:
-        return done("pass", f"ok: {describe(policy.check)}")
+        return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
     return done("fail", _message(outcome.reasons))

@@ -79,8 +79,12 @@ def load_policy_dirs(paths: Iterable[str | os.PathLike[str]]) -> PolicySet:
     errors: list[str] = []
     policies: list[Policy] = []
     first_seen: dict[str, Policy] = {}
+    seen_roots: set[Path] = set()
     for root in paths:
         root_path = Path(root)
+        if root_path.resolve() in seen_roots:  # the same folder named twice is loaded once
+            continue
+        seen_roots.add(root_path.resolve())
         if not root_path.exists():
             errors.append(f"{display_path(root_path)}: policy directory not found")
             continue

@@ -37,11 +37,20 @@ def parse_param_flag(text: str) -> tuple[str, str, Any]:
 
 
 def merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Later layers win (config, then flags), whatever their scope: `--param max_readers=3`
+    overrides a per-policy value from the config file. Within one layer a per-policy value
+    beats the same layer's global one."""
     out: dict[str, dict[str, Any]] = {}
     for layer in layers:
+        for name, value in layer.get(ALL, {}).items():
+            for scope, values in out.items():
+                if scope != ALL:
+                    values.pop(name, None)
+            out.setdefault(ALL, {})[name] = value
         for scope, values in layer.items():
-            out.setdefault(scope, {}).update(values)
-    return out
+            if scope != ALL:
+                out.setdefault(scope, {}).update(values)
+    return {scope: values for scope, values in out.items() if values}
 
 
 def from_flags(flags: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from scanner import schemas
-from scanner.errors import InputFileError
+from scanner.errors import InputFileError, ModelwardError
 from scanner.inventory import RESOURCE_TYPES, Inventory, Resource, from_jsonable
 from scanner.policy.conditions import as_datetime
 from scanner.policy.evaluate import evaluate_policy
 from scanner.policy.model import Policy
 from scanner.policy.params import apply
-from scanner.yamlpos import LoadedYaml, load_yaml_file
+from scanner.yamlpos import LoadedYaml, dates_to_text, load_yaml_file
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ def _clock(loaded: LoadedYaml, value: Any, path: tuple) -> dt.datetime:
 
 def run_file(file: Path, policies: Mapping[str, Policy]) -> list[CaseResult]:
     loaded = load_yaml_file(file, what="policy test file")
+    # Dates as text, as in results.json: fixtures then behave exactly like scanned resources.
+    loaded.data = dates_to_text(loaded.data)
     schemas.check(loaded, "policy-test.schema.json", "policy test file")
     doc = loaded.data
     shared = _resources(loaded, doc.get("resources", []), ("resources",))
@@ -108,8 +110,9 @@ def run_file(file: Path, policies: Mapping[str, Policy]) -> list[CaseResult]:
         if overrides:
             try:
                 policy = apply([policy], {policy.id: overrides})[0][0]
-            except InputFileError as exc:
-                raise InputFileError(loaded.error_line((*path, "params"), exc.message)) from None
+            except ModelwardError as exc:
+                where = (*path, "params") if "params" in case else ("params",)
+                raise InputFileError(loaded.error_line(where, exc.message)) from None
         now = _clock(loaded, case.get("now", doc.get("now")), (*path, "now"))
         inventory = Inventory(
             [*shared, *_resources(loaded, case.get("resources", []), (*path, "resources"))]

@@ -20,7 +20,14 @@ from scanner.errors import InputFileError
 from scanner.inventory import Resource
 from scanner.schemas import check
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
-from scanner.yamlpos import JsonPath, LoadedYaml, display_path, load_yaml_text, read_text
+from scanner.yamlpos import (
+    JsonPath,
+    LoadedYaml,
+    dates_to_text,
+    display_path,
+    load_yaml_text,
+    read_text,
+)
 
 WHAT = "attestations file"
 SCHEMA = "attestations.schema.json"
@@ -95,7 +102,8 @@ class AttestationsSource:
         for optional in ("approved_by", "notes"):
             if optional in entry:
                 attributes[optional] = entry[optional]
-        attributes["file"] = loaded.path
+        # Absolute, so that the same scan run from another directory gives the same results.
+        attributes["file"] = str(Path(self.spec.target).expanduser().resolve())
         attributes["line"] = loaded.where(where).line
         raw = {k: list(v) if isinstance(v, list) else v for k, v in entry.items()}
         raw["evidence_uri"] = attributes["evidence_uri"]
@@ -124,17 +132,7 @@ def _load(path: Path) -> LoadedYaml:
         raise SourceError(f"{shown}: {WHAT} is not readable (permission denied)")
     text = read_text(path, what=WHAT)
     loaded = load_yaml_text(text, shown)
-    return LoadedYaml(path=loaded.path, data=_isoify(loaded.data), positions=loaded.positions)
-
-
-def _isoify(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _isoify(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_isoify(item) for item in value]
-    if isinstance(value, dt.date):  # datetime included
-        return value.isoformat()
-    return value
+    return LoadedYaml(path=loaded.path, data=dates_to_text(loaded.data), positions=loaded.positions)
 
 
 def _when(loaded: LoadedYaml, entry: dict[str, Any], where: JsonPath, key: str) -> When:

@@ -11,6 +11,7 @@ from scanner.sources.interface import Source, SourceSpec
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
+NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
 PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "logs", "oci")
 
 
@@ -42,7 +43,8 @@ def parse_spec(
 ) -> SourceSpec:
     kind, sep, target = text.partition(":")
     kind = kind.strip()
-    if not sep or not kind or not target.strip():
+    # `aws:` alone is valid (the standard credential chain); path-like kinds need their path.
+    if not sep or not kind or (kind in NEEDS_TARGET and not target.strip()):
         raise UsageError(
             f"source spec {text!r} is not KIND:TARGET (e.g. path:./models, "
             f"attestations:./evidence.yaml)"

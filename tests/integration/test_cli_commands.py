@@ -295,3 +295,44 @@ def test_report_missing_file(cli, tmp_path):
     r = cli("report", str(tmp_path / "none.json"), "-o", str(tmp_path / "out"))
     assert r.code == 2
     assert "results file not found" in r.err
+
+
+def test_same_policy_folder_named_twice_is_loaded_once(cli, pack):
+    r = cli("policies", "validate", str(pack), str(pack) + "/")
+    assert r.code == 0
+    assert "3 policies valid" in r.out
+
+
+def test_policy_tests_accept_unquoted_dates_and_locate_bad_params(cli, pack):
+    write(
+        pack / "gov_test.yaml",
+        """
+        policy: T-GOV-01
+        now: 2026-06-01
+        cases:
+          - name: fresh review passes
+            resources:
+              - {id: tm, type: attestation, attributes: {kind: threat_model, date: 2026-01-01}}
+            expect: {tm: pass}
+          - name: stale review fails
+            resources:
+              - {id: tm, type: attestation, attributes: {kind: threat_model, date: 2024-01-01}}
+            expect: {tm: fail, "modelward:missing/attestation": fail}
+    """,
+    )
+    r = cli("policies", "test", str(pack))
+    assert r.code == 0, r.out + r.err
+    assert "2 of 2 policy test cases passed" in r.out
+    write(
+        pack / "gov_test.yaml",
+        """
+        policy: T-ART-02
+        cases:
+          - name: bad param
+            params: {max_files: lots}
+            expect: {x: pass}
+    """,
+    )
+    r = cli("policies", "test", str(pack))
+    assert r.code == 2
+    assert "gov_test.yaml:4:5: param T-ART-02.max_files='lots'" in r.err

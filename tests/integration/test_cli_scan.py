@@ -186,7 +186,8 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
     ("spec", "code", "message"),
     [
         ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
-        ("aws:", 2, "source spec 'aws:' is not KIND:TARGET"),
+        ("aws:", 2, "the 'aws' source is not implemented yet"),
+        ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, path)"),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
@@ -537,3 +538,67 @@ def test_progress_on_a_terminal_and_plain_lines_otherwise(pack, models, tmp_path
     assert f"modelward: collecting path:{models}" in plain.err
     assert "evaluating 2 policies" in plain.err
     assert "\x1b[" not in plain.err
+
+
+def test_results_record_the_evaluation_date_and_are_world_readable(cli, pack, models, tmp_path):
+    out = tmp_path / "out"
+    r = scan(
+        cli,
+        "--source",
+        f"path:{models}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(out),
+        "--as-of",
+        "2026-01-31",
+    )
+    assert r.code in (0, 1)
+    doc = load_results(out)
+    assert doc["scan"]["as_of"] == "2026-01-31T00:00:00Z"
+    old = os.umask(0o022)
+    os.umask(old)
+    assert (out / "results.json").stat().st_mode & 0o777 == 0o666 & ~old
+
+
+def test_config_formats_need_an_output_dir(cli, pack, models, tmp_path):
+    cfg = write(
+        tmp_path / "modelward.yaml",
+        f"""
+        sources: ["path:{models}"]
+        output:
+          formats: [json]
+    """,
+    )
+    r = cli("scan", "-c", str(cfg), "--no-builtin-policies", "--policies", str(pack))
+    assert r.code == 2
+    assert "output.formats needs an output directory" in r.err
+
+
+def test_flag_params_beat_per_policy_config_params(cli, pack, models, tmp_path):
+    cfg = write(
+        tmp_path / "modelward.yaml",
+        f"""
+        sources: ["path:{models}"]
+        params:
+          T-ART-02: {{max_files: 1}}
+    """,
+    )
+    out = tmp_path / "out"
+    base = [
+        "scan",
+        "-c",
+        str(cfg),
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--skip-policy",
+        "T-GOV-*",
+        "--fail-on",
+        "low",
+        "-o",
+        str(out),
+    ]
+    assert cli(*base).code == 1
+    assert cli(*base, "--param", "max_files=10").code == 0
+    assert load_results(out)["scan"]["params"] == {"T-ART-02": {"max_files": 10}}

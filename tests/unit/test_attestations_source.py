@@ -72,7 +72,7 @@ def test_list_form_minimal_entry() -> None:
         "date": "2025-03-01",
         "covers": [],
         "controls": [],
-        "file": FILE,
+        "file": str(Path(FILE).resolve()),
         "line": 1,
     }
     assert res.raw == {
@@ -117,7 +117,7 @@ def test_mapping_form_every_field_round_trips() -> None:
         "controls": ["iso-iec-42001-2023:A.6.2.2", "owasp-llm-top10-2025:LLM10:2025"],
         "approved_by": "CISO",
         "notes": "Two findings, both remediated (SEC-124, SEC-125).",
-        "file": FILE,
+        "file": str(Path(FILE).resolve()),
         "line": 4,
     }
     assert res.raw == {

@@ -477,8 +477,8 @@ def test_param_operands() -> None:
     f = check(cond, good, params=params)
     assert f.status == "pass"
     assert f.message == (
-        "ok: all of (reader_count at most max_readers; region in regions; "
-        "owner matches owner_re; reviewed within days max_age)"
+        'ok: all of (reader_count at most max_readers (5); region in regions (["eu-west-1"]); '
+        'owner matches owner_re ("^team-"); reviewed within days max_age (90))'
     )
     bad = {"reader_count": 7, "region": "us-east-1", "owner": "bob", "reviewed": "2024-01-01"}
     f = check(cond, bad, params=params)

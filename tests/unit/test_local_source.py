@@ -324,7 +324,8 @@ def test_damaged_model_files_keep_their_entries_and_are_problems(tmp_path: Path)
     assert m["empty.pt"]["sha256"] == sha(b"")
     assert m["cut.pt"]["format"] == Unknown("truncated or corrupt zip archive")
     assert m["cut.safetensors"]["format"] == "safetensors"  # known format, damaged content
-    assert artefacts["m"].attributes["serialization"]["pickle_based"] is True  # cut.pkl is still a pickle
+    # cut.pkl is still a pickle
+    assert artefacts["m"].attributes["serialization"]["pickle_based"] is True
     # A directory holding only an empty model file is still reported: unknown, not absent.
     pickle_based = artefacts["lonely"].attributes["serialization"]["pickle_based"]
     assert isinstance(pickle_based, Unknown) and "empty.onnx" in pickle_based.reason

@@ -103,11 +103,13 @@ def test_merge_config_then_flags() -> None:
     config = {ALL: {"max_readers": 7, "other": 1}, "MW-A-01": {"max_readers": 3}}
     flags = {ALL: {"max_readers": 8}, "MW-B-01": {"max_readers": 9}}
     merged = merge(config, flags)
+    # A flag beats the config whatever the scope: the global flag replaces MW-A-01's config value.
     assert merged == {
         ALL: {"max_readers": 8, "other": 1},
-        "MW-A-01": {"max_readers": 3},
         "MW-B-01": {"max_readers": 9},
     }
+    # Within one layer, the per-policy value beats the global one.
+    assert merge({ALL: {"x": 1}, "MW-A-01": {"x": 2}}) == {ALL: {"x": 1}, "MW-A-01": {"x": 2}}
     # the layers themselves are not modified
     assert config[ALL] == {"max_readers": 7, "other": 1}
     assert merge() == {}
