@@ -7,6 +7,7 @@ policy's `maturity` rung: a user's own policy joins the ladder without editing a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 from scanner.bundled import bundled_dir
 from scanner.errors import InputFileError
 from scanner.findings import ControlRef, Finding
+from scanner.inventory import Resource
+from scanner.policy.conditions import as_datetime
 from scanner.policy.model import RUNGS, Policy
 from scanner.schemas import error_lines
 from scanner.yamlpos import LoadedYaml, display_path, load_yaml_file
@@ -166,7 +169,34 @@ def control_status(findings: Sequence[Finding], has_policies: bool) -> str:
     return "met"
 
 
-def roll_up(frameworks: Sequence[Framework], findings: Sequence[Finding]) -> list[dict[str, Any]]:
+def _attesting(
+    control: Control, fw: Framework, attestations: Sequence[Resource], now: dt.datetime
+) -> tuple[list[str], list[str]]:
+    """Attestations that satisfy a manual control: those listing it under `controls`, or of
+    the kind the mapping names. Returns (valid ids, notes about expired ones)."""
+    key = f"{fw.id}:{control.id}"
+    valid, notes = [], []
+    for att in attestations:
+        attrs = att.attributes
+        listed = key in (attrs.get("controls") or [])
+        of_kind = bool(control.attestation) and attrs.get("kind") == control.attestation
+        if not (listed or of_kind):
+            continue
+        expires = as_datetime(attrs.get("expires"))
+        if expires is not None and expires <= now:
+            notes.append(f"{att.id} expired on {attrs.get('expires')}")
+        else:
+            valid.append(att.id)
+    return sorted(valid), notes
+
+
+def roll_up(
+    frameworks: Sequence[Framework],
+    findings: Sequence[Finding],
+    attestations: Sequence[Resource] = (),
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    now = now or dt.datetime.now(dt.UTC)
     by_policy: dict[str, list[Finding]] = {}
     for f in findings:
         by_policy.setdefault(f.policy_id, []).append(f)
@@ -177,6 +207,11 @@ def roll_up(frameworks: Sequence[Framework], findings: Sequence[Finding]) -> lis
         for control in fw.controls:
             mapped = [f for pid in control.policies for f in by_policy.get(pid, [])]
             status = control_status(mapped, bool(control.policies))
+            attested_by, notes = ([], [])
+            if status == "manual":
+                attested_by, notes = _attesting(control, fw, attestations, now)
+                if attested_by:
+                    status = "met"
             summary[status] += 1
             failing = sorted({f.resource_id for f in mapped if f.status in ("fail", "error")})
             entry: dict[str, Any] = {
@@ -188,6 +223,10 @@ def roll_up(frameworks: Sequence[Framework], findings: Sequence[Finding]) -> lis
             }
             if control.attestation:
                 entry["attestation"] = control.attestation
+            if attested_by:
+                entry["attested_by"] = attested_by
+            if notes:
+                entry["notes"] = notes
             controls.append(entry)
         out.append(
             {

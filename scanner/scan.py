@@ -184,7 +184,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
         scan=scan,
         resources=list(inventory),
         findings=findings,
-        frameworks=fw.roll_up(prepared.frameworks, findings),
+        frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),
         maturity=fw.maturity(prepared.policies, findings),
         gate=gate,
     )

@@ -190,3 +190,55 @@ def test_a_rung_without_policies_is_not_reached():
         "total": 0,
         "blocking": [],
     }
+
+
+def test_manual_control_met_by_a_valid_attestation():
+    import datetime as dt
+
+    from scanner.inventory import Resource
+
+    fw = Framework(
+        "f",
+        "F",
+        "1",
+        "",
+        (
+            Control("R1", "risk register", (), attestation="risk_register"),
+            Control("R2", "listed explicitly", ()),
+            Control("R3", "nothing attests it", ()),
+        ),
+    )
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    atts = [
+        Resource(
+            "attestation:risk_register:2026-01-01",
+            "attestation",
+            "rr",
+            "ev",
+            {"kind": "risk_register", "date": "2026-01-01", "controls": []},
+        ),
+        Resource(
+            "attestation:other:old",
+            "attestation",
+            "old",
+            "ev",
+            {"kind": "other", "date": "2024-01-01", "expires": "2025-01-01", "controls": ["f:R2"]},
+        ),
+        Resource(
+            "attestation:other:new",
+            "attestation",
+            "new",
+            "ev",
+            {"kind": "other", "date": "2026-02-01", "controls": ["f:R2"]},
+        ),
+    ]
+    out = {c["id"]: c for c in roll_up([fw], [], atts, now)[0]["controls"]}
+    assert out["R1"]["status"] == "met"
+    assert out["R1"]["attested_by"] == ["attestation:risk_register:2026-01-01"]
+    assert out["R2"]["status"] == "met"
+    assert out["R2"]["attested_by"] == ["attestation:other:new"]
+    assert out["R2"]["notes"] == ["attestation:other:old expired on 2025-01-01"]
+    assert out["R3"]["status"] == "manual" and "attested_by" not in out["R3"]
+    expired_only = roll_up([fw], [], atts[1:2], now)[0]["controls"][1]
+    assert expired_only["status"] == "manual"
+    assert expired_only["notes"] == ["attestation:other:old expired on 2025-01-01"]
