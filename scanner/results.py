@@ -16,6 +16,7 @@ from scanner.errors import InputFileError
 from scanner.findings import STATUSES, Finding
 from scanner.inventory import Resource, to_jsonable
 from scanner.policy.model import SEVERITIES
+from scanner.redact import redact
 from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
 
@@ -38,13 +39,16 @@ def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
 
 
 def resource_dict(resource: Resource) -> dict[str, Any]:
-    return {
-        "id": resource.id,
-        "type": resource.type,
-        "name": resource.name,
-        "source": resource.source,
-        "attributes": to_jsonable(resource.attributes),
-    }
+    # Ids and names are redacted like everything else, so findings still point at them.
+    return redact(
+        {
+            "id": resource.id,
+            "type": resource.type,
+            "name": resource.name,
+            "source": resource.source,
+            "attributes": to_jsonable(resource.attributes),
+        }
+    )
 
 
 def build(
@@ -61,7 +65,7 @@ def build(
         "tool": {"name": "modelward", "version": __version__},
         "scan": dict(scan),
         "resources": [resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))],
-        "findings": [f.to_dict() for f in sorted(findings, key=lambda f: f.key)],
+        "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
         "frameworks": list(frameworks),
         "maturity": dict(maturity),
         "summary": summarise(findings),

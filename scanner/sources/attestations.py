@@ -14,10 +14,10 @@ import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from scanner.errors import InputFileError
 from scanner.inventory import Resource
+from scanner.redact import redact_uri
 from scanner.schemas import check
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
 from scanner.yamlpos import (
@@ -33,8 +33,6 @@ WHAT = "attestations file"
 SCHEMA = "attestations.schema.json"
 
 # Query parameters that carry credentials in pre-signed / SAS / token links to evidence documents.
-_SECRET_PARAM_WORDS = ("token", "secret", "password", "passwd", "signature", "credential")
-_SECRET_PARAM_NAMES = frozenset({"sig", "key", "apikey", "api_key", "auth", "code"})
 
 When = dt.date | dt.datetime
 
@@ -91,7 +89,7 @@ class AttestationsSource:
         attributes: dict[str, Any] = {
             "kind": kind,
             "statement": entry["statement"],
-            "evidence_uri": _redact_uri(entry["evidence_uri"]),
+            "evidence_uri": redact_uri(entry["evidence_uri"]),
             "owner": entry["owner"],
             "date": _iso(date),
             "covers": list(entry.get("covers", [])),
@@ -161,26 +159,3 @@ def _before(a: When, b: When) -> bool:
 
 def _iso(value: When) -> str:
     return value.isoformat().replace("+00:00", "Z")
-
-
-def _redact_uri(uri: str) -> str:
-    """Evidence links are often pre-signed or SAS URLs; their credentials must not reach reports."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
-    query = "&".join(
-        f"{name}=***" if sep and _is_secret_param(name) else f"{name}{sep}{value}"
-        for name, sep, value in (pair.partition("=") for pair in parts.query.split("&"))
-    )
-    if netloc == parts.netloc and query == parts.query:
-        return uri
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _is_secret_param(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _SECRET_PARAM_NAMES or any(w in lowered for w in _SECRET_PARAM_WORDS)

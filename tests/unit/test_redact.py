@@ -1,0 +1,97 @@
+"""Credentials never reach evidence: URIs in any string, secret-named keys in provider data."""
+
+from __future__ import annotations
+
+import pytest
+
+from scanner import results
+from scanner.findings import Finding
+from scanner.inventory import Resource
+from scanner.redact import redact, redact_text, redact_uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("https://alice:hunter2@mlflow.example/api", "https://***@mlflow.example/api"),
+        (
+            "https://b.s3.amazonaws.com/m.pt?X-Amz-Credential=AKIA/x&X-Amz-Signature=abc&x-id=Get",
+            "https://b.s3.amazonaws.com/m.pt?X-Amz-Credential=***&X-Amz-Signature=***&x-id=Get",
+        ),
+        (
+            "https://acct.blob.core.windows.net/c/m?sv=2024&sig=SECRET%2B&se=2026",
+            "https://acct.blob.core.windows.net/c/m?sv=2024&sig=***&se=2026",
+        ),
+        (
+            "https://storage.googleapis.com/b/o?X-Goog-Signature=ff&X-Goog-Date=1",
+            "https://storage.googleapis.com/b/o?X-Goog-Signature=***&X-Goog-Date=1",
+        ),
+        ("s3://bucket/prefix/model.safetensors", "s3://bucket/prefix/model.safetensors"),
+        ("https://wiki.example/page?id=42", "https://wiki.example/page?id=42"),
+    ],
+)
+def test_redact_uri(uri, expected):
+    assert redact_uri(uri) == expected
+    assert redact_uri(expected) == expected  # idempotent
+
+
+def test_redact_text_finds_uris_inside_prose():
+    text = "trained from postgres://etl:pw@db:5432/x and https://h/p?token=t1 on monday"
+    assert (
+        redact_text(text)
+        == "trained from postgres://***@db:5432/x and https://h/p?token=*** on monday"
+    )
+
+
+def test_key_masking_is_opt_in():
+    tags = {"owner": "team", "api_token": "abc", "signature": {"present": True}, "note": None}
+    assert redact(tags) == tags
+    assert redact(tags, mask_keys=True) == {
+        "owner": "team",
+        "api_token": "***",
+        "signature": "***",
+        "note": None,
+    }
+
+
+def test_results_never_carry_credentials_in_uris():
+    secret = "https://u:p@host/x?sig=abc"
+    resource = Resource(
+        "r", "artefact", "r", "path:x", {"uri": secret, "signature": {"present": True}}
+    )
+    finding = Finding(
+        "P",
+        "t",
+        "high",
+        "applied",
+        "r",
+        "artefact",
+        "r",
+        "fail",
+        f"uri is {secret}",
+        {"uri": secret},
+    )
+    doc = results.build(
+        scan={
+            "id": "x",
+            "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:00Z",
+            "sources": [],
+            "policy_pack": {"count": 0, "sha256": "0" * 64},
+            "params": {},
+        },
+        resources=[resource],
+        findings=[finding],
+        frameworks=[],
+        maturity={"level": "foundational", "next": "applied", "rungs": []},
+        gate={
+            "fail_on": "high",
+            "allow_partial": False,
+            "exit_code": 1,
+            "passed": False,
+            "reasons": [],
+        },
+    )
+    text = results.dumps(doc)
+    assert "u:p@" not in text and "sig=abc" not in text
+    assert doc["resources"][0]["attributes"]["signature"] == {"present": True}
