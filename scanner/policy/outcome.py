@@ -1,0 +1,86 @@
+"""What evaluating a condition yields, and how values appear in messages and evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.inventory import Inventory, Ref, to_jsonable
+
+MAX_SHOWN = 120
+MAX_EVIDENCE_CHARS = 2048
+MAX_EVIDENCE_ITEMS = 100
+FUTURE_SKEW = dt.timedelta(days=1)
+
+
+# Why a condition is False or unknown. Failure texts are built only when a finding needs them:
+# inside `no_item` most items are *expected* to be false, and formatting a message for each
+# would dominate evaluation time (benchmarks/bench_evaluate.py).
+Reason = str | Callable[[], str]
+
+
+def texts(reasons: tuple[Reason, ...]) -> list[str]:
+    return [r if isinstance(r, str) else r() for r in reasons]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: bool | None
+    # Why it is False (for failures) or None (the Unknown reasons); empty when True.
+    reasons: tuple[Reason, ...] = ()
+    # False only because an attribute is not set. Negating that must not make it pass: `not`
+    # of "public is not set" is still "public is not set", never "public is not true".
+    absent: bool = False
+
+
+TRUE = Outcome(True)
+
+
+def failed(make: Callable[[], str]) -> Outcome:
+    """A plain failure whose message is built only if someone reads it."""
+    return Outcome(False, (make,))
+
+
+@dataclass
+class EvalContext:
+    inventory: Inventory
+    params: Mapping[str, Any]
+    now: dt.datetime
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def shown(value: Any) -> str:
+    """A value as it appears in a message: JSON (control characters escaped), clipped."""
+    if isinstance(value, Ref):
+        value = value.id
+    try:
+        text = json.dumps(to_jsonable(value), ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > MAX_SHOWN:
+        text = f"{text[:MAX_SHOWN]}…(+{len(text) - MAX_SHOWN} chars)"
+    return text
+
+
+def clip_evidence(value: Any) -> Any:
+    """Evidence keeps the deciding values, bounded: hostile 1 MB tags must not bloat results."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_EVIDENCE_CHARS:
+            return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
+        return value
+    value = to_jsonable(value)
+    if isinstance(value, str) and len(value) > MAX_EVIDENCE_CHARS:
+        return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
+    if isinstance(value, list):
+        items = [clip_evidence(v) for v in value[:MAX_EVIDENCE_ITEMS]]
+        if len(value) > MAX_EVIDENCE_ITEMS:
+            items.append(f"…(+{len(value) - MAX_EVIDENCE_ITEMS} items)")
+        return items
+    if isinstance(value, dict):
+        return {k: clip_evidence(v) for k, v in list(value.items())[:MAX_EVIDENCE_ITEMS]}
+    return value
