@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.artefacts.formats import HDF5_MAGIC, Sniffed, sniff
+from scanner.artefacts.formats import Sniffed, sniff
+from scanner.artefacts.formats.base import HDF5_MAGIC
 from scanner.artefacts.hashing import NotRegularFileError, bounded_map, hash_files, sha256_file
 
 # --- builders --------------------------------------------------------------------------------
@@ -301,9 +302,9 @@ def test_legacy_torch_file_is_not_truncated_by_trailing_storage(tmp_path: Path) 
 def test_zip_entry_cap_refuses_before_parsing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scanner.artefacts.formats as formats
+    import scanner.artefacts.formats.containers as containers
 
-    monkeypatch.setattr(formats, "MAX_ZIP_ENTRIES", 3)
+    monkeypatch.setattr(containers, "MAX_ZIP_ENTRIES", 3)
     got = sniffed(tmp_path, "many.npz", zip_bytes({f"{i}.npy": npy_bytes() for i in range(5)}))
     assert got.format is None
     assert got.problem == "zip archive has 5 entries, over the limit of 3: not inspected"
