@@ -26,6 +26,23 @@ def safe(text: Any, limit: int | None = None) -> str:
 
 
 STATUS_ORDER = ("fail", "error", "waived", "pass", "not_applicable")
+CONTROL_ORDER = ("met", "partial", "not_met", "error", "manual", "not_applicable")
+
+
+def maturity_line(maturity: Mapping[str, Any]) -> str:
+    """Where the estate stands and what stands in the way of the next rung."""
+    level, nxt = maturity["level"], maturity["next"]
+    if not nxt:
+        return f"maturity: {level} (the top rung)"
+    rung = next(r for r in maturity["rungs"] if r["name"] == nxt)
+    if rung["total"] == 0:
+        return f"maturity: {level} (no loaded policy checks the {nxt} rung)"
+    blocking = rung["blocking"]
+    policies = sorted({b["policy_id"] for b in blocking})
+    named = ", ".join(policies[:5]) + (
+        f" and {len(policies) - 5} more" if len(policies) > 5 else ""
+    )
+    return f"maturity: {level}; {len(blocking)} finding(s) block {nxt}: {named}"
 
 
 def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: int = 25) -> None:
@@ -62,13 +79,11 @@ def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: in
     for source in document["scan"]["sources"]:
         if source["status"] != "ok":
             console.print(Text(f"source {safe(source['name'])}: {safe(source['error'])}"))
-    maturity = document["maturity"]
-    console.print(
-        Text(
-            f"maturity: {maturity['level']}"
-            + (f" (next: {maturity['next']})" if maturity["next"] else "")
-        )
-    )
+    for fw in document["frameworks"]:
+        counts = fw["summary"]
+        shown = [f"{counts[k]} {k.replace('_', ' ')}" for k in CONTROL_ORDER if counts.get(k)]
+        console.print(Text(f"{fw['id']}: {', '.join(shown) or 'no controls'}"))
+    console.print(Text(maturity_line(document["maturity"])))
     gate = document["gate"]
     verdict = "passed" if gate["passed"] else f"failed (exit {gate['exit_code']})"
     console.print(Text(f"gate (fail-on {gate['fail_on']}): {verdict}"))

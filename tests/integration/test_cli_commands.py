@@ -336,3 +336,24 @@ def test_policy_tests_accept_unquoted_dates_and_locate_bad_params(cli, pack):
     r = cli("policies", "test", str(pack))
     assert r.code == 2
     assert "gov_test.yaml:4:5: param T-ART-02.max_files='lots'" in r.err
+
+
+def test_terminal_summary_names_controls_and_what_blocks_the_next_rung(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    pickle_model(root, "b")
+    mapping = write(tmp_path / "fw.yaml", MAPPING)
+    r = cli(
+        "scan",
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--source",
+        f"path:{root}",
+        "--framework-file",
+        str(mapping),
+        "--skip-policy",
+        "T-GOV-01",
+    )
+    assert r.code == 1
+    assert "test-fw: 1 met, 1 not met, 1 manual" in r.out
+    assert "maturity: foundational; 1 finding(s) block applied: T-ART-01" in r.out
