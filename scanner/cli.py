@@ -153,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_test.add_argument(
         "--with-builtin", action="store_true", help="the tests may also use the built-in pack"
     )
+    pol_sub.add_parser(
+        "schema",
+        help="print the policy JSON Schema (for editors: yaml-language-server, IDEs)",
+    )
     for p in (p_list, p_show, p_val, p_test):
         _add_common(p)
 

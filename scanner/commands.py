@@ -152,6 +152,11 @@ def policies(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(dict(policy.document), sort_keys=False, allow_unicode=True), end="")
         return EXIT_OK
+    if action == "schema":
+        from scanner.schemas import load_schema
+
+        _dump_json(load_schema("policy/schema/policy.schema.json"))
+        return EXIT_OK
     if action == "validate":
         pack = load_policy_dirs(args.dirs)
         print(f"{len(pack.policies)} policies valid in {', '.join(args.dirs)}")

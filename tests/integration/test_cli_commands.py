@@ -357,3 +357,11 @@ def test_terminal_summary_names_controls_and_what_blocks_the_next_rung(cli, pack
     assert r.code == 1
     assert "test-fw: 1 met, 1 not met, 1 manual" in r.out
     assert "maturity: foundational; 1 finding(s) block applied: T-ART-01" in r.out
+
+
+def test_policies_schema_is_the_schema_the_loader_uses(cli):
+    from scanner.schemas import load_schema
+
+    r = cli("policies", "schema")
+    assert r.code == 0
+    assert json.loads(r.out) == load_schema("policy/schema/policy.schema.json")
