@@ -60,17 +60,23 @@ def build(
     maturity: Mapping[str, Any],
     gate: Mapping[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "modelward", "version": __version__},
-        "scan": dict(scan),
-        "resources": [resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))],
-        "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
-        "frameworks": list(frameworks),
-        "maturity": dict(maturity),
-        "summary": summarise(findings),
-        "gate": dict(gate),
-    }
+    # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
+    # through redaction: no credential in a URI reaches a file meant to be shared.
+    return redact(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "modelward", "version": __version__},
+            "scan": dict(scan),
+            "resources": [
+                resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))
+            ],
+            "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
+            "frameworks": list(frameworks),
+            "maturity": dict(maturity),
+            "summary": summarise(findings),
+            "gate": dict(gate),
+        }
+    )
 
 
 def problems(document: Any) -> list[str]:

@@ -11,13 +11,15 @@ import re
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from scanner.redact import redact_text
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_CELL = 160
 
 
 def safe(text: Any, limit: int | None = None) -> str:
     """Control characters (incl. bidi overrides) shown as escapes; optionally clipped."""
-    s = str(text)
+    s = redact_text(str(text))
     s = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
     s = s.replace("\n", "\\n")
     if limit is not None and len(s) > limit:
@@ -75,7 +77,9 @@ def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: in
             console.print(Text(f"… and {len(findings) - max_rows} more in results.json"))
     counts = document["summary"]["by_status"]
     parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s)]
-    console.print(Text(f"{document['summary']['total']} findings: " + (", ".join(parts) or "none")))
+    total = document["summary"]["total"]
+    noun = "finding" if total == 1 else "findings"
+    console.print(Text(f"{total} {noun}: " + (", ".join(parts) or "none")))
     for source in document["scan"]["sources"]:
         if source["status"] != "ok":
             console.print(Text(f"source {safe(source['name'])}: {safe(source['error'])}"))
@@ -83,7 +87,10 @@ def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: in
         counts = fw["summary"]
         shown = [f"{counts[k]} {k.replace('_', ' ')}" for k in CONTROL_ORDER if counts.get(k)]
         console.print(Text(f"{fw['id']}: {', '.join(shown) or 'no controls'}"))
-    console.print(Text(maturity_line(document["maturity"])))
+    line = maturity_line(document["maturity"])
+    if any(s["status"] != "ok" for s in document["scan"]["sources"]):
+        line += " — incomplete: a source failed, so the level may be overstated"
+    console.print(Text(line))
     gate = document["gate"]
     verdict = "passed" if gate["passed"] else f"failed (exit {gate['exit_code']})"
     console.print(Text(f"gate (fail-on {gate['fail_on']}): {verdict}"))

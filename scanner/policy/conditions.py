@@ -164,7 +164,10 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         if unknown:
             return Outcome(None, unknown_reasons)
         what = "is empty" if not results else f"has no item where {describe(cond.item)}"
-        return Outcome(False, (lambda: f"{label} {what}",), any(o.absent for _, o in results))
+        absent = tuple(r for _, o in results if o.absent for r in o.reasons)
+        if absent:  # say which values were missing: that, not a mismatch, may be the cause
+            return Outcome(False, (lambda: f"{label} {what}", *absent), absent=True)
+        return failed(lambda: f"{label} {what}")
     # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
         return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))

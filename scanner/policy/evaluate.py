@@ -83,6 +83,13 @@ def _evaluate_one(
 
     if policy.scope is not None:
         scoped = evaluate(policy.scope, resource, ctx)
+        if scoped.value is False and scoped.absent:
+            # Whether the policy applies hangs on a value nobody reported: fail closed. A
+            # policy for which a missing value means "out of scope" says so with `exists`.
+            return done(
+                "error",
+                f"cannot tell whether the policy applies: {_message(scoped.reasons)}",
+            )
         if scoped.value is False:
             return done("not_applicable", f"out of scope: {_message(scoped.reasons)}")
         if scoped.value is None:

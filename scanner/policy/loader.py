@@ -80,6 +80,7 @@ def load_policy_dirs(paths: Iterable[str | os.PathLike[str]]) -> PolicySet:
     policies: list[Policy] = []
     first_seen: dict[str, Policy] = {}
     seen_roots: set[Path] = set()
+    seen_files: set[Path] = set()
     for root in paths:
         root_path = Path(root)
         if root_path.resolve() in seen_roots:  # the same folder named twice is loaded once
@@ -89,6 +90,9 @@ def load_policy_dirs(paths: Iterable[str | os.PathLike[str]]) -> PolicySet:
             errors.append(f"{display_path(root_path)}: policy directory not found")
             continue
         for file in iter_policy_files(root_path):
+            if file.resolve() in seen_files:  # overlapping folders: each file is read once
+                continue
+            seen_files.add(file.resolve())
             try:
                 loaded = load_yaml_file(file, what="policy file", max_bytes=MAX_POLICY_BYTES)
             except InputFileError as exc:

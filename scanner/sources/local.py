@@ -103,12 +103,12 @@ class LocalPathSource:
             root_stat = os.stat(root)
         except OSError as e:
             if e.errno in (errno.ENOENT, errno.ENOTDIR):
-                raise SourceError(f"{text}: no such file or directory: {root}") from e
-            raise SourceError(f"{text}: cannot read {root}: {e.strerror}") from e
+                raise SourceError(f"no such file or directory: {root}") from e
+            raise SourceError(f"cannot read {root}: {e.strerror}") from e
         problems: list[str] = []
 
         def problem(rel: str, reason: str) -> None:
-            problems.append(f"{text}: {_one_line(rel or '.')}: {_one_line(reason)}")
+            problems.append(f"{_one_line(rel or '.')}: {_one_line(reason)}")
 
         progress(f"{text}: reading {root}")
         single = stat.S_ISREG(root_stat.st_mode)
@@ -117,11 +117,11 @@ class LocalPathSource:
         elif stat.S_ISDIR(root_stat.st_mode):
             files = _Walker(root, text, problem).walk(root_stat)
         else:
-            raise SourceError(f"{text}: not a regular file or directory: {root}")
+            raise SourceError(f"not a regular file or directory: {root}")
 
         self._sniff(files)
         if single and files[0].error is not None:
-            raise SourceError(f"{text}: cannot read {root}: {files[0].error}")
+            raise SourceError(f"cannot read {root}: {files[0].error}")
         groups = {"": files} if single else _group(files)
         progress(f"{text}: {len(files)} files, {len(groups)} model artefact(s)")
         self._hash(groups, root, progress)
@@ -219,7 +219,7 @@ class _Walker:
                     entries = sorted(it, key=lambda e: e.name)
             except OSError as e:
                 if not rel:  # nothing at all can be read: the source fails as a whole
-                    raise SourceError(f"{self.text}: cannot read {self.root}: {e.strerror}") from e
+                    raise SourceError(f"cannot read {self.root}: {e.strerror}") from e
                 self.problem(rel, f"cannot read directory: {e.strerror}")
                 continue
             subdirs = []

@@ -52,9 +52,23 @@ def parse_spec(
     return SourceSpec(kind=kind, target=target.strip(), name=name or text, options=options or {})
 
 
+# The options each source takes (config `sources: [{spec, options}]`); anything else is a typo.
+OPTIONS: dict[str, frozenset[str]] = {
+    "path": frozenset({"hash_workers"}),
+    "attestations": frozenset(),
+}
+
+
 def build_source(spec: SourceSpec) -> Source:
     factories = FACTORIES
     if spec.kind in factories:
+        unknown = sorted(set(spec.options) - OPTIONS[spec.kind])
+        if unknown:
+            allowed = ", ".join(sorted(OPTIONS[spec.kind])) or "none"
+            raise UsageError(
+                f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
+                f"(allowed: {allowed})"
+            )
         return factories[spec.kind](spec)
     if spec.kind in PLANNED_KINDS:
         raise NotImplementedYetError(

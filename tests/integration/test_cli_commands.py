@@ -365,3 +365,11 @@ def test_policies_schema_is_the_schema_the_loader_uses(cli):
     r = cli("policies", "schema")
     assert r.code == 0
     assert json.loads(r.out) == load_schema("policy/schema/policy.schema.json")
+
+
+def test_overlapping_policy_folders_read_each_file_once(cli, pack):
+    nested = pack / "sub"
+    write(nested / "extra.yaml", (pack / "few_files.yaml").read_text().replace("T-ART-02", "T-X-1"))
+    r = cli("policies", "validate", str(pack), str(nested))
+    assert r.code == 0, r.err
+    assert "4 policies valid" in r.out

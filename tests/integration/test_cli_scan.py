@@ -602,3 +602,41 @@ def test_flag_params_beat_per_policy_config_params(cli, pack, models, tmp_path):
     assert cli(*base).code == 1
     assert cli(*base, "--param", "max_files=10").code == 0
     assert load_results(out)["scan"]["params"] == {"T-ART-02": {"max_files": 10}}
+
+
+def test_unknown_source_option_is_refused(cli, pack, models, tmp_path):
+    cfg = write(
+        tmp_path / "modelward.yaml",
+        f"""
+        sources:
+          - spec: "path:{models}"
+            options: {{hash_worker: 2}}
+    """,
+    )
+    r = cli("scan", "-c", str(cfg), "--no-builtin-policies", "--policies", str(pack))
+    assert r.code == 2
+    assert "unknown option 'hash_worker' (allowed: hash_workers)" in r.err
+
+
+def test_credentials_in_source_errors_never_reach_results_or_terminal(cli, pack, tmp_path):
+    root = tmp_path / "m"
+    safe_model(root)
+    (root / "clean" / "link.pt").symlink_to("https://user:hunter2@host/x?sig=abc")
+    out = tmp_path / "out"
+    r = scan(
+        cli,
+        "--source",
+        f"path:{root}",
+        "--policies",
+        str(pack),
+        "-o",
+        str(out),
+        "--skip-policy",
+        "T-GOV-*",
+    )
+    assert r.code == 3
+    text = (out / "results.json").read_text()
+    assert "dangling symlink" in text
+    for blob in (text, r.out, r.err):
+        assert "hunter2" not in blob and "sig=abc" not in blob
+    assert "incomplete: a source failed" in r.out

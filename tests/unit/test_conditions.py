@@ -968,11 +968,18 @@ def test_scope() -> None:
             "cannot tell whether the policy applies: holds_models is unknown: s3:ListBucket denied",
         ),
         "s3://d": ("pass", "ok: public equals false"),
+        # Whether it applies hangs on a value nobody reported: error, not a silent skip.
         "s3://e": (
-            "not_applicable",
-            "out of scope: holds_models is not set (expected equals true)",
+            "error",
+            "cannot tell whether the policy applies: holds_models is not set (expected equals true)",
         ),
     }
+    # A policy for which "not reported" means "out of scope" says so with `exists`.
+    guarded = make_policy(
+        "{field: public, equals: false}",
+        scope="{all: [{field: holds_models, exists: true}, {field: holds_models, equals: true}]}",
+    )
+    assert findings(guarded, storage("s3://e", public=False))[0].status == "not_applicable"
     by_id = {f.resource_id: f for f in out}
     # the scope value is evidence too; an out-of-scope resource is not checked at all
     assert by_id["s3://a"].evidence == {"holds_models": False}
