@@ -12,16 +12,27 @@ EXIT_USAGE = 2
 EXIT_SOURCE = 3
 
 
+def one_line(text: str) -> str:
+    """Error lines quote user text (keys, ids, file names); a newline in it must not forge a
+    second `FILE:LINE:COL:` line, and a terminal escape must not reach the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 class ModelwardError(Exception):
     """Base of every error the CLI reports as one line and an exit code."""
 
     exit_code = EXIT_USAGE
 
     def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         # Further lines (e.g. every schema violation in a file); the first line stays the summary.
-        self.details = details or []
+        self.details = [one_line(d) for d in details or []]
 
 
 class UsageError(ModelwardError):

@@ -9,6 +9,7 @@ that the evaluator can turn it into an `error` verdict instead of a guess.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,11 +208,11 @@ class Inventory:
             if segment.isdigit():
                 index = int(segment)
                 return value[index] if index < len(value) else MISSING
+            # An element without the field stays in the list as MISSING: dropping it would let
+            # `every_item` pass over elements that never had the value.
             collected: list[Any] = []
             for element in value:
                 reached = self._step(element, segment)
-                if reached is MISSING:
-                    continue
                 if isinstance(reached, (list, tuple)):
                     collected.extend(reached)
                 else:
@@ -239,6 +240,8 @@ def to_jsonable(value: Any) -> Any:
         return value.isoformat()
     if value is MISSING:
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "nan", "inf": strict JSON parsers (jq, JSON.parse) refuse NaN
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value

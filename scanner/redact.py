@@ -54,8 +54,9 @@ def redact(value: Any, *, mask_keys: bool = False) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
+        # Keys are redacted too: tag names and evidence paths can carry a URI.
         return {
-            k: MASK
+            (redact_text(k) if isinstance(k, str) else k): MASK
             if mask_keys and isinstance(k, str) and is_secret_name(k) and v not in (None, "")
             else redact(v, mask_keys=mask_keys)
             for k, v in value.items()

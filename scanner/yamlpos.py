@@ -110,6 +110,7 @@ def load_yaml_file(
 
 def load_yaml_text(text: str, shown_path: str) -> LoadedYaml:
     try:
+        _check_depth(text, shown_path)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise InputFileError(f"{shown_path}:1:1: YAML nested too deeply to read") from None
@@ -138,6 +139,37 @@ def load_yaml_text(text: str, shown_path: str) -> LoadedYaml:
     return loaded
 
 
+def _check_depth(text: str, shown_path: str) -> None:
+    """Refuse hostile nesting before the pure-Python composer sees it (it is quadratic there:
+    14 KB of nested brackets took 1.5 s). libyaml's event stream measures depth in linear time;
+    its other errors are left to the Python parser, whose messages name the character."""
+    cparser = getattr(yaml, "CSafeLoader", None)
+    if cparser is None:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=cparser):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    m = event.start_mark
+                    raise InputFileError(
+                        f"{shown_path}:{m.line + 1}:{m.column + 1}: nesting deeper than "
+                        f"{MAX_DEPTH} levels"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):
+            mark = exc.problem_mark
+            where = f"{mark.line + 1}:{mark.column + 1}" if mark else "1:1"
+            raise InputFileError(
+                f"{shown_path}:{where}: nesting deeper than {MAX_DEPTH} levels"
+            ) from None
+    except yaml.YAMLError:
+        pass  # reported, better worded, by the Python parser next
+
+
 class _Builder:
     """Turns a composed node tree into plain data, recording positions; refuses duplicate keys."""
 
@@ -146,6 +178,7 @@ class _Builder:
         self.positions = positions
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        self.own: dict[int, set[int]] = {}
 
     def fail(self, node: yaml.Node, message: str) -> InputFileError:
         m = node.start_mark
@@ -157,9 +190,9 @@ class _Builder:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise self.fail(node, f"cannot read value: {exc.problem}") from None
-        except ValueError as exc:
-            # An unquoted impossible date (2025-13-01): PyYAML raises a bare ValueError.
-            # Point at the key that holds it, which is what the user will look for.
+        except Exception as exc:
+            # E.g. an unquoted impossible date (2025-13-01) raises a bare ValueError, `!!int ''`
+            # an IndexError. Point at the key that holds it, which is what the user looks for.
             noun = "date" if node.tag == "tag:yaml.org,2002:timestamp" else "value"
             raise InputFileError(
                 f"{self.shown_path}:{where.line}:{where.column}: {label}{node.value!r} is not a "
@@ -178,8 +211,16 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             # Keys written here may override keys merged in with `<<: *anchor`; only two keys
             # written here with the same name are a duplicate.
-            own = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
-            self.constructor.flatten_mapping(node)
+            # flatten_mapping rewrites the node in place, and an aliased mapping is visited
+            # again: remember which keys were written in it on the first visit.
+            own = self.own.get(id(node))
+            if own is None:
+                own = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+                self.own[id(node)] = own
+                try:
+                    self.constructor.flatten_mapping(node)
+                except yaml.constructor.ConstructorError as exc:
+                    raise self.fail(node, f"bad merge key: {exc.problem}") from None
             out: dict[str, Any] = {}
             written: set[str] = set()
             for key_node, value_node in node.value:

@@ -118,12 +118,19 @@ def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None
     return walk(cond, prefix)
 
 
+MAX_ID_IN_LABEL = 200
+
+
 def _item_label(label: str, index: int, item: Any) -> str:
-    if isinstance(item, Ref):
-        return f"{label}[{item.id}]"
-    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-        return f"{label}[{item['id']}]"
-    return f"{label}[{index}]"
+    """`readers[<id>]` reads better than `readers[3]`; ids are clipped (they key evidence)."""
+    ident = item.id if isinstance(item, Ref) else None
+    if ident is None and isinstance(item, Mapping) and isinstance(item.get("id"), str):
+        ident = item["id"]
+    if ident is None:
+        return f"{label}[{index}]"
+    if len(ident) > MAX_ID_IN_LABEL:
+        ident = f"{ident[:MAX_ID_IN_LABEL]}…"
+    return f"{label}[{ident}]"
 
 
 def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -> Outcome:
@@ -179,6 +186,24 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     return TRUE
 
 
+# Operators that compare a value as a whole; an Unknown anywhere inside it makes them unknown.
+WHOLE_VALUE_OPS = frozenset({"equals", "not_equals", "in", "not_in"})
+
+
+def _first_unknown(value: Any, depth: int = 0) -> Unknown | None:
+    if isinstance(value, Unknown):
+        return value
+    if depth > 50:
+        return None
+    items = value.values() if isinstance(value, Mapping) else value
+    if isinstance(value, Mapping | list | tuple):
+        for item in items:
+            found = _first_unknown(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) -> Outcome:
     label = _label(prefix, cond.field)
     if cond.field:
@@ -191,6 +216,10 @@ def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) ->
         return Outcome(None, (f"{label} is unknown: {value.reason}",))
     if isinstance(value, Ref):
         value = value.id
+    if cond.op in WHOLE_VALUE_OPS and isinstance(value, list | tuple | dict):
+        hidden = _first_unknown(value)
+        if hidden is not None:  # comparing a whole list/map that holds an unknown decides nothing
+            return Outcome(None, (f"{label} holds an unknown value: {hidden.reason}",))
     if cond.op == "exists":
         present = value is not MISSING and value is not None
         if present == operand:

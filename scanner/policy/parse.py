@@ -148,6 +148,9 @@ class ConditionParser:
         kind = OPERATORS[op]
         if isinstance(value, Mapping) and set(value) == {"param"} and kind != "bool":
             name = value["param"]
+            if not isinstance(name, str):
+                self._err(path, f"param name must be text, got {name!r}")
+                return _INVALID
             if name not in self.params:
                 declared = ", ".join(sorted(self.params)) or "none"
                 self._err(

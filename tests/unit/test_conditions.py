@@ -971,7 +971,8 @@ def test_scope() -> None:
         # Whether it applies hangs on a value nobody reported: error, not a silent skip.
         "s3://e": (
             "error",
-            "cannot tell whether the policy applies: holds_models is not set (expected equals true)",
+            "cannot tell whether the policy applies: "
+            "holds_models is not set (expected equals true)",
         ),
     }
     # A policy for which "not reported" means "out of scope" says so with `exists`.

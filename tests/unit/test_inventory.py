@@ -146,9 +146,11 @@ def test_nested_lists_are_flattened_one_level(estate: Inventory) -> None:
     assert inv.resolve({"xs": [{"t": [1, 2]}, {"t": [3]}, {"t": 4}]}, "xs.t") == [1, 2, 3, 4]
 
 
-def test_list_mapping_skips_elements_without_the_key() -> None:
+def test_list_mapping_keeps_elements_without_the_key_as_missing() -> None:
+    """Dropping them would let `every_item` pass over elements that never had the value."""
     inv = Inventory()
-    assert inv.resolve({"xs": [{"a": 1}, {"b": 2}, "scalar", {"a": 3}]}, "xs.a") == [1, 3]
+    got = inv.resolve({"xs": [{"a": 1}, {"b": 2}, "scalar", {"a": 3}]}, "xs.a")
+    assert got == [1, MISSING, MISSING, 3]
     assert inv.resolve({"xs": []}, "xs.a") == []
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from scanner.yamlpos import (
     load_yaml_text,
     read_text,
 )
+from tests.helpers import REPO, UNPRIVILEGED
 
 DOC = """\
 id: MW-1
@@ -287,13 +290,25 @@ def test_directory_instead_of_a_file() -> None:
     assert err.value.message == "d: policy file is a directory, expected a file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
 def test_unreadable_file() -> None:
+    """Root reads through file modes, so the read runs in a child without that capability."""
     Path("secret.yaml").write_text("a: 1\n", encoding="utf-8")
     Path("secret.yaml").chmod(0)
-    with pytest.raises(InputFileError) as err:
-        load_yaml_file("secret.yaml")
-    assert err.value.message == "secret.yaml: file is not readable (permission denied)"
+    code = (
+        "from scanner.yamlpos import load_yaml_file\n"
+        "from scanner.errors import InputFileError\n"
+        "try:\n    load_yaml_file('secret.yaml')\n"
+        "except InputFileError as e:\n    print(e.message)\n"
+    )
+    prefix = UNPRIVILEGED if os.geteuid() == 0 else []
+    out = subprocess.run(
+        [*prefix, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    ).stdout
+    assert out.strip() == "secret.yaml: file is not readable (permission denied)"
 
 
 def test_non_utf8_file() -> None:

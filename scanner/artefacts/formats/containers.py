@@ -65,7 +65,10 @@ def _zip_entry_count(ctx: _Ctx) -> int | None:
         return None
     total = int.from_bytes(tail[i + 10 : i + 12], "little")
     if total == 0xFFFF and i >= 20 and tail[i - 20 : i - 16] == b"PK\x06\x07":  # zip64
-        record = ctx.at(int.from_bytes(tail[i - 12 : i - 4], "little"), 56)
+        offset = int.from_bytes(tail[i - 12 : i - 4], "little")
+        if offset + 56 > ctx.size:  # a hostile locator pointing past the end of the file
+            return None
+        record = ctx.at(offset, 56)
         if record[:4] == b"PK\x06\x06":
             total = int.from_bytes(record[32:40], "little")
     return total

@@ -17,6 +17,8 @@ from scanner.artefacts.formats.base import (
     _Ctx,
 )
 
+MAX_PICKLE_WALK = 8 * 1024 * 1024  # bigger plain pickles: only the last-byte check
+
 
 def _pickle(ctx: _Ctx) -> Sniffed | None:
     head = ctx.head
@@ -35,7 +37,23 @@ def _pickle(ctx: _Ctx) -> Sniffed | None:
     problem = None
     if ctx.at(ctx.size - 1, 1) != b".":
         problem = "truncated pickle (does not end with the STOP opcode '.')"
+    elif fmt == "pickle" and ctx.size <= MAX_PICKLE_WALK and not _reaches_stop(ctx):
+        # A final "." can be data (the cut of `'a.b'` after `a.`): walk the opcodes to be sure.
+        # Only plain pickles: joblib and torch put raw array bytes between their pickles.
+        problem = "truncated pickle (the opcode stream ends before STOP)"
     return Sniffed(fmt, pickle_based=True, problem=problem)
+
+
+def _reaches_stop(ctx: _Ctx) -> bool:
+    """Decode opcodes (never executing them) until STOP; False if the data runs out first."""
+    data = ctx.at(0, ctx.size)
+    try:
+        for opcode, _, _ in pickletools.genops(io.BytesIO(data)):
+            if opcode.name == "STOP":
+                return True
+    except Exception:
+        return False
+    return False
 
 
 def _plausible_old_pickle(ctx: _Ctx) -> bool:
