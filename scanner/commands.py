@@ -17,7 +17,6 @@ from scanner.config import load_config, resolve_source
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
-    InputFileError,
     NotImplementedYetError,
     UsageError,
 )
@@ -45,6 +44,14 @@ def _as_of(text: str | None) -> dt.datetime | None:
     if moment is None:
         raise UsageError(f"--as-of {text!r} is not an ISO 8601 date")
     return moment
+
+
+def render_all(out_dir: Path, formats: Sequence[str], document: dict[str, Any]) -> list[Path]:
+    """Every format rendered in memory first, then written atomically: all or nothing."""
+    files: dict[str, bytes] = {}
+    for writer in writers_for(formats):
+        files.update(writer.render(document))
+    return write_atomically(out_dir, files)
 
 
 def scan(args: argparse.Namespace) -> int:
@@ -93,13 +100,7 @@ def scan(args: argparse.Namespace) -> int:
     finally:
         reporter.close()
     _check_contract(document)
-    if out_dir is not None:
-        files: dict[str, bytes] = {}
-        for writer in writers_for(formats):
-            files.update(writer.render(document))
-        written = write_atomically(out_dir, files)
-    else:
-        written = []
+    written = render_all(out_dir, formats, document) if out_dir is not None else []
     if not args.quiet:
         print_scan_summary(document, sys.stdout)
         for path in written:
@@ -248,10 +249,7 @@ def report(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     document = results.load(args.results)
     out_dir = prepare_output_dir(args.output_dir)
-    files: dict[str, bytes] = {}
-    for writer in writers_for(formats):
-        files.update(writer.render(document))
-    for path in write_atomically(out_dir, files):
+    for path in render_all(out_dir, formats, document):
         if not args.quiet:
             print(f"wrote {path}")
     return EXIT_OK
@@ -267,6 +265,3 @@ def _table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*(Text(safe(row.get(c, ""))) for c in columns))
     console.print(table)
-
-
-__all__ = ["InputFileError", "frameworks", "policies", "report", "scan"]
