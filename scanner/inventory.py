@@ -12,6 +12,7 @@ import datetime as _dt
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 # The resource types of the normalised model (DESIGN.md, "The resource model"). A policy naming
@@ -191,7 +192,7 @@ class Inventory:
         )
         if not path or path == ".":
             return value
-        for segment in path.split("."):
+        for segment in _segments(path):
             value = self._step(value, segment)
         return value
 
@@ -219,6 +220,11 @@ class Inventory:
                     collected.append(reached)
             return collected
         return MISSING
+
+
+@lru_cache(maxsize=4096)
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -136,7 +136,8 @@ def _item_label(label: str, index: int, item: Any) -> str:
 def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -> Outcome:
     label = _label(prefix, cond.field)
     value = ctx.inventory.resolve(subject, cond.field)
-    ctx.evidence.setdefault(label, clip_evidence(value))
+    if label not in ctx.evidence:
+        ctx.evidence[label] = clip_evidence(value)
     if isinstance(value, Unknown):
         return Outcome(None, (f"{label} is unknown: {value.reason}",))
     if value is MISSING or value is None:
@@ -210,7 +211,8 @@ def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) ->
         value = ctx.inventory.resolve(subject, cond.field)
     else:  # the item itself; a referenced resource is compared by its id
         value = subject["id"] if isinstance(subject, ResourceView) else subject
-    ctx.evidence.setdefault(label, clip_evidence(value))
+    if label not in ctx.evidence:
+        ctx.evidence[label] = clip_evidence(value)
     operand = ctx.params[cond.operand.name] if isinstance(cond.operand, ParamRef) else cond.operand
     if isinstance(value, Unknown):
         return Outcome(None, (f"{label} is unknown: {value.reason}",))
