@@ -30,6 +30,21 @@ def models(tmp_path: Path) -> Path:
     return root
 
 
+def scan_process(
+    pack: Path,
+    root: Path,
+    out: Path | None = None,
+    skip_gov: bool = True,
+    extra: tuple[str, ...] = (),
+    unprivileged: bool = False,
+):
+    """The scan in a real process (file modes, TTY-less streams, escapes on the wire)."""
+    args = ["scan", "--no-builtin-policies", "--source", f"path:{root}", "--policies", str(pack)]
+    args += ["--skip-policy", "T-GOV-*"] if skip_gov else []
+    args += ["-o", str(out)] if out is not None else []
+    return run_subprocess(*args, *extra, unprivileged=unprivileged)
+
+
 def scan(cli, *args: str):
     return cli("scan", "--no-builtin-policies", *args)
 
@@ -242,17 +257,7 @@ def test_output_dir_without_write_permission(pack, models, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    r = run_subprocess(
-        "scan",
-        "--no-builtin-policies",
-        "--source",
-        f"path:{models}",
-        "--policies",
-        str(pack),
-        "-o",
-        str(locked),
-        unprivileged=True,
-    )
+    r = scan_process(pack, models, out=locked, skip_gov=False, unprivileged=True)
     assert r.code == 2, r.err
     assert f"cannot write output directory '{locked}': Permission denied" in r.err
     assert "collecting" not in r.err
@@ -355,18 +360,7 @@ def test_hostile_strings_do_not_reach_the_terminal_raw(pack, tmp_path):
     hostile = "evil\x1b[31m\x1b]0;pwned\x07[bold red]x[/]"
     pickle_model(root, hostile)
     out = tmp_path / "out"
-    r = run_subprocess(
-        "scan",
-        "--no-builtin-policies",
-        "--source",
-        f"path:{root}",
-        "--policies",
-        str(pack),
-        "--skip-policy",
-        "T-GOV-*",
-        "-o",
-        str(out),
-    )
+    r = scan_process(pack, root, out=out)
     assert r.code == 1
     for stream in (r.out, r.err):
         assert "\x1b" not in stream and "\x07" not in stream
@@ -455,19 +449,7 @@ def test_unreadable_model_file_is_unknown_not_pass(pack, tmp_path):
     secret.write_bytes(b"\x80\x04K\x01.")
     secret.chmod(0o000)
     out = tmp_path / "out"
-    r = run_subprocess(
-        "scan",
-        "--no-builtin-policies",
-        "--source",
-        f"path:{root}",
-        "--policies",
-        str(pack),
-        "--skip-policy",
-        "T-GOV-*",
-        "-o",
-        str(out),
-        unprivileged=True,
-    )
+    r = scan_process(pack, root, out=out, unprivileged=True)
     assert r.code == 3, r.err
     doc = load_results(out)
     problems = doc["scan"]["sources"][0]["problems"]
@@ -523,17 +505,7 @@ def test_progress_on_a_terminal_and_plain_lines_otherwise(pack, models, tmp_path
     assert proc.returncode == 0
     assert "✓" in screen and "1 resources" in screen  # rich's display, not the plain lines
     assert "modelward: collecting" not in screen
-    plain = run_subprocess(
-        "scan",
-        "--no-builtin-policies",
-        "--source",
-        f"path:{models}",
-        "--policies",
-        str(pack),
-        "--skip-policy",
-        "T-GOV-*",
-        "-v",
-    )
+    plain = scan_process(pack, models, extra=("-v",))
     assert plain.code == 0
     assert f"modelward: collecting path:{models}" in plain.err
     assert "evaluating 2 policies" in plain.err
