@@ -66,9 +66,27 @@ def shown(value: Any) -> str:
 
 
 def clip_evidence(value: Any) -> Any:
-    """Evidence keeps the deciding values, bounded: hostile 1 MB tags must not bloat results."""
-    if value is None or isinstance(value, bool | int | float):
+    """Evidence keeps the deciding values as JSON data, bounded: hostile 1 MB tags must not
+    bloat results. One pass (converting and clipping together): it runs for every test."""
+    if value is None or isinstance(value, bool | int):
         return value
+    if isinstance(value, str):
+        if len(value) > MAX_EVIDENCE_CHARS:
+            return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
+        return value
+    if isinstance(value, Ref):
+        return {"$ref": clip_evidence(value.id)}
+    if isinstance(value, list | tuple):
+        items = [clip_evidence(v) for v in value[:MAX_EVIDENCE_ITEMS]]
+        if len(value) > MAX_EVIDENCE_ITEMS:
+            items.append(f"…(+{len(value) - MAX_EVIDENCE_ITEMS} items)")
+        return items
+    if isinstance(value, Mapping):
+        return {
+            clip_evidence(str(k)): clip_evidence(v)
+            for k, v in list(value.items())[:MAX_EVIDENCE_ITEMS]
+        }
+    return to_jsonable(value)  # floats (nan), dates, Unknown, MISSING
     if isinstance(value, str):
         if len(value) > MAX_EVIDENCE_CHARS:
             return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
