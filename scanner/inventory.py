@@ -31,9 +31,6 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "traffic",
 )
 
-# Resource-level fields every policy can address besides the attributes.
-META_FIELDS = ("id", "type", "name", "source")
-
 
 @dataclass(frozen=True)
 class Unknown:

@@ -32,7 +32,9 @@ UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"
 
 
 def run_subprocess(
-    *args: str, cwd: Path | None = None, unprivileged: bool = False,
+    *args: str,
+    cwd: Path | None = None,
+    unprivileged: bool = False,
     env: dict[str, str] | None = None,
 ) -> CliResult:
     """Run modelward in a real process (exit codes, TTY-less output, file permissions)."""

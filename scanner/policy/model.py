@@ -11,7 +11,6 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES), start=1)}
 # The ladder; "foundational" is the floor nobody has to earn, so no policy sits on it.
 RUNGS = ("foundational", "applied", "advanced", "strategic")
-POLICY_RUNGS = RUNGS[1:]
 
 # operator → kind of operand. Kept in one table so the loader, the schema test and the docs
 # agree on the vocabulary.

@@ -40,34 +40,23 @@ def _op_not_equals(
     return failed(lambda: f"{label} is {shown(value)}, which is not allowed")
 
 
-def _list_membership(value: Any, operand: list[Any]) -> bool | None:
+def _membership(label: str, value: Any, operand: list[Any], want: bool, expected: str) -> Outcome:
+    """`in` (want=True) and `not_in` (want=False) on one value; a list value is refused."""
     if isinstance(value, list | tuple):
-        return None
-    return any(_same(value, o) for o in operand)
+        return failed(
+            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
+        )
+    if any(_same(value, o) for o in operand) == want:
+        return TRUE
+    return failed(lambda: f"{label} is {shown(value)}, {expected} {shown(operand)}")
 
 
 def _op_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
-    member = _list_membership(value, operand)
-    if member is None:
-        return failed(
-            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
-        )
-    if member:
-        return TRUE
-    return failed(lambda: f"{label} is {shown(value)}, expected one of {shown(operand)}")
+    return _membership(label, value, operand, True, "expected one of")
 
 
 def _op_not_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
-    member = _list_membership(value, operand)
-    if member is None:
-        return failed(
-            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
-        )
-    if not member:
-        return TRUE
-    return failed(
-        lambda: f"{label} is {shown(value)}, which is one of the disallowed {shown(operand)}"
-    )
+    return _membership(label, value, operand, False, "which is one of the disallowed")
 
 
 def _op_contains(
@@ -210,8 +199,10 @@ def _op_older_than_days(
     if age > operand:
         return TRUE
     return failed(
-        f"{label} is {shown(value)} ({max(int(age), 0)} days ago), expected older than "
-        f"{operand} days"
+        lambda: (
+            f"{label} is {shown(value)} ({max(int(age), 0)} days ago), expected older than "
+            f"{operand} days"
+        )
     )
 
 

@@ -34,10 +34,6 @@ FACTORIES: dict[str, SourceFactory] = {
 }
 
 
-def known_kinds() -> list[str]:
-    return sorted(FACTORIES)
-
-
 def parse_spec(
     text: str, *, name: str | None = None, options: Mapping[str, Any] | None = None
 ) -> SourceSpec:

@@ -594,18 +594,8 @@ def test_credentials_in_source_errors_never_reach_results_or_terminal(cli, pack,
     root = tmp_path / "m"
     safe_model(root)
     (root / "clean" / "link.pt").symlink_to("https://user:hunter2@host/x?sig=abc")
+    r, _ = _scan_tree(cli, pack, root, tmp_path)
     out = tmp_path / "out"
-    r = scan(
-        cli,
-        "--source",
-        f"path:{root}",
-        "--policies",
-        str(pack),
-        "-o",
-        str(out),
-        "--skip-policy",
-        "T-GOV-*",
-    )
     assert r.code == 3
     text = (out / "results.json").read_text()
     assert "dangling symlink" in text

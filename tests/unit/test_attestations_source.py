@@ -18,8 +18,7 @@ from scanner.sources.interface import SourceError, SourceSpec
 
 FILE = "evidence.yaml"
 ALLOWED = (
-    "approved_by, controls, covers, date, evidence_uri, expires, id, kind, notes, owner, "
-    "statement"
+    "approved_by, controls, covers, date, evidence_uri, expires, id, kind, notes, owner, statement"
 )
 
 MINIMAL = """\
@@ -229,7 +228,10 @@ def test_hostile_strings_are_kept_verbatim_as_data() -> None:
             "https://b.s3.amazonaws.com/tm.pdf?X-Amz-Credential=AKIA1&X-Amz-Signature=ff",
             "https://b.s3.amazonaws.com/tm.pdf?X-Amz-Credential=***&X-Amz-Signature=***",
         ),
-        ("https://wiki.example.com/page?id=42#section", "https://wiki.example.com/page?id=42#section"),
+        (
+            "https://wiki.example.com/page?id=42#section",
+            "https://wiki.example.com/page?id=42#section",
+        ),
         ("jira:SEC-123", "jira:SEC-123"),
     ],
 )

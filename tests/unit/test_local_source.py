@@ -269,8 +269,7 @@ def test_links_outside_the_root_are_followed_and_inside_ones_not_duplicated(
     assert real["weights.safetensors"]["sha256"] == sha(safetensors_bytes())
     assert by_name(collection)["linked"].id == (root / "linked").as_uri()
     assert collection.problems == (
-        f"to_root: symlink loop -> {tmp_path} "
-        "(links to an ancestor directory; not followed)",
+        f"to_root: symlink loop -> {tmp_path} (links to an ancestor directory; not followed)",
     )
 
 
@@ -279,9 +278,7 @@ def test_dangling_symlink_is_a_problem(tmp_path: Path) -> None:
     (root / "m" / "gone.pt").symlink_to("/nonexistent/gone.pt")
     collection, _ = collect(root)
     assert len(collection.resources) == 1
-    assert collection.problems == (
-        "m/gone.pt: dangling symlink -> /nonexistent/gone.pt",
-    )
+    assert collection.problems == ("m/gone.pt: dangling symlink -> /nonexistent/gone.pt",)
 
 
 @pytest.mark.timeout(10)
@@ -290,9 +287,7 @@ def test_fifo_is_never_opened(tmp_path: Path) -> None:
     os.mkfifo(root / "m" / "model.pkl")  # opening it for reading would block forever
     collection, _ = collect(root)
     assert list(files_of(collection.resources[0])) == ["model.safetensors"]
-    assert collection.problems == (
-        "m/model.pkl: not a regular file, skipped (named pipe)",
-    )
+    assert collection.problems == ("m/model.pkl: not a regular file, skipped (named pipe)",)
 
 
 def test_damaged_model_files_keep_their_entries_and_are_problems(tmp_path: Path) -> None:
