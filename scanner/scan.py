@@ -25,6 +25,7 @@ from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
 from scanner.gate import GateSettings, decide
 from scanner.inventory import Inventory, InventoryError, Resource
+from scanner.linking import link
 from scanner.policy import params as param_overrides
 from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import PolicySet, load_policy_dirs
@@ -88,7 +89,10 @@ def prepare(request: ScanRequest) -> Prepared:
     pack = load_pack(request)
     chosen = select_policies(pack.policies, request.include, request.exclude)
     effective, changed = param_overrides.apply(chosen, request.params)
-    files = fw.framework_files(request.framework_files, builtin=request.builtin_frameworks)
+    # The built-in mappings describe the built-in pack: without it they would name policies
+    # that are not loaded, so they come and go together.
+    builtin = request.builtin_frameworks and request.builtin_policies
+    files = fw.framework_files(request.framework_files, builtin=builtin)
     loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
     selected = fw.select(loaded, request.frameworks)
     names = [s.name for s in request.sources]
@@ -167,7 +171,8 @@ def iso(moment: dt.datetime) -> str:
 
 def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
-    inventory, statuses = collect(prepared.sources, reporter)
+    collected, statuses = collect(prepared.sources, reporter)
+    inventory = link(collected)
     now = prepared.request.as_of or dt.datetime.now(dt.UTC)
     findings = evaluate(prepared, inventory, now, reporter)
     gate = decide(findings, statuses, prepared.request.gate)
