@@ -204,7 +204,7 @@ def _policies_test(args: argparse.Namespace) -> int:
 
 def frameworks(args: argparse.Namespace) -> int:
     pack = _pack(args)
-    files = fw.framework_files(args.framework_file)
+    files = fw.framework_files(args.framework_file, builtin=not args.no_builtin_policies)
     loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
     if args.frameworks_command == "list":
         rows = [dict(fw.describe_framework(f)) for f in loaded]
