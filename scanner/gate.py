@@ -202,7 +202,9 @@ def decide(
 ) -> dict[str, Any]:
     """The `gate` block of results. `known` holds the baseline's (policy id, resource id) keys."""
     decisions = [
-        classify(f, settings, known) for f in findings if f.status in ("fail", "error", "waived")
+        classify(f, settings, known)
+        for f in sorted(findings, key=lambda f: f.key)
+        if f.status in ("fail", "error", "waived")
     ]
     exit_code = EXIT_OK
     reasons = _blocking_reasons(decisions, "fail", "failed")
@@ -235,5 +237,5 @@ def decide(
         "reasons": reasons,
         "notes": _soft_notes(decisions),
         "counts": counts,
-        "decisions": [d.to_dict() for d in sorted(decisions, key=lambda d: d.finding.key)],
+        "decisions": [d.to_dict() for d in decisions],
     }

@@ -57,7 +57,7 @@ _URL = re.compile(r"^https?://[^\s<>\"]+$")
 def message_text(text: object, limit: int = MAX_MESSAGE) -> str:
     """Plain SARIF message text: `[text](id)` is SARIF's embedded-link syntax (§3.11.6), so a
     resource named `[x](1)` must not become a link; brackets and backslashes are escaped."""
-    return _EMBEDDED_LINK.sub(r"\\\1", clean(text, limit))
+    return clean(_EMBEDDED_LINK.sub(r"\\\1", clean(text)), limit)
 
 
 def _fence(code: str) -> str:
@@ -218,9 +218,9 @@ def _result(
 
 def _notifications(document: Mapping[str, Any], dropped: int) -> list[dict[str, Any]]:
     notes = [
-        {"level": "error", "message": {"text": message_text(f"source {s['name']}: {s['error']}")}}
+        {"level": "error", "message": {"text": message_text(f"source {s['name']} failed: {e}")}}
         for s in document["scan"]["sources"]
-        if s["status"] != "ok"
+        if s["status"] != "ok" and (e := s["error"]) is not None
     ]
     if dropped:
         notes.append(
