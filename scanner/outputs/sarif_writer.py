@@ -200,7 +200,7 @@ def _result(
         unchanged = decision is not None and decision["outcome"] == "baselined"
         result["baselineState"] = "unchanged" if unchanged else "new"
     if status == "waived" and waiver:
-        extra = {k: waiver[k] for k in ("approved_by", "expires", "ticket", "file", "line")}
+        extra = {k: waiver.get(k) for k in ("approved_by", "expires", "ticket", "file", "line")}
         result["suppressions"] = [
             {
                 "kind": "external",

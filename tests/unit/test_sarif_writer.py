@@ -168,6 +168,11 @@ def test_waived_findings_are_suppressed_not_dropped():
         }
     ]
     assert result["properties"]["gate"] == "waived"
+    del waiver["ticket"]  # optional
+    log = render(
+        make_document([finding("T-1", "r", "waived", waiver=waiver)], [make_policy("T-1")])
+    )
+    assert "ticket" not in log["runs"][0]["results"][0]["suppressions"][0]["properties"]
 
 
 def test_baseline_state_when_a_baseline_was_used():
