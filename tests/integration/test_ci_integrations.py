@@ -52,7 +52,7 @@ def test_action_is_a_composite_that_gates_last():
     assert scan["run"] == 'bash "$GITHUB_ACTION_PATH/scan.sh"'
     upload = next(s for s in steps if "upload-sarif" in s.get("uses", ""))
     assert upload["if"].startswith("always()")
-    assert upload["with"]["sarif_file"] == "${{ steps.scan.outputs.sarif }}"
+    assert upload["with"]["sarif_file"] == "${{ steps.scan.outputs.upload-sarif }}"
     assert steps[-1]["name"] == "Gate"
     assert steps[-1]["run"] == 'exit "${MW_EXIT:-3}"'
     assert set(action["outputs"]) == {"exit-code", "results", "sarif"}
@@ -104,6 +104,8 @@ def run_scan_step(workspace: Path, **env: str) -> tuple[int, dict[str, str], str
             **os.environ,
             "PYTHONPATH": str(REPO),
             "MODELWARD_BIN": f"{sys.executable} -m scanner",
+            "MW_PYTHON": sys.executable,
+            "RUNNER_TEMP": str(workspace),
             "GITHUB_OUTPUT": str(outputs),
             "GITHUB_STEP_SUMMARY": str(summary),
             "MW_ARGS": "--no-builtin-policies --policies pack --skip-policy T-GOV-* "
@@ -118,11 +120,13 @@ def run_scan_step(workspace: Path, **env: str) -> tuple[int, dict[str, str], str
 def test_scan_step_passing(workspace):
     code, outputs, summary = run_scan_step(workspace)
     assert code == 0  # the step itself never fails: the Gate step does
+    upload = outputs.pop("upload-sarif")
     assert outputs == {
         "exit-code": "0",
         "results": "modelward-results/results.json",
         "sarif": "modelward-results/results.sarif",
     }
+    assert not list(sarif_validator().iter_errors(json.loads(Path(upload).read_text())))
     sarif = json.loads((workspace / outputs["sarif"]).read_text())
     assert not list(sarif_validator().iter_errors(sarif))
     assert (workspace / "modelward-results" / "results.junit.xml").is_file()
@@ -146,7 +150,9 @@ def test_scan_step_failing_still_reports(workspace):
         assert "the gate failed: findings at or above the threshold (exit 1)" in summary
 
 
-def test_scan_step_with_waivers_and_baseline_inputs(workspace):
+def test_scan_step_with_waivers_uploads_without_suppressed_results(workspace):
+    """GitHub opens an alert for a suppressed SARIF result, so the upload leaves waived ones
+    out; results.sarif keeps them (every output shows waived findings)."""
     pickle_model(workspace / "models", "legacy")
     (workspace / "w.yaml").write_text(
         "waivers:\n  - {policy: T-ART-01, resource: legacy, justification: j, approved_by: a,"
@@ -157,6 +163,14 @@ def test_scan_step_with_waivers_and_baseline_inputs(workspace):
         "--skip-policy T-GOV-* --source path:models --as-of 2098-06-01",
     )  # fmt: skip
     assert outputs["exit-code"] == "0"
+    kept = json.loads((workspace / outputs["sarif"]).read_text())["runs"][0]["results"]
+    assert [r["properties"]["status"] for r in kept] == ["waived"]
+    uploaded = json.loads(Path(outputs["upload-sarif"]).read_text())
+    assert uploaded["runs"][0]["results"] == []
+    assert (
+        uploaded["runs"][0]["tool"]
+        == json.loads((workspace / outputs["sarif"]).read_text())["runs"][0]["tool"]
+    )
 
 
 def test_scan_step_usage_error(workspace):

@@ -220,3 +220,31 @@ def test_known_patterns_and_severities_are_accepted():
     gate(hard=("MW-STO-*", "critical"), soft=("MW-API-01", "Low")).check_patterns(
         ["MW-STO-01", "MW-API-01"]
     )
+
+
+# The worked examples of docs/ci-gating.md, row by row: MW-ART-01 critical, MW-LOG-02 low.
+DOC_TABLE = [
+    ({}, (), ("hard", 8), ("soft", 8), 1),
+    ({"fail_on": "low"}, (), ("hard", 8), ("hard", 8), 1),
+    ({"soft_fail": True}, (), ("soft", 7), ("soft", 7), 0),
+    ({"soft_fail": True, "hard": ("critical",)}, (), ("hard", 5), ("soft", 7), 1),
+    ({"soft": ("MW-ART-01",)}, (), ("soft", 4), ("soft", 8), 0),
+    ({"soft": ("critical",)}, (), ("soft", 6), ("soft", 6), 0),
+    ({"hard": ("MW-LOG-*",)}, (), ("hard", 8), ("hard", 3), 1),
+    ({"hard": ("MW-LOG-02",), "soft": ("MW-LOG-02",)}, (), ("hard", 8), ("hard", 3), 1),
+    ({"fail_on": "none", "hard": ("MW-LOG-02",)}, (), ("soft", 8), ("hard", 3), 1),
+    ({}, {("MW-ART-01", "r1")}, ("baselined", 2), ("soft", 8), 0),
+]
+RULE_NUMBER = {
+    "waiver": 1, "baseline": 2, "hard_fail_on_id": 3, "soft_fail_on_id": 4,
+    "hard_fail_on_severity": 5, "soft_fail_on_severity": 6, "soft_fail": 7, "fail_on": 8,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("kw", "known", "art", "log", "code"), DOC_TABLE)
+def test_the_documented_examples(kw, known, art, log, code):
+    settings = gate(**kw)
+    findings = [finding("MW-ART-01", "critical"), finding("MW-LOG-02", "low")]
+    got = [classify(f, settings, known) for f in findings]
+    assert [(d.outcome, RULE_NUMBER[d.rule]) for d in got] == [art, log]
+    assert decide(findings, OK, settings, known)["exit_code"] == code

@@ -5,10 +5,12 @@
 #
 # Environment: MW_ARGS, MW_CONFIG, MW_OUTPUT_DIR, MW_FORMATS, MW_FAIL_ON, MW_WAIVERS,
 # MW_BASELINE (the action's inputs); GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (set by the runner);
-# MODELWARD_BIN (the command to run, default `modelward`; the tests use `python -m scanner`).
+# MODELWARD_BIN (the command to run, default `modelward`; the tests use `python -m scanner`);
+# MW_PYTHON (default `python`, the interpreter setup-python installed).
 set -uo pipefail
 
 read -r -a mw <<< "${MODELWARD_BIN:-modelward}"
+read -r -a py <<< "${MW_PYTHON:-python}"
 out="${MW_OUTPUT_DIR:-modelward-results}"
 args=(scan -o "$out" --format "${MW_FORMATS:-json,sarif,junit}")
 if [ -n "${MW_CONFIG:-}" ]; then args+=(-c "$MW_CONFIG"); fi
@@ -24,7 +26,26 @@ code=0
 outputs="${GITHUB_OUTPUT:-/dev/null}"
 echo "exit-code=$code" >> "$outputs"
 if [ -f "$out/results.json" ]; then echo "results=$out/results.json" >> "$outputs"; fi
-if [ -f "$out/results.sarif" ]; then echo "sarif=$out/results.sarif" >> "$outputs"; fi
+if [ -f "$out/results.sarif" ]; then
+  echo "sarif=$out/results.sarif" >> "$outputs"
+  # GitHub code scanning does not honour SARIF `suppressions`: a waived result would open an
+  # alert. Upload a copy without suppressed results; results.sarif keeps them for everyone else.
+  upload="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/modelward-upload-$$.sarif"
+  if "${py[@]}" - "$out/results.sarif" "$upload" <<'PY'
+import json
+import sys
+
+with open(sys.argv[1], encoding="utf-8") as fh:
+    log = json.load(fh)
+for run in log["runs"]:
+    run["results"] = [r for r in run["results"] if not r.get("suppressions")]
+with open(sys.argv[2], "w", encoding="utf-8") as fh:
+    json.dump(log, fh, ensure_ascii=False)
+PY
+  then
+    echo "upload-sarif=$upload" >> "$outputs"
+  fi
+fi
 
 # The job summary: modelward's Markdown report when this version has the md format, otherwise
 # a short verdict (the md format is optional; asking for it is an error where it is missing).
