@@ -48,9 +48,13 @@ class Waiver:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
+    def matches_policy(self, policy_id: str) -> bool:
+        return fnmatch.fnmatchcase(policy_id, self.policy)
+
     def matches(self, finding: Finding) -> bool:
-        if not fnmatch.fnmatchcase(finding.policy_id, self.policy):
-            return False
+        return self.matches_policy(finding.policy_id) and self.matches_resource(finding)
+
+    def matches_resource(self, finding: Finding) -> bool:
         r = self.resource
         return (
             r in (finding.resource_id, finding.resource_name)
@@ -145,11 +149,20 @@ def apply(
     applied = [0] * len(waivers.waivers)
     lapsed = [0] * len(waivers.waivers)  # findings failing because this waiver expired
     out: list[Finding] = []
+    # Policy patterns are matched once per distinct policy id, not once per finding: an estate
+    # has few policies and many findings, and a waivers file can hold hundreds of entries.
+    by_policy: dict[str, list[int]] = {}
     for finding in findings:
         if finding.status not in WAIVABLE:
             out.append(finding)
             continue
-        hits = [i for i, w in enumerate(waivers.waivers) if w.matches(finding)]
+        candidates = by_policy.get(finding.policy_id)
+        if candidates is None:
+            candidates = [
+                i for i, w in enumerate(waivers.waivers) if w.matches_policy(finding.policy_id)
+            ]
+            by_policy[finding.policy_id] = candidates
+        hits = [i for i in candidates if waivers.waivers[i].matches_resource(finding)]
         for i in hits:
             matched[i] += 1
         active = [i for i in hits if not waivers.waivers[i].expired(now)]
