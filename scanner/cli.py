@@ -109,6 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that fails the gate (default: high)",
     )
     scan.add_argument(
+        "--hard-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards (MW-STO-*) or severities whose failures always fail the "
+        "gate (comma-separated, repeatable; see docs/ci-gating.md for the precedence)",
+    )
+    scan.add_argument(
+        "--soft-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards or severities whose failures are reported but do not fail "
+        "the gate (comma-separated, repeatable)",
+    )
+    scan.add_argument(
+        "--soft-fail",
+        action="store_true",
+        default=None,
+        help="report failures without failing the gate, except those --hard-fail-on names "
+        "(a failed source still exits 3)",
+    )
+    scan.add_argument(
         "--allow-partial",
         action="store_true",
         default=None,
@@ -126,9 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="evaluate date conditions as of this date (ISO 8601), e.g. for an audit period",
     )
-    scan.add_argument("--waivers", metavar="FILE", help="waivers file (not implemented yet)")
     scan.add_argument(
-        "--baseline", metavar="RESULTS", help="baseline results (not implemented yet)"
+        "--waivers",
+        metavar="FILE",
+        help="waivers file: governed, expiring exceptions (see docs/ci-gating.md)",
+    )
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a baseline or an earlier results.json: fail only on findings not in it",
+    )
+    scan.add_argument(
+        "--create-baseline",
+        metavar="FILE",
+        help="write the findings that fail now to FILE, as a baseline for later scans",
     )
 
     pol = sub.add_parser("policies", help="list, show, validate and test policies")

@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from scanner import __version__
 from scanner.errors import InputFileError
 from scanner.findings import STATUSES, Finding
 from scanner.inventory import Resource, to_jsonable
-from scanner.policy.model import SEVERITIES
+from scanner.policy.model import SEVERITIES, Policy
 from scanner.redact import redact
 from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added `policies`, the waiver object and the gate's rules, decisions, waivers and baseline.
+# Additions only: 1.0 documents are still read, and writers cope with their absence.
+SCHEMA_VERSION = "1.1"
 RESULTS_SCHEMA = "results.schema.json"
 MAX_RESULTS_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -51,6 +54,25 @@ def resource_dict(resource: Resource) -> dict[str, Any]:
     )
 
 
+def policy_dict(policy: Policy) -> dict[str, Any]:
+    """What outputs say about a policy (SARIF rules, JUnit suites): its text and its file, with
+    the path made absolute so a report rendered from another directory still points at it."""
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "severity": policy.severity,
+        "maturity": policy.maturity,
+        "resource": policy.resource,
+        "description": policy.description,
+        "rationale": policy.rationale,
+        "remediation": dict(policy.remediation),
+        "references": list(policy.references),
+        "tags": list(policy.tags),
+        "file": str(Path(policy.file).resolve()) if policy.file else "",
+        "line": policy.line,
+    }
+
+
 def build(
     *,
     scan: Mapping[str, Any],
@@ -59,6 +81,7 @@ def build(
     frameworks: Sequence[Mapping[str, Any]],
     maturity: Mapping[str, Any],
     gate: Mapping[str, Any],
+    policies: Sequence[Policy] = (),
 ) -> dict[str, Any]:
     # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
     # through redaction: no credential in a URI reaches a file meant to be shared.
@@ -67,6 +90,7 @@ def build(
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "modelward", "version": __version__},
             "scan": dict(scan),
+            "policies": [policy_dict(p) for p in sorted(policies, key=lambda p: p.id)],
             "resources": [
                 resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))
             ],

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
+from scanner import waivers as waiver_files
 from scanner.bundled import bundled_dir
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
@@ -54,6 +56,9 @@ class ScanRequest:
     frameworks: tuple[str, ...] = ()
     gate: GateSettings = field(default_factory=GateSettings)
     as_of: dt.datetime | None = None
+    waivers: Path | None = None
+    waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
+    baseline: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Prepared:
     params_changed: dict[str, dict[str, Any]]
     frameworks: tuple[fw.Framework, ...]
     sources: tuple[Source, ...]
+    waivers: waiver_files.WaiverSet | None = None
+    baseline: baselines.Baseline | None = None
 
 
 def select_policies(
@@ -100,8 +107,24 @@ def prepare(request: ScanRequest) -> Prepared:
     if dupes:
         raise UsageError(f"source {dupes[0]!r} is given more than once")
     sources = tuple(build_source(spec) for spec in request.sources)
+    request.gate.check_patterns([p.id for p in pack.policies])
+    waivers = (
+        waiver_files.load_waivers(
+            request.waivers, request.as_of or dt.datetime.now(dt.UTC), request.waiver_max_days
+        )
+        if request.waivers is not None
+        else None
+    )
+    baseline = baselines.load_baseline(request.baseline) if request.baseline is not None else None
     return Prepared(
-        request, tuple(effective), PolicySet(tuple(effective)), changed, selected, sources
+        request,
+        tuple(effective),
+        PolicySet(tuple(effective)),
+        changed,
+        selected,
+        sources,
+        waivers,
+        baseline,
     )
 
 
@@ -165,6 +188,31 @@ def evaluate(
     return fw.attach_controls(findings, prepared.frameworks)
 
 
+def _gate(
+    prepared: Prepared, findings: list[Finding], statuses: list[dict[str, Any]], now: dt.datetime
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Waivers first (they change statuses, which the roll-up and every output then see), then
+    the baseline comparison, then the rules. Returns the findings as waived, and the gate."""
+    notes: list[str] = []
+    waiver_summary = None
+    if prepared.waivers is not None:
+        findings, waiver_summary, waiver_notes = waiver_files.apply(findings, prepared.waivers, now)
+        notes += waiver_notes
+    known: frozenset[tuple[str, str]] = frozenset()
+    baseline_summary = None
+    if prepared.baseline is not None:
+        known = prepared.baseline.keys
+        baseline_summary, baseline_notes = baselines.summarise(prepared.baseline, findings)
+        notes += baseline_notes
+    gate = decide(findings, statuses, prepared.request.gate, known)
+    gate["notes"] = [*gate["notes"], *notes]
+    if waiver_summary is not None:
+        gate["waivers"] = waiver_summary
+    if baseline_summary is not None:
+        gate["baseline"] = baseline_summary
+    return findings, gate
+
+
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -175,7 +223,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     inventory = link(collected)
     now = prepared.request.as_of or dt.datetime.now(dt.UTC)
     findings = evaluate(prepared, inventory, now, reporter)
-    gate = decide(findings, statuses, prepared.request.gate)
+    findings, gate = _gate(prepared, findings, statuses, now)
     scan = {
         "id": str(uuid.uuid4()),
         "started_at": iso(started),
@@ -187,6 +235,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     }
     return results.build(
         scan=scan,
+        policies=prepared.policies,
         resources=list(inventory),
         findings=findings,
         frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),
