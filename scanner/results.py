@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,9 +112,15 @@ def problems(document: Any) -> list[str]:
     return [describe(e) if e.absolute_path else e.message for e in errors]
 
 
+# A lone surrogate (from a hostile tag decoded with surrogateescape, say) cannot be encoded
+# as UTF-8: it would crash the write after the whole scan. It becomes U+FFFD instead.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(document: Mapping[str, Any]) -> str:
     """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
