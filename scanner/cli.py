@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from scanner import __version__
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError, NotImplementedYetError
@@ -215,10 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("bom", "write an AI-BOM"),
         ("diff", "compare two results files"),
         ("verify", "verify a model's signature and serialization safety"),
-        ("demo", "scan an embedded demo estate"),
     ):
         p = sub.add_parser(name, help=f"{text} (not implemented yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser(
+        "demo",
+        help="start a local demo estate (MLflow + emulated AWS), scan it, write every output",
+    )
+    demo.add_argument("-o", "--output-dir", default="out/demo", metavar="DIR")
+    _add_common(demo)
     return parser
 
 
@@ -267,4 +273,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.frameworks(args)
     if args.command == "report":
         return commands.report(args)
+    if args.command == "demo":
+        from scanner.demo.command import run_demo
+
+        return run_demo(Path(args.output_dir))
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")
