@@ -368,7 +368,7 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("sklearn.joblib", False, "scikit-learn via joblib.dump", _sklearn_joblib(0)),
     Sample("sklearn_z.joblib", False, "scikit-learn via joblib.dump(compress=3)",
            _sklearn_joblib(3)),
-    Sample("state_dict.pt", False, "PyTorch-style state-dict zip", 
+    Sample("state_dict.pt", False, "PyTorch-style state-dict zip",
            lambda p: p.write_bytes(_torch_zip(_torch_pickle()))),
     Sample("ordered_dict.pkl", False, "OrderedDict of floats",
            _write(pickle.dumps(OrderedDict(w=[0.5, 1.5], b=(1, 2)), protocol=4))),
