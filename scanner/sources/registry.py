@@ -50,7 +50,9 @@ def parse_spec(
 
 # The options each source takes (config `sources: [{spec, options}]`); anything else is a typo.
 OPTIONS: dict[str, frozenset[str]] = {
-    "path": frozenset({"hash_workers"}),
+    # `trust` is filled from the config's `integrity.trust` (scanner/config.py), not written
+    # by hand under a source's options.
+    "path": frozenset({"hash_workers", "trust"}),
     "attestations": frozenset(),
 }
 

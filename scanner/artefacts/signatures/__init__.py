@@ -298,9 +298,7 @@ def _mismatch(text: str) -> str:
     """The library's diff (a list's repr, digests as bytes reprs) as changed/added/removed."""
     changed = re.findall(r"Hash mismatch for \\?'(.*?)\\?': Expected", text)
     added = re.findall(r"Extra files found in model \\?'.*?\\?': ([^\"\]]*?)['\"],", text + ",")
-    removed = re.findall(
-        r"Missing files in model \\?'.*?\\?': ([^\"\]]*?)['\"],", text + ","
-    )
+    removed = re.findall(r"Missing files in model \\?'.*?\\?': ([^\"\]]*?)['\"],", text + ",")
     parts = []
     for label, found in (("changed", changed), ("added", added), ("removed", removed)):
         names = [n.strip() for group in found for n in group.split(",") if n.strip()]
