@@ -196,7 +196,8 @@ def _config_bytes(config: bytes | None, name: str, out: FileScan) -> None:
     except (ValueError, RecursionError) as e:
         out.issues.append(Issue(name, None, f"could not read the Keras model config: {e}"))
         return
-    out.lambda_layers.extend(f"{name}:{layer}" for layer in lambdas)
+    model_file = name.removesuffix(":config.json")  # a .keras archive's config member
+    out.lambda_layers.extend(f"{model_file}:{layer}" for layer in lambdas)
     out.issues.extend(Issue(name, g, reason) for g, reason in findings)
 
 
