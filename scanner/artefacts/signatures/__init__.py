@@ -24,13 +24,13 @@ not be checked (no trust configured for its kind, unsupported kind).
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
 import hashlib
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,7 +135,7 @@ def check(model: Path, signature: Path | None, trust: TrustSet) -> SignatureResu
         return SignatureResult(
             True,
             kind,
-            Unknown(f"{rel} cannot be verified: no {need} is configured for this model"),
+            Unknown(f"{rel} cannot be verified: it needs {need}, and none is configured"),
             _signer_hint(bundle, material),
             None,
             rel,
@@ -295,15 +295,22 @@ def _describe(entry: KeyTrust | ChainTrust | IdentityTrust, e: Exception) -> str
 
 
 def _mismatch(text: str) -> str:
-    """The library's diff (a list's repr, digests as bytes reprs) as changed/added/removed."""
-    changed = re.findall(r"Hash mismatch for \\?'(.*?)\\?': Expected", text)
-    added = re.findall(r"Extra files found in model \\?'.*?\\?': ([^\"\]]*?)['\"],", text + ",")
-    removed = re.findall(r"Missing files in model \\?'.*?\\?': ([^\"\]]*?)['\"],", text + ",")
-    parts = []
-    for label, found in (("changed", changed), ("added", added), ("removed", removed)):
-        names = [n.strip() for group in found for n in group.split(",") if n.strip()]
-        if names:
-            parts.append(f"{label}: {', '.join(names)}")
+    """The library's diff (the repr of a list of sentences) as changed/added/removed."""
+    try:
+        diffs = ast.literal_eval(text.partition(":")[2].strip())
+    except (ValueError, SyntaxError):
+        return text
+    if not isinstance(diffs, list):
+        return text
+    found: dict[str, list[str]] = {"changed": [], "added": [], "removed": []}
+    for line in map(str, diffs):
+        if line.startswith("Hash mismatch for '"):
+            found["changed"].append(line[len("Hash mismatch for '") :].partition("': ")[0])
+        elif line.startswith("Extra files found in model"):
+            found["added"].extend(n.strip() for n in line.partition("': ")[2].split(","))
+        elif line.startswith("Missing files in model"):
+            found["removed"].extend(n.strip() for n in line.partition("': ")[2].split(","))
+    parts = [f"{label}: {', '.join(names)}" for label, names in found.items() if names]
     return "; ".join(parts) or text
 
 
