@@ -208,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="take the trust from integrity.trust (default: ./modelward.yaml when present)",
     )
+    ver.add_argument(
+        "--max-bytes",
+        metavar="SIZE",
+        default="2G",
+        help="s3:// models: download at most this much (e.g. 500M, 2G; default 2G); "
+        "a bigger model is not verified (exit 3)",
+    )
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     _add_common(ver)
 

@@ -284,14 +284,20 @@ def verify(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     else:
         config = load_config(args.config)
-        model = Path(args.model).expanduser().absolute()
-        trust = config.trust.for_model(model.name, str(model), model.as_uri())
+        if args.model.startswith("s3://"):
+            uri = args.model.rstrip("/")
+            trust = config.trust.for_model(uri.rsplit("/", 1)[-1], uri)
+        else:
+            model = Path(args.model).expanduser().absolute()
+            trust = config.trust.for_model(model.name, str(model), model.as_uri())
         if not trust:
             raise UsageError(
                 "no trust given: pass --key PUB.pem, --certificate-chain CA.pem or --identity ID "
                 "--issuer URL --trust-root FILE, or configure integrity.trust (-c FILE)"
             )
-    report = verify_model(args.model, trust, args.signature)
+    from scanner.artefacts.s3fetch import parse_size
+
+    report = verify_model(args.model, trust, args.signature, max_bytes=parse_size(args.max_bytes))
     if args.json:
         _dump_json(report.as_json())
         return report.exit_code
@@ -304,7 +310,8 @@ def verify(args: argparse.Namespace) -> int:
                 f" no unsafe serialization in {report.files} file(s)"
             )
     elif not args.quiet:
-        print(f"{len(report.problems)} problem(s): {safe(report.model)} must not be deployed")
+        verdict = "could not be verified" if report.incomplete else "must not be deployed"
+        print(f"{len(report.problems)} problem(s): {safe(report.model)} {verdict}")
     return report.exit_code
 
 

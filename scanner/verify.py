@@ -9,16 +9,18 @@ scanned. Uses the same sniffing, serialization scan and signature check as the `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from scanner.artefacts.formats import MODEL_EXTENSIONS, sniff
 from scanner.artefacts.hashing import bounded_map, default_workers
 from scanner.artefacts.integrity import ScanTarget, scan_files, serialization_facts
+from scanner.artefacts.s3fetch import DEFAULT_BUDGET, fetch
 from scanner.artefacts.signatures import SignatureResult, check, find_signature
 from scanner.artefacts.signatures.trust import TrustSet
-from scanner.errors import EXIT_FINDINGS, EXIT_OK, NotImplementedYetError, UsageError, one_line
+from scanner.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE, UsageError, one_line
 from scanner.inventory import Unknown, to_jsonable
 
 SKIPPED_DIRS = frozenset({".git"})
@@ -32,13 +34,16 @@ class VerifyReport:
     lambda_layers: list[str]
     files: int
     problems: list[str] = field(default_factory=list)
+    incomplete: bool = False  # not verified at all (an S3 model over the byte budget)
 
     @property
     def passed(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.incomplete
 
     @property
     def exit_code(self) -> int:
+        if self.incomplete:
+            return EXIT_SOURCE
         return EXIT_OK if self.passed else EXIT_FINDINGS
 
     def as_json(self) -> dict[str, Any]:
@@ -56,13 +61,14 @@ class VerifyReport:
 
 
 def verify_model(
-    target: str, trust: TrustSet, signature: str | None = None, workers: int | None = None
+    target: str,
+    trust: TrustSet,
+    signature: str | None = None,
+    workers: int | None = None,
+    max_bytes: int = DEFAULT_BUDGET,
 ) -> VerifyReport:
     if target.startswith("s3://"):
-        raise NotImplementedYetError(
-            f"{target}: verifying models in S3 is not implemented yet; download the model "
-            "(aws s3 sync) and verify the local copy"
-        )
+        return _verify_s3(target, trust, signature, workers, max_bytes)
     if "://" in target:
         raise UsageError(f"{target}: only local paths can be verified (a directory or a file)")
     model = Path(os.path.abspath(os.path.expanduser(target)))
@@ -95,6 +101,28 @@ def verify_model(
         len(rels),
         [one_line(p) for p in problems],
     )
+
+
+def _verify_s3(
+    uri: str, trust: TrustSet, signature: str | None, workers: int | None, max_bytes: int
+) -> VerifyReport:
+    """Download within the budget, verify the copy, report under the S3 URI."""
+    uri = uri.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="modelward-verify-") as tmp:
+        fetched = fetch(uri, Path(tmp), max_bytes)
+        if fetched.path is None:
+            reason = f"{uri}: not verified: {fetched.over_budget}"
+            return VerifyReport(
+                uri,
+                SignatureResult(present=False, verified=Unknown(reason)),
+                Unknown(reason),
+                [],
+                fetched.objects,
+                [reason],
+                incomplete=True,
+            )
+        report = verify_model(str(fetched.path), trust, signature, workers)
+    return replace(report, model=uri)
 
 
 def _files(model: Path) -> tuple[list[str], list[str]]:
