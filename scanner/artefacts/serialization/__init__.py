@@ -26,7 +26,12 @@ from scanner.artefacts.formats.base import MAX_ZIP_ENTRIES, TORCH_LEGACY_MAGIC
 from scanner.artefacts.formats.magic import _has_object, _npy_header
 from scanner.artefacts.hashing import open_regular
 from scanner.artefacts.serialization import keras
-from scanner.artefacts.serialization.pickle_walk import BoundedReader, WalkResult, walk
+from scanner.artefacts.serialization.pickle_walk import (
+    BoundedReader,
+    WalkResult,
+    reader_for,
+    walk,
+)
 
 MAX_ZIP_DEPTH = 2
 MAX_MEMBERS_SCANNED = 10_000
@@ -87,7 +92,7 @@ def _dispatch(
     if head.startswith(b"\x93NUMPY"):
         return _npy(f, size, name, out)
     if fmt == "pytorch-legacy" and TORCH_LEGACY_MAGIC in head[:32]:
-        reader = BoundedReader(f, size)
+        reader = reader_for(f, size)
         for i in range(_LEGACY_TORCH_PICKLES):
             if not _record(walk(reader), name, out, strict=True, what=f"pickle {i + 1}"):
                 return None
@@ -97,7 +102,7 @@ def _dispatch(
         return _record(walk(BoundedReader(decompressed)), name, out, strict=True)
     if fmt in ("pickle", "joblib", "pytorch-legacy") or _looks_like_pickle(head):
         return _record(
-            walk(BoundedReader(f, size)), name, out, strict=fmt is not None or _named(name)
+            walk(reader_for(f, size)), name, out, strict=fmt is not None or _named(name)
         )
     return None
 
@@ -174,7 +179,7 @@ def _npy(f: BinaryIO, size: int, name: str, out: FileScan) -> None:
     if not _has_object(descr):
         return
     f.seek(end)
-    _record(walk(BoundedReader(f, size - end)), name, out, strict=True, what="object array")
+    _record(walk(reader_for(f, size - end)), name, out, strict=True, what="object array")
 
 
 def _h5(path: str | None, name: str, out: FileScan) -> None:
@@ -245,7 +250,7 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, out: FileSc
     standard = base in ("data.pkl", "constants.pkl") or _named(base)
     if _looks_like_pickle(head) or (standard and head[:1] in (b"(", b"c", b"]", b"}")):
         with zf.open(info) as m:
-            reader = BoundedReader(m, info.file_size)  # type: ignore[arg-type]
+            reader = reader_for(m, info.file_size)  # type: ignore[arg-type]
             return _record(walk(reader), member, out, strict=standard)
     return None
 

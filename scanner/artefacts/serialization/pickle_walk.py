@@ -29,11 +29,25 @@ MAX_OPCODES = 20_000_000
 MAX_ITEMS = 4096  # per symbolic container; more items are counted, not kept
 MAX_KEPT_BYTES = 64 * 1024  # literal bytes/str kept on the symbolic stack
 SKIP_READ_THRESHOLD = 8 * 1024 * 1024  # reads above this are skipped, not materialised
+IN_MEMORY_MAX = 256 * 1024 * 1024  # pickles up to this size are walked from memory
 MAX_NESTING = 4  # nested pickles (joblib object arrays inside joblib ...)
 _JOBLIB_WRAPPERS = {
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
 }
+
+
+# Opcodes that push their decoded argument and nothing else (ints, floats, strings, bytes).
+_LITERAL_OPS = frozenset(
+    op.name
+    for op in pickletools.opcodes
+    if not op.stack_before
+    and len(op.stack_after) == 1
+    and op.arg is not None
+    and op.name
+    not in {"GLOBAL", "GET", "BINGET", "LONG_BINGET", "PERSID", "EXT1", "EXT2", "EXT4", "PROTO"}
+)
+_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 
 
 class PickleError(Exception):
@@ -156,11 +170,32 @@ class BoundedReader:
         return self.pos
 
 
+class MemoryReader(io.BytesIO):
+    """A pickle held in memory: reads stay in C (the walk's hot path), and a declared length
+    can never allocate more than the bytes that are there."""
+
+    def skip(self, n: int) -> int:
+        start = self.tell()
+        end = min(start + n, len(self.getbuffer()))
+        self.seek(end)
+        return end - start
+
+
+Reader = BoundedReader | MemoryReader
+
+
+def reader_for(f: BinaryIO, size: int | None) -> Reader:
+    """In memory when the size is known and small enough, else streamed and bounded."""
+    if size is not None and size <= IN_MEMORY_MAX:
+        return MemoryReader(f.read(size))
+    return BoundedReader(f, size)
+
+
 def walk_bytes(data: bytes) -> WalkResult:
-    return walk(BoundedReader(io.BytesIO(data), len(data)))
+    return walk(MemoryReader(data))
 
 
-def walk(reader: BoundedReader, depth: int = 0) -> WalkResult:
+def walk(reader: Reader, depth: int = 0) -> WalkResult:
     """Walk one pickle (up to its STOP) from the reader's current position."""
     result = WalkResult()
     try:
@@ -177,7 +212,7 @@ def walk(reader: BoundedReader, depth: int = 0) -> WalkResult:
 
 
 class _Machine:
-    def __init__(self, reader: BoundedReader, result: WalkResult, depth: int) -> None:
+    def __init__(self, reader: Reader, result: WalkResult, depth: int) -> None:
         self.reader = reader
         self.result = result
         self.depth = depth
@@ -208,8 +243,17 @@ class _Machine:
         for count, (opcode, arg, pos) in enumerate(pickletools.genops(self.reader), 1):
             if count > MAX_OPCODES:
                 raise PickleError(f"not fully scanned: over {MAX_OPCODES:,} opcodes")
-            self.step(opcode.name, arg, pos or 0)
-            if opcode.name == "STOP":
+            name = opcode.name
+            if name in _LITERAL_OPS:  # the bulk of any weights pickle: inlined for speed
+                if isinstance(arg, (str, bytes, bytearray, _Skipped)) and len(arg) > MAX_KEPT_BYTES:
+                    arg = _Opaque("large literal")
+                self.stack.append(arg)
+                continue
+            if name in _PUT_OPS and self.stack:
+                self.memo[int(arg)] = self.stack[-1]
+                continue
+            self.step(name, arg, pos or 0)
+            if name == "STOP":
                 stopped = True
         if not stopped:
             raise PickleError("truncated pickle: the stream ends before STOP")
