@@ -135,7 +135,17 @@ def _files(model: Path) -> tuple[list[str], list[str]]:
         model,
         onerror=lambda e: problems.append(f"{e.filename}: cannot read directory: {e.strerror}"),
     ):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+        for d in dirnames:
+            if os.path.islink(os.path.join(dirpath, d)):  # os.walk does not follow them
+                rel = (Path(dirpath) / d).relative_to(model).as_posix()
+                problems.append(
+                    f"{rel}: symlinked directory, not followed: its files are unchecked"
+                )
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIPPED_DIRS and not os.path.islink(os.path.join(dirpath, d))
+        )
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(model).as_posix()

@@ -162,3 +162,15 @@ def test_real_process_exit_codes(tmp_path: Path, keys) -> None:
         "FAIL signature model.sig: verification failed: files do not match the signature: "
         "added: extra.bin\n"
     )
+
+
+def test_symlinked_directories_are_a_problem_not_a_blind_spot(cli, tmp_path, keys) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "evil.pkl").write_bytes(GLOBAL_OS_SYSTEM)
+    model = model_dir(tmp_path)
+    sign_with_key(model, keys[0])
+    (model / "linked").symlink_to(outside, target_is_directory=True)
+    r = cli("verify", str(model), "--key", str(keys[0].public))
+    assert r.code == 1
+    assert "FAIL linked: symlinked directory, not followed: its files are unchecked" in r.out

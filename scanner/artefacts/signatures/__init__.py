@@ -32,6 +32,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,8 @@ class SignatureResult:
             ]
         return out
 
+
+_STDOUT_LOCK = threading.Lock()
 
 NO_SIGNATURE = SignatureResult(present=False, error="no signature found")
 
@@ -238,7 +241,10 @@ def _verify_one(
                     identity=entry.identity, oidc_issuer=entry.issuer, trust_config=trust_root
                 )
             config.set_hashing_config(_hashing_config(hashing, bundle, model, signature))
-            with contextlib.redirect_stdout(io.StringIO()):  # the library prints warnings
+            # The library prints a warning to stdout for old-format key bundles; stdout is for
+            # our results. redirect_stdout swaps a process-wide object, so it is serialised:
+            # two sources verifying at once would otherwise restore each other's buffer.
+            with _STDOUT_LOCK, contextlib.redirect_stdout(io.StringIO()):
                 config.verify(model, signature)
     except Exception as e:  # the library raises ValueError, OpenSSL and sigstore errors alike
         return _describe(entry, e)
