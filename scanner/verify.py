@@ -70,7 +70,9 @@ def verify_model(
     if target.startswith("s3://"):
         return _verify_s3(target, trust, signature, workers, max_bytes)
     if "://" in target:
-        raise UsageError(f"{target}: only local paths can be verified (a directory or a file)")
+        raise UsageError(
+            f"{target}: only local paths (a directory or a file) and s3:// URIs can be verified"
+        )
     model = Path(os.path.abspath(os.path.expanduser(target)))
     if not model.exists():
         raise UsageError(f"{target}: no such file or directory")

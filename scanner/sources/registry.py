@@ -50,17 +50,21 @@ def parse_spec(
 
 # The options each source takes (config `sources: [{spec, options}]`); anything else is a typo.
 OPTIONS: dict[str, frozenset[str]] = {
-    # `trust` is filled from the config's `integrity.trust` (scanner/config.py), not written
-    # by hand under a source's options.
-    "path": frozenset({"hash_workers", "trust"}),
+    "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
 }
+
+
+# Options modelward fills itself, never listed to users: `trust` comes from the config's
+# `integrity.trust` (scanner/config.py `with_trust`).
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
 
 
 def build_source(spec: SourceSpec) -> Source:
     factories = FACTORIES
     if spec.kind in factories:
-        unknown = sorted(set(spec.options) - OPTIONS[spec.kind])
+        internal = INTERNAL_OPTIONS.get(spec.kind, frozenset())
+        unknown = sorted(set(spec.options) - OPTIONS[spec.kind] - internal)
         if unknown:
             allowed = ", ".join(sorted(OPTIONS[spec.kind])) or "none"
             raise UsageError(

@@ -86,3 +86,17 @@ def test_signature_without_trust_is_an_error_verdict(cli, tmp_path) -> None:
     (finding,) = doc["findings"]
     assert finding["status"] == "error"
     assert "needs a trusted public key" in finding["message"]
+
+
+def test_trust_written_as_a_source_option_is_refused(cli, tmp_path) -> None:
+    model_dir(tmp_path / "models", "m")
+    config = write(
+        tmp_path / "modelward.yaml",
+        """
+        sources:
+          - {spec: path:./models, options: {trust: {keys: [a.pub]}}}
+        """,
+    )
+    r = cli("scan", "-q", "--no-builtin-policies", "-c", str(config))
+    assert r.code == 2
+    assert "trust must come from the config's integrity.trust" in r.err

@@ -26,12 +26,8 @@ from scanner.artefacts.formats.base import MAX_ZIP_ENTRIES, TORCH_LEGACY_MAGIC
 from scanner.artefacts.formats.magic import _has_object, _npy_header
 from scanner.artefacts.hashing import open_regular
 from scanner.artefacts.serialization import keras
-from scanner.artefacts.serialization.pickle_walk import (
-    BoundedReader,
-    WalkResult,
-    reader_for,
-    walk,
-)
+from scanner.artefacts.serialization.pickle_walk import WalkResult, walk
+from scanner.artefacts.serialization.readers import BoundedReader, reader_for
 
 MAX_ZIP_DEPTH = 2
 MAX_MEMBERS_SCANNED = 10_000
@@ -101,9 +97,7 @@ def _dispatch(
     if decompressed is not None:
         return _record(walk(BoundedReader(decompressed)), name, out, strict=True)
     if fmt in ("pickle", "joblib", "pytorch-legacy") or _looks_like_pickle(head):
-        return _record(
-            walk(reader_for(f, size)), name, out, strict=fmt is not None or _named(name)
-        )
+        return _record(walk(reader_for(f, size)), name, out, strict=fmt is not None or _named(name))
     return None
 
 

@@ -17,19 +17,17 @@ containers keep at most `MAX_ITEMS` items. Two things need more than names:
 
 from __future__ import annotations
 
-import io
 import math
 import pickletools
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from scanner.artefacts.serialization.allowlist import is_safe, normalise, reason_for
+from scanner.artefacts.serialization.readers import MemoryReader, Reader, Skipped
 
 MAX_OPCODES = 20_000_000
 MAX_ITEMS = 4096  # per symbolic container; more items are counted, not kept
 MAX_KEPT_BYTES = 64 * 1024  # literal bytes/str kept on the symbolic stack
-SKIP_READ_THRESHOLD = 8 * 1024 * 1024  # reads above this are skipped, not materialised
-IN_MEMORY_MAX = 256 * 1024 * 1024  # pickles up to this size are walked from memory
 MAX_NESTING = 4  # nested pickles (joblib object arrays inside joblib ...)
 _JOBLIB_WRAPPERS = {
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),
@@ -108,89 +106,6 @@ class _Mark:
 _MARK = _Mark()
 
 
-class _Skipped:
-    """Stands in for a huge bytes argument: pickletools checks only its length."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-
-class BoundedReader:
-    """A read-only view that never allocates more than the data left, and skips huge reads.
-
-    pickletools trusts declared lengths (`BINBYTES8` can claim 2**63 bytes) and calls
-    `read(n)`; a plain file would try to allocate that. Here a read is capped at what remains
-    (so the length check fails cleanly) and reads above SKIP_READ_THRESHOLD are skipped in
-    chunks and answered with a length-only placeholder.
-    """
-
-    def __init__(self, f: BinaryIO, limit: int | None = None) -> None:
-        self.f = f
-        self.pos = 0
-        self.limit = limit  # bytes available, when known
-
-    def read(self, n: int = -1) -> Any:
-        remaining = None if self.limit is None else max(0, self.limit - self.pos)
-        if n is None or n < 0:
-            n = remaining if remaining is not None else SKIP_READ_THRESHOLD
-        if remaining is not None:
-            n = min(n, remaining)
-        if n > SKIP_READ_THRESHOLD:
-            skipped = self.skip(n)
-            return _Skipped(skipped) if skipped == n else b""
-        data = self.f.read(n)
-        self.pos += len(data)
-        return data
-
-    def readline(self) -> bytes:
-        out = bytearray()
-        while len(out) < MAX_KEPT_BYTES * 16:
-            c = self.read(1)
-            if not c:
-                break
-            out += c
-            if c == b"\n":
-                break
-        return bytes(out)
-
-    def skip(self, n: int) -> int:
-        done = 0
-        while done < n:
-            chunk = self.f.read(min(1024 * 1024, n - done))
-            if not chunk:
-                break
-            done += len(chunk)
-        self.pos += done
-        return done
-
-    def tell(self) -> int:
-        return self.pos
-
-
-class MemoryReader(io.BytesIO):
-    """A pickle held in memory: reads stay in C (the walk's hot path), and a declared length
-    can never allocate more than the bytes that are there."""
-
-    def skip(self, n: int) -> int:
-        start = self.tell()
-        end = min(start + n, len(self.getbuffer()))
-        self.seek(end)
-        return end - start
-
-
-Reader = BoundedReader | MemoryReader
-
-
-def reader_for(f: BinaryIO, size: int | None) -> Reader:
-    """In memory when the size is known and small enough, else streamed and bounded."""
-    if size is not None and size <= IN_MEMORY_MAX:
-        return MemoryReader(f.read(size))
-    return BoundedReader(f, size)
-
-
 def walk_bytes(data: bytes) -> WalkResult:
     return walk(MemoryReader(data))
 
@@ -245,7 +160,7 @@ class _Machine:
                 raise PickleError(f"not fully scanned: over {MAX_OPCODES:,} opcodes")
             name = opcode.name
             if name in _LITERAL_OPS:  # the bulk of any weights pickle: inlined for speed
-                if isinstance(arg, (str, bytes, bytearray, _Skipped)) and len(arg) > MAX_KEPT_BYTES:
+                if isinstance(arg, (str, bytes, bytearray, Skipped)) and len(arg) > MAX_KEPT_BYTES:
                     arg = _Opaque("large literal")
                 self.stack.append(arg)
                 continue
@@ -376,7 +291,7 @@ class _Machine:
             return True
         if op == "NEWFALSE":
             return False
-        if isinstance(arg, _Skipped):
+        if isinstance(arg, Skipped):
             return _Opaque("large bytes")
         if isinstance(arg, (bytes, bytearray, str)) and len(arg) > MAX_KEPT_BYTES:
             return _Opaque("large literal")
