@@ -55,10 +55,16 @@ OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Options modelward fills itself, never listed to users: `trust` comes from the config's
+# `integrity.trust` (scanner/config.py `with_trust`).
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
+
+
 def build_source(spec: SourceSpec) -> Source:
     factories = FACTORIES
     if spec.kind in factories:
-        unknown = sorted(set(spec.options) - OPTIONS[spec.kind])
+        internal = INTERNAL_OPTIONS.get(spec.kind, frozenset())
+        unknown = sorted(set(spec.options) - OPTIONS[spec.kind] - internal)
         if unknown:
             allowed = ", ".join(sorted(OPTIONS[spec.kind])) or "none"
             raise UsageError(
