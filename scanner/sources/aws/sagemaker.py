@@ -192,7 +192,7 @@ def _endpoint(
     else:
         attributes["encryption"] = config
         attributes["variants"] = config
-    attributes.update(_model_facts(facts, models, packages, subnets, region, account))
+    attributes.update(model_facts(facts, models, packages, subnets, region, account))
     raw = {
         "endpoint": description if isinstance(description, Mapping) else None,
         "endpoint_config": config if isinstance(config, Mapping) else None,
@@ -208,7 +208,7 @@ def _endpoint(
     )
 
 
-def _model_facts(
+def model_facts(
     facts: EndpointFacts,
     models: Mapping[str, Described],
     packages: Mapping[str, Described],

@@ -26,7 +26,9 @@ AUTHORIZED = "authorized_deployments"
 SHA256, DIGEST = "sha256", "digest"
 EXPOSURE, DECISION_API = "exposure", "decision-api"
 
-_NOT_WATERMARKED = frozenset({"", "false", "no", "none"})
+# The same words the MLflow source reads in its tags.
+_TRUE = frozenset({"true", "yes", "1", "y", "on"})
+_NOT_WATERMARKED = frozenset({"", "false", "no", "none", "0", "off"})
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -123,9 +125,10 @@ def tag_map(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 def inventory_facts(props: Mapping[str, Any]) -> dict[str, Any]:
     """Inventory attributes from metadata or tags; a key that is not set is left out.
 
-    `classification`, `ip_value` and `output_mode` are lower-cased; `retired` is true only for
-    `true`; `watermarked` for anything but empty/`false`/`no`/`none`; `authorized_deployments`
-    is a comma-separated list.
+    `classification`, `ip_value` and `output_mode` are lower-cased; `retired` is true for
+    `true`/`yes`/`1`/`y`/`on`; `watermarked` for anything but empty/`false`/`no`/`none`/`0`/
+    `off`; `authorized_deployments` is a comma-separated list. Whoever combines layers makes
+    `retired`/`watermarked` false when no layer sets them.
     """
     facts: dict[str, Any] = {}
     for key in (OWNER, CLASSIFICATION, IP_VALUE, OUTPUT_MODE):
@@ -133,7 +136,7 @@ def inventory_facts(props: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and value.strip():
             facts[key] = value.strip() if key == OWNER else value.strip().lower()
     if isinstance(props.get(RETIRED), str):
-        facts["retired"] = props[RETIRED].strip().lower() == "true"
+        facts["retired"] = props[RETIRED].strip().lower() in _TRUE
     if isinstance(props.get(WATERMARK), str):
         facts["watermarked"] = props[WATERMARK].strip().lower() not in _NOT_WATERMARKED
     if isinstance(props.get(AUTHORIZED), str):
@@ -146,31 +149,26 @@ def recorded_digest(
 ) -> dict[str, str] | None:
     """The digest the registry records for the version's files, or None.
 
-    A content digest in the metadata beats the S3 ETag SageMaker stores: `sha256` (hex) or
-    `digest` (`ALGORITHM:VALUE`; 64 hex digits alone are read as sha256). Otherwise the first
+    A content digest in the metadata beats the S3 ETag SageMaker stores: `sha256` or `digest`
+    (`ALGORITHM:VALUE`, or 64 hex digits alone, read as sha256). Otherwise the first
     container's `ModelDataETag` (an S3 ETag, algorithm `s3-etag`, quotes removed) so it can be
     compared with the `etag` the S3 listing reports for the file.
     """
-    value = props.get(SHA256)
-    if isinstance(value, str) and value.strip():
-        return {
-            "algorithm": "sha256",
-            "value": value.strip().lower(),
-            "source": f"CustomerMetadataProperties.{SHA256}",
-        }
-    value = props.get(DIGEST)
-    if isinstance(value, str) and value.strip():
+    for key in (SHA256, DIGEST):
+        value = props.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
         algorithm, sep, rest = value.strip().partition(":")
         if sep and rest:
-            algorithm, digest = algorithm.lower(), rest
-        elif _HEX64.match(value.strip()):
+            algorithm, digest = algorithm.strip().lower(), rest.strip()
+        elif _HEX64.match(value.strip()) or key == SHA256:
             algorithm, digest = "sha256", value.strip()
         else:
             algorithm, digest = "unknown", value.strip()
         return {
             "algorithm": algorithm,
             "value": digest.lower() if _HEX64.match(digest) else digest,
-            "source": f"CustomerMetadataProperties.{DIGEST}",
+            "source": f"CustomerMetadataProperties.{key}",
         }
     for container in containers(description):
         etag = container.get("ModelDataETag")
@@ -179,17 +177,22 @@ def recorded_digest(
     return None
 
 
-def version_stage(approval: str, served: bool | Unknown) -> str | Unknown:
-    """`production` when Approved and served by an endpoint, `staging` when Approved,
-    `archived` when Rejected, `none` otherwise. Retirement does not change the stage: a retired
-    version still served is production, and MW-INV-05 reports it on the endpoint."""
+def version_stage(approval: str, served: bool | Unknown, retired: bool | Unknown) -> str | Unknown:
+    """`production` when Approved and served by an endpoint; `archived` when Rejected or
+    retired; `staging` when Approved; `none` otherwise. Production wins over retirement, as in
+    the MLflow source: a retired version still served must meet the production policies."""
     if approval == "Rejected":
         return "archived"
-    if approval != "Approved":
-        return "none"
-    if isinstance(served, Unknown):
-        return served
-    return "production" if served else "staging"
+    if approval == "Approved":
+        if isinstance(served, Unknown):
+            return served
+        if served:
+            return "production"
+    if isinstance(retired, Unknown):
+        return retired
+    if retired:
+        return "archived"
+    return "staging" if approval == "Approved" else "none"
 
 
 def data_capture(endpoint: Mapping[str, Any], config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from scanner.sources.aws.sagemaker_parse import (
 
 # Facts a version inherits from its model when its own metadata does not set them.
 INHERITED = ("owner", "classification", "ip_value", "output_mode", "retired", "watermarked")
+# Booleans that are false when no tag or metadata sets them (the rest are left out then).
+FLAGS = ("retired", "watermarked")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ def _model(
             attributes[key] = latest_description
         elif key in meta_facts:
             attributes[key] = meta_facts[key]
+        elif key in FLAGS:
+            attributes[key] = False
     if isinstance(attributes.get("owner"), str):
         attributes["owner"] = redact_text(attributes["owner"])
     return Resource(
@@ -199,7 +203,6 @@ def _version(
         "model": Ref(model.id),
         "version": version,
         "approval_status": snake(approval) if approval else "none",
-        "stage": version_stage(approval, served.includes(arn)),
     }
     if summary.get("ModelPackageStatus"):
         attributes["status"] = snake(str(summary["ModelPackageStatus"]))
@@ -216,6 +219,8 @@ def _version(
             attributes[key] = description
     else:
         attributes.update(_described(description, model))
+    retired = attributes.get("retired", Unknown("retirement not recorded"))
+    attributes["stage"] = version_stage(approval, served.includes(arn), retired)
     return Resource(
         id=arn,
         type="model_version",

@@ -39,6 +39,7 @@ def test_groups_become_models_with_group_tags_before_latest_package_metadata(
     assert fraud.attributes["version_count"] == 4
     assert fraud.attributes["description"] == "card fraud scoring"
     assert "ip_value" not in fraud.attributes
+    assert (fraud.attributes["retired"], fraud.attributes["watermarked"]) == (False, False)
     churn = collected[estate.churn_group]
     # No group tags: the latest package's CustomerMetadataProperties.
     assert churn.attributes["owner"] == "bob"

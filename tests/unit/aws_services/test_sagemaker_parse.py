@@ -97,14 +97,17 @@ def test_inventory_facts_normalise_and_leave_out_what_is_not_set() -> None:
     assert inventory_facts({"owner": "  "}) == {}
 
 
-@pytest.mark.parametrize("value", ["", "false", "No", "NONE"])
+@pytest.mark.parametrize("value", ["", "false", "No", "NONE", "0", "off"])
 def test_watermark_values_that_mean_no(value: str) -> None:
     assert inventory_facts({"watermark": value}) == {"watermarked": False}
 
 
-@pytest.mark.parametrize("value", ["yes", "1", "false-ish"])
-def test_retired_is_true_only_for_true(value: str) -> None:
-    assert inventory_facts({"retired": value}) == {"retired": False}
+@pytest.mark.parametrize(
+    ("value", "retired"),
+    [("true", True), ("Yes", True), ("1", True), ("on", True), ("no", False), ("false-ish", False)],
+)
+def test_retired_words(value: str, retired: bool) -> None:
+    assert inventory_facts({"retired": value}) == {"retired": retired}
 
 
 def test_recorded_digest_prefers_metadata_over_the_etag() -> None:
@@ -120,6 +123,9 @@ def test_recorded_digest_prefers_metadata_over_the_etag() -> None:
     )
     assert recorded_digest({"digest": hexdigest}, containers)["algorithm"] == "sha256"
     assert recorded_digest({"digest": "md5-ish"}, containers)["algorithm"] == "unknown"
+    assert recorded_digest({"sha256": f"SHA256:{hexdigest}"}, containers)["value"] == (
+        hexdigest.lower()
+    )
     assert recorded_digest({}, containers) == {
         "algorithm": "s3-etag",
         "value": "e-1",
@@ -130,11 +136,15 @@ def test_recorded_digest_prefers_metadata_over_the_etag() -> None:
 
 def test_version_stage_rules() -> None:
     reason = Unknown("denied: sagemaker:DescribeModel")
-    assert version_stage("Approved", True) == "production"
-    assert version_stage("Approved", False) == "staging"
-    assert version_stage("Approved", reason) is reason
-    assert version_stage("Rejected", reason) == "archived"
-    assert version_stage("PendingManualApproval", True) == "none"
+    assert version_stage("Approved", True, False) == "production"
+    assert version_stage("Approved", True, True) == "production"  # served wins over retired
+    assert version_stage("Approved", False, False) == "staging"
+    assert version_stage("Approved", False, True) == "archived"
+    assert version_stage("Approved", reason, False) is reason
+    assert version_stage("Approved", False, reason) is reason
+    assert version_stage("Rejected", reason, reason) == "archived"
+    assert version_stage("PendingManualApproval", True, False) == "none"
+    assert version_stage("PendingManualApproval", False, True) == "archived"
 
 
 def test_snake_case_of_provider_enumerations() -> None:
