@@ -65,7 +65,12 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
     }
     subnets = _subnet_vpcs(reader, models.values(), ctx.account)
     tags = reader.map(
-        lambda e: reader.pages("sagemaker", "list_tags", "Tags", ResourceArn=e.arn), endpoints
+        lambda e: (
+            e.tags
+            if e.tags is not None
+            else reader.pages("sagemaker", "list_tags", "Tags", ResourceArn=e.arn)
+        ),
+        endpoints,
     )
     resources = list(registry.resources)
     for facts, endpoint_tags in zip(endpoints, tags, strict=True):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -66,15 +66,17 @@ class Reader:
         *,
         absent: Iterable[str] = (),
         action: str | None = None,
+        quiet: bool = False,
         **params: Any,
     ) -> dict[str, Any] | Unknown | None:
+        """`quiet`: an Unknown is returned but not reported (the caller has another way)."""
         try:
             result = self.ctx.call(
                 service, self.region, method, absent=tuple(absent), action=action, **params
             )
         except AwsCallError as exc:
             result = self._failed(exc)
-        if isinstance(result, Unknown):
+        if isinstance(result, Unknown) and not quiet:
             self.note(result)
         return result
 
@@ -86,6 +88,7 @@ class Reader:
         *,
         absent: Iterable[str] = (),
         action: str | None = None,
+        quiet: bool = False,
         **params: Any,
     ) -> list[Any] | Unknown | None:
         try:
@@ -100,9 +103,21 @@ class Reader:
             )
         except AwsCallError as exc:
             result = self._failed(exc)
-        if isinstance(result, Unknown):
+        if isinstance(result, Unknown) and not quiet:
             self.note(result)
         return result
+
+    def search(self, resource: str) -> list[Mapping[str, Any]] | None:
+        """Every `resource` record of SageMaker Search (with tags, 100 a page), or None when
+        Search is denied or fails: the caller then lists and describes one by one."""
+        records = self.pages("sagemaker", "search", "Results", quiet=True, Resource=resource)
+        if not isinstance(records, list):
+            return None
+        return [
+            r[resource]
+            for r in records
+            if isinstance(r, Mapping) and isinstance(r.get(resource), Mapping)
+        ]
 
     def note(self, unknown: Unknown) -> None:
         with self._lock:

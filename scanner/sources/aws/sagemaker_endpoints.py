@@ -28,6 +28,8 @@ class EndpointFacts:
     status: str
     description: Mapping[str, Any] | Unknown
     config: Mapping[str, Any] | Unknown
+    # The endpoint's tags when Search returned them; None when they still have to be listed.
+    tags: list[Any] | None = None
 
     def model_names(self) -> list[str] | Unknown:
         """The models the endpoint's production and shadow variants run."""
@@ -79,17 +81,33 @@ def region_endpoints(ctx: AwsContext, region: str) -> RegionEndpoints:
 
 
 def _read(ctx: AwsContext, region: str) -> RegionEndpoints:
+    """Search (descriptions and tags, 100 a page), else ListEndpoints and one
+    DescribeEndpoint each; then one DescribeEndpointConfig per config in use."""
     reader = Reader(ctx, "sagemaker", region)
-    listing = reader.pages("sagemaker", "list_endpoints", "Endpoints")
-    if isinstance(listing, Unknown) or listing is None:
-        return RegionEndpoints(listing if isinstance(listing, Unknown) else (), reader.problems())
-    summaries = [s for s in listing if isinstance(s, Mapping) and s.get("EndpointName")]
+    searched = reader.search("Endpoint")
+    summaries: list[Mapping[str, Any]]
+    descriptions: list[Mapping[str, Any] | Unknown]
+    tags: list[list[Any] | None]
+    if searched is not None:
+        summaries = [e for e in searched if e.get("EndpointName")]
+        descriptions = [{k: v for k, v in e.items() if k != "Tags"} for e in summaries]
+        tags = [list(e.get("Tags") or ()) for e in summaries]
+    else:
+        listing = reader.pages("sagemaker", "list_endpoints", "Endpoints")
+        if not isinstance(listing, list):
+            return RegionEndpoints(
+                listing if isinstance(listing, Unknown) else (), reader.problems()
+            )
+        summaries = [s for s in listing if isinstance(s, Mapping) and s.get("EndpointName")]
 
-    def describe(summary: Mapping[str, Any]) -> Mapping[str, Any] | Unknown:
-        answer = reader.call("sagemaker", "describe_endpoint", EndpointName=summary["EndpointName"])
-        return strip_metadata(answer) if isinstance(answer, dict) else _unknown(answer)
+        def describe(summary: Mapping[str, Any]) -> Mapping[str, Any] | Unknown:
+            answer = reader.call(
+                "sagemaker", "describe_endpoint", EndpointName=summary["EndpointName"]
+            )
+            return strip_metadata(answer) if isinstance(answer, dict) else _unknown(answer)
 
-    descriptions = reader.map(describe, summaries)
+        descriptions = reader.map(describe, summaries)
+        tags = [None] * len(summaries)
     config_names = sorted(
         {
             d["EndpointConfigName"]
@@ -104,7 +122,7 @@ def _read(ctx: AwsContext, region: str) -> RegionEndpoints:
 
     configs = dict(zip(config_names, reader.map(describe_config, config_names), strict=True))
     facts = []
-    for summary, description in zip(summaries, descriptions, strict=True):
+    for summary, description, endpoint_tags in zip(summaries, descriptions, tags, strict=True):
         if isinstance(description, Unknown):
             config: Mapping[str, Any] | Unknown = description
         else:
@@ -119,6 +137,7 @@ def _read(ctx: AwsContext, region: str) -> RegionEndpoints:
                 status=str(summary.get("EndpointStatus", "")),
                 description=description,
                 config=config,
+                tags=endpoint_tags,
             )
         )
     return RegionEndpoints(tuple(facts), reader.problems())

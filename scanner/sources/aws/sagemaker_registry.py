@@ -56,16 +56,75 @@ class Registry:
     packages: Mapping[str, Mapping[str, Any] | Unknown]
 
 
+# What the registry reads before normalising: the groups, for each group its tags and its
+# package summaries (each a list, or Unknown), and each package's description by lower ARN.
+Read = tuple[
+    list[Mapping[str, Any]],
+    list[tuple[Any, Any]],
+    dict[str, Mapping[str, Any] | Unknown],
+]
+
+
 def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
-    region = reader.region
+    read = _by_search(reader) or _by_listing(reader, account)
+    if read is None:
+        return Registry((), {})
+    groups, parts, descriptions = read
+    resources: list[Resource] = []
+    for group, (tags, packages) in zip(groups, parts, strict=True):
+        arn = _group_arn(group, reader.region, account)
+        model = _model(group, arn, tags, packages, descriptions, account, reader.region)
+        resources.append(model)
+        if isinstance(packages, list):
+            resources.extend(
+                _version(
+                    p,
+                    model,
+                    descriptions[p["ModelPackageArn"].lower()],
+                    served,
+                    account,
+                    reader.region,
+                )
+                for p in packages
+            )
+    return Registry(tuple(resources), descriptions)
+
+
+def _by_search(reader: Reader) -> Read | None:
+    """Two paginated Search calls (100 records a page) hold every group with its tags and
+    every package with its full description: no call per group or per package."""
+    groups = reader.search("ModelPackageGroup")
+    packages = reader.search("ModelPackage") if groups is not None else None
+    if groups is None or packages is None:
+        return None
+    groups = [g for g in groups if g.get("ModelPackageGroupName")]
+    by_group: dict[str, list[Mapping[str, Any]]] = {}
+    for package in packages:
+        if package.get("ModelPackageArn") and package.get("ModelPackageGroupName"):
+            by_group.setdefault(str(package["ModelPackageGroupName"]), []).append(package)
+    parts = [
+        (list(g.get("Tags") or ()), by_group.get(str(g["ModelPackageGroupName"]), []))
+        for g in groups
+    ]
+    descriptions: dict[str, Mapping[str, Any] | Unknown] = {
+        str(p["ModelPackageArn"]).lower(): {k: v for k, v in p.items() if k != "Tags"}
+        for members in by_group.values()
+        for p in members
+    }
+    return groups, parts, descriptions
+
+
+def _by_listing(reader: Reader, account: str) -> Read | None:
+    """Without Search: list the groups, then per group its tags and packages, then describe
+    each package (the calls a denial can fail one by one)."""
     groups = reader.pages("sagemaker", "list_model_package_groups", "ModelPackageGroupSummaryList")
     if not isinstance(groups, list):
-        return Registry((), {})
+        return None
     groups = [g for g in groups if isinstance(g, Mapping) and g.get("ModelPackageGroupName")]
 
     def group_parts(group: Mapping[str, Any]) -> tuple[Any, Any]:
         tags = reader.pages(
-            "sagemaker", "list_tags", "Tags", ResourceArn=_group_arn(group, region, account)
+            "sagemaker", "list_tags", "Tags", ResourceArn=_group_arn(group, reader.region, account)
         )
         packages = reader.pages(
             "sagemaker",
@@ -73,16 +132,12 @@ def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
             "ModelPackageSummaryList",
             ModelPackageGroupName=group["ModelPackageGroupName"],
         )
+        if isinstance(packages, list):
+            packages = [p for p in packages if isinstance(p, Mapping) and p.get("ModelPackageArn")]
         return tags, packages
 
     parts = reader.map(group_parts, groups)
-    summaries = [
-        p
-        for _, packages in parts
-        if isinstance(packages, list)
-        for p in packages
-        if isinstance(p, Mapping) and p.get("ModelPackageArn")
-    ]
+    summaries = [p for _, packages in parts if isinstance(packages, list) for p in packages]
 
     def describe(summary: Mapping[str, Any]) -> Mapping[str, Any] | Unknown:
         answer = reader.call(
@@ -99,24 +154,7 @@ def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
             strict=True,
         )
     )
-    resources: list[Resource] = []
-    for group, (tags, packages) in zip(groups, parts, strict=True):
-        arn = _group_arn(group, region, account)
-        mine = (
-            [p for p in packages if isinstance(p, Mapping) and p.get("ModelPackageArn")]
-            if isinstance(packages, list)
-            else packages
-        )
-        model = _model(group, arn, tags, mine, descriptions, account, region)
-        resources.append(model)
-        if isinstance(mine, list):
-            resources.extend(
-                _version(
-                    p, model, descriptions[p["ModelPackageArn"].lower()], served, account, region
-                )
-                for p in mine
-            )
-    return Registry(tuple(resources), descriptions)
+    return groups, parts, descriptions
 
 
 def _group_arn(group: Mapping[str, Any], region: str, account: str) -> str:

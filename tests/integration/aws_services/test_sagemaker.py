@@ -7,12 +7,14 @@ import pytest
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.sources.aws import apigateway, sagemaker
 from scanner.sources.aws.context import AwsContext
+from scanner.sources.aws.sagemaker_calls import Reader
 from tests.integration.aws_services.estate import (
     ACCOUNT,
     FRAUD_SHA256,
     REGION,
     WEST,
     Estate,
+    aws_context,
 )
 
 pytestmark = pytest.mark.slow
@@ -156,8 +158,7 @@ def test_network_isolation_is_what_describe_model_says_and_moto_drops_it(
 def test_endpoint_facts_are_read_once_for_both_collectors(ctx: AwsContext) -> None:
     sagemaker.collect(ctx, REGION)
     apigateway.collect(ctx, REGION)
-    assert ctx.calls["sagemaker:ListEndpoints"] == 1
-    assert ctx.calls["sagemaker:DescribeEndpoint"] == 5
+    assert ctx.calls["sagemaker:Search"] == 3  # endpoints, groups, packages: once each
     assert ctx.calls["sagemaker:DescribeEndpointConfig"] == 3  # shared configs described once
     assert ctx.calls["sagemaker:DescribeModel"] == 3
     assert ctx.calls["ec2:DescribeSubnets"] == 1
@@ -178,3 +179,23 @@ def test_an_endpoint_whose_model_was_deleted_is_kept_with_unknowns(ctx: AwsConte
     assert ghost.attributes["data_capture"] == {"enabled": False}  # still readable
     (problem,) = result.problems
     assert problem.startswith(f"sagemaker {WEST}: failed: sagemaker:DescribeModel")
+
+
+def test_search_and_the_listing_fallback_give_the_same_resources(
+    moto, session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search answers in a few pages what listing answers in a call per group, package and
+    endpoint; without sagemaker:Search the collector lists and describes instead."""
+    searched_ctx = aws_context(moto, session)
+    searched = sagemaker.collect(searched_ctx, REGION)
+    assert searched_ctx.calls["sagemaker:Search"] == 3
+    assert searched_ctx.calls["sagemaker:DescribeModelPackage"] == 0
+    assert searched_ctx.calls["sagemaker:ListTags"] == 0
+    monkeypatch.setattr(Reader, "search", lambda self, resource: None)
+    listed_ctx = aws_context(moto, session)
+    listed = sagemaker.collect(listed_ctx, REGION)
+    assert listed_ctx.calls["sagemaker:DescribeModelPackage"] == 5
+    assert listed_ctx.calls["sagemaker:DescribeEndpoint"] == 5
+    assert listed.problems == searched.problems == ()
+    attributes = {r.id: dict(r.attributes) for r in listed.resources}
+    assert attributes == {r.id: dict(r.attributes) for r in searched.resources}
