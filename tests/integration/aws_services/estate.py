@@ -407,17 +407,18 @@ def boto_session(access_key: str = "testing", secret_key: str = "testing"):
     )
 
 
-def aws_context(server: MotoServer, session=None):
+def aws_context(server: MotoServer, session=None, max_pool: int = 4):
     """An `AwsContext` on the emulator, as the orchestrator builds one (no retries: moto
     answers what it does not implement with HTTP 500, which botocore would retry). Pass one
     session to many contexts: a session caches the service models, a new one takes seconds
-    to build a SageMaker client."""
+    to build a SageMaker client. Tests that count calls use `max_pool=1`: the context's
+    counter is not locked."""
     from scanner.sources.aws.context import AwsContext
 
     return AwsContext(
         session or boto_session(),
         ACCOUNT,
         max_attempts=1,
-        max_pool=4,
+        max_pool=max_pool,
         client_kwargs={"endpoint_url": server.url},
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from scanner.inventory import Ref, Resource, Unknown
@@ -16,6 +18,7 @@ from tests.integration.aws_services.estate import (
     Estate,
     aws_context,
 )
+from tests.servers.moto import MotoServer
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +148,7 @@ def test_endpoints_in_a_vpc_with_capture_and_kms_and_their_open_twin(
 
 
 def test_network_isolation_is_what_describe_model_says_and_moto_drops_it(
-    moto, collected: dict[str, Resource], estate: Estate
+    moto: MotoServer, collected: dict[str, Resource], estate: Estate
 ) -> None:
     # fraud-model was created with EnableNetworkIsolation=True; moto answers False (see
     # docs/sources/aws-services.md). The collector reports the provider's answer; the True
@@ -155,7 +158,10 @@ def test_network_isolation_is_what_describe_model_says_and_moto_drops_it(
     assert fraud["network_isolation"] is answer["EnableNetworkIsolation"]
 
 
-def test_endpoint_facts_are_read_once_for_both_collectors(ctx: AwsContext) -> None:
+def test_endpoint_facts_are_read_once_for_both_collectors(
+    moto: MotoServer, estate: Estate, session: Any
+) -> None:
+    ctx = aws_context(moto, session, max_pool=1)
     sagemaker.collect(ctx, REGION)
     apigateway.collect(ctx, REGION)
     assert ctx.calls["sagemaker:Search"] == 3  # endpoints, groups, packages: once each
@@ -182,17 +188,17 @@ def test_an_endpoint_whose_model_was_deleted_is_kept_with_unknowns(ctx: AwsConte
 
 
 def test_search_and_the_listing_fallback_give_the_same_resources(
-    moto, session, monkeypatch: pytest.MonkeyPatch
+    moto: MotoServer, estate: Estate, session: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Search answers in a few pages what listing answers in a call per group, package and
     endpoint; without sagemaker:Search the collector lists and describes instead."""
-    searched_ctx = aws_context(moto, session)
+    searched_ctx = aws_context(moto, session, max_pool=1)
     searched = sagemaker.collect(searched_ctx, REGION)
     assert searched_ctx.calls["sagemaker:Search"] == 3
     assert searched_ctx.calls["sagemaker:DescribeModelPackage"] == 0
     assert searched_ctx.calls["sagemaker:ListTags"] == 0
     monkeypatch.setattr(Reader, "search", lambda self, resource: None)
-    listed_ctx = aws_context(moto, session)
+    listed_ctx = aws_context(moto, session, max_pool=1)
     listed = sagemaker.collect(listed_ctx, REGION)
     assert listed_ctx.calls["sagemaker:DescribeModelPackage"] == 5
     assert listed_ctx.calls["sagemaker:DescribeEndpoint"] == 5
