@@ -30,7 +30,7 @@ from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.sagemaker_calls import Reader, region_disabled
 from scanner.sources.aws.sagemaker_endpoints import EndpointFacts, region_endpoints
-from scanner.sources.aws.sagemaker_parse import SOURCE, data_capture, logs_requests
+from scanner.sources.aws.sagemaker_parse import SOURCE, data_capture
 
 GATEWAY_ATTRIBUTES = frozenset({"gateway", "rate_limit", "auth_required", "access_logging"})
 
@@ -79,18 +79,12 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
 
 
 def _capture(facts: EndpointFacts) -> bool | Unknown:
-    """Whether the endpoint's data capture logs requests (see `sagemaker_parse.logs_requests`)."""
+    """Whether data capture is on: it records every invocation (input, output or both, as
+    `data_capture.captures` says), the other way requests are logged besides the gateway."""
     if isinstance(facts.description, Unknown):
         return facts.description
     config = facts.config if isinstance(facts.config, Mapping) else None
-    logged = logs_requests(data_capture(facts.description, config))
-    if logged is None:
-        return (
-            facts.config
-            if isinstance(facts.config, Unknown)
-            else Unknown("data capture inputs unknown")
-        )
-    return logged
+    return bool(data_capture(facts.description, config)["enabled"])
 
 
 def _partial(

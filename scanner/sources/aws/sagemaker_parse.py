@@ -219,13 +219,3 @@ def data_capture(endpoint: Mapping[str, Any], config: Mapping[str, Any] | None) 
     if isinstance(percent, int | float):
         out["sampling_percentage"] = percent
     return out
-
-
-def logs_requests(capture: Mapping[str, Any]) -> bool | None:
-    """Data capture logs the requests themselves only when it captures the input; None when
-    capture is on but what it captures is not known (the endpoint config was unreadable)."""
-    if not capture.get("enabled"):
-        return False
-    if "captures" not in capture:
-        return None
-    return "input" in capture["captures"]

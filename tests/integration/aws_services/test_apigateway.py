@@ -70,7 +70,6 @@ def test_http_api_route_with_jwt_authorizer_and_its_open_twin(
         "burst": 20,
         "per_client": False,  # HTTP APIs have no usage plans
     }
-    # Data capture records outputs only; the stage's access log records the requests.
     assert secure["access_logging"] is True
     assert secure["gateway"]["apis"][0]["id"] == estate.http_api
     opened = gateway["vision-open"].attributes
@@ -83,7 +82,7 @@ def test_an_endpoint_with_no_gateway_is_reported_as_such(gateway: dict[str, Reso
     assert a["gateway"] == {"present": False, "apis": [], "routes": []}
     assert a["rate_limit"] == {"configured": False, "per_client": False}
     assert a["auth_required"] is True  # the SageMaker runtime takes only SigV4-signed calls
-    assert a["access_logging"] is False  # capture of outputs only does not log requests
+    assert a["access_logging"] is True  # data capture (of outputs) records every invocation
 
 
 def test_the_two_collectors_own_disjoint_attributes_and_merge_in_either_order(
