@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+        help="a source: path:DIR, attestations:FILE, logs:PATH (repeatable; replaces the "
+        "config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(
@@ -177,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output-dir", required=True, metavar="DIR")
     _add_common(rep)
 
+    from scanner.logs_command import add_parser as add_logs_parser
+
+    add_logs_parser(sub, _add_common)
+
     for name, text in (
         ("bom", "write an AI-BOM"),
         ("diff", "compare two results files"),
@@ -233,4 +238,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.frameworks(args)
     if args.command == "report":
         return commands.report(args)
+    if args.command == "logs":
+        from scanner import logs_command
+
+        return logs_command.analyze(args)
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

@@ -139,6 +139,23 @@ def _stack(column: np.ndarray, dim: int | None, cap: int) -> tuple[np.ndarray, n
     return pos, np.stack([np.asarray(column[i], dtype=np.float64) for i in usable])
 
 
+def fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+) -> dict[str, np.ndarray]:
+    """Columns as plain arrays: DuckDB hands nullable columns over as masked arrays, whose
+    masked cells are not None (and compare slowly); here a NULL is None."""
+    out = {}
+    for name, column in con.execute(sql, params).fetchnumpy().items():
+        if isinstance(column, np.ma.MaskedArray):
+            mask = np.ma.getmaskarray(column)
+            data = column.data.astype(object) if mask.any() else column.data
+            if mask.any():
+                data[mask] = None
+            column = data
+        out[name] = column
+    return out
+
+
 def _iso(ts: float) -> str:
     moment = dt.datetime.fromtimestamp(ts, dt.UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
@@ -220,7 +237,8 @@ def _reference(
     cutoff = window.start + options.reference_days * 86400.0
     if window.end <= cutoff:
         cutoff = window.end + 1  # a log shorter than the reference window is its own reference
-    rows = con.execute(
+    rows = fetch(
+        con,
         f"""
         SELECT features, scores FROM q
         WHERE endpoint = $1 AND ts < $2 AND (features IS NOT NULL OR scores IS NOT NULL)
@@ -229,7 +247,7 @@ def _reference(
         ORDER BY hash(client, ts) LIMIT {REFERENCE_SAMPLE}
         """,
         [endpoint, cutoff],
-    ).fetchnumpy()
+    )
     rng = np.random.default_rng(SEED)
     features = [f for f in rows["features"] if f is not None]
     scores = [s for s in rows["scores"] if s is not None]
@@ -269,12 +287,20 @@ def _clients(
 ) -> tuple[ClientVerdict, ...]:
     parts = max(1, math.ceil(featured * max(dim, 1) * 8 / budget_bytes(ctx.options)))
     out: list[ClientVerdict] = []
+    orgs = dict(
+        con.execute(
+            "SELECT client, mode(org) FROM q WHERE endpoint = $1 AND org IS NOT NULL "
+            "GROUP BY client",
+            [endpoint],
+        ).fetchall()
+    )
     for part in range(parts):
-        rows = con.execute(
-            "SELECT client, ts, features, scores, org FROM q "
+        rows = fetch(
+            con,
+            "SELECT client, ts, features, scores FROM q "
             "WHERE endpoint = $1 AND hash(client) % $2 = $3 ORDER BY client, ts",
             [endpoint, parts, part],
-        ).fetchnumpy()
+        )
         clients = rows["client"]
         if len(clients) == 0:
             continue
@@ -284,8 +310,6 @@ def _clients(
             features = rows["features"][lo:hi]
             scores = rows["scores"][lo:hi]
             alarms = ctx.judge(ts, features, scores)
-            orgs = [o for o in rows["org"][lo:hi] if o is not None]
-            out.append(
-                ClientVerdict(str(clients[lo]), hi - lo, alarms, max(orgs) if orgs else None)
-            )
+            client = str(clients[lo])
+            out.append(ClientVerdict(client, int(hi - lo), alarms, orgs.get(client)))
     return tuple(sorted(out, key=lambda v: v.client))

@@ -81,7 +81,7 @@ def _sybil(
     ctx: Context,
     verdicts: tuple[ClientVerdict, ...],
 ) -> list[GroupVerdict]:
-    from scanner.sources.logs.analyze import GroupVerdict
+    from scanner.sources.logs.analyze import GroupVerdict, fetch
 
     opts = ctx.options.sybil
     since = window.start + opts.new_after_days * 86400.0
@@ -105,11 +105,12 @@ def _sybil(
     for (kind, key), members in sorted(clusters.items()):
         if not opts.min_group <= len(members) <= opts.max_group:
             continue
-        data = con.execute(
+        data = fetch(
+            con,
             "SELECT client, ts, features, scores FROM q "
             "WHERE endpoint = $1 AND list_contains($2, client) ORDER BY ts, client",
             [endpoint, members],
-        ).fetchnumpy()
+        )
         ts = np.asarray(data["ts"], dtype=np.float64)
         combined = ctx.judge(ts, data["features"], data["scores"])
         alone = {a.detector for m in members for a in by_client[m].alarmed}
@@ -142,7 +143,7 @@ def _sybil(
 def _orgs(
     con: duckdb.DuckDBPyConnection, endpoint: str, ctx: Context
 ) -> tuple[list[GroupVerdict], str | None]:
-    from scanner.sources.logs.analyze import GroupVerdict
+    from scanner.sources.logs.analyze import GroupVerdict, fetch
 
     row = con.execute(
         """
@@ -172,10 +173,11 @@ def _orgs(
     ).fetchall()
     out = []
     for (org,) in heavy:
-        data = con.execute(
+        data = fetch(
+            con,
             "SELECT client, ts FROM q WHERE endpoint = $1 AND org = $2 ORDER BY ts, client",
             [endpoint, org],
-        ).fetchnumpy()
+        )
         ts = np.asarray(data["ts"], dtype=np.float64)
         alarm = det.volume_alarm("org_volume", ts, float(p99_daily), float(p99_10min), threshold)
         if alarm.alarmed:
