@@ -17,7 +17,7 @@ from typing import Any
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE, UsageError
 from scanner.inventory import to_jsonable
 from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import require_extra
+from scanner.sources.registry import LOGS_MODULES, require_extra
 from scanner.terminal import safe
 
 
@@ -91,7 +91,7 @@ def options_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def analyze(args: argparse.Namespace) -> int:
-    require_extra("logs", ("duckdb", "numpy", "scipy"), "modelward logs")
+    require_extra("logs", LOGS_MODULES, "modelward logs")
     from scanner.sources.logs.options import parse_options
     from scanner.sources.logs.source import analyse, traffic_resource
 

@@ -76,9 +76,11 @@ class Log:
             self.add(clients[i % len(clients)], [START + day * DAY + i * 900.0],
                      point[None, :], **extra)
 
-    def write_jsonl(self, path: Path) -> Path:
+    def write_jsonl(self, path: Path, drop: tuple[str, ...] = ()) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = sorted(self.rows, key=lambda r: (r["ts"], r["client"]))
+        if drop:
+            rows = [{k: v for k, v in r.items() if k not in drop} for r in rows]
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         return path
 
@@ -89,3 +91,44 @@ def _extra(extra: dict[str, Any], c: int) -> dict[str, Any]:
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def boundary_points(log: Log, n: int) -> np.ndarray:
+    """Points half-way between two blobs: the model's answer is a coin toss there."""
+    a, b = log.centers[0], log.centers[1]
+    mid = (a + b) / 2
+    return mid + log.rng.normal(0, 0.05, (n, DIM))
+
+
+def chained_perturber(log: Log, accounts: list[str], day: int, seeds: int = 5,
+                      rounds: int = 24, step: float = 0.07, **extra: Any) -> None:
+    """Jacobian-style chains spread so that no account holds two consecutive links of a chain:
+    round r of every chain goes to account r mod len(accounts), ten queries a day in all."""
+    current = log.natural(seeds)
+    i = 0
+    for r in range(rounds):
+        owner = accounts[r % len(accounts)]
+        for point in current:
+            ts = START + day * DAY + i * DAY / 10
+            log.add(owner, [ts], point[None, :], **extra)
+            i += 1
+        current = current + log.rng.choice([-step, step], current.shape)
+
+
+def bulk_jsonl(path: Path, clients: int = 100, per_client: int = 150, days: int = 30,
+               padding: int = 9500) -> Path:
+    """A log larger than a small DuckDB memory cap: few rows (cheap to analyse), each padded
+    with a note of `padding` bytes, as real logs carry headers and payloads."""
+    rng = np.random.default_rng(3)
+    n = clients * per_client
+    who = np.repeat(np.arange(clients), per_client)
+    ts = START + rng.uniform(0, days * DAY, n)
+    x = rng.normal(0, 1, (n, DIM)) + (who % 4)[:, None]
+    x[who == 0] = rng.uniform(-30, 30, (per_client, DIM))  # one random prober
+    lines = [
+        f'{{"client":"c{c}","ts":{t:.3f},"note":"{rng.bytes(padding // 2).hex()}",'
+        f'"features":[{",".join(f"{v:.3f}" for v in row)}]}}\n'
+        for c, t, row in zip(who, ts, x, strict=True)
+    ]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path

@@ -83,7 +83,15 @@ class World:
 
 
 def noisy(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
-    return np.clip(x + rng.normal(0, 0.5, x.shape), 0, 16)
+    """Natural variation: each image shifted by up to a pixel, its ink scaled, plus noise,
+    so that two draws of one image are two different natural inputs (not a near-copy)."""
+    images = x.reshape(-1, 8, 8)
+    out = np.empty_like(images)
+    shifts = rng.integers(-1, 2, (len(images), 2))
+    for i, (dy, dx) in enumerate(shifts):
+        out[i] = np.roll(images[i], (dy, dx), axis=(0, 1))
+    scale = rng.uniform(0.8, 1.2, (len(images), 1, 1))
+    return np.clip(out * scale + rng.normal(0, 0.5, out.shape), 0, 16).reshape(x.shape)
 
 
 def session_times(rng: np.random.Generator, day: int, n: int, spread: float) -> np.ndarray:

@@ -28,8 +28,11 @@ def _attestations_source(spec: SourceSpec) -> Source:
     return AttestationsSource(spec)
 
 
+LOGS_MODULES = ("duckdb", "numpy", "scipy", "threadpoolctl")
+
+
 def _logs_source(spec: SourceSpec) -> Source:
-    require_extra("logs", ("duckdb", "numpy", "scipy"), f"source {spec.text!r}")
+    require_extra("logs", LOGS_MODULES, f"source {spec.text!r}")
     from scanner.sources.logs.source import LogsSource
 
     return LogsSource(spec)

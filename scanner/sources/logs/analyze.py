@@ -25,6 +25,7 @@ REFERENCE_PER_CLIENT = 50  # no client shapes more than this many points of the 
 REFERENCE_SAMPLE = 5000
 SEED = 20240601  # analysis is deterministic: same logs, same answer
 DEFAULT_BUDGET = 256 * 1024 * 1024
+MAX_PARTITIONS = 256  # each partition re-reads the table; past this, partitions grow instead
 UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -285,7 +286,8 @@ def _reference(
 def _clients(
     con: duckdb.DuckDBPyConnection, endpoint: str, ctx: Context, featured: int, dim: int
 ) -> tuple[ClientVerdict, ...]:
-    parts = max(1, math.ceil(featured * max(dim, 1) * 8 / budget_bytes(ctx.options)))
+    need = featured * max(dim, 1) * 8
+    parts = min(MAX_PARTITIONS, max(1, math.ceil(need / budget_bytes(ctx.options))))
     out: list[ClientVerdict] = []
     orgs = dict(
         con.execute(

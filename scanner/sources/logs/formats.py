@@ -81,6 +81,7 @@ class LogFiles:
     fields: Mapping[str, str | tuple[str, ...]]  # role -> dotted field path(s)
     # SageMaker capture keeps the endpoint name in the S3 key: ENDPOINT/VARIANT/YYYY/MM/DD/HH/
     endpoint_from_path: bool = False
+    sniffed: bool = True  # a first record was found to match field names against
 
 
 def discover(target: str) -> list[str]:
@@ -162,6 +163,7 @@ def classify(
         files=tuple(files),
         fields=mapping,
         endpoint_from_path=flavour == "sagemaker-capture" and "endpoint" not in mapping,
+        sniffed=first is not None,
     )
 
 

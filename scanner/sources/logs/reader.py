@@ -24,13 +24,13 @@ from typing import Any
 import duckdb
 
 from scanner.sources.interface import SourceError
-from scanner.sources.logs.formats import LogFiles
+from scanner.sources.logs.formats import CANDIDATES, LogFiles
 from scanner.sources.logs.options import LogOptions
 
 # The earliest and latest timestamps taken as real (2000-01-01, 2200-01-01): anything else is a
 # unit mix-up or garbage, and would stretch the window to centuries.
 TS_MIN, TS_MAX = 946_684_800.0, 7_258_118_400.0
-MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = 1024 * 1024  # a larger line is malformed (and bounds DuckDB's buffers)
 REASONS = {
     "not_a_record": "not a JSON object (or a CSV row with the wrong number of columns)",
     "no_client": "no client id",
@@ -64,8 +64,9 @@ class LogReader:
             settings["threads"] = str(options.threads)
         for key, value in settings.items():
             self.con.execute(f"SET {key} = '{value}'")
-        # Determinism: the order rows come back in must not depend on thread scheduling.
-        self.con.execute("SET preserve_insertion_order = true")
+        # Every query that returns rows orders them itself; not preserving insertion order is
+        # what lets DuckDB stream a large table under a memory cap instead of buffering it.
+        self.con.execute("SET preserve_insertion_order = false")
 
     def __enter__(self) -> LogReader:
         return self
@@ -80,7 +81,12 @@ class LogReader:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def load(self, files: LogFiles) -> Loaded:
-        fields = files.fields
+        fields = dict(files.fields)
+        if not files.sniffed:
+            # Nothing readable at the start (an empty or garbled log): the conventional names
+            # let the read go on, so the records are counted rather than refused unseen.
+            for role in ("client", "timestamp"):
+                fields.setdefault(role, CANDIDATES[role][0])
         try:
             self._load(files, fields)
             return self._summarise(files, fields)
@@ -141,7 +147,7 @@ class LogReader:
             CREATE TABLE raw AS
             WITH src AS ({self._records_sql(files)}),
             typed AS (
-                SELECT file, j, json_type(j) = 'OBJECT' AS is_record FROM src
+                SELECT file, j, coalesce(json_type(j) = 'OBJECT', false) AS is_record FROM src
             ),
             fields AS (
                 SELECT file, is_record,
@@ -215,7 +221,9 @@ class LogReader:
         rejected, rejected_file = 0, None
         if files.format == "csv":
             row = con.execute(
-                "SELECT count(*), min(s.file_path) FROM reject_errors e "
+                # One row per error, and a row can have several: count rows (file, line).
+                "SELECT count(DISTINCT (e.scan_id, e.file_id, e.line)), min(s.file_path) "
+                "FROM reject_errors e "
                 "JOIN reject_scans s USING (scan_id, file_id)"
             ).fetchone()
             rejected, rejected_file = (row[0], row[1]) if row else (0, None)

@@ -40,6 +40,15 @@ class Report:
 
 
 def analyse(target: str, options: LogOptions, progress: Progress) -> Report:
+    from threadpoolctl import threadpool_limits
+
+    # BLAS threads default to one: the matrices are small, and on a shared CI runner threads
+    # spinning against each other made the analysis 4x slower (measured on 2 shared cores).
+    with threadpool_limits(limits=options.threads or 1):
+        return _analyse(target, options, progress)
+
+
+def _analyse(target: str, options: LogOptions, progress: Progress) -> Report:
     files = classify(target, discover(target), options.format, options.fields)
     progress(f"{len(files.files)} file(s), {files.flavour} {files.format}")
     with LogReader(target, options) as reader:
