@@ -115,8 +115,8 @@ def chained_perturber(log: Log, accounts: list[str], day: int, seeds: int = 5,
         current = current + log.rng.choice([-step, step], current.shape)
 
 
-def bulk_jsonl(path: Path, clients: int = 100, per_client: int = 150, days: int = 30,
-               padding: int = 9500) -> Path:
+def bulk_jsonl(path: Path, clients: int = 100, per_client: int = 640, days: int = 30,
+               padding: int = 2000) -> Path:
     """A log larger than a small DuckDB memory cap: few rows (cheap to analyse), each padded
     with a note of `padding` bytes, as real logs carry headers and payloads."""
     rng = np.random.default_rng(3)

@@ -37,9 +37,20 @@ def summarise(row: dict[str, object], agreement: ev.Agreement) -> dict[str, obje
     out: dict[str, object] = {"fpr": round(float(row["fpr"]), 4)}
     synthetic_hits, before_80 = [], []
     queries, agreements = [], []
+    per_kind: dict[str, object] = {}
     for kind in ev.KINDS:
         outcomes: list[ev.Outcome] = row[kind]  # type: ignore[assignment]
         out[kind] = round(float(np.mean([o.detected for o in outcomes])), 3)
+        hit = [o for o in outcomes if o.detected]
+        per_kind[kind] = {
+            "tpr": out[kind],
+            "median_queries_until_alarm": float(np.median([o.queries for o in hit]))
+            if hit else None,
+            "median_agreement_at_alarm": round(float(np.median([o.agreement for o in hit])), 3)
+            if hit else None,
+            "before_80": round(float(np.mean([o.detected and (o.agreement or 0) < 0.8
+                                              for o in outcomes])), 3),
+        }
         for o in outcomes:
             if kind in ev.SYNTHETIC:
                 synthetic_hits.append(o.detected)
@@ -47,6 +58,7 @@ def summarise(row: dict[str, object], agreement: ev.Agreement) -> dict[str, obje
             if o.detected:
                 queries.append(o.queries)
                 agreements.append(o.agreement)
+    out["by_kind"] = per_kind
     out["synthetic_tpr"] = round(float(np.mean(synthetic_hits)), 3)
     out["synthetic_before_80"] = round(float(np.mean(before_80)), 3)
     out["median_queries_until_alarm"] = float(np.median(queries)) if queries else None
@@ -80,7 +92,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the numbers here")
     args = parser.parse_args()
     if args.tiny:
-        args.benign, args.attackers, args.budget = 60, 1, 300
+        args.benign, args.attackers, args.budget = 40, 1, 200
     warnings.filterwarnings("ignore")  # convergence chatter from the victim and surrogates
     started = time.monotonic()
     world = build_world(args.seed, args.benign, args.attackers, args.budget)
@@ -125,6 +137,11 @@ def main() -> int:
                 result["calibrated_with_prada"])  # type: ignore[arg-type]
     base = result["calibrated"]["combined"]  # type: ignore[index]
     plus = result["calibrated_with_prada"]["combined"]  # type: ignore[index]
+    print("\ncombined, calibrated, per attack kind: flagged | before 80% agreement | median "
+          "queries until alarm | median agreement at alarm")
+    for kind, k in base["by_kind"].items():  # type: ignore[union-attr]
+        print(f"  {kind}: {k['tpr']:.2f} | {k['before_80']:.2f} | "
+              f"{k['median_queries_until_alarm']} | {k['median_agreement_at_alarm']}")
     print(f"\nPRADA: combined synthetic TPR {base['synthetic_tpr']:.3f} -> "
           f"{plus['synthetic_tpr']:.3f}, natural (knockoff) "
           f"{base['knockoff']:.2f}/{base['knockoff-split']:.2f} -> "

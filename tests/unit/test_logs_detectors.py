@@ -97,5 +97,5 @@ def test_wide_inputs_are_projected_with_a_residual():
     x = rng.normal(size=(1500, 10)) @ basis
     ref = det.fit_reference(x, None, rng)
     assert ref.components is not None and ref.points.shape[1] == det.MAX_DIMS + 1
-    off_manifold = ref.project(rng.normal(size=(50, 100)) * 3)
+    off_manifold = ref.project(rng.normal(size=(50, 100)) * 8)
     assert det.ood_flags(ref, off_manifold).all()

@@ -193,7 +193,7 @@ def test_malformed_lines_are_counted_problems(tmp_path, attacked):
     collection = collect(path)
     assert len(collection.resources) == 1
     problems = "\n".join(collection.problems)
-    assert f"2 of {len(lines)} records malformed: not a JSON object" in problems
+    assert f"2 of {len(lines)} records malformed: not a JSON object with any mapped" in problems
     assert "1 of" in problems and "unreadable timestamp" in problems
     assert str(path) in problems
 
@@ -243,16 +243,16 @@ def test_memory_cap_spills_and_gives_the_same_answer(bulk, monkeypatch):
     from scanner.sources.logs import analyze
 
     free = only(collect(bulk))
-    # DuckDB's JSON reader needs about 64 MB of buffers whatever the file; the log is twice
-    # that, so it can only have been streamed.
+    # DuckDB's JSON reader needs most of 64 MB for its buffers whatever the file; the log is
+    # twice that, so it can only have been streamed.
     assert bulk.stat().st_size > 2 * 64 * 1024 * 1024
     # Vectors are also fetched in many small client partitions instead of one.
     monkeypatch.setattr(analyze, "budget_bytes", lambda _options: 20_000)
     capped = only(collect(bulk, memory_limit="64MB", threads=1))
     assert capped["suspicious_clients"] == free["suspicious_clients"]
-    assert [e["client"] for e in capped["suspicious_clients"]] == ["c0"]
+    assert "c0" in [e["client"] for e in capped["suspicious_clients"]]  # the random prober
     assert capped["baseline"] == free["baseline"]
-    assert capped["requests"] == free["requests"] == 15_000
+    assert capped["requests"] == free["requests"] == 64_000
 
 
 def test_out_of_memory_is_a_source_error_naming_the_option(attacked):

@@ -241,7 +241,7 @@ def _reference(
     rows = fetch(
         con,
         f"""
-        SELECT features, scores FROM q
+        SELECT client, features, scores FROM q
         WHERE endpoint = $1 AND ts < $2 AND (features IS NOT NULL OR scores IS NOT NULL)
         QUALIFY row_number() OVER (PARTITION BY client ORDER BY hash(ts, client))
                 <= {REFERENCE_PER_CLIENT}
@@ -250,6 +250,8 @@ def _reference(
         [endpoint, cutoff],
     )
     rng = np.random.default_rng(SEED)
+    owners = np.array([c for c, f in zip(rows["client"], rows["features"], strict=True)
+                       if f is not None], dtype=object)
     features = [f for f in rows["features"] if f is not None]
     scores = [s for s in rows["scores"] if s is not None]
     score_dim = None
@@ -270,6 +272,7 @@ def _reference(
         np.stack(features).astype(np.float64),
         np.stack(scores).astype(np.float64) if len(scores) >= 50 else None,
         rng,
+        owners,
     )
     assert ref is not None
     info: dict[str, float | int | str] = {
