@@ -83,6 +83,9 @@ def test_analyze_field_flags_and_errors(cli, tmp_path):
     assert result.code == 0, result.err
     assert json.loads(result.out)["endpoints"][0]["clients"] == 3
     assert cli("logs", "analyze", str(path)).code == 3  # no client field: the source fails
+    options = write(tmp_path / "options.yaml", "fields: {client: who, timestamp: when}\n")
+    by_file = cli("logs", "analyze", str(path), "--json", "--options", str(options))
+    assert by_file.code == 0 and json.loads(by_file.out)["endpoints"][0]["clients"] == 3
     bad = cli("logs", "analyze", str(path), "--field", "nonsense")
     assert bad.code == 2 and "ROLE=FIELD" in bad.err
 
@@ -120,7 +123,12 @@ def test_scan_with_a_logs_source(logs, tmp_path):
         assert traffic["id"] == f"traffic:{ARN}fraud"
         (finding,) = doc["findings"]
         assert finding["status"] == ("fail" if expected else "pass")
-    assert "T-API-05" in result.out or expected == 0
+    # Straight from the command line: no options, so no endpoint id, but the same verdict.
+    direct = run_subprocess("scan", "--source", f"logs:{logs['attacked']}",
+                            "--no-builtin-policies", "--policies", str(tmp_path / "pol"),
+                            cwd=tmp_path)
+    assert direct.code == 1, direct.out + direct.err
+    assert "T-API-05" in direct.out
 
 
 @pytest.mark.slow
