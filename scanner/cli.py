@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+        help="a source: path:DIR, attestations:FILE, logs:PATH (repeatable; replaces the "
+        "config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(
@@ -252,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     _add_common(ver)
+    from scanner.logs_command import add_parser as add_logs_parser
+
+    add_logs_parser(sub, _add_common)
 
     for name, text in (
         ("bom", "write an AI-BOM"),
@@ -319,4 +323,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(Path(args.output_dir))
     if args.command == "verify":
         return commands.verify(args)
+    if args.command == "logs":
+        from scanner import logs_command
+
+        return logs_command.analyze(args)
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

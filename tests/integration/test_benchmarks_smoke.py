@@ -28,3 +28,17 @@ def test_benchmark_runs(module, args):
     )
     assert proc.returncode == 0, proc.stderr
     assert "ratio" in proc.stdout
+
+
+def test_extraction_benchmark_runs():
+    """The extraction evaluation end to end at a tiny size (its numbers mean nothing here)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.extraction", "--tiny"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in ("calibrated thresholds", "combined |", "PRADA:", "target ("):
+        assert line in proc.stdout
