@@ -12,7 +12,7 @@ SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "logs", "oci")
+PLANNED_KINDS = ("mlflow", "azure", "gcs", "vertex", "logs", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -27,10 +27,17 @@ def _attestations_source(spec: SourceSpec) -> Source:
     return AttestationsSource(spec)
 
 
+def _aws_source(spec: SourceSpec) -> Source:
+    from scanner.sources.aws.source import AwsSource
+
+    return AwsSource(spec)
+
+
 # Each provider module is imported only when used, so a heavy client library loads on demand.
 FACTORIES: dict[str, SourceFactory] = {
     "path": _path_source,
     "attestations": _attestations_source,
+    "aws": _aws_source,
 }
 
 
@@ -52,6 +59,22 @@ def parse_spec(
 OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
+    # Kept in step with scanner.sources.aws.options.OPTION_NAMES (a unit test checks it);
+    # listed here so checking config options does not import boto3.
+    "aws": frozenset(
+        {
+            "profile",
+            "regions",
+            "role_arn",
+            "workers",
+            "max_objects_per_bucket",
+            "sniff_bytes",
+            "max_attempts",
+            "jit_role_patterns",
+            "jit_tag",
+            "jit_max_session_seconds",
+        }
+    ),
 }
 
 

@@ -82,6 +82,33 @@ def iam_action(service: str, operation: str) -> str:
     return ACTION_OVERRIDES.get((service, operation), f"{prefix}:{operation}")
 
 
+def _local_host_prefix(request: Any, **_: Any) -> None:
+    """S3 Control puts the account id in the host (`ACCOUNT.s3-control.REGION.amazonaws.com`).
+
+    Against a local endpoint (`AWS_ENDPOINT_URL=http://127.0.0.1:P`, an emulator) that host
+    cannot resolve and `inject_host_prefix=False` does not stop botocore adding it, so the
+    prefix is taken off again when what remains is an IP address or localhost. Real AWS
+    hosts are left alone.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(request.url)
+    host, sep, rest = parts.netloc.partition(".")
+    remainder = rest.split(":", 1)[0]
+    if sep and host.isdigit() and (remainder == "localhost" or _is_ip(remainder)):
+        request.url = urlunsplit(parts._replace(netloc=rest))
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {}) if isinstance(response, dict) else {}
@@ -125,9 +152,12 @@ class AwsContext:
                     max_pool_connections=self._max_pool,
                     user_agent_extra="modelward",
                 )
-                self._clients[key] = self.session.client(
+                client = self.session.client(
                     service, region_name=region, config=config, **self._client_kwargs
                 )
+                if service == "s3control":
+                    client.meta.events.register("before-sign.s3-control.*", _local_host_prefix)
+                self._clients[key] = client
             return self._clients[key]
 
     def call(
@@ -155,13 +185,10 @@ class AwsContext:
             code = _error_code(exc)
             if code in set(absent):
                 return None
-            if code in DENIED_CODES:
-                return Unknown(f"denied: {name}")
-            if code in THROTTLE_CODES:
-                return Unknown(f"throttled past retries: {name}")
-            if code in REGION_DISABLED_CODES:
-                return Unknown(f"region {region} not enabled for this account ({name})")
-            raise AwsCallError(name, code, str(exc)) from exc
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, code, str(exc)) from exc
+            return unknown
         except BotoCoreError as exc:
             raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
 
@@ -197,13 +224,53 @@ class AwsContext:
             code = _error_code(exc)
             if code in set(absent):
                 return None
-            if code in DENIED_CODES:
-                return Unknown(f"denied: {name}")
-            if code in THROTTLE_CODES:
-                return Unknown(f"throttled past retries: {name}")
-            if code in REGION_DISABLED_CODES:
-                return Unknown(f"region {region} not enabled for this account ({name})")
-            raise AwsCallError(name, code, str(exc)) from exc
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, code, str(exc)) from exc
+            return unknown
         except BotoCoreError as exc:
             raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
         return items
+
+    @staticmethod
+    def _classify(exc: Exception, name: str, region: str | None, absent: Iterable[str]) -> Any:
+        code = _error_code(exc)
+        if code in DENIED_CODES:
+            return Unknown(f"denied: {name}")
+        if code in THROTTLE_CODES:
+            return Unknown(f"throttled past retries: {name}")
+        if code in REGION_DISABLED_CODES:
+            return Unknown(f"region {region} not enabled for this account ({name})")
+        return None
+
+    def pages_multi(
+        self,
+        service: str,
+        region: str | None,
+        method: str,
+        result_keys: tuple[str, ...],
+        **params: Any,
+    ) -> dict[str, list[Any]] | Unknown:
+        """Like `pages` for listings that return several lists per page (IAM's authorization
+        details: users, groups, roles and policies)."""
+        if not method.startswith(READ_VERBS):
+            raise ValueError(f"{service}.{method} is not a read-only operation")
+        client = self.client(service, region)
+        operation = client.meta.method_to_api_mapping.get(method, method)
+        name = iam_action(service, operation)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        out: dict[str, list[Any]] = {key: [] for key in result_keys}
+        try:
+            for page in client.get_paginator(method).paginate(**params):
+                self.calls[name] += 1
+                for key in result_keys:
+                    out[key].extend(page.get(key, []))
+        except ClientError as exc:
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, _error_code(exc), str(exc)) from exc
+            return unknown
+        except BotoCoreError as exc:
+            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        return out
