@@ -138,12 +138,22 @@ class AwsContext:
         self._client_kwargs = client_kwargs or {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.calls: Counter[str] = Counter()
 
     def client(self, service: str, region: str | None = None) -> Any:
-        """A cached client; botocore clients are thread-safe, sessions are not."""
+        """A cached client; botocore clients are thread-safe, sessions are not.
+
+        One lock per (service, region), so creating the IAM client does not wait for the S3
+        one; session access itself stays serialised under the context lock.
+        """
         key = (service, region)
+        found = self._clients.get(key)
+        if found is not None:
+            return found
         with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
             if key not in self._clients:
                 from botocore.config import Config
 
@@ -152,9 +162,10 @@ class AwsContext:
                     max_pool_connections=self._max_pool,
                     user_agent_extra="modelward",
                 )
-                client = self.session.client(
-                    service, region_name=region, config=config, **self._client_kwargs
-                )
+                with self._lock:
+                    client = self.session.client(
+                        service, region_name=region, config=config, **self._client_kwargs
+                    )
                 if service == "s3control":
                     client.meta.events.register("before-sign.s3-control.*", _local_host_prefix)
                 self._clients[key] = client

@@ -57,7 +57,7 @@ class IamPrincipal:
     boundary: tuple[Statement, ...] | Unknown | None = None
     kind: str = "human"
     cross_account: bool = False
-    just_in_time: bool | None = None
+    just_in_time: bool | Unknown | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -162,7 +162,7 @@ def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
         p.statements = relevant(stmts, "identity_policy")
         p.admin = admin
         p.tags = _tags(r)
-        p.max_session = r.get("MaxSessionDuration")
+        p.max_session = r.get("MaxSessionDuration")  # not in GAAD's RoleDetail: see below
         p.boundary = _boundary(r, managed)
         try:
             p.trust = parse_policy(
@@ -174,6 +174,24 @@ def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
         account.principals[p.arn] = p
         roles.append(p)
     _classify_roles(roles, account, options)
+    # A human role's trust that requires MFA makes it just-in-time only with a short maximum
+    # session, which GetAccountAuthorizationDetails does not return: ListRoles (100 roles a
+    # page) is read only when some role needs it.
+    pending = [p for p in roles if p.kind == "human" and p.just_in_time is None]
+    if pending:
+        listed = ctx.pages("iam", None, "list_roles", "Roles")
+        sessions = (
+            {}
+            if isinstance(listed, Unknown) or listed is None
+            else {r.get("Arn"): r.get("MaxSessionDuration") for r in listed}
+        )
+        for p in pending:
+            if isinstance(listed, Unknown):
+                p.just_in_time = Unknown(f"maximum session duration unreadable ({listed.reason})")
+                continue
+            p.max_session = sessions.get(p.arn)
+            limit = options.jit_max_session_seconds
+            p.just_in_time = p.max_session is not None and p.max_session <= limit
     return account
 
 
@@ -256,7 +274,8 @@ def _classify_roles(roles: list[IamPrincipal], account: IamAccount, options: Aws
             p.just_in_time = _just_in_time(p, options)
 
 
-def _just_in_time(p: IamPrincipal, options: AwsOptions) -> bool:
+def _just_in_time(p: IamPrincipal, options: AwsOptions) -> bool | None:
+    """True/False, or None: the trust requires MFA, so the session length decides."""
     if p.tags.get(options.jit_tag, "").strip().lower() in _TRUTHY:
         return True
     if any(fnmatch.fnmatchcase(p.name, pat) for pat in options.jit_role_patterns):
@@ -266,10 +285,9 @@ def _just_in_time(p: IamPrincipal, options: AwsOptions) -> bool:
         for kind, value, st in _trust_principals(p)
         if kind not in ("Service",) and not (kind == "Federated" and "saml-provider" not in value)
     ]
-    if not human_paths:
+    if not human_paths or not all(_requires_mfa(st) for st in human_paths):
         return False
-    short = p.max_session is not None and p.max_session <= options.jit_max_session_seconds
-    return short and all(_requires_mfa(st) for st in human_paths)
+    return None
 
 
 def _requires_mfa(st: Statement) -> bool:

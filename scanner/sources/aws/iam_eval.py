@@ -132,26 +132,33 @@ def glob_intersects(pattern: str, prefix: str, *, fold: bool = False) -> bool:
 def glob_covers(pattern: str, prefix: str, *, fold: bool = False) -> bool:
     """Every string starting with `prefix` (including longer ones) matches.
 
-    True iff the pattern ends in `*` and what precedes its trailing stars matches some prefix
-    of `prefix` exactly (then the trailing star absorbs any remainder); a variable never
-    matches here, so a Deny with a variable is not taken as certain.
+    Exact: after reading `prefix`, explore every set of pattern positions reachable by any
+    continuation (characters that are no literal of the pattern behave alike, so one stands
+    for all of them); it covers iff every reachable set includes the end of the pattern. A
+    variable never matches here, so a Deny with a variable is not taken as certain.
     """
-    stripped = pattern.rstrip("*")
-    if stripped == pattern:
-        return False
-    if stripped.endswith("${"):  # a trailing "${*" is no variable: keep literal semantics
-        return False
-    tokens = _tokens(stripped)
-    states = _closure(tokens, {0}, False)
-    if len(tokens) in states:
+    if pattern == "*":
         return True
-    for ch in prefix:
-        states = _step(tokens, states, ch, fold, False)
-        if not states:
+    if "*" not in pattern or not pattern.endswith(("*", "?")):
+        return False  # a finite pattern, or one ending in a literal, misses some continuation
+    tokens, states = _run(pattern, prefix, fold, False)
+    if not states:
+        return False
+    literals = {t[1] if isinstance(t, tuple) else t for t in tokens if t not in ("*", "?", _VAR)}
+    alphabet = [*literals, "\x01"]  # \x01: any character the pattern does not name
+    end = len(tokens)
+    seen: set[frozenset[int]] = set()
+    todo = [frozenset(states)]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if end not in current:
             return False
-        if len(tokens) in states:
-            return True
-    return False
+        for ch in alphabet:
+            todo.append(frozenset(_step(tokens, set(current), ch, fold, False)))
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +238,8 @@ def parse_policy(document: Any, policy: str) -> tuple[Statement, ...]:
             if effect not in ("Allow", "Deny"):
                 raise PolicyDocumentError("Effect must be Allow or Deny")
             conditions: dict[str, dict[str, tuple[str, ...]]] = {}
-            cond = st.get("Condition", {}) or {}
+            cond = st.get("Condition", {})
+            cond = {} if cond is None else cond
             if not isinstance(cond, Mapping):
                 raise PolicyDocumentError("Condition must be an object")
             for op, keys in cond.items():
