@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+        help="a source: path:DIR, attestations:FILE, aws:[KEY=VALUE,...] "
+        "(repeatable; replaces the config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(

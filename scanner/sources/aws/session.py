@@ -92,9 +92,10 @@ def accounts(text: str, options: AwsOptions) -> tuple[list[Account], list[str]]:
 
     session = base_session(text, options)
     region = session.region_name or DEFAULT_REGION
-    sts = session.client(
-        "sts", region_name=region, config=Config(retries={"max_attempts": options.max_attempts})
-    )
+    # The first call doubles as the reachability probe: few retries, so an endpoint that is
+    # down fails in seconds rather than after the full adaptive back-off.
+    probe = Config(retries={"max_attempts": min(options.max_attempts, 3)}, connect_timeout=10)
+    sts = session.client("sts", region_name=region, config=probe)
     if not options.role_arns:
         try:
             identity = sts.get_caller_identity()
