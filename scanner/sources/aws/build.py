@@ -129,9 +129,10 @@ class Builder:
         external: dict[str, str] = {}
         for access in accesses.values():
             if isinstance(access.grants, Unknown):
-                unknown = unknown or Unknown(
-                    f"some bucket's grants are unreadable ({access.grants.reason})"
-                )
+                if unknown is None:
+                    unknown = Unknown(
+                        f"some bucket's grants are unreadable ({access.grants.reason})"
+                    )
                 continue
             for g in access.grants:
                 by_principal[g.principal].append(g)

@@ -61,7 +61,8 @@ def describe(ctx: AwsContext, regions: Sequence[str]) -> tuple[list[Trail], list
     for region in regions:
         answer = ctx.call("cloudtrail", region, "describe_trails", includeShadowTrails=True)
         if isinstance(answer, Unknown):
-            denied = denied or answer
+            if denied is None:
+                denied = answer
             continue
         for t in (answer or {}).get("trailList", []):
             if t.get("TrailARN"):

@@ -55,6 +55,7 @@ REGION_DISABLED_CODES = frozenset({"OptInRequired", "UnrecognizedClientException
 
 # IAM action names that differ from "<prefix>:<OperationName>".
 ACTION_OVERRIDES: dict[tuple[str, str], str] = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
@@ -140,6 +141,9 @@ class AwsContext:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.calls: Counter[str] = Counter()
+        # Denied/throttled calls per action: one problem line each, so the user learns which
+        # permission to add without reading every Unknown.
+        self.failed: Counter[str] = Counter()
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached client; botocore clients are thread-safe, sessions are not.
@@ -243,16 +247,28 @@ class AwsContext:
             raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
         return items
 
-    @staticmethod
-    def _classify(exc: Exception, name: str, region: str | None, absent: Iterable[str]) -> Any:
+    def _classify(
+        self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
+    ) -> Any:
         code = _error_code(exc)
+        unknown = None
         if code in DENIED_CODES:
-            return Unknown(f"denied: {name}")
-        if code in THROTTLE_CODES:
-            return Unknown(f"throttled past retries: {name}")
-        if code in REGION_DISABLED_CODES:
-            return Unknown(f"region {region} not enabled for this account ({name})")
-        return None
+            unknown = Unknown(f"denied: {name}")
+        elif code in THROTTLE_CODES:
+            unknown = Unknown(f"throttled past retries: {name}")
+        elif code in REGION_DISABLED_CODES:
+            unknown = Unknown(f"region {region} not enabled for this account ({name})")
+        if unknown is not None:
+            with self._lock:
+                self.failed[unknown.reason] += 1
+        return unknown
+
+    def failure_summary(self) -> list[str]:
+        """One line per denied/throttled action, e.g. "denied: s3:GetBucketPolicy (12 calls)"."""
+        return [
+            f"account {self.account}: {reason} ({count} call{'s' if count > 1 else ''})"
+            for reason, count in sorted(self.failed.items())
+        ]
 
     def pages_multi(
         self,

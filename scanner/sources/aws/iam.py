@@ -209,7 +209,9 @@ def _boundary(
     arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     if not arn:
         return None
-    return managed.get(arn) or Unknown(f"permission boundary {arn} is not readable")
+    if arn in managed:
+        return managed[arn]
+    return Unknown(f"permission boundary {arn} is not readable")
 
 
 def _is_admin(st: Statement) -> bool:

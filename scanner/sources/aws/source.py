@@ -84,6 +84,7 @@ class AwsSource:
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
+            problems.extend(scan.ctx.failure_summary())
             for name, count in scan.ctx.calls.items():
                 self.calls[name] = self.calls.get(name, 0) + count
         return Collection(
