@@ -18,6 +18,7 @@ from tests.helpers import REPO
             "benchmarks.bench_path_source",
             ["--models", "2", "--mb-per-model", "1", "--small-files", "20"],
         ),
+        ("benchmarks.bench_aws_source", ["--buckets", "10", "--roles", "5", "--repeat", "1"]),
     ],
 )
 def test_benchmark_runs(module, args):

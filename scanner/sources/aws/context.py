@@ -139,6 +139,7 @@ class AwsContext:
         self._client_kwargs = client_kwargs or {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self._key_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.calls: Counter[str] = Counter()
         # Denied/throttled calls per action: one problem line each, so the user learns which
@@ -191,7 +192,7 @@ class AwsContext:
         client = self.client(service, region)
         operation = client.meta.method_to_api_mapping.get(method, method)
         name = action or iam_action(service, operation)
-        self.calls[name] += 1
+        self._count(name)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -230,10 +231,10 @@ class AwsContext:
         try:
             if client.can_paginate(method):
                 for page in client.get_paginator(method).paginate(**params):
-                    self.calls[name] += 1
+                    self._count(name)
                     items.extend(page.get(result_key, []))
             else:
-                self.calls[name] += 1
+                self._count(name)
                 items.extend(getattr(client, method)(**params).get(result_key, []))
         except ClientError as exc:
             code = _error_code(exc)
@@ -259,9 +260,13 @@ class AwsContext:
         elif code in REGION_DISABLED_CODES:
             unknown = Unknown(f"region {region} not enabled for this account ({name})")
         if unknown is not None:
-            with self._lock:
+            with self._count_lock:
                 self.failed[unknown.reason] += 1
         return unknown
+
+    def _count(self, name: str) -> None:
+        with self._count_lock:  # Counter += is a read-modify-write: not atomic across threads
+            self.calls[name] += 1
 
     def failure_summary(self) -> list[str]:
         """One line per denied/throttled action, e.g. "denied: s3:GetBucketPolicy (12 calls)"."""
@@ -290,7 +295,7 @@ class AwsContext:
         out: dict[str, list[Any]] = {key: [] for key in result_keys}
         try:
             for page in client.get_paginator(method).paginate(**params):
-                self.calls[name] += 1
+                self._count(name)
                 for key in result_keys:
                     out[key].extend(page.get(key, []))
         except ClientError as exc:
