@@ -109,6 +109,22 @@ def estate(moto):
         Tags=[{"Key": "modelward:jit", "Value": "true"}],
     )
     iam.create_role(
+        RoleName="mfa-long-session",
+        AssumeRolePolicyDocument=trust(
+            {"AWS": f"{ARN}:root"}, Bool={"aws:MultiFactorAuthPresent": "true"}
+        ),
+        MaxSessionDuration=43200,
+    )
+    # a role allowed s3:* by its policy but bounded to listing by its permission boundary
+    bound = iam.create_policy(
+        PolicyName="list-only",
+        PolicyDocument=policy({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}),
+    )["Policy"]["Arn"]
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=service, PermissionsBoundary=bound)
+    iam.put_role_policy(
+        RoleName="bounded", PolicyName="all", PolicyDocument=policy(_read("*", "s3:*"))
+    )
+    iam.create_role(
         RoleName="partner-role",
         AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{OTHER}:root"}),
     )
@@ -142,8 +158,12 @@ def readers(estate, bucket):
     return {r["$ref"] for r in attrs(estate[0][f"s3://{bucket}"])["readers"]}
 
 
-def test_no_problems(estate):
-    assert estate[1] == []
+def test_no_problems_but_the_moto_deny(estate):
+    # moto applies a bucket policy's object Deny to every caller, whatever its Principal (AWS
+    # applies it to role/wildcard only): the scanner's own ranged GET on "locked" is denied.
+    assert estate[1] == ["account 123456789012: denied: s3:GetObject (1 call)"]
+    (locked,) = [attrs(r) for r in estate[0].values() if r.id == "s3://locked/m"]
+    assert locked["files"][0]["format"] == {"$unknown": "denied: s3:GetObject"}
 
 
 def test_wildcard_identity_grant(estate):
@@ -207,10 +227,17 @@ def test_kinds_and_just_in_time(estate):
     assert principal(estate, "role/sso")["kind"] == "human"
     assert principal(estate, "role/breakglass")["just_in_time"] is True
     assert principal(estate, "role/elevate")["just_in_time"] is True
+    long_session = principal(estate, "role/mfa-long-session")
+    assert (long_session["just_in_time"], long_session["max_session_seconds"]) == (False, 43200)
     assert principal(estate, "user/nobody")["just_in_time"] is False
     partner = principal(estate, "role/partner-role")
     assert partner["cross_account"] is True and partner["kind"] == "human"
     assert principal(estate, "role/analyst")["cross_account"] is False
+
+
+def test_permission_boundary_limits_identity_grants(estate):
+    assert principal(estate, "role/bounded")["can_read"] == []
+    assert f"{ARN}:role/bounded" not in readers(estate, "models")
 
 
 def test_admin(estate):

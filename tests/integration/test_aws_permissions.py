@@ -118,6 +118,7 @@ def enforced():
             "no-iam": _user(
                 iam, "no-iam", _without("iam:GetAccountAuthorizationDetails", "iam:ListRoles")
             ),
+            "no-trails": _user(iam, "no-trails", _without("cloudtrail:DescribeTrails")),
             "no-kms-trail": _user(
                 iam, "no-kms-trail", _without("kms:DescribeKey", "cloudtrail:GetEventSelectors")
             ),
@@ -207,3 +208,13 @@ def test_without_kms_and_event_selectors(enforced):
     trail = attrs(resources["arn:aws:cloudtrail:us-east-1:123456789012:trail/main"])
     assert trail["read_events_on"] == {"$unknown": "denied: cloudtrail:GetEventSelectors"}
     assert trail["enabled"] is True
+
+
+def test_without_describe_trails(enforced):
+    resources, problems, _ = _scan(enforced, "no-trails")
+    models = attrs(resources["s3://models"])
+    assert models["access_logging"]["read_events"] == {
+        "$unknown": "denied: cloudtrail:DescribeTrails"
+    }
+    assert not any(r.type == "audit_trail" for r in resources.values())
+    assert "account 123456789012: denied: cloudtrail:DescribeTrails (1 call)" in problems
