@@ -11,13 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.sources.aws.actions import object_read_actions
+from scanner.sources.aws.globs import glob_covers, glob_intersects, glob_matches
 from scanner.sources.aws.iam_eval import (
     PolicyDocumentError,
     Sourced,
     evaluate_reads,
-    glob_covers,
-    glob_intersects,
-    glob_matches,
     parse_policy,
     restrictions,
     strongly_restricted,

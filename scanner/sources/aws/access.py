@@ -172,136 +172,53 @@ def _pab_reason(flag: str, bucket: Any, account: Any) -> str:
     return f"{flag} ({' and '.join(where) or 'unknown'})"
 
 
+@dataclass
+class _Context:
+    """What every step of one bucket's evaluation reads."""
+
+    facts: BucketFacts
+    owner: str
+    stmts: tuple[Statement, ...]
+    prefixes: list[str]
+    reads: frozenset[str]
+    account_pab: Any
+    out: BucketAccess = field(default_factory=BucketAccess)
+    grants: list[GrantRecord] = field(default_factory=list)
+
+    def blocked_by(self, flag: str) -> str:
+        return _pab_reason(flag, self.facts.pab, self.account_pab)
+
+
 def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
-    out = BucketAccess()
-    owner = facts.account
-    prefixes = model_prefixes(facts)
-    whole = [f"arn:aws:s3:::{facts.name}/"]
-    reads = object_read_actions()
-    account_pab = scope.account_pab.get(owner)
-    restrict = _pab_flag("RestrictPublicBuckets", facts.pab, account_pab)
-    ignore_acls = _pab_flag("IgnorePublicAcls", facts.pab, account_pab)
     policy = facts.policy
     stmts: tuple[Statement, ...] = () if policy is None or isinstance(policy, Unknown) else policy
+    c = _Context(
+        facts=facts,
+        owner=facts.account,
+        stmts=stmts,
+        prefixes=model_prefixes(facts),
+        reads=object_read_actions(),
+        account_pab=scope.account_pab.get(facts.account),
+    )
+    network_deny = _policy_only(c)
+    restrict = _pab_flag("RestrictPublicBuckets", facts.pab, c.account_pab)
+    ignore_acls = _pab_flag("IgnorePublicAcls", facts.pab, c.account_pab)
+    policy_public: Tri = policy if isinstance(policy, Unknown) else _anonymous(c, restrict)
+    c.out.public = t_or(_acl(c, ignore_acls), policy_public)
 
-    # --- the bucket policy alone: TLS, network restriction, public grants ---
-    if isinstance(policy, Unknown):
-        out.tls_only = policy
-        policy_public: Tri = policy
-        network_deny: Tri = policy
-    else:
-        out.tls_only = any(
-            tls_only_deny(st)
-            and _names(st, ANYONE, owner)
-            and allowed_actions(st, {"s3:GetObject"})
-            and all(surely_applies_to(st, p) for p in whole)
-            for st in stmts
-        )
-        network_deny = any(
-            st.effect == "Deny"
-            and _names(st, ANYONE, owner)
-            and {"vpce", "vpc"} & set(restrictions(st))
-            and not _restriction_is_other_only(st)
-            and allowed_actions(st, reads) == reads
-            and all(surely_applies_to(st, p) for p in prefixes)
-            for st in stmts
-        )
-        policy_public = False
-
-    grants: list[GrantRecord] = []
-    # --- anonymous: bucket policy statements naming "*" ---
-    anyone = [Sourced(st, "bucket_policy") for st in stmts if _names(st, ANYONE, owner)]
-    for g in evaluate_reads(anyone, reads, prefixes, facts.name):
-        public = not strongly_restricted(g.statement) and not any(
-            c in g.restricted_by for c in ("vpce", "vpc", "org", "source_ip")
-        )
-        record = _record(ANYONE, facts, g, cross_account=True)
-        if public:
-            reason = (
-                f"bucket policy statement {g.statement.sid} allows {', '.join(g.actions)} to anyone"
-            )
-            if restrict is True:
-                out.public_reasons.append(
-                    reason
-                    + " - blocked by "
-                    + _pab_reason("RestrictPublicBuckets", facts.pab, account_pab)
-                )
-                continue
-            out.public_reasons.append(reason)
-            policy_public = t_or(policy_public, t_not(restrict))
-        grants.append(record)
-
-    # --- the bucket ACL ---
-    acl_public: Tri = False
-    if isinstance(facts.acl, Unknown):
-        acl_public = facts.acl
-    else:
-        for grant in facts.acl:
-            grantee = grant.get("Grantee", {})
-            uri = grantee.get("URI")
-            perm = grant.get("Permission")
-            if uri not in (ALL_USERS, AUTHENTICATED_USERS) or perm not in ("READ", "FULL_CONTROL"):
-                continue
-            who = "AllUsers" if uri == ALL_USERS else "AuthenticatedUsers (any AWS account)"
-            reason = f"bucket ACL grants {perm} to {who}"
-            if ignore_acls is True:
-                out.public_reasons.append(
-                    reason
-                    + " - ignored by "
-                    + _pab_reason("IgnorePublicAcls", facts.pab, account_pab)
-                )
-                continue
-            out.public_reasons.append(reason)
-            acl_public = t_or(acl_public, t_not(ignore_acls))
-            grants.append(
-                GrantRecord(
-                    principal=ANYONE,
-                    bucket=facts.id,
-                    grant=None,
-                    via="acl",
-                    policy="bucket ACL",
-                    statement=f"{who} {perm}",
-                    actions=tuple(sorted(LIST_ACTIONS)),
-                    conditions={},
-                    restricted_by=(),
-                    cross_account=True,
-                    wildcard_action=perm == "FULL_CONTROL",
-                    wildcard_resource=False,
-                )
-            )
-    out.public = t_or(acl_public, policy_public)
-
-    # --- IAM principals of the owner account ---
-    iam = scope.iam.get(owner)
-    principals_known: Tri = True
-    if isinstance(iam, Unknown):
-        principals_known = iam
-    elif iam is not None:
+    iam = scope.iam.get(c.owner)
+    if isinstance(iam, IamAccount):
         for p in iam.principals.values():
-            grants.extend(_principal_grants(p, stmts, facts, prefixes, owner, reads))
+            c.grants.extend(_principal_grants(p, stmts, facts, c.prefixes, c.owner, c.reads))
+    _foreign_grants(c, scope)
 
-    # --- principals of other accounts named by the bucket policy ---
-    for pid in _foreign(stmts, owner):
-        acct = _account(pid) or "unknown"
-        other = scope.iam.get(acct)
-        real = other.principals.get(pid) if isinstance(other, IamAccount) else None
-        named = [
-            Sourced(st, "bucket_policy")
-            for st in stmts
-            if (st.effect == "Allow" and _explicit(st, pid))
-            or (st.effect == "Deny" and _names(st, pid, owner))
-        ]
-        found = evaluate_reads(named, reads, prefixes, facts.name)
-        if found and real is None:
-            out.external[pid] = acct
-        grants.extend(_record(pid, facts, g, cross_account=True) for g in found)
-
+    out = c.out
     if isinstance(policy, Unknown):
         out.grants = Unknown(f"bucket policy unreadable ({policy.reason})")
-    elif isinstance(principals_known, Unknown):
-        out.grants = Unknown(f"IAM principals unreadable ({principals_known.reason})")
+    elif isinstance(iam, Unknown):
+        out.grants = Unknown(f"IAM principals unreadable ({iam.reason})")
     else:
-        out.grants = sorted(grants, key=lambda g: (g.principal, g.via, g.policy, g.statement))
+        out.grants = sorted(c.grants, key=lambda g: (g.principal, g.via, g.policy, g.statement))
     if isinstance(out.grants, Unknown):
         out.network_restricted = t_or(network_deny, out.grants)
     else:
@@ -310,8 +227,105 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     return out
 
 
-def _restriction_is_other_only(st: Statement) -> bool:
-    return set(restrictions(st)) <= {"other"}
+def _policy_only(c: _Context) -> Tri:
+    """`tls_only` from the bucket policy alone; returns whether a Deny limits every read to a
+    VPC or VPC endpoint."""
+    if isinstance(c.facts.policy, Unknown):
+        c.out.tls_only = c.facts.policy
+        return c.facts.policy
+    whole = f"arn:aws:s3:::{c.facts.name}/"
+    c.out.tls_only = any(
+        tls_only_deny(st)
+        and _names(st, ANYONE, c.owner)
+        and allowed_actions(st, {"s3:GetObject"})
+        and surely_applies_to(st, whole)
+        for st in c.stmts
+    )
+    return any(
+        st.effect == "Deny"
+        and _names(st, ANYONE, c.owner)
+        and {"vpce", "vpc"} & set(restrictions(st))
+        and allowed_actions(st, c.reads) == c.reads
+        and all(surely_applies_to(st, p) for p in c.prefixes)
+        for st in c.stmts
+    )
+
+
+def _anonymous(c: _Context, restrict: Tri) -> Tri:
+    """Bucket-policy grants to `*`; whether one makes the bucket public."""
+    public_any: Tri = False
+    anyone = [Sourced(st, "bucket_policy") for st in c.stmts if _names(st, ANYONE, c.owner)]
+    for g in evaluate_reads(anyone, c.reads, c.prefixes, c.facts.name):
+        public = not strongly_restricted(g.statement) and not any(
+            cls in g.restricted_by for cls in ("vpce", "vpc", "org", "source_ip")
+        )
+        if public:
+            reason = (
+                f"bucket policy statement {g.statement.sid} allows {', '.join(g.actions)} to anyone"
+            )
+            if restrict is True:
+                blocked = c.blocked_by("RestrictPublicBuckets")
+                c.out.public_reasons.append(f"{reason} - blocked by {blocked}")
+                continue
+            c.out.public_reasons.append(reason)
+            public_any = t_or(public_any, t_not(restrict))
+        c.grants.append(_record(ANYONE, c.facts, g, cross_account=True))
+    return public_any
+
+
+def _acl(c: _Context, ignore_acls: Tri) -> Tri:
+    """Bucket ACL grants to AllUsers/AuthenticatedUsers; whether one makes the bucket public."""
+    if isinstance(c.facts.acl, Unknown):
+        return c.facts.acl
+    public_any: Tri = False
+    for grant in c.facts.acl:
+        uri = grant.get("Grantee", {}).get("URI")
+        perm = grant.get("Permission")
+        if uri not in (ALL_USERS, AUTHENTICATED_USERS) or perm not in ("READ", "FULL_CONTROL"):
+            continue
+        who = "AllUsers" if uri == ALL_USERS else "AuthenticatedUsers (any AWS account)"
+        reason = f"bucket ACL grants {perm} to {who}"
+        if ignore_acls is True:
+            c.out.public_reasons.append(f"{reason} - ignored by {c.blocked_by('IgnorePublicAcls')}")
+            continue
+        c.out.public_reasons.append(reason)
+        public_any = t_or(public_any, t_not(ignore_acls))
+        c.grants.append(
+            GrantRecord(
+                principal=ANYONE,
+                bucket=c.facts.id,
+                grant=None,
+                via="acl",
+                policy="bucket ACL",
+                statement=f"{who} {perm}",
+                actions=tuple(sorted(LIST_ACTIONS)),
+                conditions={},
+                restricted_by=(),
+                cross_account=True,
+                wildcard_action=perm == "FULL_CONTROL",
+                wildcard_resource=False,
+            )
+        )
+    return public_any
+
+
+def _foreign_grants(c: _Context, scope: Scope) -> None:
+    """Principals of other accounts the bucket policy names: the real principal when that
+    account is scanned too, else an external one."""
+    for pid in _foreign(c.stmts, c.owner):
+        acct = _account(pid) or "unknown"
+        other = scope.iam.get(acct)
+        real = other.principals.get(pid) if isinstance(other, IamAccount) else None
+        named = [
+            Sourced(st, "bucket_policy")
+            for st in c.stmts
+            if (st.effect == "Allow" and _explicit(st, pid))
+            or (st.effect == "Deny" and _names(st, pid, c.owner))
+        ]
+        found = evaluate_reads(named, c.reads, c.prefixes, c.facts.name)
+        if found and real is None:
+            c.out.external[pid] = acct
+        c.grants.extend(_record(pid, c.facts, g, cross_account=True) for g in found)
 
 
 def _principal_grants(

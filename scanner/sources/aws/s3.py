@@ -11,11 +11,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
+from scanner.artefacts.formats import MODEL_EXTENSIONS, SAVEDMODEL_NAMES
 from scanner.inventory import Unknown
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.iam_eval import PolicyDocumentError, Statement, parse_policy
+from scanner.sources.local import MARKER_FILES
+
+
+def named_like_model(name: str) -> bool:
+    """A model file or marker by its name alone (the first, call-free narrowing)."""
+    return (
+        PurePosixPath(name).suffix.lower() in MODEL_EXTENSIONS
+        or name in SAVEDMODEL_NAMES
+        or name in MARKER_FILES
+    )
+
 
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
@@ -45,8 +58,6 @@ class S3Object:
 
     @property
     def candidate(self) -> bool:
-        from scanner.sources.aws.s3_objects import named_like_model
-
         if self.sniffed is not None:
             return bool(self.sniffed.is_model)
         return named_like_model(self.name)

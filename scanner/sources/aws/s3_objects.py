@@ -21,10 +21,9 @@ import io
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
-from scanner.artefacts.formats import MODEL_EXTENSIONS, SAVEDMODEL_NAMES, sniff_stream
+from scanner.artefacts.formats import sniff_stream
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws.context import AwsCallError, AwsContext
@@ -35,14 +34,6 @@ from scanner.sources.local import _group as group_model_dirs
 
 SIGNATURE_SUFFIXES = (".sigstore", ".intoto.jsonl", ".sigstore.json")
 SIGNATURE_NAMES = frozenset({"model.sig"})
-
-
-def named_like_model(name: str) -> bool:
-    return (
-        PurePosixPath(name).suffix.lower() in MODEL_EXTENSIONS
-        or name in SAVEDMODEL_NAMES
-        or name in MARKER_FILES
-    )
 
 
 def candidate_groups(objects: list[S3Object]) -> dict[str, list[S3Object]]:
