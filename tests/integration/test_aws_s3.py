@@ -122,6 +122,8 @@ def estate(moto):
     s3.put_object(Bucket="models", Key="hf/bert/model.sig", Body=b"{}")
     s3.put_object(Bucket="models", Key="blobs/raw.bin", Body=b"just some bytes, no model" * 4)
     s3.put_object(Bucket="models", Key="data/train.csv", Body=b"a,b\n")
+    s3.create_bucket(Bucket="root-model")
+    s3.put_object(Bucket="root-model", Key="model.onnx", Body=b"\x08\x07\x12\x04test")
     resources, problems, source = scan(moto)
     return resources, problems, source
 
@@ -218,6 +220,13 @@ def test_model_directories_become_artefacts(estate):
     assert mlflow["signature"] == {"present": False}
     assert storage(estate, "models")["holds_models"] is True
     assert storage(estate, "enc-s3")["holds_models"] is False
+
+
+def test_a_model_at_the_bucket_root(estate):
+    resources = estate[0]
+    art = attrs(resources["s3://root-model/"])  # not s3://root-model: that is the storage
+    assert art["location"]["prefix"] == "" and art["storage"] == {"$ref": "s3://root-model"}
+    assert resources["s3://root-model"].type == "storage"
 
 
 def test_readers_are_checked_against_the_model_prefixes(estate):

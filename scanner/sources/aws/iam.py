@@ -123,7 +123,12 @@ def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
         return out, admin
 
     def relevant(statements: Iterable[Statement], via: str) -> list[Sourced]:
-        return [Sourced(st, via) for st in statements if allowed_actions(st, reads)]
+        out = []
+        for st in statements:
+            actions = allowed_actions(st, reads)
+            if actions:
+                out.append(Sourced(st, via, actions))
+        return out
 
     group_statements: dict[str, tuple[list[Statement], bool]] = {}
     for g in lists["GroupDetailList"]:

@@ -307,10 +307,18 @@ class Grant:
 
 @dataclass(frozen=True)
 class Sourced:
-    """A statement with where it came from (identity or bucket policy)."""
+    """A statement with where it came from (identity or bucket policy), and the read actions it
+    names when the caller computed them once (a principal's statements are evaluated against
+    every bucket: matching their actions again each time dominated the evaluation's cost)."""
 
     statement: Statement
     via: str
+    actions: frozenset[str] | None = None
+
+    def reads(self, read_actions: frozenset[str]) -> frozenset[str]:
+        if self.actions is not None:
+            return self.actions & read_actions
+        return allowed_actions(self.statement, read_actions)
 
 
 def evaluate_reads(
@@ -324,13 +332,15 @@ def evaluate_reads(
     `statements` are those that apply to the principal (the caller matched principals).
     """
     allows = [s for s in statements if s.statement.effect == "Allow"]
-    denies = [s.statement for s in statements if s.statement.effect == "Deny"]
-    hard = [d for d in denies if not d.conditional]
-    soft = [d for d in denies if d.conditional and not tls_only_deny(d)]
+    denies = [
+        (s.statement, s.reads(read_actions)) for s in statements if s.statement.effect == "Deny"
+    ]
+    hard = [(d, a) for d, a in denies if not d.conditional]
+    soft = [d for d, _ in denies if d.conditional and not tls_only_deny(d)]
     grants: list[Grant] = []
     for src in allows:
         st = src.statement
-        acts = allowed_actions(st, read_actions)
+        acts = src.reads(read_actions)
         if not acts:
             continue
         effective: set[str] = set()
@@ -339,9 +349,9 @@ def evaluate_reads(
             if not may_apply_to(st, prefix):
                 continue
             denied: set[str] = set()
-            for d in hard:
-                if surely_applies_to(d, prefix):
-                    denied |= allowed_actions(d, acts)
+            for d, d_acts in hard:
+                if d_acts & acts and surely_applies_to(d, prefix):
+                    denied |= d_acts & acts
             left = acts - denied
             if left:
                 effective |= left

@@ -138,7 +138,8 @@ def artefacts(facts: BucketFacts, source: str) -> list[Resource]:
         return []
     out: list[Resource] = []
     for owner, members in sorted(groups(facts).items()):
-        uri = f"s3://{facts.name}/{owner}" if owner else f"s3://{facts.name}"
+        # A model at the bucket's root keeps the trailing slash: `s3://b` is the storage's id.
+        uri = f"s3://{facts.name}/{owner}"
         cut = len(owner) + 1 if owner else 0
         files = sorted(
             (

@@ -66,6 +66,7 @@ class AwsSource:
     def collect(self, progress: Progress) -> Collection:
         text = self.spec.text
         opts = self.options
+        self.calls = {}
         found, problems = session.accounts(text, opts)
         scans: list[AccountScan] = []
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="aws") as pool:
