@@ -15,7 +15,7 @@ from scanner import __version__
 from scanner.errors import InputFileError
 from scanner.findings import STATUSES, Finding
 from scanner.inventory import Resource, to_jsonable
-from scanner.policy.model import SEVERITIES
+from scanner.policy.model import SEVERITIES, Policy
 from scanner.redact import redact
 from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
@@ -51,6 +51,21 @@ def resource_dict(resource: Resource) -> dict[str, Any]:
     )
 
 
+def policy_dict(policy: Policy) -> dict[str, Any]:
+    """What a reader of the results needs to act on a policy's findings without its YAML."""
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "severity": policy.severity,
+        "maturity": policy.maturity,
+        "resource": policy.resource,
+        "description": policy.description,
+        "rationale": policy.rationale,
+        "remediation": dict(policy.remediation),
+        "references": list(policy.references),
+    }
+
+
 def build(
     *,
     scan: Mapping[str, Any],
@@ -59,24 +74,24 @@ def build(
     frameworks: Sequence[Mapping[str, Any]],
     maturity: Mapping[str, Any],
     gate: Mapping[str, Any],
+    policies: Sequence[Policy] | None = None,
 ) -> dict[str, Any]:
     # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
     # through redaction: no credential in a URI reaches a file meant to be shared.
-    return redact(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "modelward", "version": __version__},
-            "scan": dict(scan),
-            "resources": [
-                resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))
-            ],
-            "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
-            "frameworks": list(frameworks),
-            "maturity": dict(maturity),
-            "summary": summarise(findings),
-            "gate": dict(gate),
-        }
-    )
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "modelward", "version": __version__},
+        "scan": dict(scan),
+        "resources": [resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))],
+        "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
+        "frameworks": list(frameworks),
+        "maturity": dict(maturity),
+        "summary": summarise(findings),
+        "gate": dict(gate),
+    }
+    if policies is not None:
+        document["policies"] = [policy_dict(p) for p in sorted(policies, key=lambda p: p.id)]
+    return redact(document)
 
 
 def problems(document: Any) -> list[str]:

@@ -187,4 +187,5 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
         frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),
         maturity=fw.maturity(prepared.policies, findings),
         gate=gate,
+        policies=prepared.policies,
     )

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.outputs.csv_writer import CsvWriter
+from scanner.outputs.html_writer import HtmlWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
+from scanner.outputs.md_writer import MarkdownWriter
 
-WRITERS: dict[str, type] = {"json": JsonWriter}
-PLANNED = ("html", "cyclonedx", "spdx", "sarif", "junit", "md", "csv")
+WRITERS: dict[str, type] = {
+    "json": JsonWriter,
+    "html": HtmlWriter,
+    "md": MarkdownWriter,
+    "csv": CsvWriter,
+}
+PLANNED = ("cyclonedx", "spdx", "sarif", "junit")
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:

@@ -1,0 +1,151 @@
+/* modelward gap report: filtering and sorting of the findings table.
+   Without JavaScript every finding is listed and nothing is hidden; this only narrows the view.
+   It reads text from the page with textContent and never writes HTML (no innerHTML), so a
+   string from a scanned system can only ever be text. It must not contain a closing script tag. */
+(function () {
+  "use strict";
+  var table = document.getElementById("findings-table");
+  var form = document.getElementById("filters");
+  if (!table || !form) { return; }
+  var body = table.tBodies[0];
+  var count = document.getElementById("f-count");
+  var rows = Array.prototype.slice.call(body.rows);
+  var SEV = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+  var STATUS = { fail: 0, error: 1, waived: 2, pass: 3, not_applicable: 4 };
+  var items = rows.map(function (row) {
+    var d = row.dataset;
+    var res = row.cells[3];
+    return {
+      row: row,
+      i: Number(d.i),
+      status: d.status,
+      sev: d.sev,
+      policy: d.policy,
+      fw: d.fw,
+      rid: (d.rid || "").toLowerCase(),
+      rname: (res ? res.textContent : "").toLowerCase(),
+      text: null
+    };
+  });
+  var controls = {
+    q: document.getElementById("f-q"),
+    sev: document.getElementById("f-sev"),
+    status: document.getElementById("f-status"),
+    policy: document.getElementById("f-policy"),
+    fw: document.getElementById("f-fw"),
+    res: document.getElementById("f-res")
+  };
+
+  function words(value) {
+    return value.toLowerCase().split(/\s+/).filter(function (w) { return w.length > 0; });
+  }
+
+  function matches(item, f) {
+    if (f.sev && item.sev !== f.sev) { return false; }
+    if (f.status.length && f.status.indexOf(item.status) < 0) { return false; }
+    if (f.policy && item.policy !== f.policy) { return false; }
+    if (f.fw && item.fw.indexOf("|" + f.fw + "|") < 0) { return false; }
+    if (f.res && item.rid.indexOf(f.res) < 0 && item.rname.indexOf(f.res) < 0) { return false; }
+    if (f.q.length) {
+      if (item.text === null) { item.text = item.row.textContent.toLowerCase() + " " + item.rid; }
+      for (var k = 0; k < f.q.length; k++) {
+        if (item.text.indexOf(f.q[k]) < 0) { return false; }
+      }
+    }
+    return true;
+  }
+
+  function apply() {
+    var f = {
+      q: words(controls.q.value),
+      sev: controls.sev.value,
+      status: words(controls.status.value),
+      policy: controls.policy.value,
+      fw: controls.fw.value,
+      res: controls.res.value.trim().toLowerCase()
+    };
+    var shown = 0;
+    for (var i = 0; i < items.length; i++) {
+      var ok = matches(items[i], f);
+      if (ok) { shown++; }
+      if (items[i].row.hidden === ok) { items[i].row.hidden = !ok; }
+    }
+    count.textContent = shown === items.length
+      ? items.length + " findings."
+      : "Showing " + shown + " of " + items.length + " findings.";
+  }
+
+  var timer = null;
+  function later() {
+    if (timer !== null) { clearTimeout(timer); }
+    timer = setTimeout(function () { timer = null; apply(); }, 120);
+  }
+
+  form.hidden = false;
+  form.addEventListener("submit", function (e) { e.preventDefault(); apply(); });
+  form.addEventListener("change", apply);
+  controls.q.addEventListener("input", later);
+  controls.res.addEventListener("input", later);
+  form.addEventListener("reset", function () { setTimeout(apply, 0); });
+
+  /* Sorting: header text becomes a button; a second click reverses the order. */
+  var keys = {
+    sev: function (it) { return [SEV[it.sev], STATUS[it.status], it.i]; },
+    status: function (it) { return [STATUS[it.status], SEV[it.sev], it.i]; },
+    policy: function (it) { return [it.policy, it.i]; },
+    resource: function (it) { return [it.rname, it.rid, it.i]; }
+  };
+  function compare(a, b) {
+    for (var k = 0; k < a.length; k++) {
+      if (a[k] < b[k]) { return -1; }
+      if (a[k] > b[k]) { return 1; }
+    }
+    return 0;
+  }
+  var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  headers.forEach(function (th) {
+    var key = th.getAttribute("data-sort");
+    if (!key || !keys[key]) { return; }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = th.textContent;
+    th.textContent = "";
+    th.appendChild(button);
+    th.setAttribute("aria-sort", "none");
+    button.addEventListener("click", function () {
+      var descending = th.getAttribute("aria-sort") === "ascending";
+      headers.forEach(function (h) { if (h.hasAttribute("aria-sort")) { h.setAttribute("aria-sort", "none"); } });
+      th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      var keyed = items.map(function (it) { return { k: keys[key](it), it: it }; });
+      keyed.sort(function (a, b) { return descending ? compare(b.k, a.k) : compare(a.k, b.k); });
+      var frag = document.createDocumentFragment();
+      keyed.forEach(function (x) { frag.appendChild(x.it.row); });
+      body.appendChild(frag);
+    });
+  });
+
+  /* "Show these findings" links in the fix-first list narrow the table to that policy. */
+  Array.prototype.forEach.call(document.querySelectorAll("a.show-findings"), function (a) {
+    a.addEventListener("click", function () {
+      controls.policy.value = a.getAttribute("data-policy") || "";
+      controls.status.value = "fail error";
+      apply();
+    });
+  });
+
+  /* Print everything: evidence folded into <details> opens for printing, then closes again. */
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("details:not([open])"), function (d) {
+      d.open = true;
+      opened.push(d);
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+  });
+
+  apply();
+}());
