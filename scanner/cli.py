@@ -177,9 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output-dir", required=True, metavar="DIR")
     _add_common(rep)
 
+    dif = sub.add_parser(
+        "diff",
+        help="compare two results files: new, fixed and still-failing findings",
+        description="Compare two results files. Findings are matched by policy id and "
+        "resource id. Exits 0, or 1 with --fail-on-new when a new failing finding appears.",
+    )
+    dif.add_argument("old", metavar="OLD.json")
+    dif.add_argument("new", metavar="NEW.json")
+    dif.add_argument(
+        "--format",
+        choices=("text", "md", "json"),
+        default="text",
+        help="text (default), md (for a pull request) or json (see the diff schema)",
+    )
+    dif.add_argument(
+        "--fail-on-new",
+        nargs="?",
+        const="info",
+        choices=[c for c in FAIL_ON_CHOICES if c != "none"],
+        metavar="SEVERITY",
+        help="exit 1 when a finding fails (or cannot be evaluated) in NEW that did not in OLD; "
+        "with SEVERITY, only at or above it (default: any severity)",
+    )
+    _add_common(dif)
+
     for name, text in (
         ("bom", "write an AI-BOM"),
-        ("diff", "compare two results files"),
         ("verify", "verify a model's signature and serialization safety"),
         ("demo", "scan an embedded demo estate"),
     ):
@@ -233,4 +257,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.frameworks(args)
     if args.command == "report":
         return commands.report(args)
+    if args.command == "diff":
+        return commands.diff(args)
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

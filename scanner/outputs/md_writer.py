@@ -96,11 +96,11 @@ def _priorities(priorities: list[digest.Priority]) -> str:
 def _footer(document: Mapping[str, Any]) -> str:
     scan = document["scan"]
     when = scan.get("as_of", scan["finished_at"])
+    pack = scan["policy_pack"]
     return (
         f"\n<sub>modelward {md.text(document['tool']['version'], 40)} · scan "
         f"{md.code(scan['id'], 60)} · evaluated as of {md.text(when, 40)} · policy pack "
-        f"{scan['policy_pack']['count']} policies, sha256 {md.code(scan['policy_pack']['sha256'][:12])}"
-        "</sub>\n"
+        f"{pack['count']} policies, sha256 {md.code(pack['sha256'][:12])}</sub>\n"
     )
 
 
