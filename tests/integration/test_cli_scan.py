@@ -222,7 +222,7 @@ def test_no_sources_is_a_usage_error(cli, tmp_path):
 @pytest.mark.parametrize(
     ("fmt", "message"),
     [
-        ("html", "output format 'html' is not implemented yet"),
+        ("junit", "output format 'junit' is not implemented yet"),
         ("sarif,json", "output format 'sarif' is not implemented yet"),
         ("xml", "unknown output format 'xml'"),
     ],
