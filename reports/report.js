@@ -12,12 +12,12 @@
   var rows = Array.prototype.slice.call(body.rows);
   var SEV = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
   var STATUS = { fail: 0, error: 1, waived: 2, pass: 3, not_applicable: 4 };
-  var items = rows.map(function (row) {
+  var items = rows.map(function (row, index) {
     var d = row.dataset;
     var res = row.cells[3];
     return {
       row: row,
-      i: Number(d.i),
+      i: index,
       status: d.status,
       sev: d.sev,
       policy: d.policy,
@@ -55,6 +55,12 @@
     return true;
   }
 
+  /* At most PAGE matching rows are displayed at once (more on request): laying out tens of
+     thousands of table rows makes a browser unresponsive. Without JavaScript all are shown. */
+  var PAGE = 250;
+  var limit = PAGE;
+  var pager = document.getElementById("f-pager");
+
   function apply() {
     var f = {
       q: words(controls.q.value),
@@ -64,29 +70,43 @@
       fw: controls.fw.value,
       res: controls.res.value.trim().toLowerCase()
     };
-    var shown = 0;
+    var matched = 0;
     for (var i = 0; i < items.length; i++) {
       var ok = matches(items[i], f);
-      if (ok) { shown++; }
-      if (items[i].row.hidden === ok) { items[i].row.hidden = !ok; }
+      if (ok) { matched++; }
+      var show = ok && matched <= limit;
+      if (items[i].row.hidden === show) { items[i].row.hidden = !show; }
     }
-    count.textContent = shown === items.length
-      ? items.length + " findings."
-      : "Showing " + shown + " of " + items.length + " findings.";
+    var shown = Math.min(matched, limit);
+    var text = matched === items.length
+      ? items.length + " findings"
+      : "Showing " + matched + " of " + items.length + " findings";
+    if (shown < matched) { text += " (the first " + shown + " are listed)"; }
+    count.textContent = text + ".";
+    pager.hidden = shown >= matched;
   }
+  function filtered() { limit = PAGE; apply(); }
 
   var timer = null;
   function later() {
     if (timer !== null) { clearTimeout(timer); }
-    timer = setTimeout(function () { timer = null; apply(); }, 120);
+    timer = setTimeout(function () { timer = null; filtered(); }, 120);
   }
 
   form.hidden = false;
-  form.addEventListener("submit", function (e) { e.preventDefault(); apply(); });
-  form.addEventListener("change", apply);
+  form.addEventListener("submit", function (e) { e.preventDefault(); filtered(); });
+  form.addEventListener("change", filtered);
   controls.q.addEventListener("input", later);
   controls.res.addEventListener("input", later);
-  form.addEventListener("reset", function () { setTimeout(apply, 0); });
+  form.addEventListener("reset", function () { setTimeout(filtered, 0); });
+  document.getElementById("f-more").addEventListener("click", function () {
+    limit += PAGE * 4;
+    apply();
+  });
+  document.getElementById("f-all").addEventListener("click", function () {
+    limit = Infinity;
+    apply();
+  });
 
   /* Sorting: header text becomes a button; a second click reverses the order. */
   var keys = {
@@ -119,9 +139,14 @@
       th.setAttribute("aria-sort", descending ? "descending" : "ascending");
       var keyed = items.map(function (it) { return { k: keys[key](it), it: it }; });
       keyed.sort(function (a, b) { return descending ? compare(b.k, a.k) : compare(a.k, b.k); });
-      var frag = document.createDocumentFragment();
-      keyed.forEach(function (x) { frag.appendChild(x.it.row); });
-      body.appendChild(frag);
+      items = keyed.map(function (x) { return x.it; });
+      // Reordered while detached: moving thousands of rows inside the live document would
+      // recompute styles on every move.
+      var next = body.nextSibling;
+      table.removeChild(body);
+      items.forEach(function (it) { body.appendChild(it.row); });
+      apply();
+      table.insertBefore(body, next);
     });
   });
 
@@ -130,7 +155,7 @@
     a.addEventListener("click", function () {
       controls.policy.value = a.getAttribute("data-policy") || "";
       controls.status.value = "fail error";
-      apply();
+      filtered();
     });
   });
 

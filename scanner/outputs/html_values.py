@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,8 +22,20 @@ MAX_ITEMS = 20  # list items / mapping keys shown per level
 MAX_DEPTH = 5
 
 
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+_LITERALS = {
+    None: "<span class='v-l'>null</span>",
+    True: "<span class='v-l'>true</span>",
+    False: "<span class='v-l'>false</span>",
+}
+
+
 def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    s = str(text)
+    # Most values (ids, names, numbers) need no escaping; the search is cheaper than escaping.
+    return html.escape(s, quote=True) if _SPECIAL.search(s) else s
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:
@@ -65,16 +78,22 @@ class Values:
     def __init__(self, anchors: Mapping[str, str], names: Mapping[str, str]) -> None:
         self.anchors = anchors
         self.names = names
+        self._links: dict[tuple[str, str | None], Markup] = {}
 
     def link(self, resource_id: str, label: str | None = None) -> Markup:
-        """A link to the resource's inventory entry, or its id as text when it has none."""
-        shown = label if label is not None else self.names.get(resource_id, resource_id)
-        anchor = self.anchors.get(resource_id)
-        if anchor is None:
-            return Markup(f"<span class='rid'>{esc(clip(shown, 200))}</span>")
-        return Markup(
-            f"<a href='#{anchor}' title='{esc(clip(resource_id, 500))}'>{esc(clip(shown, 200))}</a>"
-        )
+        """A link to the resource's inventory entry (where its id is shown), or its id as text
+        when no source reported it (e.g. `modelward:missing/attestation`)."""
+        key = (resource_id, label)
+        found = self._links.get(key)
+        if found is None:
+            shown = label if label is not None else self.names.get(resource_id, resource_id)
+            anchor = self.anchors.get(resource_id)
+            if anchor is None:
+                found = Markup(f"<span class='rid'>{esc(clip(shown, 200))}</span>")
+            else:
+                found = Markup(f"<a href='#{anchor}'>{esc(clip(shown, 200))}</a>")
+            self._links[key] = found
+        return found
 
     def value(self, value: Any) -> Markup:
         out: list[str] = []
@@ -96,8 +115,10 @@ class Values:
 
     def _render(self, value: Any, out: list[str], depth: int) -> None:
         if isinstance(value, str):
-            out.append(f"<span class='v-s'>{esc(clip(value))}</span>")
-        elif value is None or isinstance(value, bool | int | float):
+            out.append(esc(clip(value)))
+        elif value is None or isinstance(value, bool):
+            out.append(_LITERALS[value])
+        elif isinstance(value, int | float):
             out.append(f"<span class='v-l'>{esc(json.dumps(value))}</span>")
         elif is_ref(value):
             out.append(str(self.link(value["$ref"])))

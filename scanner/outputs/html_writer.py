@@ -148,8 +148,18 @@ class _View:
         }
         for f in self.doc["findings"]:
             counts[f["policy_id"]][f["status"]] += 1
+        controls: dict[str, list[str]] = {}
+        for fw in self.doc["frameworks"]:
+            for c in fw["controls"]:
+                for pid in c["policies"]:
+                    controls.setdefault(pid, []).append(f"{fw['id']}:{c['id']}")
         return [
-            {"info": info, "anchor": self.policy_anchor[pid], "counts": counts[pid]}
+            {
+                "info": info,
+                "anchor": self.policy_anchor[pid],
+                "counts": counts[pid],
+                "controls": controls.get(pid, []),
+            }
             for pid, info in self.policies.items()
         ]
 
@@ -180,7 +190,7 @@ class _View:
                     "resource": self.values.link(f["resource_id"], f["resource_name"]),
                     "policy_anchor": self.policy_anchor[f["policy_id"]],
                     "frameworks": "|" + "|".join(frameworks) + "|",
-                    "controls": ", ".join(digest.control_label(c) for c in controls),
+                    "status": "n/a" if f["status"] == "not_applicable" else f["status"],
                     "evidence": self.values.mapping(f["evidence"]) if f["evidence"] else None,
                     "fix": fixes.get(f["policy_id"], "") if f["status"] in digest.FAILING else "",
                     "waiver": self.values.mapping(f["waiver"]) if f.get("waiver") else None,

@@ -104,5 +104,5 @@ def open_report(browser, path: Path, *, js: bool = True, bypass_csp: bool = Fals
 def visible_rows(page) -> int:
     return page.evaluate(
         "() => Array.from(document.querySelectorAll('#findings-table tbody tr'))"
-        ".filter(r => r.offsetParent !== null).length"
+        ".filter(r => r.checkVisibility()).length"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from scanner import results
-from tests.helpers import policy_pack, run_subprocess, safe_model, pickle_model, write
+from tests.helpers import pickle_model, policy_pack, run_subprocess, safe_model, write
 from tests.integration.report_browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -115,36 +115,28 @@ def report(request) -> tuple[Path, dict]:
     return request.getfixturevalue(request.param)
 
 
-def test_opens_offline_without_errors(browser, report, request):
+def test_opens_offline_and_hostile_strings_run_nothing(browser, report, request):
     path, _ = report
     opened = open_report(browser, path)
     page = opened.page
-    assert opened.errors == []
-    assert opened.outside() == []
     assert page.locator("#filters").is_visible()  # the script ran under the page's CSP
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = request.node.callspec.id
-    page.screenshot(path=str(ARTIFACTS / f"report-{name}.png"), full_page=True)
-    page.emulate_media(media="print")
-    assert not page.locator("nav.toc").is_visible()
-    assert not page.locator("#filters").is_visible()
-    page.context.close()
-
-
-def test_hostile_strings_are_text_and_run_nothing(browser, report):
-    path, _ = report
-    opened = open_report(browser, path)
-    page = opened.page
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("img").count() == 0
     assert page.locator("a[href^='javascript' i]").count() == 0
     assert page.locator("script").count() == 1  # ours
-    text = page.locator("body").inner_text()
-    assert SCRIPT in text
-    # Open every <details> so clicks cannot trigger anything hidden, then look again.
+    assert SCRIPT in page.locator("main").text_content()
+    # Open every <details> so nothing stays folded away, then look again.
     page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     assert page.evaluate("() => window.__pwned") is None
     assert opened.errors == []
+    assert opened.outside() == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.callspec.id
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = false)")
+    page.screenshot(path=str(ARTIFACTS / f"report-{name}.png"), full_page=name == "scanned")
+    page.emulate_media(media="print")
+    assert not page.locator("nav.toc").is_visible()
+    assert not page.locator("#filters").is_visible()
     page.context.close()
 
 
@@ -183,7 +175,7 @@ def test_filters_and_sorting_change_the_visible_rows(browser, constructed):
     expected = _count(document, severity="critical", status_in=("fail", "error"))
     assert 0 < expected < total
     assert visible_rows(page) == expected
-    assert page.locator("#f-count").inner_text() == f"Showing {expected} of {total} findings."
+    assert page.locator("#f-count").text_content() == f"Showing {expected} of {total} findings."
     page.click("#f-reset")
     _settle(page)
     assert visible_rows(page) == total
@@ -206,11 +198,11 @@ def test_filters_and_sorting_change_the_visible_rows(browser, constructed):
     sev = "#findings-table tbody tr:first-child td:first-child"
     page.click("#findings-table th[data-sort=sev] button")
     assert page.locator("th[data-sort=sev]").get_attribute("aria-sort") == "ascending"
-    assert page.locator(sev).inner_text() == "critical"
+    assert page.locator(sev).text_content() == "critical"
     page.click("#findings-table th[data-sort=sev] button")
     assert page.locator("th[data-sort=sev]").get_attribute("aria-sort") == "descending"
     lowest = max(document["findings"], key=lambda f: SEVERITY_ORDER.index(f["severity"]))
-    assert page.locator(sev).inner_text() == lowest["severity"]
+    assert page.locator(sev).text_content() == lowest["severity"]
 
     first = page.locator("a.show-findings").first
     policy = first.get_attribute("data-policy")
@@ -243,18 +235,6 @@ def test_keyboard_reaches_the_filter(browser, constructed):
     page.context.close()
 
 
-def test_without_javascript_everything_is_listed(browser, report):
-    path, document = report
-    opened = open_report(browser, path, js=False)
-    page = opened.page
-    assert visible_rows(page) == document["summary"]["total"]
-    assert not page.locator("#filters").is_visible()
-    assert page.locator("th button.sort").count() == 0
-    assert page.locator("#inventory tbody tr").count() == len(document["resources"])
-    assert opened.outside() == []
-    page.context.close()
-
-
 def test_axe_finds_no_serious_violations(browser, report):
     path, _ = report
     source = axe_source()
@@ -274,20 +254,26 @@ def test_axe_finds_no_serious_violations(browser, report):
     page.context.close()
 
 
-def test_structure_matches_the_results(browser, report):
+def test_without_javascript_everything_is_listed_and_counts_match(browser, report):
     path, document = report
-    page = open_report(browser, path, js=False).page
+    opened = open_report(browser, path, js=False)
+    page = opened.page
+    assert visible_rows(page) == document["summary"]["total"]
+    assert not page.locator("#filters").is_visible()
+    assert page.locator("th button.sort").count() == 0
+    assert page.locator("#inventory tbody tr").count() == len(document["resources"])
+    assert opened.outside() == []
     statuses = page.eval_on_selector_all(
         "#findings-table tbody tr", "rows => rows.map(r => r.dataset.status)"
     )
     assert Counter(statuses) == Counter(
         {k: v for k, v in document["summary"]["by_status"].items() if v}
     )
-    assert page.locator("#card-maturity .big").inner_text() == document["maturity"]["level"]
+    assert page.locator("#card-maturity .big").text_content() == document["maturity"]["level"]
     coverage = page.locator("table.coverage tbody tr")
     assert coverage.count() == len(document["frameworks"])
     for i, fw in enumerate(document["frameworks"]):
-        cells = coverage.nth(i).locator("td.num").all_inner_texts()
+        cells = coverage.nth(i).locator("td.num").all_text_contents()
         expected = [fw["summary"][s] for s in ("met", "partial", "not_met", "error", "manual",
                                                "not_applicable")]
         assert [int(c) for c in cells] == expected
@@ -295,14 +281,14 @@ def test_structure_matches_the_results(browser, report):
         assert rows.count() == len(fw["controls"])
         for j, control in enumerate(fw["controls"]):
             row = rows.nth(j)
-            assert row.locator("th code").inner_text() == control["id"]
+            assert row.locator("th code").text_content() == control["id"]
             status = row.locator(".cs").get_attribute("class").split()[-1]
             assert status == f"cs-{control['status']}"
             if control["status"] == "manual":
-                assert "Needs evidence" in row.inner_text()
+                assert "Needs evidence" in row.text_content()
     severity_rows = page.locator("#summary table").nth(2).locator("tbody tr")
     for i, sev in enumerate(SEVERITY_ORDER):
-        cells = [int(c) for c in severity_rows.nth(i).locator("td.num").all_inner_texts()]
+        cells = [int(c) for c in severity_rows.nth(i).locator("td.num").all_text_contents()]
         counts = document["summary"]["by_severity"][sev]
         assert cells == [counts[s] for s in ("fail", "error", "waived", "pass", "not_applicable")]
     failing_policies = {f["policy_id"] for f in document["findings"]
@@ -319,7 +305,7 @@ def test_waivers_and_unknowns_are_shown(browser, constructed):
     waived = [f for f in document["findings"] if f["status"] == "waived"]
     assert waived
     assert page.locator("#findings-table .waiver").count() == len(waived)
-    assert "ciso@example.com" in page.locator("#findings-table .waiver").first.inner_text()
+    assert "ciso@example.com" in page.locator("#findings-table .waiver").first.text_content()
     assert page.locator("#findings-table .v-u").count() >= 1  # an $unknown in evidence
-    assert "mlflow" in page.locator(".alert").inner_text()  # the failed source is called out
+    assert "mlflow" in page.locator(".alert").text_content()  # the failed source is called out
     page.context.close()
