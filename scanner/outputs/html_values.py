@@ -103,7 +103,9 @@ class Values:
     def mapping(self, data: Mapping[str, Any], limit: int = MAX_ITEMS * 5) -> Markup:
         """A definition list of key → value (evidence paths, top-level attributes)."""
         out = ["<dl class='kv'>"]
-        for i, (key, item) in enumerate(data.items()):
+        # Sorted, as in results.json: a report re-rendered from the file is byte-identical to
+        # the one the scan wrote from memory.
+        for i, (key, item) in enumerate(sorted(data.items())):
             if i == limit:
                 out.append(f"<dt>…</dt><dd>{len(data) - limit} more</dd>")
                 break
@@ -134,7 +136,7 @@ class Values:
                 out.append("<span class='v-l'>{}</span>")
                 return
             out.append("<dl class='kv'>")
-            for i, (key, item) in enumerate(value.items()):
+            for i, (key, item) in enumerate(sorted(value.items())):
                 if i == MAX_ITEMS:
                     out.append(f"<dt>…</dt><dd>{len(value) - MAX_ITEMS} more keys</dd>")
                     break
