@@ -33,8 +33,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--hostile", action="store_true", help="markup in names, tags and evidence")
     args = ap.parse_args()
-    document = build_results(scale=args.scale, hostile=True)
+    document = build_results(scale=args.scale, hostile=args.hostile)
     findings = document["summary"]["total"]
     t_json, text = best(lambda: json.dumps(document), args.repeat)
     t_html, html = best(lambda: render_html(document), args.repeat)

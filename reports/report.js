@@ -55,8 +55,9 @@
     return true;
   }
 
-  /* At most PAGE matching rows are displayed at once (more on request): laying out tens of
-     thousands of table rows makes a browser unresponsive. Without JavaScript all are shown. */
+  /* At most PAGE matching rows are in the table at once (more on request); the others are
+     kept out of the document, because even hidden rows cost style work in their thousands.
+     Without JavaScript every row is in the table. */
   var PAGE = 250;
   var limit = PAGE;
   var pager = document.getElementById("f-pager");
@@ -71,12 +72,15 @@
       res: controls.res.value.trim().toLowerCase()
     };
     var matched = 0;
+    var frag = document.createDocumentFragment();
     for (var i = 0; i < items.length; i++) {
-      var ok = matches(items[i], f);
-      if (ok) { matched++; }
-      var show = ok && matched <= limit;
-      if (items[i].row.hidden === show) { items[i].row.hidden = !show; }
+      if (matches(items[i], f)) {
+        matched++;
+        if (matched <= limit) { frag.appendChild(items[i].row); }
+      }
     }
+    body.textContent = "";
+    body.appendChild(frag);
     var shown = Math.min(matched, limit);
     var text = matched === items.length
       ? items.length + " findings"
@@ -140,13 +144,7 @@
       var keyed = items.map(function (it) { return { k: keys[key](it), it: it }; });
       keyed.sort(function (a, b) { return descending ? compare(b.k, a.k) : compare(a.k, b.k); });
       items = keyed.map(function (x) { return x.it; });
-      // Reordered while detached: moving thousands of rows inside the live document would
-      // recompute styles on every move.
-      var next = body.nextSibling;
-      table.removeChild(body);
-      items.forEach(function (it) { body.appendChild(it.row); });
       apply();
-      table.insertBefore(body, next);
     });
   });
 
@@ -159,9 +157,13 @@
     });
   });
 
-  /* Print everything: evidence folded into <details> opens for printing, then closes again. */
+  /* Print every matching finding, with its evidence unfolded; restore the view afterwards. */
   var opened = [];
+  var before = PAGE;
   window.addEventListener("beforeprint", function () {
+    before = limit;
+    limit = Infinity;
+    apply();
     Array.prototype.forEach.call(document.querySelectorAll("details:not([open])"), function (d) {
       d.open = true;
       opened.push(d);
@@ -170,6 +172,8 @@
   window.addEventListener("afterprint", function () {
     opened.forEach(function (d) { d.open = false; });
     opened = [];
+    limit = before;
+    apply();
   });
 
   apply();

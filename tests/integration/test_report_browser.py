@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scanner import results
+from scanner.outputs.html_writer import render_html
 from tests.helpers import pickle_model, policy_pack, run_subprocess, safe_model, write
 from tests.integration.report_browser import (
     ARTIFACTS,
@@ -308,4 +309,26 @@ def test_waivers_and_unknowns_are_shown(browser, constructed):
     assert "ciso@example.com" in page.locator("#findings-table .waiver").first.text_content()
     assert page.locator("#findings-table .v-u").count() >= 1  # an $unknown in evidence
     assert "mlflow" in page.locator(".alert").text_content()  # the failed source is called out
+    page.context.close()
+
+
+def test_long_lists_are_paged_with_javascript_and_whole_without(browser, tmp_path):
+    document = build_results(scale=30)
+    total = document["summary"]["total"]
+    assert total > 250
+    path = tmp_path / "report.html"
+    path.write_text(render_html(document), encoding="utf-8")
+    page = open_report(browser, path).page
+    assert visible_rows(page) == 250
+    assert page.locator("#f-count").text_content() == (
+        f"{total} findings (the first 250 are listed)."
+    )
+    page.click("#f-more")
+    assert visible_rows(page) == total
+    assert not page.locator("#f-pager").is_visible()
+    page.select_option("#f-status", "pass")  # a new filter starts from the first page again
+    assert visible_rows(page) == min(250, _count(document, status="pass"))
+    page.context.close()
+    page = open_report(browser, path, js=False).page
+    assert visible_rows(page) == total
     page.context.close()
