@@ -225,3 +225,26 @@ def test_fix_first_ranks_by_severity_then_what_each_policy_holds_back():
     failing = {f["policy_id"] for f in document["findings"] if f["status"] in ("fail", "error")}
     assert {p.policy.id for p in ranked} == failing
     assert "blocks maturity" in digest.why(ranked[0]) or ranked[0].policy.severity != "critical"
+
+
+def test_an_empty_scan_renders_in_every_format():
+    document = build_results(scale=1)
+    document.update(findings=[], resources=[], frameworks=[], policies=[])
+    document["summary"] = results.summarise([])
+    document["maturity"] = {
+        "level": "foundational",
+        "next": "applied",
+        "rungs": [
+            {"name": r, "status": "reached" if r == "foundational" else "not_reached",
+             "passed": 0, "total": 0, "blocking": []}
+            for r in digest.RUNGS
+        ],
+    }
+    document["scan"]["sources"] = []
+    assert results.problems(document) == []
+    html = render_html(document)
+    assert "No framework mapping was in use" in html and "Nothing to fix" in html
+    text = render_markdown(document)
+    assert "no evaluated policy checks the applied rung" in text
+    assert "Failing findings" not in text
+    assert render_csv(document).count("\r\n") == 1  # the header only
