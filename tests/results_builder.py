@@ -207,13 +207,19 @@ def build_results(scale: int = 6, seed: int = 7, hostile: bool = False) -> dict[
         for r in (r for r in resources if r.type == p.resource):
             status = _verdict(rng)
             waiver = None
-            if status == "waived":
+            if status == "waived" or (status == "fail" and rng.random() < 0.1):
                 waiver = {
-                    "id": f"W-{len(findings)}",
+                    "policy": p.id,
+                    "resource": r.id,
                     "justification": "Legacy model, retired next quarter"
                     + (f" {HOSTILE}" if hostile else ""),
                     "approved_by": "ciso@example.com",
-                    "expires": "2026-12-31",
+                    "expires": "2026-12-31" if status == "waived" else "2026-03-31",
+                    "ticket": "SEC-1234",
+                    "file": "/srv/compliance/waivers.yaml",
+                    "line": 4 + len(findings),
+                    "state": "applied" if status == "waived" else "expired",
+                    "original_status": "fail",
                 }
             message = {
                 "fail": "ok is false, expected true",

@@ -89,6 +89,27 @@ def _segments(counts: Mapping[str, int], order: tuple[str, ...]) -> list[dict[st
     return out
 
 
+WAIVER_KEYS = ("justification", "approved_by", "expires", "ticket", "file", "line", "state",
+               "policy", "resource", "original_status")
+
+
+def _waiver(waiver: Mapping[str, Any]) -> dict[str, Any]:
+    """A waiver in words: applied (the finding is waived) or expired (it fails again)."""
+    expired = waiver.get("state") == "expired"
+    where = str(waiver.get("file", ""))
+    if where and waiver.get("line"):
+        where += f":{waiver['line']}"
+    return {
+        "expired": expired,
+        "justification": str(waiver.get("justification", "")),
+        "approved_by": str(waiver.get("approved_by", "")),
+        "expires": str(waiver.get("expires", "")),
+        "ticket": str(waiver.get("ticket", "")),
+        "where": where,
+        "other": {k: v for k, v in waiver.items() if k not in WAIVER_KEYS},
+    }
+
+
 class _View:
     """Everything the template lays out, computed once so the template stays declarative."""
 
@@ -193,7 +214,7 @@ class _View:
                     "status": "n/a" if f["status"] == "not_applicable" else f["status"],
                     "evidence": self.values.mapping(f["evidence"]) if f["evidence"] else None,
                     "fix": fixes.get(f["policy_id"], "") if f["status"] in digest.FAILING else "",
-                    "waiver": self.values.mapping(f["waiver"]) if f.get("waiver") else None,
+                    "waiver": _waiver(f["waiver"]) if f.get("waiver") else None,
                 }
             )
         return rows

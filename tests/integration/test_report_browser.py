@@ -304,9 +304,13 @@ def test_waivers_and_unknowns_are_shown(browser, constructed):
     path, document = constructed
     page = open_report(browser, path, js=False).page
     waived = [f for f in document["findings"] if f["status"] == "waived"]
-    assert waived
-    assert page.locator("#findings-table .waiver").count() == len(waived)
-    assert "ciso@example.com" in page.locator("#findings-table .waiver").first.text_content()
+    expired = [f for f in document["findings"] if f["waiver"] and f["status"] == "fail"]
+    assert waived and expired
+    assert page.locator("#findings-table .waiver:not(.expired)").count() == len(waived)
+    assert page.locator("#findings-table .waiver.expired").count() == len(expired)
+    first = page.locator("#findings-table .waiver:not(.expired)").first.text_content()
+    assert "approved by ciso@example.com · until 2026-12-31 · ticket SEC-1234" in first
+    assert "Waiver expired:" in page.locator("#findings-table .waiver.expired").first.text_content()
     assert page.locator("#findings-table .v-u").count() >= 1  # an $unknown in evidence
     assert "mlflow" in page.locator(".alert").text_content()  # the failed source is called out
     page.context.close()
