@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.outputs.csv_writer import CsvWriter
+from scanner.outputs.html_writer import HtmlWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
 from scanner.outputs.junit_writer import JunitWriter
+from scanner.outputs.md_writer import MarkdownWriter
 from scanner.outputs.sarif_writer import SarifWriter
 
-WRITERS: dict[str, type] = {"json": JsonWriter, "sarif": SarifWriter, "junit": JunitWriter}
-PLANNED = ("html", "cyclonedx", "spdx", "md", "csv")
+WRITERS: dict[str, type] = {
+    "json": JsonWriter,
+    "html": HtmlWriter,
+    "md": MarkdownWriter,
+    "csv": CsvWriter,
+    "sarif": SarifWriter,
+    "junit": JunitWriter,
+}
+PLANNED = ("cyclonedx", "spdx")
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:

@@ -14,6 +14,7 @@ from tests.helpers import REPO
     ("module", "args"),
     [
         ("benchmarks.bench_evaluate", ["--storages", "300", "--repeat", "1"]),
+        ("benchmarks.bench_report", ["--scale", "20", "--repeat", "1"]),
         ("benchmarks.bench_gate", ["--findings", "300", "--waivers", "20", "--repeat", "1"]),
         (
             "benchmarks.bench_path_source",
