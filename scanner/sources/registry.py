@@ -12,7 +12,7 @@ SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "logs", "oci")
+PLANNED_KINDS = ("aws", "azure", "gcs", "vertex", "logs", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -27,10 +27,17 @@ def _attestations_source(spec: SourceSpec) -> Source:
     return AttestationsSource(spec)
 
 
+def _mlflow_source(spec: SourceSpec) -> Source:
+    from scanner.sources.mlflow import MlflowSource
+
+    return MlflowSource(spec)
+
+
 # Each provider module is imported only when used, so a heavy client library loads on demand.
 FACTORIES: dict[str, SourceFactory] = {
     "path": _path_source,
     "attestations": _attestations_source,
+    "mlflow": _mlflow_source,
 }
 
 
@@ -52,6 +59,18 @@ def parse_spec(
 OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
+    "mlflow": frozenset(
+        {
+            "production_aliases",
+            "staging_aliases",
+            "tags",
+            "page_size",
+            "workers",
+            "timeout",
+            "max_retries",
+            "max_files",
+        }
+    ),
 }
 
 
