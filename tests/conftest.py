@@ -26,3 +26,7 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+# The MLflow server fixture lives with the server helpers, reused by the demo and benchmarks.
+from tests.servers.mlflow_fixtures import mlflow_registry  # noqa: E402, F401

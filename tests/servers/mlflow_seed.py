@@ -39,13 +39,32 @@ def _model_dir(root: Path, body: bytes) -> Path:
     return d
 
 
-def seed(tracking_uri: str, *, external_uri: str = "s3://models-bucket/fraud/4/") -> Estate:
+def seed(
+    tracking_uri: str,
+    *,
+    external_uri: str = "s3://models-bucket/fraud/4/",
+    artifact_location: str | None = None,
+) -> Estate:
+    """Write the estate. For a local store, give `artifact_location` (else MLflow writes under
+    ./mlruns of the working directory)."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    # A local registry store looks logged models up through the global tracking URI.
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return _seed(tracking_uri, external_uri, artifact_location)
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _seed(tracking_uri: str, external_uri: str, artifact_location: str | None) -> Estate:
     from mlflow import MlflowClient
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     estate = Estate()
-    exp = client.create_experiment("fraud-training")
+    exp = client.create_experiment("fraud-training", artifact_location=artifact_location)
     estate.experiment_id = exp
 
     def run(label: str, *, user: str, commit: str, with_files: bool) -> str:

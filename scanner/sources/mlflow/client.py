@@ -64,8 +64,12 @@ def classify(exc: BaseException) -> Failure:
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
     text = " ".join(str(e) for e in chain)
-    if isinstance(exc, ModuleNotFoundError) or "ModuleNotFoundError" in names:
-        return Failure(None, LOCAL_STORE_HINT)
+    missing = next((e for e in chain if isinstance(e, ModuleNotFoundError)), None)
+    if missing is not None:
+        module = (missing.name or "").split(".")[0]
+        if module in ("sqlalchemy", "alembic"):
+            return Failure(None, LOCAL_STORE_HINT)
+        return Failure(None, f"the MLflow client needs the Python module {module or '?'}")
     if "Timeout" in text or any("Timeout" in n for n in names):
         return Failure(None, "no answer within the timeout")
     if "too many" in text and "error responses" in text:
