@@ -81,7 +81,17 @@ def locate(uri: str, target: Target) -> Location:
         netloc = netloc.rpartition("@")[2]
     clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
     provider = {"s3a": "s3", "s3n": "s3", "wasbs": "azure", "wasb": "azure", "abfss": "azure"}
-    return Location(redact_uri(clean), provider.get(scheme, scheme), None)
+    # `container@account` in wasbs:// is no credential: only the query is redacted there.
+    safe = redact_uri(clean) if "@" not in netloc else _redact_query(clean)
+    return Location(safe, provider.get(scheme, scheme), None)
+
+
+def _redact_query(uri: str) -> str:
+    parts = urlsplit(uri)
+    if not parts.query:
+        return uri
+    masked = urlsplit(redact_uri(urlunsplit(("https", "h", "/", parts.query, "")))).query
+    return urlunsplit(parts._replace(query=masked))
 
 
 def join(base: str, sub: str) -> str:
