@@ -17,7 +17,7 @@ from scanner.inventory import Ref, Resource, Unknown
 from scanner.sources.interface import Collection, SourceError
 from scanner.sources.registry import build_source, parse_spec
 from tests.servers.mlflow_fixtures import SeededServer
-from tests.servers.mlflow_seed import DIGEST, HOSTILE, seed
+from tests.servers.mlflow_seed import DIGEST, HOSTILE, PURGED_RUN, seed
 from tests.servers.mlflow_server import free_port
 
 
@@ -37,7 +37,7 @@ def scanned(mlflow_registry: SeededServer) -> Collection:
 
 def test_models_carry_tags_fields_and_counts(scanned: Collection, mlflow_registry: SeededServer):
     models = by_name(scanned, "model")
-    assert sorted(models) == ["churn", "fraud", "hostile"]
+    assert sorted(models) == ["churn", "fraud", "hostile", "orphan"]
     fraud = models["fraud"]
     assert fraud.id == f"mlflow+{mlflow_registry.url}/models/fraud"
     a = fraud.attributes
@@ -138,6 +138,16 @@ def test_deleted_run_makes_provenance_unknown_and_is_a_problem(scanned, mlflow_r
         assert isinstance(p[key], Unknown) and "deleted" in p[key].reason
     assert f"model fraud version 3: run {run_id} was deleted; provenance unknown" in (
         scanned.problems
+    )
+
+
+def test_purged_run_is_asked_for_alone_and_reported(scanned: Collection):
+    p = by_name(scanned, "model_version")["orphan/1"].attributes["provenance"]
+    assert p["run"] == PURGED_RUN
+    assert p["datasets"] == Unknown(f"run {PURGED_RUN} no longer exists (deleted)")
+    assert (
+        f"model orphan version 1: run {PURGED_RUN} no longer exists (deleted); provenance unknown"
+        in scanned.problems
     )
 
 
@@ -263,7 +273,7 @@ def test_sqlite_store_is_read_and_local_artefacts_listed(sqlite_store):
     root, _ = sqlite_store
     db = root / "mlflow.db"
     c = collect(f"sqlite:///{db}")
-    assert sorted(by_name(c, "model")) == ["churn", "fraud", "hostile"]
+    assert sorted(by_name(c, "model")) == ["churn", "fraud", "hostile", "orphan"]
     version = by_name(c, "model_version")["fraud/1"]
     assert version.id == f"mlflow+sqlite:///{db}/models/fraud/versions/1"
     assert version.attributes["stage"] == "production"

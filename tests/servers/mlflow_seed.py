@@ -2,8 +2,9 @@
 
 It holds what the source must tell apart: production (alias), staging (alias), archived (legacy
 stage, retired tag) and unaliased versions; a model without tags; run provenance (git tags,
-user, params, a dataset input); a deleted run; an MLflow 3 logged model; an external S3 source;
-files the server stores; hostile tag values. Reused by the demo with an S3 artifact root.
+user, params, a dataset input); a deleted run; a purged run; an MLflow 3 logged model; an
+external S3 source; files the server stores; hostile tag values. Reused by the demo with an S3
+artifact root.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ HOSTILE = {
     "control": "line1\nline2\x1b[31mred\x00nul\u202eevil",
     "big": "A" * 100_000,  # the most MLflow accepts in a tag value
 }
+PURGED_RUN = "0badc0de" * 4  # a run id no store holds: as after `mlflow gc`
 DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
@@ -136,5 +138,8 @@ def _seed(tracking_uri: str, external_uri: str, artifact_location: str | None) -
     client.create_model_version(
         "hostile", "s3://models-bucket/hostile/1", tags={"classification": HOSTILE["control"]}
     )
-    estate.model_names = ["churn", "fraud", "hostile"]
+    # orphan: its run is gone for good (purged), not just marked deleted.
+    client.create_registered_model("orphan", tags={"owner": "erin"})
+    client.create_model_version("orphan", "s3://models-bucket/orphan/1", run_id=PURGED_RUN)
+    estate.model_names = ["churn", "fraud", "hostile", "orphan"]
     return estate

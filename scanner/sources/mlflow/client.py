@@ -11,6 +11,7 @@ runs that search cannot see are asked for one by one, to learn why.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,11 +51,9 @@ class Failure:
 
     status: int | None  # HTTP-like status: 401, 403, 404, 5xx; None when there was no answer
     reason: str  # one line, redacted
-
-    @property
-    def source_wide(self) -> bool:
-        """Errors that say nothing more will be readable: stop the source."""
-        return self.status is None or self.status in (401, 403) or self.status >= 500
+    # Nothing more will be readable (no answer, refused credentials, a failing server, a client
+    # that cannot work): stop the source rather than repeat the failure for every item.
+    source_wide: bool = False
 
 
 def classify(exc: BaseException) -> Failure:
@@ -68,13 +67,13 @@ def classify(exc: BaseException) -> Failure:
     if missing is not None:
         module = (missing.name or "").split(".")[0]
         if module in ("sqlalchemy", "alembic"):
-            return Failure(None, LOCAL_STORE_HINT)
-        return Failure(None, f"the MLflow client needs the Python module {module or '?'}")
+            return Failure(None, LOCAL_STORE_HINT, True)
+        return Failure(None, f"the MLflow client needs the Python module {module or '?'}", True)
     if "Timeout" in text or any("Timeout" in n for n in names):
-        return Failure(None, "no answer within the timeout")
+        return Failure(None, "no answer within the timeout", True)
     if "too many" in text and "error responses" in text:
         code = _first_status(text)
-        return Failure(code or 500, f"server error (HTTP {code or '5xx'}) after retries")
+        return Failure(code or 500, f"server error (HTTP {code or '5xx'}) after retries", True)
     if any(n in names for n in ("ConnectionError", "NewConnectionError", "MaxRetryError")) or (
         "Failed to establish a new connection" in text or "Max retries exceeded" in text
     ):
@@ -83,7 +82,7 @@ def classify(exc: BaseException) -> Failure:
             why = "host name not found"
         if "SSLError" in names or "CERTIFICATE_VERIFY_FAILED" in text:
             why = "TLS error (set MLFLOW_TRACKING_SERVER_CERT_PATH or MLFLOW_TRACKING_INSECURE_TLS)"
-        return Failure(None, why)
+        return Failure(None, why, True)
     if isinstance(exc, MlflowException):
         status = exc.get_http_status_code()
         if status == 401:
@@ -91,11 +90,12 @@ def classify(exc: BaseException) -> Failure:
                 401,
                 "authentication failed (HTTP 401): set MLFLOW_TRACKING_TOKEN or "
                 "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD",
+                True,
             )
         if status == 403:
-            return Failure(403, "permission denied (HTTP 403)")
+            return Failure(403, "permission denied (HTTP 403)", True)
         message = _first_line(exc.message if hasattr(exc, "message") else str(exc))
-        return Failure(status, message)
+        return Failure(status, message)  # a real 5xx was retried and reported above
     return Failure(None, f"{type(exc).__name__}: {_first_line(str(exc))}")
 
 
@@ -109,8 +109,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _first_status(text: str) -> int | None:
-    import re
-
     m = re.search(r"too many (\d{3}) error responses", text)
     return int(m.group(1)) if m else None
 
@@ -214,12 +212,12 @@ class Registry:
         found: dict[str, Any] = {}
         experiments = self.experiment_ids()
         batches = [wanted[i : i + RUN_BATCH] for i in range(0, len(wanted), RUN_BATCH)]
-        for result in self._pool(lambda b: self._search_runs(experiments, b), batches):
+        for result in self.map(lambda b: self._search_runs(experiments, b), batches):
             if not isinstance(result, RequestFailed):
                 found.update(result)
         # Runs search did not return (purged, or a failed batch): one by one, to learn why.
         missing = [r for r in wanted if r not in found]
-        for run_id, result in zip(missing, self._pool(self._get_run, missing), strict=True):
+        for run_id, result in zip(missing, self.map(self._get_run, missing), strict=True):
             found[run_id] = result
         return found
 
@@ -249,9 +247,9 @@ class Registry:
 
     def logged_models(self, model_ids: Iterable[str]) -> dict[str, Any]:
         ids = sorted(set(model_ids))
-        return dict(zip(ids, self._pool(self.client.get_logged_model, ids), strict=True))
+        return dict(zip(ids, self.map(self.client.get_logged_model, ids), strict=True))
 
-    def _pool(self, fn: Callable[[Any], T], items: list[Any]) -> list[T | RequestFailed]:
+    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T | RequestFailed]:
         """`fn` over items on the bounded pool, in order. An item-level failure becomes a
         `RequestFailed`; a failure that means the whole source is unreadable raises."""
 
@@ -271,8 +269,6 @@ class Registry:
         with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(items))) as pool:
             return list(pool.map(guarded, items))
 
-    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T | RequestFailed]:
-        return self._pool(fn, items)
 
     def list_files(self, uri: str, cap: int) -> tuple[list[tuple[str, int | None]], bool]:
         """Every file below an artifact URI the server stores (`mlflow-artifacts:`) or a local
