@@ -157,3 +157,24 @@ def test_megabyte_hostile_values_survive_the_results_writer():
     back = json.loads(text)
     assert back["resources"][0]["attributes"]["owner"] == big
     assert back["resources"][1]["attributes"]["classification"] == big.lower()
+
+
+def test_config_file_options_reach_the_source(tmp_path: Path):
+    from scanner.config import load_config
+    from scanner.sources.registry import build_source
+    from tests.helpers import write
+
+    cfg = write(
+        tmp_path / "ci" / "modelward.yaml",
+        """
+        sources:
+          - spec: mlflow:./mlruns
+            name: registry
+            options: {tags: {owner: team}, page_size: 50, production_aliases: [live]}
+        """,
+    )
+    (spec,) = load_config(cfg).sources
+    settings = build_source(spec).settings
+    assert settings.target.uri == (tmp_path / "ci" / "mlruns").as_uri()
+    assert (settings.tags["owner"], settings.tags["classification"]) == ("team", "classification")
+    assert (settings.page_size, settings.production_aliases) == (50, ("live",))

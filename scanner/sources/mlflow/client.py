@@ -2,10 +2,10 @@
 the client's errors turned into one line that names the registry and never a credential.
 
 Requests are kept few because a registry with thousands of versions is common and each request
-is a round trip: registered models and versions come in pages of `page_size`; runs are read with
-`search_runs` filtered on up to `RUN_BATCH` run ids at a time (one request for a hundred runs
-instead of a hundred `get_run` calls), on a bounded thread pool, each run id at most once; only
-runs that search cannot see are asked for one by one, to learn why.
+is a round trip: registered models and versions come in pages of `page_size`; runs and logged
+models are read with searches filtered on up to `RUN_BATCH` ids at a time (one request for a
+hundred runs instead of a hundred `get_run` calls), on a bounded thread pool, each id at most
+once; only those that search cannot see are asked for one by one, to learn why.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ class Registry:
     def __init__(self, settings: Settings, describe: Callable[[str], str]) -> None:
         self.settings = settings
         self._describe = describe  # "mlflow server http://h:p: <reason>" for SourceError
+        self._experiments: list[str] | None = None
         configure_http(settings)
         self._check_local_target()
         try:
@@ -194,15 +195,18 @@ class Registry:
         )
 
     def experiment_ids(self) -> list[str]:
+        """Every experiment, deleted ones too (their runs still back versions); read once."""
         from mlflow.entities import ViewType
 
-        size = self.settings.page_size
-        experiments = self._pages(
-            lambda t: self.client.search_experiments(
-                view_type=ViewType.ALL, max_results=size, page_token=t
+        if self._experiments is None:
+            size = self.settings.page_size
+            experiments = self._pages(
+                lambda t: self.client.search_experiments(
+                    view_type=ViewType.ALL, max_results=size, page_token=t
+                )
             )
-        )
-        return [e.experiment_id for e in experiments]
+            self._experiments = [e.experiment_id for e in experiments]
+        return self._experiments
 
     def runs(self, run_ids: Iterable[str]) -> dict[str, Any]:
         """Each run once: `run_id → Run`, or `RequestFailed` for runs that cannot be read."""
@@ -246,8 +250,41 @@ class Registry:
         return self.client.get_run(run_id)
 
     def logged_models(self, model_ids: Iterable[str]) -> dict[str, Any]:
-        ids = sorted(set(model_ids))
-        return dict(zip(ids, self.map(self.client.get_logged_model, ids), strict=True))
+        """Each logged model once, searched a hundred ids at a time like runs; the ones search
+        does not return (or a store whose search cannot filter on ids) one by one."""
+        wanted = sorted(set(model_ids))
+        if not wanted:
+            return {}
+        experiments = self.experiment_ids()
+        batches = [wanted[i : i + RUN_BATCH] for i in range(0, len(wanted), RUN_BATCH)]
+        found: dict[str, Any] = {}
+        for result in self.map(lambda b: self._search_logged(experiments, b), batches):
+            if not isinstance(result, RequestFailed):
+                found.update(result)
+        missing = [m for m in wanted if m not in found]
+        for model_id, result in zip(
+            missing, self.map(self.client.get_logged_model, missing), strict=True
+        ):
+            found[model_id] = result
+        return found
+
+    def _search_logged(self, experiments: list[str], batch: list[str]) -> dict[str, Any]:
+        quoted = ", ".join(f"'{m}'" for m in batch if _is_run_id(m.removeprefix("m-")))
+        if not quoted:
+            return {}
+        found: dict[str, Any] = {}
+        token: str | None = None
+        while True:
+            page = self.client.search_logged_models(
+                experiments,
+                filter_string=f"attributes.model_id IN ({quoted})",
+                max_results=len(batch),
+                page_token=token,
+            )
+            found.update((m.model_id, m) for m in page)
+            token = page.token
+            if not token:
+                return found
 
     def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T | RequestFailed]:
         """`fn` over items on the bounded pool, in order. An item-level failure becomes a
@@ -296,5 +333,5 @@ class Registry:
 
 
 def _is_run_id(run_id: str) -> bool:
-    """Run ids go into a filter string; anything but hex would be an injection or a typo."""
+    """Ids go into a filter string; anything but hex would be an injection or a typo."""
     return bool(run_id) and all(c in "0123456789abcdefABCDEF-" for c in run_id)
