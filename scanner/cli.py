@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from scanner import __version__
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError, NotImplementedYetError
@@ -109,6 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that fails the gate (default: high)",
     )
     scan.add_argument(
+        "--hard-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards (MW-STO-*) or severities whose failures always fail the "
+        "gate (comma-separated, repeatable; see docs/ci-gating.md for the precedence)",
+    )
+    scan.add_argument(
+        "--soft-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards or severities whose failures are reported but do not fail "
+        "the gate (comma-separated, repeatable)",
+    )
+    scan.add_argument(
+        "--soft-fail",
+        action="store_true",
+        default=None,
+        help="report failures without failing the gate, except those --hard-fail-on names "
+        "(a failed source still exits 3)",
+    )
+    scan.add_argument(
         "--allow-partial",
         action="store_true",
         default=None,
@@ -126,9 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="evaluate date conditions as of this date (ISO 8601), e.g. for an audit period",
     )
-    scan.add_argument("--waivers", metavar="FILE", help="waivers file (not implemented yet)")
     scan.add_argument(
-        "--baseline", metavar="RESULTS", help="baseline results (not implemented yet)"
+        "--waivers",
+        metavar="FILE",
+        help="waivers file: governed, expiring exceptions (see docs/ci-gating.md)",
+    )
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a baseline or an earlier results.json: fail only on findings not in it",
+    )
+    scan.add_argument(
+        "--create-baseline",
+        metavar="FILE",
+        help="write the findings that fail now to FILE, as a baseline for later scans",
     )
 
     pol = sub.add_parser("policies", help="list, show, validate and test policies")
@@ -181,10 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("bom", "write an AI-BOM"),
         ("diff", "compare two results files"),
         ("verify", "verify a model's signature and serialization safety"),
-        ("demo", "scan an embedded demo estate"),
     ):
         p = sub.add_parser(name, help=f"{text} (not implemented yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser(
+        "demo",
+        help="start a local demo estate (MLflow + emulated AWS), scan it, write every output",
+    )
+    demo.add_argument("-o", "--output-dir", default="out/demo", metavar="DIR")
+    _add_common(demo)
     return parser
 
 
@@ -233,4 +273,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.frameworks(args)
     if args.command == "report":
         return commands.report(args)
+    if args.command == "demo":
+        from scanner.demo.command import run_demo
+
+        return run_demo(Path(args.output_dir))
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

@@ -10,17 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
 from scanner.bundled import bundled_dir
-from scanner.config import load_config, resolve_source
+from scanner.config import Config, load_config, resolve_source
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
-    NotImplementedYetError,
     UsageError,
 )
-from scanner.gate import GateSettings
+from scanner.gate import GateSettings, Selector
 from scanner.outputs.interface import prepare_output_dir, write_atomically
 from scanner.outputs.registry import parse_formats, writers_for
 from scanner.policy import params as param_overrides
@@ -31,6 +31,7 @@ from scanner.progress import make_reporter
 from scanner.scan import ScanRequest, prepare, run
 from scanner.sources.registry import parse_spec
 from scanner.terminal import print_scan_summary, safe
+from scanner.waivers import DEFAULT_MAX_DAYS
 
 
 def _dump_json(data: Any) -> None:
@@ -54,11 +55,26 @@ def render_all(out_dir: Path, formats: Sequence[str], document: dict[str, Any]) 
     return write_atomically(out_dir, files)
 
 
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+def _gate_settings(args: argparse.Namespace, config: Config) -> GateSettings:
+    """Flags beat the config file; a list given as flags replaces the config's list."""
+
+    def pick(flag: Any, configured: Any, default: Any) -> Any:
+        return flag if flag not in (None, []) else configured if configured is not None else default
+
+    return GateSettings(
+        fail_on=args.fail_on or config.fail_on or "high",
+        allow_partial=bool(pick(args.allow_partial, config.allow_partial, False)),
+        hard_fail_on=Selector.parse(pick(_split(args.hard_fail_on), config.hard_fail_on, ())),
+        soft_fail_on=Selector.parse(pick(_split(args.soft_fail_on), config.soft_fail_on, ())),
+        soft_fail=bool(pick(args.soft_fail, config.soft_fail, False)),
+    )
+
+
 def scan(args: argparse.Namespace) -> int:
-    if args.waivers:
-        raise NotImplementedYetError("--waivers is not implemented yet in this version")
-    if args.baseline:
-        raise NotImplementedYetError("--baseline is not implemented yet in this version")
     config = load_config(args.config)
     cwd = Path.cwd()
     sources = tuple(resolve_source(parse_spec(s), cwd) for s in args.source) or config.sources
@@ -77,13 +93,11 @@ def scan(args: argparse.Namespace) -> int:
         framework_files=(*config.framework_files, *(Path(p) for p in args.framework_file)),
         builtin_frameworks=config.builtin_frameworks,
         frameworks=tuple(args.framework) or config.frameworks,
-        gate=GateSettings(
-            fail_on=args.fail_on or config.fail_on or "high",
-            allow_partial=bool(
-                args.allow_partial if args.allow_partial is not None else config.allow_partial
-            ),
-        ),
+        gate=_gate_settings(args, config),
         as_of=_as_of(args.as_of),
+        waivers=Path(args.waivers) if args.waivers else config.waivers,
+        waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+        baseline=Path(args.baseline) if args.baseline else config.baseline,
     )
     formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
@@ -92,6 +106,9 @@ def scan(args: argparse.Namespace) -> int:
         raise UsageError(f"{what} needs an output directory (-o DIR or output.dir)")
     prepared = prepare(request)
     out_dir = prepare_output_dir(out_dir_arg) if out_dir_arg else None
+    create_baseline = Path(args.create_baseline) if args.create_baseline else None
+    if create_baseline is not None:
+        prepare_output_dir(create_baseline.parent)
     reporter = make_reporter(args.quiet, args.verbose)
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
@@ -101,6 +118,11 @@ def scan(args: argparse.Namespace) -> int:
         reporter.close()
     _check_contract(document)
     written = render_all(out_dir, formats, document) if out_dir is not None else []
+    if create_baseline is not None:
+        written += write_atomically(
+            create_baseline.parent,
+            {create_baseline.name: baselines.dumps(baselines.create(document))},
+        )
     if not args.quiet:
         print_scan_summary(document, sys.stdout)
         for path in written:
@@ -204,7 +226,7 @@ def _policies_test(args: argparse.Namespace) -> int:
 
 def frameworks(args: argparse.Namespace) -> int:
     pack = _pack(args)
-    files = fw.framework_files(args.framework_file)
+    files = fw.framework_files(args.framework_file, builtin=not args.no_builtin_policies)
     loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
     if args.frameworks_command == "list":
         rows = [dict(fw.describe_framework(f)) for f in loaded]

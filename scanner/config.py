@@ -43,6 +43,12 @@ class Config:
     formats: tuple[str, ...] = ()
     fail_on: str | None = None
     allow_partial: bool | None = None
+    hard_fail_on: tuple[str, ...] | None = None
+    soft_fail_on: tuple[str, ...] | None = None
+    soft_fail: bool | None = None
+    waivers: Path | None = None
+    waiver_max_days: int | None = None
+    baseline: Path | None = None
 
 
 def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
@@ -117,4 +123,10 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         formats=tuple(out.get("formats", [])),
         fail_on=gate.get("fail_on"),
         allow_partial=gate.get("allow_partial"),
+        hard_fail_on=tuple(gate["hard_fail_on"]) if "hard_fail_on" in gate else None,
+        soft_fail_on=tuple(gate["soft_fail_on"]) if "soft_fail_on" in gate else None,
+        soft_fail=gate.get("soft_fail"),
+        waivers=rel(gate["waivers"]) if "waivers" in gate else None,
+        waiver_max_days=gate.get("waiver_max_days"),
+        baseline=rel(gate["baseline"]) if "baseline" in gate else None,
     )

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
+from scanner.outputs.junit_writer import JunitWriter
+from scanner.outputs.sarif_writer import SarifWriter
 
-WRITERS: dict[str, type] = {"json": JsonWriter}
-PLANNED = ("html", "cyclonedx", "spdx", "sarif", "junit", "md", "csv")
+WRITERS: dict[str, type] = {"json": JsonWriter, "sarif": SarifWriter, "junit": JunitWriter}
+PLANNED = ("html", "cyclonedx", "spdx", "md", "csv")
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
