@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+        help="a source: path:DIR, attestations:FILE, logs:PATH (repeatable; replaces the "
+        "config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(
@@ -212,10 +213,53 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output-dir", required=True, metavar="DIR")
     _add_common(rep)
 
+    ver = sub.add_parser(
+        "verify",
+        help="verify a model's signature and serialization safety (the gate before deploy)",
+        description="Exit 0 only when the model's signature verifies with the given trust and "
+        "no file would run code when loaded; 1 otherwise, one line per problem.",
+    )
+    ver.add_argument("model", metavar="MODEL_PATH", help="a model directory or a single file")
+    ver.add_argument(
+        "--key", action="append", default=[], metavar="PUB.pem", help="trusted public key"
+    )
+    ver.add_argument(
+        "--certificate-chain",
+        action="append",
+        default=[],
+        metavar="CA.pem",
+        help="your CA's certificates (the system's web-PKI roots are never used)",
+    )
+    ver.add_argument("--identity", metavar="ID", help="Sigstore keyless signer identity")
+    ver.add_argument("--issuer", metavar="URL", help="OIDC issuer of --identity")
+    ver.add_argument(
+        "--trust-root", metavar="FILE", help="pinned Sigstore trusted_root.json for --identity"
+    )
+    ver.add_argument(
+        "--signature", metavar="FILE", help="the signature (default: MODEL/model.sig, FILE.sig)"
+    )
+    ver.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="take the trust from integrity.trust (default: ./modelward.yaml when present)",
+    )
+    ver.add_argument(
+        "--max-bytes",
+        metavar="SIZE",
+        default="2G",
+        help="s3:// models: download at most this much (e.g. 500M, 2G; default 2G); "
+        "a bigger model is not verified (exit 3)",
+    )
+    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(ver)
+    from scanner.logs_command import add_parser as add_logs_parser
+
+    add_logs_parser(sub, _add_common)
+
     for name, text in (
         ("bom", "write an AI-BOM"),
         ("diff", "compare two results files"),
-        ("verify", "verify a model's signature and serialization safety"),
     ):
         p = sub.add_parser(name, help=f"{text} (not implemented yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)
@@ -277,4 +321,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from scanner.demo.command import run_demo
 
         return run_demo(Path(args.output_dir))
+    if args.command == "verify":
+        return commands.verify(args)
+    if args.command == "logs":
+        from scanner import logs_command
+
+        return logs_command.analyze(args)
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

@@ -14,7 +14,7 @@ from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
 from scanner.bundled import bundled_dir
-from scanner.config import Config, load_config, resolve_source
+from scanner.config import Config, load_config, resolve_source, with_trust
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -77,7 +77,10 @@ def _gate_settings(args: argparse.Namespace, config: Config) -> GateSettings:
 def scan(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cwd = Path.cwd()
-    sources = tuple(resolve_source(parse_spec(s), cwd) for s in args.source) or config.sources
+    sources = (
+        tuple(with_trust(resolve_source(parse_spec(s), cwd), config.trust) for s in args.source)
+        or config.sources
+    )
     if not sources:
         raise UsageError(
             "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
@@ -275,6 +278,66 @@ def report(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"wrote {path}")
     return EXIT_OK
+
+
+def verify(args: argparse.Namespace) -> int:
+    from scanner.artefacts.signatures.trust import TrustConfigError, from_flags
+    from scanner.verify import verify_model
+
+    flags = bool(args.key or args.certificate_chain or args.identity)
+    if args.identity and not (args.issuer and args.trust_root):
+        raise UsageError(
+            "--identity needs --issuer and --trust-root (a pinned Sigstore trusted_root.json: "
+            "modelward verifies offline)"
+        )
+    if (args.issuer or args.trust_root) and not args.identity:
+        raise UsageError("--issuer and --trust-root go with --identity")
+    if flags:
+        try:
+            trust = from_flags(
+                args.key,
+                args.certificate_chain,
+                args.identity,
+                args.issuer,
+                args.trust_root,
+                Path.cwd(),
+            )
+        except TrustConfigError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        config = load_config(args.config)
+        if args.model.startswith("s3://"):
+            uri = args.model.rstrip("/")
+            trust = config.trust.for_model(uri.rsplit("/", 1)[-1], uri)
+        else:
+            model = Path(args.model).expanduser().absolute()
+            trust = config.trust.for_model(model.name, str(model), model.as_uri())
+        if not trust:
+            raise UsageError(
+                "no trust given: pass --key PUB.pem, --certificate-chain CA.pem or --identity ID "
+                "--issuer URL --trust-root FILE, or configure integrity.trust (-c FILE)"
+            )
+    from scanner.artefacts.s3fetch import parse_size
+
+    report = verify_model(args.model, trust, args.signature, max_bytes=parse_size(args.max_bytes))
+    if args.json:
+        _dump_json(report.as_json())
+        return report.exit_code
+    for problem in report.problems:
+        print(f"{PROBLEM_PREFIX}{safe(problem, 600)}")
+    if report.passed:
+        if not args.quiet:
+            print(
+                f"verified {safe(report.model)}: signed by {safe(report.signature.identity or '')};"
+                f" no unsafe serialization in {report.files} file(s)"
+            )
+    elif not args.quiet:
+        verdict = "could not be verified" if report.incomplete else "must not be deployed"
+        print(f"{len(report.problems)} problem(s): {safe(report.model)} {verdict}")
+    return report.exit_code
+
+
+PROBLEM_PREFIX = "FAIL "
 
 
 def _table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scanner.artefacts.digests import link_digests
 from scanner.inventory import Inventory, Ref, Unknown
 
 HIGH_VALUE_CLASSIFICATIONS = frozenset({"restricted", "confidential"})
@@ -254,7 +255,9 @@ def _limit_ratio(endpoint: Mapping[str, Any], traffic: Mapping[str, Any]) -> flo
 def link_hosting(a: _Attrs) -> None:
     """Networks and threat detectors matter where models are: endpoints' VPCs, and the
     accounts and regions holding model storage or endpoints."""
-    vpcs = {v for _eid, e in a.of("endpoint") for v in _refs(e.get("vpc"))}
+    vpcs = {
+        v for _eid, e in a.of("endpoint") for v in _refs(e.get("vpc")) + _refs(e.get("vpcs"))
+    }
     for nid, _attrs in a.of("network"):
         a.set_default(nid, "hosts_models", nid in vpcs)
     places = set()
@@ -312,4 +315,9 @@ def link(inventory: Inventory, settings: LinkSettings | None = None) -> Inventor
     attrs = _Attrs(inventory)
     for step in STEPS:
         step(attrs, settings)
-    return attrs.frozen()
+    inventory = attrs.frozen()
+    # Digests last: they compare a version's record with the files of its (linked) artefact.
+    updated = {r.id: r for r in link_digests(inventory)}
+    if updated:
+        inventory = Inventory(updated.get(r.id, r) for r in inventory)
+    return inventory

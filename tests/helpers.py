@@ -36,6 +36,7 @@ def run_subprocess(
     cwd: Path | None = None,
     unprivileged: bool = False,
     env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> CliResult:
     """Run modelward in a real process (exit codes, TTY-less output, file permissions)."""
     prefix = UNPRIVILEGED if unprivileged and os.geteuid() == 0 else []
@@ -44,7 +45,7 @@ def run_subprocess(
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)

@@ -173,5 +173,17 @@ def run_demo(out_dir: Path, say: Callable[[str], None] = print) -> int:
     say(f"demo: scan exit code {code}{why}")
     say(f"demo: outputs in {out_dir}")
     say(f"demo: open {report if report.exists() else out_dir / 'results.json'}")
-    # Findings (1) are the point of the demo; a source error (3) or bad input (2) is not.
-    return code if code >= EXIT_SOURCE or code == 2 else 0
+    return _demo_exit(code, out_dir / "results.json")
+
+
+def _demo_exit(scan_code: int, results_file: Path) -> int:
+    """Failing findings, and checks the emulator cannot answer (Unknown → exit 3), are the
+    point of the demo; a source that failed or a scan that did not run is a broken demo."""
+    if scan_code == 2 or not results_file.exists():
+        return scan_code or EXIT_SOURCE
+    from scanner import results
+
+    document = results.load(results_file)
+    if any(source["status"] != "ok" for source in document["scan"]["sources"]):
+        return EXIT_SOURCE
+    return 0

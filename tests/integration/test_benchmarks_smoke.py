@@ -19,6 +19,7 @@ from tests.helpers import REPO
             "benchmarks.bench_path_source",
             ["--models", "2", "--mb-per-model", "1", "--small-files", "20"],
         ),
+        ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
         # Starts a real MLflow server: about half a minute, most of it the server's start-up.
         ("benchmarks.bench_mlflow_source", ["--models", "2", "--versions", "10"]),
     ],
@@ -29,3 +30,17 @@ def test_benchmark_runs(module, args):
     )
     assert proc.returncode == 0, proc.stderr
     assert "ratio" in proc.stdout
+
+
+def test_extraction_benchmark_runs():
+    """The extraction evaluation end to end at a tiny size (its numbers mean nothing here)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.extraction", "--tiny"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in ("calibrated thresholds", "combined |", "PRADA:", "target ("):
+        assert line in proc.stdout

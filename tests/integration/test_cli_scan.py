@@ -209,7 +209,11 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
         ("azure:acct", 2, "the 'azure' source is not implemented yet"),
         ("aws:", 2, "the 'aws' source is not implemented yet"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
-        ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, mlflow, path)"),
+        (
+            "ftp:somewhere",
+            2,
+            "unknown source type 'ftp' (available: attestations, logs, mlflow, path)",
+        ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
 )
@@ -296,7 +300,7 @@ def test_results_are_deterministic(cli, pack, tmp_path):
         out = tmp_path / f"out{i}"
         scan(cli, "--source", f"path:{root}", "--policies", str(pack), "-o", str(out))
         doc = json.loads((out / "results.json").read_text())
-        for key in ("id", "started_at", "finished_at", "as_of"):
+        for key in ("id", "started_at", "finished_at", "as_of"):  # as_of: now, to the second
             doc["scan"].pop(key)
         docs.append(json.dumps(doc, sort_keys=True))
     assert docs[0] == docs[1]

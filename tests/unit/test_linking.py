@@ -154,3 +154,30 @@ def test_linking_is_deterministic_and_leaves_input_untouched():
     second = [(x.id, x.attributes) for x in link(Inventory(resources))]
     assert first == second
     assert [dict(x.attributes) for x in resources] == before
+
+
+def test_recorded_digest_is_compared_with_the_linked_artefact_files():
+    import hashlib
+
+    body = hashlib.sha256(b"weights").hexdigest()
+    files = [{"path": "model.safetensors", "size": 7, "sha256": body}]
+    good = linked(
+        r(DIR, "artefact", files=files),
+        r(
+            "v",
+            "model_version",
+            artefact=Ref(DIR + "/model"),
+            recorded_digest={"algorithm": "sha256", "value": body, "source": "tag sha256"},
+        ),
+    )
+    assert good["v"]["digest_match"] is True
+    bad = linked(
+        r(DIR, "artefact", files=files),
+        r(
+            "v",
+            "model_version",
+            artefact=Ref(DIR),
+            recorded_digest={"algorithm": "sha256", "value": "0" * 64, "source": "tag sha256"},
+        ),
+    )
+    assert bad["v"]["digest_match"] is False

@@ -24,7 +24,8 @@ from typing import Any
 
 from scanner.inventory import Unknown
 
-READ_VERBS = ("get_", "list_", "describe_", "head_", "search_", "lookup_", "batch_get_")
+# `search` itself is an operation (SageMaker Search), so it is a prefix without the underscore.
+READ_VERBS = ("get_", "list_", "describe_", "head_", "search", "lookup_", "batch_get_")
 
 DENIED_CODES = frozenset(
     {
