@@ -204,7 +204,13 @@ def test_model_directories_become_artefacts(estate):
     assert not any(i.startswith("s3://models/blobs") for i in arts)  # a .bin with no model
     mlflow = arts["s3://models/mlflow/fraud"]
     assert {f["path"] for f in mlflow["files"]} == {"MLmodel", "data/model.pkl", "conda.yaml"}
-    assert mlflow["serialization"] == {"formats": ["pickle"], "pickle_based": True}
+    # Pickle-based, small: downloaded and scanned (a benign pickle: nothing unsafe).
+    assert mlflow["serialization"] == {
+        "formats": ["pickle"],
+        "pickle_based": True,
+        "unsafe": [],
+        "lambda_layers": [],
+    }
     assert mlflow["storage"] == {"$ref": "s3://models"}
     assert mlflow["location"]["prefix"] == "mlflow/fraud"
     bert = arts["s3://models/hf/bert"]
