@@ -43,6 +43,7 @@ class Config:
     formats: tuple[str, ...] = ()
     fail_on: str | None = None
     allow_partial: bool | None = None
+    bom_with_findings: bool = False
 
 
 def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
@@ -88,6 +89,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     fw = doc.get("frameworks", {})
     out = doc.get("output", {})
     gate = doc.get("gate", {})
+    bom = doc.get("bom", {})
     return Config(
         file=loaded.path,
         sources=tuple(sources),
@@ -103,4 +105,5 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         formats=tuple(out.get("formats", [])),
         fail_on=gate.get("fail_on"),
         allow_partial=gate.get("allow_partial"),
+        bom_with_findings=bom.get("with_findings", False),
     )

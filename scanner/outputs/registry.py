@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.outputs.cyclonedx_writer import CycloneDxWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
+from scanner.outputs.spdx_writer import SpdxWriter
 
-WRITERS: dict[str, type] = {"json": JsonWriter}
-PLANNED = ("html", "cyclonedx", "spdx", "sarif", "junit", "md", "csv")
+WRITERS: dict[str, type] = {"json": JsonWriter, "cyclonedx": CycloneDxWriter, "spdx": SpdxWriter}
+PLANNED = ("html", "sarif", "junit", "md", "csv")
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -31,5 +34,10 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
     return formats
 
 
-def writers_for(formats: Iterable[str]) -> list[Writer]:
-    return [WRITERS[f]() for f in formats]
+def writers_for(
+    formats: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Writer]:
+    """Writers for the formats; `options` holds keyword arguments for the writers that take
+    some (`{"cyclonedx": {"with_findings": True}}`); the others are built without any."""
+    options = options or {}
+    return [WRITERS[f](**options.get(f, {})) for f in formats]

@@ -1,0 +1,557 @@
+"""The estate as a BOM sees it, read from results.json: models, datasets and findings.
+
+A BOM describes *models*: every `model_version`, and every `artefact` that no version
+registers (model files nobody put in a registry are still models the organisation holds, and
+an AI-BOM that leaves them out would hide exactly the assets with no provenance). Registered
+models without versions have no files and are left out. Datasets come from the versions'
+`provenance.datasets`; two versions share a dataset only when name, digest and source agree
+and the digest is known (without a digest, sameness would be a guess).
+
+Optional attributes a source may add and the BOM reads when present (see docs/ai-bom.md):
+`task`, `architecture`, `approach`, `license`, `base_models`, `model_signature {inputs,
+outputs}` on a version; tags of the same names (version tags over model tags) otherwise, and
+the model-card tags `intended_users`, `intended_use`, `limitations`, `tradeoffs`,
+`ethical_considerations`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from packageurl import PackageURL
+
+from scanner.bom.values import (
+    UniqueRefs,
+    flag,
+    hexdigest,
+    is_unknown,
+    items,
+    mapping,
+    ref_id,
+    source_location,
+    text,
+)
+
+SIGNATURE_FILES = ("model.sig",)
+REPORTED_STATUSES = ("fail", "error")
+APPROACHES = frozenset(
+    {"supervised", "unsupervised", "reinforcement-learning", "semi-supervised", "self-supervised"}
+)
+CONSIDERATION_TAGS = {
+    "intended_users": "users",
+    "intended_use": "use_cases",
+    "limitations": "limitations",
+    "tradeoffs": "tradeoffs",
+    "ethical_considerations": "ethical",
+}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size: int | None
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class SignatureState:
+    present: bool | None
+    kind: str | None
+    verified: bool | None
+    identity: str | None
+    error: str | None
+    file: str | None  # the signature file, when the artefact's listing holds one
+
+    @property
+    def known(self) -> bool:
+        """Whether the state is established: present or not, and if present, verified or not."""
+        return self.present is False or (self.present is True and self.verified is not None)
+
+
+@dataclass(frozen=True)
+class Artefact:
+    id: str
+    uri: str | None
+    files: tuple[FileEntry, ...]
+    listed: bool  # the file listing was read
+    truncated: bool  # the listing is cut short or its completeness is unknown
+    signature: SignatureState | None
+    formats: tuple[str, ...]
+    pickle_based: bool | None
+
+    @property
+    def fully_hashed(self) -> bool:
+        return (
+            self.listed
+            and not self.truncated
+            and bool(self.files)
+            and all(f.sha256 is not None for f in self.files)
+        )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    ref: str
+    name: str
+    digest: str | None
+    source: str | None
+    location: str | None  # a URL found in `source`
+
+
+@dataclass(frozen=True)
+class DatasetUse:
+    ref: str
+    context: str | None
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    name: str
+    ref: str | None  # the base's bom-ref when it is a model in this BOM
+
+
+@dataclass(frozen=True)
+class Considerations:
+    users: tuple[str, ...] = ()
+    use_cases: tuple[str, ...] = ()
+    limitations: tuple[str, ...] = ()
+    tradeoffs: tuple[str, ...] = ()
+    ethical: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return any((self.users, self.use_cases, self.limitations, self.tradeoffs, self.ethical))
+
+
+@dataclass(frozen=True)
+class Model:
+    ref: str  # the resource id, used as bom-ref
+    kind: str  # "model_version" or "artefact"
+    name: str
+    version: str | None
+    description: str | None
+    provider: str | None
+    owner: str | None
+    classification: str | None
+    ip_value: str | None
+    stage: str | None
+    status: str | None
+    aliases: tuple[str, ...]
+    created_by: str | None
+    created_at: str | None
+    run: str | None
+    datasets: tuple[DatasetUse, ...]
+    code_repo: str | None
+    code_commit: str | None
+    artefact: Artefact | None
+    location: str | None  # where the files are: the artefact URI or the registry's source URI
+    recorded_digest: tuple[str, str] | None  # (algorithm, value) the registry records
+    purl: str | None
+    task: str | None
+    architecture: str | None
+    approach: str | None
+    license: str | None
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    base_models: tuple[BaseModel, ...]
+    considerations: Considerations
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy_id: str
+    title: str
+    severity: str
+    status: str
+    message: str
+    resource_id: str
+    controls: tuple[str, ...]
+    affects: tuple[str, ...]  # bom-refs of the models it is about
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    type: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Estate:
+    scan_id: str
+    created: str  # when the inventory was complete (scan.finished_at)
+    tool_version: str
+    sources: tuple[SourceStatus, ...]
+    models: tuple[Model, ...]
+    datasets: tuple[Dataset, ...]
+    findings: tuple[Finding, ...]
+
+
+def read_estate(document: Mapping[str, Any]) -> Estate:
+    """The BOM's view of a (schema-valid) results document."""
+    by_id = {r["id"]: r for r in document["resources"]}
+    versions = [r for r in document["resources"] if r["type"] == "model_version"]
+    registered = {ref_id(mapping(v["attributes"]).get("artefact")) for v in versions}
+    unregistered = [
+        r for r in document["resources"] if r["type"] == "artefact" and r["id"] not in registered
+    ]
+    datasets = _DatasetIndex([r["id"] for r in (*versions, *unregistered)])
+    models = [_version(v, by_id, datasets) for v in versions]
+    models += [_bare_artefact(a) for a in unregistered]
+    models = _link_bases(models)
+    scan = document["scan"]
+    return Estate(
+        scan_id=scan["id"],
+        created=scan["finished_at"],
+        tool_version=document["tool"]["version"],
+        sources=tuple(
+            SourceStatus(s["name"], s["type"], s["status"], s.get("error")) for s in scan["sources"]
+        ),
+        models=tuple(models),
+        datasets=datasets.all(),
+        findings=tuple(_findings(document["findings"], models, by_id)),
+    )
+
+
+class _DatasetIndex:
+    """Datasets by identity: shared between versions only when the digest is known."""
+
+    def __init__(self, taken: Iterable[str]) -> None:
+        self._by_key: dict[tuple[str, str, str | None], Dataset] = {}
+        self._refs = UniqueRefs(taken)  # the models' refs: a dataset never reuses one
+
+    def add(self, owner: str, index: int, entry: Mapping[str, Any]) -> Dataset | None:
+        name = text(entry.get("name"))
+        digest = text(entry.get("digest"))
+        source = text(entry.get("source"))
+        if name is None and digest is None and source is None:
+            return None
+        label = name or "(unnamed dataset)"
+        if digest is not None:
+            key = (label, digest, source)
+            found = self._by_key.get(key)
+            if found is not None:
+                return found
+            ref = self._refs.claim(f"dataset:{label}@{digest}")
+        else:
+            key = None
+            ref = self._refs.claim(f"{owner}#dataset-{index}")
+        dataset = Dataset(ref, label, digest, source, source_location(source))
+        if key is not None:
+            self._by_key[key] = dataset
+        else:
+            self._by_key[(ref, "", None)] = dataset
+        return dataset
+
+    def all(self) -> tuple[Dataset, ...]:
+        return tuple(sorted(self._by_key.values(), key=lambda d: d.ref))
+
+
+def _tags(*sources: Mapping[str, Any]) -> dict[str, str]:
+    """Tags with the later sources overriding the earlier ones (model, then version)."""
+    out: dict[str, str] = {}
+    for attrs in sources:
+        for key, value in mapping(attrs.get("tags")).items():
+            if isinstance(value, str) and value.strip():
+                out[key] = value
+    return out
+
+
+def _pick(attrs: Mapping[str, Any], tags: Mapping[str, str], name: str) -> str | None:
+    return text(attrs.get(name)) or text(tags.get(name))
+
+
+def _version(
+    resource: Mapping[str, Any], by_id: Mapping[str, Any], datasets: _DatasetIndex
+) -> Model:
+    attrs = mapping(resource["attributes"])
+    model_res = by_id.get(ref_id(attrs.get("model")) or "")
+    model_attrs = mapping(model_res["attributes"]) if model_res else {}
+    tags = _tags(model_attrs, attrs)
+    prov = mapping(attrs.get("provenance"))
+    code = mapping(prov.get("code"))
+    artefact_id = ref_id(attrs.get("artefact"))
+    artefact = _artefact(by_id.get(artefact_id or "")) if artefact_id else None
+    name, version = _name_and_version(resource, model_res, attrs)
+    provider = text(model_attrs.get("provider")) or (
+        "mlflow" if resource["id"].startswith("mlflow+") else None
+    )
+    uses = []
+    for index, entry in enumerate(items(prov.get("datasets")) or []):
+        dataset = datasets.add(resource["id"], index, mapping(entry))
+        if dataset is not None:
+            uses.append(DatasetUse(dataset.ref, text(mapping(entry).get("context"))))
+    location = (artefact.uri if artefact else None) or text(attrs.get("source_uri"))
+    digest = mapping(attrs.get("recorded_digest"))
+    algorithm, value = text(digest.get("algorithm")), text(digest.get("value"))
+    run = text(prov.get("run"))
+    return Model(
+        ref=resource["id"],
+        kind="model_version",
+        name=name,
+        version=version,
+        description=text(attrs.get("description")) or text(model_attrs.get("description")),
+        provider=provider,
+        owner=text(attrs.get("owner")),
+        classification=text(attrs.get("classification")),
+        ip_value=text(attrs.get("ip_value")),
+        stage=text(attrs.get("stage")),
+        status=text(attrs.get("status")),
+        aliases=tuple(a for a in items(attrs.get("aliases")) or [] if text(a)),
+        created_by=text(prov.get("created_by")),
+        created_at=text(prov.get("created_at")),
+        run=run,
+        datasets=tuple(uses),
+        code_repo=text(code.get("repo")),
+        code_commit=text(code.get("commit")),
+        artefact=artefact,
+        location=location,
+        recorded_digest=(algorithm, value) if algorithm and value else None,
+        purl=_mlflow_purl(resource["id"], name, version, run) if provider == "mlflow" else None,
+        task=_pick(attrs, tags, "task"),
+        architecture=_pick(attrs, tags, "architecture"),
+        approach=a if (a := _pick(attrs, tags, "approach")) in APPROACHES else None,
+        license=_pick(attrs, tags, "license"),
+        inputs=_columns(mapping(attrs.get("model_signature")).get("inputs")),
+        outputs=_columns(mapping(attrs.get("model_signature")).get("outputs")),
+        base_models=_bases(attrs, tags),
+        considerations=_considerations(tags),
+    )
+
+
+def _name_and_version(
+    resource: Mapping[str, Any], model_res: Mapping[str, Any] | None, attrs: Mapping[str, Any]
+) -> tuple[str, str | None]:
+    version = text(attrs.get("version"))
+    if model_res is not None and text(model_res.get("name")):
+        return model_res["name"], version
+    # Without the model resource, the version's name is "NAME/N" by the resource model.
+    head, sep, tail = resource["name"].rpartition("/")
+    if sep and head and (version is None or tail == version):
+        return head, version or tail
+    return resource["name"], version
+
+
+def _mlflow_purl(resource_id: str, name: str, version: str | None, run: str | None) -> str | None:
+    """`pkg:mlflow/NAME@VERSION?repository_url=TRACKING_URI` (purl-spec's mlflow type); the
+    tracking URI is the id's prefix up to `/models/`, as the resource model defines ids."""
+    body = resource_id.removeprefix("mlflow+")
+    registry, sep, _ = body.rpartition("/models/")
+    if not sep or not registry:
+        return None
+    qualifiers = {"repository_url": registry}
+    if run is not None:
+        qualifiers["run_id"] = run
+    try:
+        return PackageURL(
+            type="mlflow", name=name, version=version, qualifiers=qualifiers
+        ).to_string()
+    except ValueError:
+        return None
+
+
+def _artefact(resource: Mapping[str, Any] | None) -> Artefact | None:
+    if resource is None:
+        return None
+    attrs = mapping(resource["attributes"])
+    listing = items(attrs.get("files"))
+    files = []
+    for entry in listing or []:
+        entry = mapping(entry)
+        path = text(entry.get("path"))
+        if path is None:
+            continue
+        size = entry.get("size")
+        files.append(
+            FileEntry(
+                path=path,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                sha256=hexdigest(entry.get("sha256"), 64),
+            )
+        )
+    truncated = attrs.get("listing_truncated")
+    serialization = mapping(attrs.get("serialization"))
+    names = {f.path for f in files}
+    return Artefact(
+        id=resource["id"],
+        uri=text(attrs.get("uri")) or resource["id"],
+        files=tuple(sorted(files, key=lambda f: f.path)),
+        listed=listing is not None,
+        truncated=truncated is True or is_unknown(truncated),
+        signature=_signature(attrs.get("signature"), names),
+        formats=tuple(sorted(f for f in items(serialization.get("formats")) or [] if text(f))),
+        pickle_based=flag(serialization.get("pickle_based")),
+    )
+
+
+def _signature(value: Any, files: set[str]) -> SignatureState | None:
+    if not isinstance(value, Mapping) or is_unknown(value):
+        return None
+    return SignatureState(
+        present=flag(value.get("present")),
+        kind=text(value.get("kind")),
+        verified=flag(value.get("verified")),
+        identity=text(value.get("identity")),
+        error=text(value.get("error")),
+        file=next((f for f in SIGNATURE_FILES if f in files), None),
+    )
+
+
+def _bare_artefact(resource: Mapping[str, Any]) -> Model:
+    artefact = _artefact(resource)
+    assert artefact is not None
+    return Model(
+        ref=resource["id"],
+        kind="artefact",
+        name=resource["name"],
+        version=None,
+        description=None,
+        provider=None,
+        owner=None,
+        classification=None,
+        ip_value=None,
+        stage=None,
+        status=None,
+        aliases=(),
+        created_by=None,
+        created_at=None,
+        run=None,
+        datasets=(),
+        code_repo=None,
+        code_commit=None,
+        artefact=artefact,
+        location=artefact.uri,
+        recorded_digest=None,
+        purl=None,
+        task=None,
+        architecture=None,
+        approach=None,
+        license=None,
+        inputs=(),
+        outputs=(),
+        base_models=(),
+        considerations=Considerations(),
+    )
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    """MLflow signature columns as short format strings (`age: double`, `tensor float32
+    [-1, 784]`). MLflow stores each side as JSON text in the MLmodel file; both the text and
+    the parsed list are accepted."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return ()
+    out = []
+    for column in value if isinstance(value, list) else []:
+        if not isinstance(column, Mapping):
+            continue
+        name = text(column.get("name"))
+        kind = text(column.get("type"))
+        spec = mapping(column.get("tensor-spec"))
+        if kind == "tensor" and spec:
+            described = f"tensor {spec.get('dtype', '?')} {json.dumps(spec.get('shape'))}"
+        elif kind is not None:
+            described = kind
+        else:
+            described = json.dumps(column, sort_keys=True, ensure_ascii=False)
+        out.append(f"{name}: {described}" if name else described)
+    return tuple(out)
+
+
+def _bases(attrs: Mapping[str, Any], tags: Mapping[str, str]) -> tuple[BaseModel, ...]:
+    listed = items(attrs.get("base_models"))
+    if listed is None and "base_model" in tags:
+        listed = [p.strip() for p in tags["base_model"].split(",") if p.strip()]
+    out = []
+    for item in listed or []:
+        target = ref_id(item)
+        if target is not None:
+            out.append(BaseModel(name=target, ref=target))
+        elif text(item):
+            out.append(BaseModel(name=item, ref=None))
+    return tuple(out)
+
+
+def _link_bases(models: list[Model]) -> list[Model]:
+    """A base model named by reference keeps its bom-ref only when it is in this BOM."""
+    present = {m.ref: m for m in models}
+    linked = []
+    for m in models:
+        if any(b.ref is not None and b.ref not in present for b in m.base_models):
+            bases = tuple(
+                b if b.ref is None or b.ref in present else BaseModel(b.name, None)
+                for b in m.base_models
+            )
+            m = replace(m, base_models=bases)
+        linked.append(m)
+    return linked
+
+
+def _considerations(tags: Mapping[str, str]) -> Considerations:
+    found: dict[str, tuple[str, ...]] = {}
+    for tag, field in CONSIDERATION_TAGS.items():
+        value = tags.get(tag)
+        if value is not None:
+            found[field] = (value,)
+    return Considerations(**found)
+
+
+def _findings(
+    findings: Iterable[Mapping[str, Any]], models: Sequence[Model], by_id: Mapping[str, Any]
+) -> list[Finding]:
+    """Failing and unevaluable findings about models, mapped onto the models' bom-refs:
+    a version itself; a model through its versions; an artefact through the versions that
+    register it, or itself when none does. Findings about storage, identities or endpoints
+    describe infrastructure, not BOM components, and stay in the other reports."""
+    refs = {m.ref for m in models}
+    by_model: dict[str, list[str]] = {}
+    by_artefact: dict[str, list[str]] = {}
+    for m in models:
+        if m.kind != "model_version":
+            continue
+        resource = by_id[m.ref]
+        parent = ref_id(mapping(resource["attributes"]).get("model"))
+        if parent:
+            by_model.setdefault(parent, []).append(m.ref)
+        if m.artefact is not None:
+            by_artefact.setdefault(m.artefact.id, []).append(m.ref)
+        else:
+            target = ref_id(mapping(resource["attributes"]).get("artefact"))
+            if target:
+                by_artefact.setdefault(target, []).append(m.ref)
+    out = []
+    for f in findings:
+        if f["status"] not in REPORTED_STATUSES:
+            continue
+        rid = f["resource_id"]
+        affects = (
+            [rid]
+            if rid in refs
+            else by_model.get(rid, [])
+            if f["resource_type"] == "model"
+            else by_artefact.get(rid, [])
+            if f["resource_type"] == "artefact"
+            else []
+        )
+        if not affects:
+            continue
+        out.append(
+            Finding(
+                policy_id=f["policy_id"],
+                title=f["title"],
+                severity=f["severity"],
+                status=f["status"],
+                message=f["message"],
+                resource_id=rid,
+                controls=tuple(
+                    sorted({f"{c['framework']}:{c['control']}" for c in f.get("controls", [])})
+                ),
+                affects=tuple(sorted(set(affects))),
+            )
+        )
+    return out
