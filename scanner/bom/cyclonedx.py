@@ -46,6 +46,7 @@ from cyclonedx.model.vulnerability import (
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from jsonschema import ValidationError, validators
 from packageurl import PackageURL
 
 from scanner.bom import completeness
@@ -58,6 +59,7 @@ SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://modelward.dev/bom/cyc
 
 
 _LICENCES = LicenseFactory()
+CHUNK = 100  # models per library Bom (see _serialise)
 
 
 class CycloneDxError(RuntimeError):
@@ -72,8 +74,7 @@ def serial_number(scan_id: str, with_findings: bool) -> str:
 def render(estate: Estate, *, with_findings: bool = False) -> bytes:
     datasets = {d.ref: d for d in estate.datasets}
     refs = UniqueRefs([*(m.ref for m in estate.models), *datasets])
-    bom = _bom(estate, datasets, refs, with_findings)
-    document = json.loads(JsonV1Dot6(bom).output_as_string())
+    document = _serialise(estate, datasets, refs, with_findings)
     _add_ml_parts(document, estate, datasets, refs)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     problem = _check()(document)
@@ -85,18 +86,22 @@ def render(estate: Estate, *, with_findings: bool = False) -> bytes:
 @cache
 def _check() -> Callable[[dict[str, Any]], str | None]:
     """The library's bundled strict 1.6 schema with its offline registry, exactly as
-    `JsonStrictValidator` builds it, with the IRI formats checked fast (`scanner.bom.iri`
-    says why). Should the library's internals move, its own validator is used as it is."""
+    `JsonStrictValidator` builds it, with two keyword implementations swapped for equivalent
+    fast ones: the IRI formats (`scanner.bom.iri` says why) and `uniqueItems`, which jsonschema
+    checks by comparing every pair of objects (minutes for the component list of a large
+    estate). Should the library's internals move, its own validator is used as it is."""
     strict = JsonStrictValidator(SchemaVersion.V1_6)
     inner = getattr(strict, "_validator", None)
-    if not hasattr(inner, "evolve"):  # pragma: no cover - a future library version
+    registry = getattr(inner, "_registry", None)
+    if inner is None or registry is None:  # pragma: no cover - a future library version
 
         def slow(document: dict[str, Any]) -> str | None:
             error = strict.validate_str(json.dumps(document))
             return None if error is None else str(error)
 
         return slow
-    fast = inner.evolve(format_checker=format_checker())
+    fast_class = validators.extend(type(inner), {"uniqueItems": _unique_items})
+    fast = fast_class(inner.schema, registry=registry, format_checker=format_checker())
 
     def check(document: dict[str, Any]) -> str | None:
         error = next(iter(fast.iter_errors(document)), None)
@@ -107,26 +112,80 @@ def _check() -> Callable[[dict[str, Any]], str | None]:
     return check
 
 
-def _bom(
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterable[Any]:
+    """`uniqueItems` by hashing a canonical form of each item: JSON Schema equality (1 equals
+    1.0, true does not equal 1, key order does not matter) in linear time."""
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[str] = set()
+    for item in instance:
+        key = json.dumps(_canonical(item), sort_keys=True)
+        if key in seen:
+            yield ValidationError(f"non-unique elements: {key[:200]}")
+            return
+        seen.add(key)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _serialise(
     estate: Estate, datasets: Mapping[str, Dataset], refs: UniqueRefs, with_findings: bool
-) -> Bom:
-    bom = Bom(serial_number=uuid.UUID(serial_number(estate.scan_id, with_findings)[9:]))
-    bom.metadata.timestamp = _time(estate.created)
-    bom.metadata.tools.components.add(
+) -> dict[str, Any]:
+    """The library's JSON for the whole estate, built in chunks of models.
+
+    `Bom.validate`, which every serialisation runs, registers each component's dependency
+    entry with a linear search of the entries so far: one `Bom` for an estate of thousands of
+    models is quadratic (minutes at 10,000 components). So the header (metadata and
+    vulnerabilities) is one `Bom` and the models go `CHUNK` at a time, each with the datasets
+    it uses; the parts are merged by bom-ref, which the builder keeps unique.
+    """
+    head = Bom(serial_number=uuid.UUID(serial_number(estate.scan_id, with_findings)[9:]))
+    head.metadata.timestamp = _time(estate.created)
+    head.metadata.tools.components.add(
         Component(type=ComponentType.APPLICATION, name="modelward", version=estate.tool_version)
     )
-    bom.metadata.properties.update(_metadata_properties(estate))
-    data = {ref: _data_component(d) for ref, d in datasets.items()}
-    for component in data.values():
-        bom.components.add(component)
-    for model in estate.models:
-        component = _model_component(model, datasets, estate, refs)
-        bom.components.add(component)
-        bom.register_dependency(component, [data[u.ref] for u in model.datasets])
+    head.metadata.properties.update(_metadata_properties(estate))
     if with_findings:
         for finding in estate.findings:
-            bom.vulnerabilities.add(_vulnerability(finding, refs))
-    return bom
+            head.vulnerabilities.add(_vulnerability(finding, refs))
+    document = json.loads(JsonV1Dot6(head).output_as_string())
+    components: dict[str, dict[str, Any]] = {}
+    dependencies: dict[str, set[str]] = {}
+    models = list(estate.models)
+    for start in range(0, len(models), CHUNK):
+        part = Bom()
+        data: dict[str, Component] = {}
+        for model in models[start : start + CHUNK]:
+            component = _model_component(model, datasets, estate, refs)
+            used = [
+                data.setdefault(u.ref, _data_component(datasets[u.ref])) for u in model.datasets
+            ]
+            part.components.add(component)
+            part.components.update(used)
+            part.register_dependency(component, used)
+        rendered = json.loads(JsonV1Dot6(part).output_as_string())
+        for item in rendered.get("components", []):
+            components.setdefault(item["bom-ref"], item)
+        for entry in rendered.get("dependencies", []):
+            dependencies.setdefault(entry["ref"], set()).update(entry.get("dependsOn", []))
+    if components:
+        document["components"] = sorted(
+            components.values(),
+            key=lambda c: (c["type"], c["name"], c.get("version", ""), c["bom-ref"]),
+        )
+        document["dependencies"] = [
+            {"ref": ref, **({"dependsOn": sorted(on)} if on else {})}
+            for ref, on in sorted(dependencies.items())
+        ]
+    return document
 
 
 def _metadata_properties(estate: Estate) -> Iterable[Property]:

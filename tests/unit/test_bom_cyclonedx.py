@@ -241,3 +241,19 @@ def test_bom_refs_are_unique_even_when_ids_collide():
         hashlib.sha256(content).hexdigest()
         == hashlib.sha256(render(estate_document(twins))).hexdigest()
     )
+
+
+@pytest.mark.parametrize(
+    ("items", "unique"),
+    [
+        ([{"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}], False),  # key order does not matter
+        ([1, 1.0], False),  # JSON Schema equality: the same number
+        ([True, 1], True),  # a boolean is not a number
+        ([{"a": 1}, {"a": 2}, [1], "1"], True),
+    ],
+)
+def test_unique_items_keeps_json_schema_equality(items, unique):
+    from jsonschema import Draft7Validator
+
+    found = list(cyclonedx._unique_items(Draft7Validator({}), True, items, {}))
+    assert (not found) is unique
