@@ -326,8 +326,8 @@ def _name_and_version(
     resource: Mapping[str, Any], model_res: Mapping[str, Any] | None, attrs: Mapping[str, Any]
 ) -> tuple[str, str | None]:
     version = text(attrs.get("version"))
-    if model_res is not None and text(model_res.get("name")):
-        return model_res["name"], version
+    if model_res is not None and isinstance(model_res.get("name"), str):
+        return model_res["name"], version  # as the registry names it, blank or not
     # Without the model resource, the version's name is "NAME/N" by the resource model.
     head, sep, tail = resource["name"].rpartition("/")
     if sep and head and (version is None or tail == version):
@@ -345,11 +345,13 @@ def _mlflow_purl(resource_id: str, name: str, version: str | None, run: str | No
     qualifiers = {"repository_url": registry}
     if run is not None:
         qualifiers["run_id"] = run
+    if not name.strip():
+        return None
     try:
         return PackageURL(
             type="mlflow", name=name, version=version, qualifiers=qualifiers
         ).to_string()
-    except ValueError:
+    except (ValueError, TypeError):  # packageurl refuses some names in either way
         return None
 
 

@@ -229,3 +229,8 @@ def test_iri_checks_agree_with_rfc3987_syntax_verdicts():
     }
     for value, (iri, reference) in table.items():
         assert (is_iri(value), is_iri(value, reference=True)) == (iri, reference), value
+
+
+def test_a_blank_model_name_gets_no_purl():
+    document = estate_document([model(" "), version(" ", 1)])
+    assert models_by_name(document)[" /1"].purl is None  # named " ", version 1
