@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.bom.estate import Dataset, Model, read_estate
+from scanner.bom.estate import read_estate
+from scanner.bom.model import Dataset, Model
 
 ATTRIBUTE = "bom_completeness"
 

@@ -16,19 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.exception.model import InvalidUriException
 from cyclonedx.model import (
     ExternalReference,
     ExternalReferenceType,
     HashAlgorithm,
     HashType,
     Property,
-    XsUri,
 )
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType, Pedigree
@@ -44,15 +41,14 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
-from jsonschema import ValidationError, validators
 from packageurl import PackageURL
 
 from scanner.bom import completeness
-from scanner.bom.estate import Dataset, Estate, Finding, Model
+from scanner.bom.cdx_ml import add_ml_parts, commit_hashes, url
+from scanner.bom.cdx_validation import check
+from scanner.bom.model import Dataset, Estate, Finding, Model
 from scanner.bom.properties import NAMESPACE, clean, model_properties
-from scanner.bom.values import UniqueRefs, as_iri, format_checker, hexdigest, is_email
+from scanner.bom.values import UniqueRefs, is_email
 
 # Serial numbers are uuid5 names under this namespace: same scan (and variant), same serial.
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://modelward.dev/bom/cyclonedx")
@@ -75,65 +71,12 @@ def render(estate: Estate, *, with_findings: bool = False) -> bytes:
     datasets = {d.ref: d for d in estate.datasets}
     refs = UniqueRefs([*(m.ref for m in estate.models), *datasets])
     document = _serialise(estate, datasets, refs, with_findings)
-    _add_ml_parts(document, estate, datasets, refs)
+    add_ml_parts(document, estate, datasets, refs)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    problem = _check()(document)
+    problem = check()(document)
     if problem is not None:
         raise CycloneDxError(f"the CycloneDX document does not validate: {problem[:300]}")
     return text.encode("utf-8")
-
-
-@cache
-def _check() -> Callable[[dict[str, Any]], str | None]:
-    """The library's bundled strict 1.6 schema with its offline registry, exactly as
-    `JsonStrictValidator` builds it, with two keyword implementations swapped for equivalent
-    fast ones: the IRI formats (`scanner.bom.iri` says why) and `uniqueItems`, which jsonschema
-    checks by comparing every pair of objects (minutes for the component list of a large
-    estate). Should the library's internals move, its own validator is used as it is."""
-    strict = JsonStrictValidator(SchemaVersion.V1_6)
-    inner = getattr(strict, "_validator", None)
-    registry = getattr(inner, "_registry", None)
-    if inner is None or registry is None:  # pragma: no cover - a future library version
-
-        def slow(document: dict[str, Any]) -> str | None:
-            error = strict.validate_str(json.dumps(document))
-            return None if error is None else str(error)
-
-        return slow
-    fast_class = validators.extend(type(inner), {"uniqueItems": _unique_items})
-    fast = fast_class(inner.schema, registry=registry, format_checker=format_checker())
-
-    def check(document: dict[str, Any]) -> str | None:
-        error = next(iter(fast.iter_errors(document)), None)
-        if error is None:
-            return None
-        return f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-
-    return check
-
-
-def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterable[Any]:
-    """`uniqueItems` by hashing a canonical form of each item: JSON Schema equality (1 equals
-    1.0, true does not equal 1, key order does not matter) in linear time."""
-    if not unique or not validator.is_type(instance, "array"):
-        return
-    seen: set[str] = set()
-    for item in instance:
-        key = json.dumps(_canonical(item), sort_keys=True)
-        if key in seen:
-            yield ValidationError(f"non-unique elements: {key[:200]}")
-            return
-        seen.add(key)
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canonical(v) for v in value]
-    return value
 
 
 def _serialise(
@@ -199,25 +142,6 @@ def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _url(value: str | None) -> XsUri | None:
-    iri = as_iri(value)
-    if iri is None:
-        return None
-    try:
-        return XsUri(iri)
-    except InvalidUriException:
-        return None
-
-
-def _commit_hashes(commit: str | None) -> list[HashType]:
-    """A git commit id is the SHA-1 (or, in SHA-256 repositories, SHA-256) of the commit."""
-    if (sha1 := hexdigest(commit, 40)) is not None:
-        return [HashType(alg=HashAlgorithm.SHA_1, content=sha1)]
-    if (sha256 := hexdigest(commit, 64)) is not None:
-        return [HashType(alg=HashAlgorithm.SHA_256, content=sha256)]
-    return []
-
-
 def _props(pairs: Iterable[tuple[str, Any]]) -> list[Property]:
     return [Property(name=n, value=v) for n, v in clean(pairs)]
 
@@ -228,8 +152,8 @@ def _model_component(
     artefact = model.artefact
     signature = artefact.signature if artefact else None
     score = completeness.score(model, datasets)
-    location = _url(model.location)
-    code_url = _url(model.code_repo)
+    location = url(model.location)
+    code_url = url(model.code_repo)
     external = []
     if location is not None:
         external.append(
@@ -244,11 +168,11 @@ def _model_component(
                 type=ExternalReferenceType.VCS,
                 url=code_url,
                 comment=comment,
-                hashes=_commit_hashes(model.code_commit),
+                hashes=commit_hashes(model.code_commit),
             )
         )
     sig_url = (
-        _url(f"{artefact.uri.rstrip('/')}/{signature.file}")
+        url(f"{artefact.uri.rstrip('/')}/{signature.file}")
         if artefact and artefact.uri and signature and signature.file
         else None
     )
@@ -324,7 +248,7 @@ def _pedigree(model: Model, estate: Estate) -> Pedigree | None:
 
 
 def _data_component(dataset: Dataset) -> Component:
-    location = _url(dataset.location)
+    location = url(dataset.location)
     return Component(
         type=ComponentType.DATA,
         bom_ref=dataset.ref,
@@ -372,99 +296,3 @@ def _vulnerability(finding: Finding, refs: UniqueRefs) -> Vulnerability:
             + [("control", c) for c in finding.controls]
         ),
     )
-
-
-def _add_ml_parts(
-    document: dict[str, Any], estate: Estate, datasets: Mapping[str, Dataset], refs: UniqueRefs
-) -> None:
-    """What the library cannot model: model cards, dataset descriptions, training runs."""
-    by_ref = {m.ref: m for m in estate.models}
-    for component in document.get("components", []):
-        ref = component.get("bom-ref")
-        if ref in by_ref:
-            card = _model_card(by_ref[ref], refs)
-            if card:
-                component["modelCard"] = card
-        elif ref in datasets:
-            component["data"] = [_data(datasets[ref])]
-    formulas = [f for m in estate.models if (f := _formula(m, datasets, refs))]
-    if formulas:
-        document["formulation"] = formulas
-
-
-def _model_card(model: Model, refs: UniqueRefs) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if model.approach:
-        params["approach"] = {"type": model.approach}
-    if model.task:
-        params["task"] = model.task
-    if model.architecture:
-        params["architectureFamily"] = model.architecture
-    if model.datasets:
-        params["datasets"] = [{"ref": u.ref} for u in model.datasets]
-    if model.inputs:
-        params["inputs"] = [{"format": c} for c in model.inputs]
-    if model.outputs:
-        params["outputs"] = [{"format": c} for c in model.outputs]
-    c = model.considerations
-    considerations: dict[str, Any] = {}
-    for key, values in (
-        ("users", c.users),
-        ("useCases", c.use_cases),
-        ("technicalLimitations", c.limitations),
-        ("performanceTradeoffs", c.tradeoffs),
-    ):
-        if values:
-            considerations[key] = list(values)
-    if c.ethical:
-        considerations["ethicalConsiderations"] = [{"name": e} for e in c.ethical]
-    if not params and not considerations:
-        return {}
-    card: dict[str, Any] = {"bom-ref": refs.claim(f"{model.ref}#model-card")}
-    if params:
-        card["modelParameters"] = params
-    if considerations:
-        card["considerations"] = considerations
-    return card
-
-
-def _data(dataset: Dataset) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": "dataset", "name": dataset.name}
-    if dataset.location is not None:
-        data["contents"] = {"url": dataset.location}
-    return data
-
-
-def _formula(
-    model: Model, datasets: Mapping[str, Dataset], refs: UniqueRefs
-) -> dict[str, Any] | None:
-    """The training run as a formula: a workflow whose inputs are the datasets and whose
-    output is the model, with the training code as a resource reference."""
-    if model.run is None:
-        return None
-    workflow: dict[str, Any] = {
-        "bom-ref": refs.claim(f"{model.ref}#training-run"),
-        "uid": model.run,
-        "name": f"training run {model.run}",
-        "taskTypes": ["build"],
-        "outputs": [{"resource": {"ref": model.ref}}],
-    }
-    if model.datasets:
-        workflow["inputs"] = [
-            {"resource": {"ref": u.ref}}
-            | (
-                {"properties": [{"name": f"{NAMESPACE}dataset_context", "value": u.context}]}
-                if u.context
-                else {}
-            )
-            for u in model.datasets
-            if u.ref in datasets
-        ]
-    code_url = _url(model.code_repo)
-    if code_url is not None:
-        reference: dict[str, Any] = {"type": "vcs", "url": str(code_url)}
-        hashes = _commit_hashes(model.code_commit)
-        if hashes:
-            reference["hashes"] = [{"alg": h.alg.value, "content": h.content} for h in hashes]
-        workflow["resourceReferences"] = [{"externalReference": reference}]
-    return {"bom-ref": refs.claim(f"{model.ref}#formula"), "workflows": [workflow]}

@@ -16,13 +16,24 @@ the model-card tags `intended_users`, `intended_use`, `limitations`, `tradeoffs`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from packageurl import PackageURL
 
+from scanner.bom.card import APPROACHES, bases, columns, considerations, link_bases, pick, tags_of
+from scanner.bom.model import (
+    Artefact,
+    Considerations,
+    Dataset,
+    DatasetUse,
+    Estate,
+    FileEntry,
+    Finding,
+    Model,
+    SignatureState,
+    SourceStatus,
+)
 from scanner.bom.values import (
     UniqueRefs,
     flag,
@@ -37,157 +48,6 @@ from scanner.bom.values import (
 
 SIGNATURE_FILES = ("model.sig",)
 REPORTED_STATUSES = ("fail", "error")
-APPROACHES = frozenset(
-    {"supervised", "unsupervised", "reinforcement-learning", "semi-supervised", "self-supervised"}
-)
-CONSIDERATION_TAGS = {
-    "intended_users": "users",
-    "intended_use": "use_cases",
-    "limitations": "limitations",
-    "tradeoffs": "tradeoffs",
-    "ethical_considerations": "ethical",
-}
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    path: str
-    size: int | None
-    sha256: str | None
-
-
-@dataclass(frozen=True)
-class SignatureState:
-    present: bool | None
-    kind: str | None
-    verified: bool | None
-    identity: str | None
-    error: str | None
-    file: str | None  # the signature file, when the artefact's listing holds one
-
-    @property
-    def known(self) -> bool:
-        """Whether the state is established: present or not, and if present, verified or not."""
-        return self.present is False or (self.present is True and self.verified is not None)
-
-
-@dataclass(frozen=True)
-class Artefact:
-    id: str
-    uri: str | None
-    files: tuple[FileEntry, ...]
-    listed: bool  # the file listing was read
-    truncated: bool  # the listing is cut short or its completeness is unknown
-    signature: SignatureState | None
-    formats: tuple[str, ...]
-    pickle_based: bool | None
-
-    @property
-    def fully_hashed(self) -> bool:
-        return (
-            self.listed
-            and not self.truncated
-            and bool(self.files)
-            and all(f.sha256 is not None for f in self.files)
-        )
-
-
-@dataclass(frozen=True)
-class Dataset:
-    ref: str
-    name: str
-    digest: str | None
-    source: str | None
-    location: str | None  # a URL found in `source`
-
-
-@dataclass(frozen=True)
-class DatasetUse:
-    ref: str
-    context: str | None
-
-
-@dataclass(frozen=True)
-class BaseModel:
-    name: str
-    ref: str | None  # the base's bom-ref when it is a model in this BOM
-
-
-@dataclass(frozen=True)
-class Considerations:
-    users: tuple[str, ...] = ()
-    use_cases: tuple[str, ...] = ()
-    limitations: tuple[str, ...] = ()
-    tradeoffs: tuple[str, ...] = ()
-    ethical: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return any((self.users, self.use_cases, self.limitations, self.tradeoffs, self.ethical))
-
-
-@dataclass(frozen=True)
-class Model:
-    ref: str  # the resource id, used as bom-ref
-    kind: str  # "model_version" or "artefact"
-    name: str
-    version: str | None
-    description: str | None
-    provider: str | None
-    owner: str | None
-    classification: str | None
-    ip_value: str | None
-    stage: str | None
-    status: str | None
-    aliases: tuple[str, ...]
-    created_by: str | None
-    created_at: str | None
-    run: str | None
-    datasets: tuple[DatasetUse, ...]
-    code_repo: str | None
-    code_commit: str | None
-    artefact: Artefact | None
-    location: str | None  # where the files are: the artefact URI or the registry's source URI
-    recorded_digest: tuple[str, str] | None  # (algorithm, value) the registry records
-    purl: str | None
-    task: str | None
-    architecture: str | None
-    approach: str | None
-    license: str | None
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    base_models: tuple[BaseModel, ...]
-    considerations: Considerations
-
-
-@dataclass(frozen=True)
-class Finding:
-    policy_id: str
-    title: str
-    severity: str
-    status: str
-    message: str
-    resource_id: str
-    controls: tuple[str, ...]
-    affects: tuple[str, ...]  # bom-refs of the models it is about
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    name: str
-    type: str
-    status: str
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Estate:
-    scan_id: str
-    created: str  # when the inventory was complete (scan.finished_at)
-    tool_version: str
-    sources: tuple[SourceStatus, ...]
-    models: tuple[Model, ...]
-    datasets: tuple[Dataset, ...]
-    findings: tuple[Finding, ...]
 
 
 def read_estate(document: Mapping[str, Any]) -> Estate:
@@ -201,7 +61,7 @@ def read_estate(document: Mapping[str, Any]) -> Estate:
     datasets = _DatasetIndex([r["id"] for r in (*versions, *unregistered)])
     models = [_version(v, by_id, datasets) for v in versions]
     models += [_bare_artefact(a) for a in unregistered]
-    models = _link_bases(models)
+    models = link_bases(models)
     scan = document["scan"]
     return Estate(
         scan_id=scan["id"],
@@ -250,27 +110,13 @@ class _DatasetIndex:
         return tuple(sorted(self._by_key.values(), key=lambda d: d.ref))
 
 
-def _tags(*sources: Mapping[str, Any]) -> dict[str, str]:
-    """Tags with the later sources overriding the earlier ones (model, then version)."""
-    out: dict[str, str] = {}
-    for attrs in sources:
-        for key, value in mapping(attrs.get("tags")).items():
-            if isinstance(value, str) and value.strip():
-                out[key] = value
-    return out
-
-
-def _pick(attrs: Mapping[str, Any], tags: Mapping[str, str], name: str) -> str | None:
-    return text(attrs.get(name)) or text(tags.get(name))
-
-
 def _version(
     resource: Mapping[str, Any], by_id: Mapping[str, Any], datasets: _DatasetIndex
 ) -> Model:
     attrs = mapping(resource["attributes"])
     model_res = by_id.get(ref_id(attrs.get("model")) or "")
     model_attrs = mapping(model_res["attributes"]) if model_res else {}
-    tags = _tags(model_attrs, attrs)
+    tags = tags_of(model_attrs, attrs)
     prov = mapping(attrs.get("provenance"))
     code = mapping(prov.get("code"))
     artefact_id = ref_id(attrs.get("artefact"))
@@ -311,14 +157,14 @@ def _version(
         location=location,
         recorded_digest=(algorithm, value) if algorithm and value else None,
         purl=_mlflow_purl(resource["id"], name, version, run) if provider == "mlflow" else None,
-        task=_pick(attrs, tags, "task"),
-        architecture=_pick(attrs, tags, "architecture"),
-        approach=a if (a := _pick(attrs, tags, "approach")) in APPROACHES else None,
-        license=_pick(attrs, tags, "license"),
-        inputs=_columns(mapping(attrs.get("model_signature")).get("inputs")),
-        outputs=_columns(mapping(attrs.get("model_signature")).get("outputs")),
-        base_models=_bases(attrs, tags),
-        considerations=_considerations(tags),
+        task=pick(attrs, tags, "task"),
+        architecture=pick(attrs, tags, "architecture"),
+        approach=a if (a := pick(attrs, tags, "approach")) in APPROACHES else None,
+        license=pick(attrs, tags, "license"),
+        inputs=columns(mapping(attrs.get("model_signature")).get("inputs")),
+        outputs=columns(mapping(attrs.get("model_signature")).get("outputs")),
+        base_models=bases(attrs, tags),
+        considerations=considerations(tags),
     )
 
 
@@ -437,70 +283,6 @@ def _bare_artefact(resource: Mapping[str, Any]) -> Model:
         base_models=(),
         considerations=Considerations(),
     )
-
-
-def _columns(value: Any) -> tuple[str, ...]:
-    """MLflow signature columns as short format strings (`age: double`, `tensor float32
-    [-1, 784]`). MLflow stores each side as JSON text in the MLmodel file; both the text and
-    the parsed list are accepted."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return ()
-    out = []
-    for column in value if isinstance(value, list) else []:
-        if not isinstance(column, Mapping):
-            continue
-        name = text(column.get("name"))
-        kind = text(column.get("type"))
-        spec = mapping(column.get("tensor-spec"))
-        if kind == "tensor" and spec:
-            described = f"tensor {spec.get('dtype', '?')} {json.dumps(spec.get('shape'))}"
-        elif kind is not None:
-            described = kind
-        else:
-            described = json.dumps(column, sort_keys=True, ensure_ascii=False)
-        out.append(f"{name}: {described}" if name else described)
-    return tuple(out)
-
-
-def _bases(attrs: Mapping[str, Any], tags: Mapping[str, str]) -> tuple[BaseModel, ...]:
-    listed = items(attrs.get("base_models"))
-    if listed is None and "base_model" in tags:
-        listed = [p.strip() for p in tags["base_model"].split(",") if p.strip()]
-    out = []
-    for item in listed or []:
-        target = ref_id(item)
-        if target is not None:
-            out.append(BaseModel(name=target, ref=target))
-        elif text(item):
-            out.append(BaseModel(name=item, ref=None))
-    return tuple(out)
-
-
-def _link_bases(models: list[Model]) -> list[Model]:
-    """A base model named by reference keeps its bom-ref only when it is in this BOM."""
-    present = {m.ref: m for m in models}
-    linked = []
-    for m in models:
-        if any(b.ref is not None and b.ref not in present for b in m.base_models):
-            bases = tuple(
-                b if b.ref is None or b.ref in present else BaseModel(b.name, None)
-                for b in m.base_models
-            )
-            m = replace(m, base_models=bases)
-        linked.append(m)
-    return linked
-
-
-def _considerations(tags: Mapping[str, str]) -> Considerations:
-    found: dict[str, tuple[str, ...]] = {}
-    for tag, field in CONSIDERATION_TAGS.items():
-        value = tags.get(tag)
-        if value is not None:
-            found[field] = (value,)
-    return Considerations(**found)
 
 
 def _findings(

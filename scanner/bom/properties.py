@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scanner.bom.completeness import Completeness
-from scanner.bom.estate import Model
+from scanner.bom.model import Model
 from scanner.bom.values import as_iri
 
 NAMESPACE = "modelward:"

@@ -11,6 +11,7 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import ComponentType
 
 from scanner.bom import cyclonedx
+from scanner.bom.cdx_validation import unique_items
 from scanner.bom.estate import read_estate
 from tests.bom_checks import cyclonedx_problem
 from tests.bom_estate import (
@@ -215,7 +216,7 @@ def test_a_document_that_would_not_validate_is_refused(monkeypatch):
     def corrupt(document, *args):
         document["components"][0]["modelCard"] = {"modelParameters": {"approach": "guess"}}
 
-    monkeypatch.setattr(cyclonedx, "_add_ml_parts", corrupt)
+    monkeypatch.setattr(cyclonedx, "add_ml_parts", corrupt)
     with pytest.raises(cyclonedx.CycloneDxError, match="does not validate"):
         render()
 
@@ -255,5 +256,5 @@ def test_bom_refs_are_unique_even_when_ids_collide():
 def test_unique_items_keeps_json_schema_equality(items, unique):
     from jsonschema import Draft7Validator
 
-    found = list(cyclonedx._unique_items(Draft7Validator({}), True, items, {}))
+    found = list(unique_items(Draft7Validator({}), True, items, {}))
     assert (not found) is unique
