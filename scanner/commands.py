@@ -315,7 +315,9 @@ def bom(args: argparse.Namespace) -> int:
     )
     target = None if args.output == "-" else Path(args.output)
     if target is not None:
-        prepare_output_dir(target.parent if str(target.parent) else Path("."))
+        if target.is_dir():
+            raise UsageError(f"-o {args.output}: is a directory; give the BOM's file name")
+        prepare_output_dir(target.parent)
     prepared = prepare(request)
     reporter = make_reporter(args.quiet, args.verbose)
     try:

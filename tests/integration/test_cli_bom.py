@@ -173,6 +173,9 @@ def test_no_sources_and_an_unwritable_output(cli, models, tmp_path):
     r = cli("bom", "--source", f"path:{models}", "-o", str(blocker / "b.json"))
     assert r.code == 2
     assert "cannot write output directory" in r.err
+    r = cli("bom", "--source", f"path:{models}", "-o", str(tmp_path))
+    assert r.code == 2
+    assert "is a directory; give the BOM's file name" in r.err
 
 
 def test_config_rejects_an_unknown_bom_setting(cli, models, tmp_path):
