@@ -173,7 +173,12 @@ def _model_component(
         )
     sig_url = (
         url(f"{artefact.uri.rstrip('/')}/{signature.file}")
-        if artefact and artefact.uri and signature and signature.file
+        if artefact
+        and artefact.uri
+        and signature
+        and signature.file
+        and not signature.file.startswith("/")
+        and ".." not in signature.file.split("/")
         else None
     )
     if sig_url is not None and signature is not None:

@@ -244,7 +244,9 @@ def _signature(value: Any, files: set[str]) -> SignatureState | None:
         verified=flag(value.get("verified")),
         identity=text(value.get("identity")),
         error=text(value.get("error")),
-        file=next((f for f in SIGNATURE_FILES if f in files), None),
+        # the integrity work names the file (relative to the model directory); older results
+        # do not, and a `model.sig` in the listing is then the signature
+        file=text(value.get("file")) or next((f for f in SIGNATURE_FILES if f in files), None),
     )
 
 

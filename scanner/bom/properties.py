@@ -44,6 +44,7 @@ def model_properties(model: Model, score: Completeness) -> list[tuple[str, str]]
             ("listing_truncated", True if artefact and artefact.truncated else None),
             ("signature_present", signature.present if signature else None),
             ("signature_kind", signature.kind if signature else None),
+            ("signature_file", signature.file if signature else None),
             ("signature_verified", signature.verified if signature else None),
             ("signature_identity", signature.identity if signature else None),
             ("signature_error", signature.error if signature else None),

@@ -94,6 +94,20 @@ def test_signature_state_and_signature_file():
     assert (signed.present, signed.verified, signed.file) == (True, True, "model.sig")
     unsigned = found["fraud/2"].artefact.signature
     assert (unsigned.present, unsigned.known, unsigned.file) == (False, True, None)
+    named = artefact(
+        "s3://b/m",
+        [{"path": "w.bin", "size": 1, "sha256": "ab" * 32, "etag": "x", "format": "x"}],
+        signature={
+            "present": True,
+            "kind": "sigstore-bundle",
+            "verified": Unknown("no trust"),
+            "identity": None,
+            "error": None,
+            "file": "w.bin.sigstore.json",
+        },
+    )
+    bundle = read_estate(estate_document([named])).models[0].artefact.signature
+    assert (bundle.file, bundle.verified, bundle.known) == ("w.bin.sigstore.json", None, False)
 
 
 def test_model_signature_columns_from_text_or_list():
