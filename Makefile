@@ -18,10 +18,11 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest -q -ra
 
-demo:
-	@echo "make demo: the demo estate (MLflow + emulated AWS) is not implemented yet;" \
-	      "try: $(BIN)/modelward scan --source path:DIR -o out" >&2
-	@exit 2
+# Starts a local MLflow server and an emulated AWS account, seeds them, scans them, and
+# writes every output into out/demo/ (the servers stop when the scan is done).
+demo: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	$(BIN)/modelward demo -o out/demo
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

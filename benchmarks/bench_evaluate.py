@@ -39,9 +39,16 @@ params: {max_readers: 5}
 
 def estate(storages: int, readers: int) -> tuple[Inventory, list[dict]]:
     kinds = ("human", "service", "group", "external")
-    principals = [Resource(f"p{i}", "principal", f"p{i}", "bench",
-                           {"kind": "anonymous" if i == 150 else kinds[i % 4]})
-                  for i in range(200)]
+    principals = [
+        Resource(
+            f"p{i}",
+            "principal",
+            f"p{i}",
+            "bench",
+            {"kind": "anonymous" if i == 150 else kinds[i % 4]},
+        )
+        for i in range(200)
+    ]
     plain = []
     resources = list(principals)
     for i in range(storages):
@@ -65,10 +72,12 @@ def baseline(plain: list[dict], kinds: dict[str, str]) -> dict[str, int]:
         if not s["holds_models"]:
             counts["not_applicable"] += 1
             continue
-        rest = (not any(kinds[r] == "anonymous" for r in s["reader_ids"])
-              and s["reader_count"] <= 5
-              and s["encryption"]["at_rest"]
-              and (s["access_logging"]["server_access"] or s["access_logging"]["read_events"]))
+        rest = (
+            not any(kinds[r] == "anonymous" for r in s["reader_ids"])
+            and s["reader_count"] <= 5
+            and s["encryption"]["at_rest"]
+            and (s["access_logging"]["server_access"] or s["access_logging"]["read_events"])
+        )
         if not rest:
             counts["fail"] += 1
         elif isinstance(s["public"], Unknown):  # unknown decides only when the rest passes

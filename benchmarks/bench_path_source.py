@@ -27,8 +27,15 @@ def build(root: Path, models: int, mb: int, small: int) -> int:
     for m in range(models):
         d = root / f"team{m % 5}" / f"model{m}"
         d.mkdir(parents=True)
-        header = json.dumps({"w": {"dtype": "U8", "shape": [mb * 1024 * 1024],
-                                   "data_offsets": [0, mb * 1024 * 1024]}}).encode()
+        header = json.dumps(
+            {
+                "w": {
+                    "dtype": "U8",
+                    "shape": [mb * 1024 * 1024],
+                    "data_offsets": [0, mb * 1024 * 1024],
+                }
+            }
+        ).encode()
         with open(d / "model.safetensors", "wb") as fh:
             fh.write(struct.pack("<Q", len(header)) + header)
             for _ in range(mb):

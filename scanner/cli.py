@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from scanner import __version__
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError, NotImplementedYetError
@@ -74,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE (repeatable; replaces the config's sources)",
+        help="a source: path:DIR, attestations:FILE, logs:PATH (repeatable; replaces the "
+        "config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(
@@ -109,6 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that fails the gate (default: high)",
     )
     scan.add_argument(
+        "--hard-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards (MW-STO-*) or severities whose failures always fail the "
+        "gate (comma-separated, repeatable; see docs/ci-gating.md for the precedence)",
+    )
+    scan.add_argument(
+        "--soft-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards or severities whose failures are reported but do not fail "
+        "the gate (comma-separated, repeatable)",
+    )
+    scan.add_argument(
+        "--soft-fail",
+        action="store_true",
+        default=None,
+        help="report failures without failing the gate, except those --hard-fail-on names "
+        "(a failed source still exits 3)",
+    )
+    scan.add_argument(
         "--allow-partial",
         action="store_true",
         default=None,
@@ -132,9 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="in the cyclonedx output, attach failing findings about models as vulnerabilities",
     )
-    scan.add_argument("--waivers", metavar="FILE", help="waivers file (not implemented yet)")
     scan.add_argument(
-        "--baseline", metavar="RESULTS", help="baseline results (not implemented yet)"
+        "--waivers",
+        metavar="FILE",
+        help="waivers file: governed, expiring exceptions (see docs/ci-gating.md)",
+    )
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a baseline or an earlier results.json: fail only on findings not in it",
+    )
+    scan.add_argument(
+        "--create-baseline",
+        metavar="FILE",
+        help="write the findings that fail now to FILE, as a baseline for later scans",
     )
 
     pol = sub.add_parser("policies", help="list, show, validate and test policies")
@@ -189,14 +225,61 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(rep)
 
     _add_bom(sub)
+    ver = sub.add_parser(
+        "verify",
+        help="verify a model's signature and serialization safety (the gate before deploy)",
+        description="Exit 0 only when the model's signature verifies with the given trust and "
+        "no file would run code when loaded; 1 otherwise, one line per problem.",
+    )
+    ver.add_argument("model", metavar="MODEL_PATH", help="a model directory or a single file")
+    ver.add_argument(
+        "--key", action="append", default=[], metavar="PUB.pem", help="trusted public key"
+    )
+    ver.add_argument(
+        "--certificate-chain",
+        action="append",
+        default=[],
+        metavar="CA.pem",
+        help="your CA's certificates (the system's web-PKI roots are never used)",
+    )
+    ver.add_argument("--identity", metavar="ID", help="Sigstore keyless signer identity")
+    ver.add_argument("--issuer", metavar="URL", help="OIDC issuer of --identity")
+    ver.add_argument(
+        "--trust-root", metavar="FILE", help="pinned Sigstore trusted_root.json for --identity"
+    )
+    ver.add_argument(
+        "--signature", metavar="FILE", help="the signature (default: MODEL/model.sig, FILE.sig)"
+    )
+    ver.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="take the trust from integrity.trust (default: ./modelward.yaml when present)",
+    )
+    ver.add_argument(
+        "--max-bytes",
+        metavar="SIZE",
+        default="2G",
+        help="s3:// models: download at most this much (e.g. 500M, 2G; default 2G); "
+        "a bigger model is not verified (exit 3)",
+    )
+    ver.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_common(ver)
+    from scanner.logs_command import add_parser as add_logs_parser
+
+    add_logs_parser(sub, _add_common)
 
     for name, text in (
         ("diff", "compare two results files"),
-        ("verify", "verify a model's signature and serialization safety"),
-        ("demo", "scan an embedded demo estate"),
     ):
         p = sub.add_parser(name, help=f"{text} (not implemented yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser(
+        "demo",
+        help="start a local demo estate (MLflow + emulated AWS), scan it, write every output",
+    )
+    demo.add_argument("-o", "--output-dir", default="out/demo", metavar="DIR")
+    _add_common(demo)
     return parser
 
 
@@ -295,4 +378,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.report(args)
     if args.command == "bom":
         return commands.bom(args)
+    if args.command == "demo":
+        from scanner.demo.command import run_demo
+
+        return run_demo(Path(args.output_dir))
+    if args.command == "verify":
+        return commands.verify(args)
+    if args.command == "logs":
+        from scanner import logs_command
+
+        return logs_command.analyze(args)
     raise NotImplementedYetError(f"'{args.command}' is not implemented yet in {PROG} {__version__}")

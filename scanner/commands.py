@@ -10,17 +10,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
 from scanner.bundled import bundled_dir
-from scanner.config import load_config, resolve_source
+from scanner.config import Config, load_config, resolve_source, with_trust
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
-    NotImplementedYetError,
     UsageError,
 )
-from scanner.gate import GateSettings
+from scanner.gate import GateSettings, Selector
 from scanner.outputs.interface import prepare_output_dir, write_atomically
 from scanner.outputs.registry import parse_formats, writers_for
 from scanner.policy import params as param_overrides
@@ -31,6 +31,7 @@ from scanner.progress import make_reporter
 from scanner.scan import ScanRequest, prepare, run
 from scanner.sources.registry import parse_spec
 from scanner.terminal import print_scan_summary, safe
+from scanner.waivers import DEFAULT_MAX_DAYS
 
 
 def _dump_json(data: Any) -> None:
@@ -63,14 +64,32 @@ def _bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
     return {"cyclonedx": {"with_findings": with_findings}}
 
 
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+def _gate_settings(args: argparse.Namespace, config: Config) -> GateSettings:
+    """Flags beat the config file; a list given as flags replaces the config's list."""
+
+    def pick(flag: Any, configured: Any, default: Any) -> Any:
+        return flag if flag not in (None, []) else configured if configured is not None else default
+
+    return GateSettings(
+        fail_on=args.fail_on or config.fail_on or "high",
+        allow_partial=bool(pick(args.allow_partial, config.allow_partial, False)),
+        hard_fail_on=Selector.parse(pick(_split(args.hard_fail_on), config.hard_fail_on, ())),
+        soft_fail_on=Selector.parse(pick(_split(args.soft_fail_on), config.soft_fail_on, ())),
+        soft_fail=bool(pick(args.soft_fail, config.soft_fail, False)),
+    )
+
+
 def scan(args: argparse.Namespace) -> int:
-    if args.waivers:
-        raise NotImplementedYetError("--waivers is not implemented yet in this version")
-    if args.baseline:
-        raise NotImplementedYetError("--baseline is not implemented yet in this version")
     config = load_config(args.config)
     cwd = Path.cwd()
-    sources = tuple(resolve_source(parse_spec(s), cwd) for s in args.source) or config.sources
+    sources = (
+        tuple(with_trust(resolve_source(parse_spec(s), cwd), config.trust) for s in args.source)
+        or config.sources
+    )
     if not sources:
         raise UsageError(
             "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
@@ -86,13 +105,11 @@ def scan(args: argparse.Namespace) -> int:
         framework_files=(*config.framework_files, *(Path(p) for p in args.framework_file)),
         builtin_frameworks=config.builtin_frameworks,
         frameworks=tuple(args.framework) or config.frameworks,
-        gate=GateSettings(
-            fail_on=args.fail_on or config.fail_on or "high",
-            allow_partial=bool(
-                args.allow_partial if args.allow_partial is not None else config.allow_partial
-            ),
-        ),
+        gate=_gate_settings(args, config),
         as_of=_as_of(args.as_of),
+        waivers=Path(args.waivers) if args.waivers else config.waivers,
+        waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+        baseline=Path(args.baseline) if args.baseline else config.baseline,
     )
     formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
@@ -101,6 +118,9 @@ def scan(args: argparse.Namespace) -> int:
         raise UsageError(f"{what} needs an output directory (-o DIR or output.dir)")
     prepared = prepare(request)
     out_dir = prepare_output_dir(out_dir_arg) if out_dir_arg else None
+    create_baseline = Path(args.create_baseline) if args.create_baseline else None
+    if create_baseline is not None:
+        prepare_output_dir(create_baseline.parent)
     reporter = make_reporter(args.quiet, args.verbose)
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
@@ -117,6 +137,11 @@ def scan(args: argparse.Namespace) -> int:
         if out_dir is not None
         else []
     )
+    if create_baseline is not None:
+        written += write_atomically(
+            create_baseline.parent,
+            {create_baseline.name: baselines.dumps(baselines.create(document))},
+        )
     if not args.quiet:
         print_scan_summary(document, sys.stdout)
         for path in written:
@@ -220,7 +245,7 @@ def _policies_test(args: argparse.Namespace) -> int:
 
 def frameworks(args: argparse.Namespace) -> int:
     pack = _pack(args)
-    files = fw.framework_files(args.framework_file)
+    files = fw.framework_files(args.framework_file, builtin=not args.no_builtin_policies)
     loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
     if args.frameworks_command == "list":
         rows = [dict(fw.describe_framework(f)) for f in loaded]
@@ -280,7 +305,9 @@ def bom(args: argparse.Namespace) -> int:
     from scanner.outputs.spdx_writer import SpdxWriter
 
     config = load_config(args.config)
-    sources = tuple(resolve_source(parse_spec(s), Path.cwd()) for s in args.source)
+    sources = tuple(
+        with_trust(resolve_source(parse_spec(s), Path.cwd()), config.trust) for s in args.source
+    )
     sources = sources or config.sources
     if not sources:
         raise UsageError(
@@ -312,6 +339,9 @@ def bom(args: argparse.Namespace) -> int:
         builtin_frameworks=with_findings and config.builtin_frameworks,
         frameworks=config.frameworks if with_findings else (),
         gate=GateSettings(fail_on="none", allow_partial=allow_partial),
+        # a waived finding is not a vulnerability to report; baselines are for gating only
+        waivers=config.waivers if with_findings else None,
+        waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
     )
     target = None if args.output == "-" else Path(args.output)
     if target is not None:
@@ -343,6 +373,66 @@ def bom(args: argparse.Namespace) -> int:
     for reason in document["gate"]["reasons"]:
         print(f"modelward: {safe(reason, 400)}", file=sys.stderr)
     return int(document["gate"]["exit_code"])
+
+
+def verify(args: argparse.Namespace) -> int:
+    from scanner.artefacts.signatures.trust import TrustConfigError, from_flags
+    from scanner.verify import verify_model
+
+    flags = bool(args.key or args.certificate_chain or args.identity)
+    if args.identity and not (args.issuer and args.trust_root):
+        raise UsageError(
+            "--identity needs --issuer and --trust-root (a pinned Sigstore trusted_root.json: "
+            "modelward verifies offline)"
+        )
+    if (args.issuer or args.trust_root) and not args.identity:
+        raise UsageError("--issuer and --trust-root go with --identity")
+    if flags:
+        try:
+            trust = from_flags(
+                args.key,
+                args.certificate_chain,
+                args.identity,
+                args.issuer,
+                args.trust_root,
+                Path.cwd(),
+            )
+        except TrustConfigError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        config = load_config(args.config)
+        if args.model.startswith("s3://"):
+            uri = args.model.rstrip("/")
+            trust = config.trust.for_model(uri.rsplit("/", 1)[-1], uri)
+        else:
+            model = Path(args.model).expanduser().absolute()
+            trust = config.trust.for_model(model.name, str(model), model.as_uri())
+        if not trust:
+            raise UsageError(
+                "no trust given: pass --key PUB.pem, --certificate-chain CA.pem or --identity ID "
+                "--issuer URL --trust-root FILE, or configure integrity.trust (-c FILE)"
+            )
+    from scanner.artefacts.s3fetch import parse_size
+
+    report = verify_model(args.model, trust, args.signature, max_bytes=parse_size(args.max_bytes))
+    if args.json:
+        _dump_json(report.as_json())
+        return report.exit_code
+    for problem in report.problems:
+        print(f"{PROBLEM_PREFIX}{safe(problem, 600)}")
+    if report.passed:
+        if not args.quiet:
+            print(
+                f"verified {safe(report.model)}: signed by {safe(report.signature.identity or '')};"
+                f" no unsafe serialization in {report.files} file(s)"
+            )
+    elif not args.quiet:
+        verdict = "could not be verified" if report.incomplete else "must not be deployed"
+        print(f"{len(report.problems)} problem(s): {safe(report.model)} {verdict}")
+    return report.exit_code
+
+
+PROBLEM_PREFIX = "FAIL "
 
 
 def _table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:

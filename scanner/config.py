@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import schemas
+from scanner.artefacts.signatures.trust import TrustConfigError, TrustPolicy, parse_trust
 from scanner.errors import InputFileError
 from scanner.sources.interface import SourceSpec
 from scanner.sources.registry import parse_spec
@@ -43,7 +44,26 @@ class Config:
     formats: tuple[str, ...] = ()
     fail_on: str | None = None
     allow_partial: bool | None = None
+    hard_fail_on: tuple[str, ...] | None = None
+    soft_fail_on: tuple[str, ...] | None = None
+    soft_fail: bool | None = None
+    waivers: Path | None = None
+    waiver_max_days: int | None = None
+    baseline: Path | None = None
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
     bom_with_findings: bool = False
+
+
+def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
+    """Hand `integrity.trust` to the sources that verify signatures (as their `trust` option).
+
+    Trust is configuration of the scan, not of one source, but it reaches the source the way
+    every other setting does, so the Source interface stays `spec -> collect()`.
+    """
+    if spec.kind != "path" or "trust" in spec.options:
+        return spec
+    options = {**spec.options, "trust": trust}
+    return SourceSpec(kind=spec.kind, target=spec.target, name=spec.name, options=options)
 
 
 def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
@@ -78,13 +98,17 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         expanded = Path(os.path.expanduser(p))
         return expanded if expanded.is_absolute() else base / expanded
 
+    try:
+        trust = parse_trust(doc.get("integrity", {}).get("trust"), base, "integrity.trust")
+    except TrustConfigError as exc:
+        raise ConfigError(f"{loaded.path}: {exc}") from None
     sources = []
     for entry in doc.get("sources", []):
         if isinstance(entry, str):
             spec = parse_spec(entry)
         else:
             spec = parse_spec(entry["spec"], name=entry.get("name"), options=entry.get("options"))
-        sources.append(resolve_source(spec, base))
+        sources.append(with_trust(resolve_source(spec, base), trust))
     pol = doc.get("policies", {})
     fw = doc.get("frameworks", {})
     out = doc.get("output", {})
@@ -105,5 +129,12 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         formats=tuple(out.get("formats", [])),
         fail_on=gate.get("fail_on"),
         allow_partial=gate.get("allow_partial"),
+        hard_fail_on=tuple(gate["hard_fail_on"]) if "hard_fail_on" in gate else None,
+        soft_fail_on=tuple(gate["soft_fail_on"]) if "soft_fail_on" in gate else None,
+        soft_fail=gate.get("soft_fail"),
+        waivers=rel(gate["waivers"]) if "waivers" in gate else None,
+        waiver_max_days=gate.get("waiver_max_days"),
+        baseline=rel(gate["baseline"]) if "baseline" in gate else None,
+        trust=trust,
         bom_with_findings=bom.get("with_findings", False),
     )

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from scanner import __version__
 from scanner.errors import InputFileError
 from scanner.findings import STATUSES, Finding
 from scanner.inventory import Resource, to_jsonable
-from scanner.policy.model import SEVERITIES
+from scanner.policy.model import SEVERITIES, Policy
 from scanner.redact import redact
 from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added `policies`, the waiver object and the gate's rules, decisions, waivers and baseline.
+# Additions only: 1.0 documents are still read, and writers cope with their absence.
+SCHEMA_VERSION = "1.1"
 RESULTS_SCHEMA = "results.schema.json"
 MAX_RESULTS_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -51,6 +55,25 @@ def resource_dict(resource: Resource) -> dict[str, Any]:
     )
 
 
+def policy_dict(policy: Policy) -> dict[str, Any]:
+    """What outputs say about a policy (SARIF rules, JUnit suites): its text and its file, with
+    the path made absolute so a report rendered from another directory still points at it."""
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "severity": policy.severity,
+        "maturity": policy.maturity,
+        "resource": policy.resource,
+        "description": policy.description,
+        "rationale": policy.rationale,
+        "remediation": dict(policy.remediation),
+        "references": list(policy.references),
+        "tags": list(policy.tags),
+        "file": str(Path(policy.file).resolve()) if policy.file else "",
+        "line": policy.line,
+    }
+
+
 def build(
     *,
     scan: Mapping[str, Any],
@@ -59,6 +82,7 @@ def build(
     frameworks: Sequence[Mapping[str, Any]],
     maturity: Mapping[str, Any],
     gate: Mapping[str, Any],
+    policies: Sequence[Policy] = (),
 ) -> dict[str, Any]:
     # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
     # through redaction: no credential in a URI reaches a file meant to be shared.
@@ -67,6 +91,7 @@ def build(
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "modelward", "version": __version__},
             "scan": dict(scan),
+            "policies": [policy_dict(p) for p in sorted(policies, key=lambda p: p.id)],
             "resources": [
                 resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))
             ],
@@ -87,9 +112,15 @@ def problems(document: Any) -> list[str]:
     return [describe(e) if e.absolute_path else e.message for e in errors]
 
 
+# A lone surrogate (from a hostile tag decoded with surrogateescape, say) cannot be encoded
+# as UTF-8: it would crash the write after the whole scan. It becomes U+FFFD instead.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(document: Mapping[str, Any]) -> str:
     """Deterministic JSON: sorted keys, two-space indent, UTF-8, trailing newline."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
+from scanner import waivers as waiver_files
 from scanner.bom import completeness as bom_completeness
 from scanner.bundled import bundled_dir
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
 from scanner.gate import GateSettings, decide
 from scanner.inventory import Inventory, InventoryError, Resource
+from scanner.linking import link
 from scanner.policy import params as param_overrides
 from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import PolicySet, load_policy_dirs
@@ -54,6 +57,9 @@ class ScanRequest:
     frameworks: tuple[str, ...] = ()
     gate: GateSettings = field(default_factory=GateSettings)
     as_of: dt.datetime | None = None
+    waivers: Path | None = None
+    waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
+    baseline: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Prepared:
     params_changed: dict[str, dict[str, Any]]
     frameworks: tuple[fw.Framework, ...]
     sources: tuple[Source, ...]
+    waivers: waiver_files.WaiverSet | None = None
+    baseline: baselines.Baseline | None = None
 
 
 def select_policies(
@@ -89,7 +97,10 @@ def prepare(request: ScanRequest) -> Prepared:
     pack = load_pack(request)
     chosen = select_policies(pack.policies, request.include, request.exclude)
     effective, changed = param_overrides.apply(chosen, request.params)
-    files = fw.framework_files(request.framework_files, builtin=request.builtin_frameworks)
+    # The built-in mappings describe the built-in pack: without it they would name policies
+    # that are not loaded, so they come and go together.
+    builtin = request.builtin_frameworks and request.builtin_policies
+    files = fw.framework_files(request.framework_files, builtin=builtin)
     loaded = fw.load_frameworks(files, [p.id for p in pack.policies])
     selected = fw.select(loaded, request.frameworks)
     names = [s.name for s in request.sources]
@@ -97,8 +108,24 @@ def prepare(request: ScanRequest) -> Prepared:
     if dupes:
         raise UsageError(f"source {dupes[0]!r} is given more than once")
     sources = tuple(build_source(spec) for spec in request.sources)
+    request.gate.check_patterns([p.id for p in pack.policies])
+    waivers = (
+        waiver_files.load_waivers(
+            request.waivers, request.as_of or dt.datetime.now(dt.UTC), request.waiver_max_days
+        )
+        if request.waivers is not None
+        else None
+    )
+    baseline = baselines.load_baseline(request.baseline) if request.baseline is not None else None
     return Prepared(
-        request, tuple(effective), PolicySet(tuple(effective)), changed, selected, sources
+        request,
+        tuple(effective),
+        PolicySet(tuple(effective)),
+        changed,
+        selected,
+        sources,
+        waivers,
+        baseline,
     )
 
 
@@ -162,16 +189,42 @@ def evaluate(
     return fw.attach_controls(findings, prepared.frameworks)
 
 
+def _gate(
+    prepared: Prepared, findings: list[Finding], statuses: list[dict[str, Any]], now: dt.datetime
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Waivers first (they change statuses, which the roll-up and every output then see), then
+    the baseline comparison, then the rules. Returns the findings as waived, and the gate."""
+    notes: list[str] = []
+    waiver_summary = None
+    if prepared.waivers is not None:
+        findings, waiver_summary, waiver_notes = waiver_files.apply(findings, prepared.waivers, now)
+        notes += waiver_notes
+    known: frozenset[tuple[str, str]] = frozenset()
+    baseline_summary = None
+    if prepared.baseline is not None:
+        known = prepared.baseline.keys
+        baseline_summary, baseline_notes = baselines.summarise(prepared.baseline, findings)
+        notes += baseline_notes
+    gate = decide(findings, statuses, prepared.request.gate, known)
+    gate["notes"] = [*gate["notes"], *notes]
+    if waiver_summary is not None:
+        gate["waivers"] = waiver_summary
+    if baseline_summary is not None:
+        gate["baseline"] = baseline_summary
+    return findings, gate
+
+
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
-    inventory, statuses = collect(prepared.sources, reporter)
+    collected, statuses = collect(prepared.sources, reporter)
+    inventory = link(collected)
     now = prepared.request.as_of or dt.datetime.now(dt.UTC)
     findings = evaluate(prepared, inventory, now, reporter)
-    gate = decide(findings, statuses, prepared.request.gate)
+    findings, gate = _gate(prepared, findings, statuses, now)
     scan = {
         "id": str(uuid.uuid4()),
         "started_at": iso(started),
@@ -183,6 +236,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     }
     document = results.build(
         scan=scan,
+        policies=prepared.policies,
         resources=list(inventory),
         findings=findings,
         frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),

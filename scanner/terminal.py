@@ -93,6 +93,19 @@ def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: in
     console.print(Text(line))
     gate = document["gate"]
     verdict = "passed" if gate["passed"] else f"failed (exit {gate['exit_code']})"
-    console.print(Text(f"gate (fail-on {gate['fail_on']}): {verdict}"))
+    console.print(Text(f"gate ({gate_settings_line(gate)}): {verdict}"))
     for reason in gate["reasons"]:
         console.print(Text(f"  - {safe(reason, 400)}"))
+    for note in gate.get("notes", []):
+        console.print(Text(f"  note: {safe(note, 400)}"))
+
+
+def gate_settings_line(gate: Mapping[str, Any]) -> str:
+    """The gate's settings in flag words: what a reader needs to reproduce the verdict."""
+    parts = [f"fail-on {gate['fail_on']}"]
+    for key in ("hard_fail_on", "soft_fail_on"):
+        if gate.get(key):
+            parts.append(f"{key.replace('_', '-')} {','.join(gate[key])}")
+    if gate.get("soft_fail"):
+        parts.append("soft-fail")
+    return "; ".join(safe(p, 200) for p in parts)

@@ -36,6 +36,7 @@ def run_subprocess(
     cwd: Path | None = None,
     unprivileged: bool = False,
     env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> CliResult:
     """Run modelward in a real process (exit codes, TTY-less output, file permissions)."""
     prefix = UNPRIVILEGED if unprivileged and os.geteuid() == 0 else []
@@ -44,7 +45,7 @@ def run_subprocess(
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
@@ -126,3 +127,54 @@ def pickle_model(root: Path, name: str = "legacy") -> Path:
 def load_results(out: Path) -> dict:
     """Read results.json back through the validating loader: every written file must validate."""
     return results.load(out / "results.json")
+
+
+def make_policy(pid: str, severity: str = "high", **extra: object):
+    """A policy as outputs see it (its text and file); the check itself is never evaluated."""
+    from scanner.policy.model import AllOf, Policy
+
+    return Policy(
+        id=pid,
+        title=extra.pop("title", f"Title of {pid}"),  # type: ignore[arg-type]
+        severity=severity,
+        maturity="applied",
+        resource="artefact",
+        check=AllOf(where="", items=()),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def make_document(
+    findings: list,
+    policies: list | None = None,
+    resources: list | None = None,
+    frameworks: list | None = None,
+    gate: dict | None = None,
+    sources: list | None = None,
+) -> dict:
+    """A valid results document (checked against the schema) around hand-made findings."""
+    from scanner.frameworks import maturity
+    from scanner.gate import GateSettings, decide
+
+    policies = policies if policies is not None else []
+    sources = sources if sources is not None else []
+    doc = results.build(
+        scan={
+            "id": "11111111-2222-3333-4444-555555555555",
+            "started_at": "2025-06-30T00:00:00Z",
+            "finished_at": "2025-06-30T00:00:01Z",
+            "as_of": "2025-06-30T00:00:00Z",
+            "sources": sources,
+            "policy_pack": {"count": len(policies), "sha256": "0" * 64},
+            "params": {},
+        },
+        policies=policies,
+        resources=resources or [],
+        findings=findings,
+        frameworks=frameworks or [],
+        maturity=maturity(policies, findings),
+        gate=gate if gate is not None else decide(findings, sources, GateSettings()),
+    )
+    problems = results.problems(doc)
+    assert not problems, problems
+    return doc

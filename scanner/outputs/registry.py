@@ -9,10 +9,18 @@ from scanner.errors import NotImplementedYetError, UsageError
 from scanner.outputs.cyclonedx_writer import CycloneDxWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
+from scanner.outputs.junit_writer import JunitWriter
+from scanner.outputs.sarif_writer import SarifWriter
 from scanner.outputs.spdx_writer import SpdxWriter
 
-WRITERS: dict[str, type] = {"json": JsonWriter, "cyclonedx": CycloneDxWriter, "spdx": SpdxWriter}
-PLANNED = ("html", "sarif", "junit", "md", "csv")
+WRITERS: dict[str, type] = {
+    "json": JsonWriter,
+    "sarif": SarifWriter,
+    "junit": JunitWriter,
+    "cyclonedx": CycloneDxWriter,
+    "spdx": SpdxWriter,
+}
+PLANNED = ("html", "md", "csv")
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:

@@ -44,6 +44,8 @@ def describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         return f"{error.message}" + (f" (in {where})" if where else "")
     prefix = f"{where}: " if where else ""
+    if error.validator == "pattern" and error.validator_value == "\\S":
+        return f"{prefix}must not be blank"
     if error.validator == "enum":
         allowed = ", ".join(map(repr, error.validator_value))
         return f"{prefix}{error.instance!r} is not one of {allowed}"

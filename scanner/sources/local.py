@@ -39,6 +39,8 @@ from scanner.artefacts.hashing import (
     default_workers,
     sha256_file,
 )
+from scanner.artefacts.integrity import ScanTarget, add_integrity, scan_files
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.inventory import Resource, Unknown
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
@@ -95,6 +97,12 @@ class LocalPathSource:
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.workers = _workers_option(spec)
+        # Trusted signers reach the source as the `trust` option, which config.py fills from
+        # `integrity.trust` (already parsed, paths resolved): the Source interface stays spec-only.
+        trust = spec.options.get("trust", TrustPolicy())
+        if not isinstance(trust, TrustPolicy):
+            raise UsageError(f"{spec.text}: trust must come from the config's integrity.trust")
+        self.trust = trust
 
     def collect(self, progress: Progress) -> Collection:
         text = self.spec.text
@@ -133,9 +141,20 @@ class LocalPathSource:
                 problem(f.rel, f.sniffed.problem)
             if isinstance(f.sha256, Unknown) and f.error is None:
                 problem(f.rel, f.sha256.reason)
-        resources = [
-            _artefact(self.spec, root, owner, members, single) for owner, members in groups.items()
-        ]
+        targets = {
+            owner: [ScanTarget(_within(f.rel, owner), f.path, f.format) for f in members]
+            for owner, members in groups.items()
+        }
+        scans = scan_files(targets, self.workers)
+        progress(f"{text}: scanned {sum(map(len, scans.values()))} file(s) for unsafe content")
+        resources = []
+        for owner, members in groups.items():
+            artefact = _artefact(self.spec, root, owner, members, single)
+            names = (artefact.name, artefact.attributes["location"]["path"], artefact.id)
+            trust = self.trust.for_model(*names)
+            assert isinstance(artefact.attributes, dict)  # built just above, not yet shared
+            add_integrity(artefact.attributes, targets[owner], scans[owner], trust)
+            resources.append(artefact)
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: r.id)),
             problems=tuple(sorted(set(problems))),
@@ -298,15 +317,18 @@ def _group(files: list[_File]) -> dict[str, list[_File]]:
     return dict(groups)
 
 
+def _within(rel: str, owner: str) -> str:
+    return rel[len(owner) + 1 :] if owner else rel
+
+
 def _artefact(
     spec: SourceSpec, root: str, owner: str, members: list[_File], single: bool
 ) -> Resource:
     path = root if not owner else os.path.join(root, *owner.split("/"))
     uri = Path(path).as_uri()
-    cut = len(owner) + 1 if owner else 0
     files = sorted(
         (
-            {"path": f.rel[cut:], "size": f.size, "sha256": f.sha256, "format": f.format}
+            {"path": _within(f.rel, owner), "size": f.size, "sha256": f.sha256, "format": f.format}
             for f in members
         ),
         key=lambda entry: entry["path"],

@@ -7,12 +7,13 @@ from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.interface import Source, SourceSpec
+from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
 
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "logs", "oci")
+PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -27,10 +28,38 @@ def _attestations_source(spec: SourceSpec) -> Source:
     return AttestationsSource(spec)
 
 
+LOGS_MODULES = ("duckdb", "numpy", "scipy", "threadpoolctl")
+
+
+def _logs_source(spec: SourceSpec) -> Source:
+    require_extra("logs", LOGS_MODULES, f"source {spec.text!r}")
+    from scanner.sources.logs.source import LogsSource
+
+    return LogsSource(spec)
+
+
+def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
+    """Optional dependencies missing: a usage error naming the extra, before anything runs."""
+    import importlib
+
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise UsageError(
+            f"{what} needs {', '.join(missing)}, which are not installed: "
+            f"pip install 'modelward[{extra}]'"
+        )
+
+
 # Each provider module is imported only when used, so a heavy client library loads on demand.
 FACTORIES: dict[str, SourceFactory] = {
     "path": _path_source,
     "attestations": _attestations_source,
+    "logs": _logs_source,
 }
 
 
@@ -52,13 +81,20 @@ def parse_spec(
 OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
+    "logs": LOGS_OPTIONS,
 }
+
+
+# Options modelward fills itself, never listed to users: `trust` comes from the config's
+# `integrity.trust` (scanner/config.py `with_trust`).
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
 
 
 def build_source(spec: SourceSpec) -> Source:
     factories = FACTORIES
     if spec.kind in factories:
-        unknown = sorted(set(spec.options) - OPTIONS[spec.kind])
+        internal = INTERNAL_OPTIONS.get(spec.kind, frozenset())
+        unknown = sorted(set(spec.options) - OPTIONS[spec.kind] - internal)
         if unknown:
             allowed = ", ".join(sorted(OPTIONS[spec.kind])) or "none"
             raise UsageError(

@@ -14,11 +14,13 @@ from tests.helpers import REPO
     ("module", "args"),
     [
         ("benchmarks.bench_evaluate", ["--storages", "300", "--repeat", "1"]),
+        ("benchmarks.bench_gate", ["--findings", "300", "--waivers", "20", "--repeat", "1"]),
         ("benchmarks.bench_bom", ["--versions", "20", "--repeat", "1"]),
         (
             "benchmarks.bench_path_source",
             ["--models", "2", "--mb-per-model", "1", "--small-files", "20"],
         ),
+        ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
     ],
 )
 def test_benchmark_runs(module, args):
@@ -27,3 +29,17 @@ def test_benchmark_runs(module, args):
     )
     assert proc.returncode == 0, proc.stderr
     assert "ratio" in proc.stdout
+
+
+def test_extraction_benchmark_runs():
+    """The extraction evaluation end to end at a tiny size (its numbers mean nothing here)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.extraction", "--tiny"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in ("calibrated thresholds", "combined |", "PRADA:", "target ("):
+        assert line in proc.stdout

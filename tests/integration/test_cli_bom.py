@@ -117,7 +117,10 @@ def test_config_asks_for_findings_and_scan_writes_both_boms(cli, models, tmp_pat
         r["name"]: r["attributes"]["bom_completeness"] for r in load_results(out)["resources"]
     }
     assert scores["clean"]["missing"][:3] == ["owner", "classification", "ip_value"]
-    assert scores["clean"]["known"] == 1  # the hashes; nothing else is known from a folder
+    # the hashes and the (absent) signature; the rest would come from a registry
+    assert scores["clean"]["known"] == 2
+    assert "artefact_hashes" not in scores["clean"]["missing"]
+    assert "signature" not in scores["clean"]["missing"]
 
     # re-rendered from results.json, the BOMs are the same bytes
     again = tmp_path / "again"

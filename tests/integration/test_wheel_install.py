@@ -70,8 +70,11 @@ def test_installed_modelward_works_from_any_directory(wheel: Path, tmp_path: Pat
     assert "_bundled" in where.stdout and str(REPO) not in where.stdout
     pack = policy_pack(tmp_path / "pack")
     assert run("policies", "validate", str(pack)).returncode == 0
-    assert run("policies", "list").returncode == 0
-    assert run("frameworks", "list").returncode == 0
+    listed = run("policies", "list")
+    assert listed.returncode == 0 and "MW-STO-01" in listed.stdout
+    frameworks = run("frameworks", "list")
+    assert frameworks.returncode == 0 and "9 frameworks" in frameworks.stdout
+    assert run("policies", "test", str(REPO / "policies")).returncode == 0
     models = tmp_path / "models"
     safe_model(models)
     pickle_model(models)
@@ -85,6 +88,8 @@ def test_installed_modelward_works_from_any_directory(wheel: Path, tmp_path: Pat
         "out",
         "--skip-policy",
         "T-GOV-*",
+        "--skip-policy",
+        "MW-*",
     )
     assert scan.returncode == 1, scan.stderr
     assert (elsewhere / "out" / "results.json").is_file()

@@ -430,6 +430,7 @@ def results_document(policy: Policy, inventory: Inventory, findings: list[Findin
     }
     return results.build(
         scan=scan,
+        policies=[policy],
         resources=list(inventory),
         findings=findings,
         frameworks=[],

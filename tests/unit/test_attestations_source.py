@@ -294,7 +294,7 @@ DATE = "  date: 2025-03-01"
     [
         ("statement: Threat", "statement: 42 #", "2:3: 0/statement: 42 is not of type 'string'"),
         ("owner: security-team@example.com", "owner: ''", "4:3: 0/owner: '' should be non-empty"),
-        ("statement: Threat", 'statement: " " #', "2:3: 0/statement: ' ' does not match '\\\\S'"),
+        ("statement: Threat", 'statement: " " #', "2:3: 0/statement: must not be blank"),
         (DATE, f"  covers: fraud\n{DATE}", "5:3: 0/covers: 'fraud' is not of type 'array'"),
         (DATE, f"  covers: [a, a]\n{DATE}", "5:3: 0/covers: ['a', 'a'] has non-unique elements"),
         ("kind: threat_model", "kind: Threat-Model", "1:3: 0/kind: 'Threat-Model' does not match"),

@@ -136,7 +136,19 @@ def test_attribute_shape(tmp_path: Path) -> None:
                 "format": "onnx",
             }
         ],
-        "serialization": {"formats": ["onnx"], "pickle_based": False},
+        "serialization": {
+            "formats": ["onnx"],
+            "pickle_based": False,
+            "unsafe": [],
+            "lambda_layers": [],
+        },
+        "signature": {
+            "present": False,
+            "kind": None,
+            "verified": False,
+            "identity": None,
+            "error": "no signature found",
+        },
         "file_count": 1,
         "total_size": len(onnx_bytes()),
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -324,15 +323,15 @@ def test_nonexistent_policy_directory() -> None:
     assert err.message == "does/not/exist: policy directory not found"
 
 
-def test_alias_bomb_is_refused_quickly() -> None:
+def test_alias_bomb_is_refused() -> None:
+    """10**9 values if expanded: refusing it at all proves the expansion is bounded (the
+    bound's cost is measured in benchmarks, never timed here)."""
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, 9):
         refs = ",".join([f"*a{i - 1}"] * 10)
         lines.append(f"a{i}: &a{i} [{refs}]")
     write("pack/bomb.yaml", "\n".join(lines) + "\n")
-    started = time.monotonic()
     err = load_error()
-    assert time.monotonic() - started < 5
     assert len(err.details) == 1
     assert err.details[0].startswith("pack/bomb.yaml:")
     assert err.details[0].endswith("document expands to more than 200000 values (alias bomb?)")

@@ -95,3 +95,11 @@ def test_results_never_carry_credentials_in_uris():
     text = results.dumps(doc)
     assert "u:p@" not in text and "sig=abc" not in text
     assert doc["resources"][0]["attributes"]["signature"] == {"present": True}
+
+
+def test_lone_surrogates_in_results_become_replacement_characters():
+    from scanner import results
+
+    text = results.dumps({"tag": "evil\udcff\ud800end"})
+    assert "evil\ufffd\ufffdend" in text
+    text.encode("utf-8")  # must not raise

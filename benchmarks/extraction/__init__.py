@@ -1,0 +1,1 @@
+"""Extraction-detection evaluation of the logs source (see docs/sources/logs.md)."""

@@ -1,0 +1,90 @@
+"""The integrity facts of one artefact: its signature and what its files would run when loaded.
+
+Shared by the `path:` source (every artefact it reports) and `modelward verify` (one model), so
+both say the same thing about the same files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.artefacts.formats import PICKLE_BASED
+from scanner.artefacts.hashing import bounded_map
+from scanner.artefacts.serialization import FileScan, Issue, scan_file
+from scanner.artefacts.signatures import SignatureResult, check, find_signature
+from scanner.artefacts.signatures.trust import TrustSet
+from scanner.inventory import Unknown
+
+# Formats whose content can carry code or nest other files; the rest (safetensors, ONNX, GGUF,
+# SavedModel protobufs) hold data only, as far as loading them goes.
+SCANNED_FORMATS = PICKLE_BASED | {"numpy", "numpy-archive", "keras", "hdf5", "skops"}
+_SCAN_BATCH = 16
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    rel: str  # path relative to the model directory, as findings name it
+    path: str  # where to read it
+    format: str | Unknown | None
+
+
+def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
+    return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(".zip")
+
+
+def scan_files(
+    artefacts: dict[str, Sequence[ScanTarget]], workers: int
+) -> dict[str, dict[str, FileScan]]:
+    """Serialization scans of the files that need one: artefact key -> rel -> scan."""
+    todo = [(key, t) for key, ts in artefacts.items() for t in ts if should_scan(t.rel, t.format)]
+    out: dict[str, dict[str, FileScan]] = {key: {} for key in artefacts}
+    for (key, target), result in bounded_map(
+        lambda item: scan_file(
+            item[1].path, item[1].rel, item[1].format if isinstance(item[1].format, str) else None
+        ),
+        todo,
+        workers,
+        batch_cost=_SCAN_BATCH,
+    ):
+        if isinstance(result, Exception):  # scan_file reports its own errors; this is a bug
+            result = FileScan([Issue(target.rel, None, f"could not be scanned: {result}")])
+        out[key][target.rel] = result
+    return out
+
+
+def serialization_facts(
+    targets: Sequence[ScanTarget], scans: dict[str, FileScan]
+) -> dict[str, Any]:
+    """`unsafe` and `lambda_layers` for an artefact's `serialization` block.
+
+    `unsafe` is the list of findings; when there are none but some file's format could not be
+    established (it may be a pickle), it is Unknown: an unreadable file is not a safe one.
+    """
+    issues = [i.as_dict() for t in targets if t.rel in scans for i in scans[t.rel].issues]
+    lambdas = [layer for t in targets if t.rel in scans for layer in scans[t.rel].lambda_layers]
+    unsafe: list[dict[str, Any]] | Unknown = issues
+    undetermined = [t.rel for t in targets if isinstance(t.format, Unknown)]
+    if not issues and undetermined:
+        more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
+        unsafe = Unknown(f"{undetermined[0]}{more} could not be scanned (format unknown)")
+    return {"unsafe": unsafe, "lambda_layers": lambdas}
+
+
+def signature_facts(model: Path, rel_names: list[str], trust: TrustSet) -> SignatureResult:
+    return check(model, find_signature(model, rel_names), trust)
+
+
+def add_integrity(
+    attributes: dict[str, Any],
+    targets: Sequence[ScanTarget],
+    scans: dict[str, FileScan],
+    trust: TrustSet,
+) -> None:
+    """Fill an artefact's `serialization.unsafe/lambda_layers` and `signature` in place."""
+    attributes["serialization"].update(serialization_facts(targets, scans))
+    model = Path(attributes["location"]["path"])
+    names = [t.rel for t in targets]
+    attributes["signature"] = signature_facts(model, names, trust).attributes()

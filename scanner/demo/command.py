@@ -1,0 +1,189 @@
+"""`modelward demo`: start the estate, seed it, scan it with a generated config, stop it.
+
+The scan runs through the same CLI path a user's scan does (`modelward scan -c FILE`), with a
+config file written next to the outputs, so the demo doubles as a worked example of a config
+for MLflow + AWS + attestations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scanner.errors import EXIT_SOURCE, UsageError
+
+DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
+
+
+def _require_demo_extra() -> None:
+    missing = [m for m in ("mlflow.server", "moto.server", "boto3") if not _importable(m)]
+    if missing:
+        raise UsageError(
+            f"modelward demo needs the MLflow server and the moto server ({', '.join(missing)} "
+            f"not installed): {DEMO_EXTRA}"
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """The scan's AWS source finds the emulator through AWS_ENDPOINT_URL, as boto3 does."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def write_evidence(path: Path, today: dt.date) -> Path:
+    """What a consultant collects in interviews: some current, one expired, one stale."""
+
+    def day(delta: int) -> str:
+        return (today + dt.timedelta(days=delta)).isoformat()
+
+    path.write_text(
+        f"""# Organisational evidence for the demo estate (modelward attestations: source)
+version: 1
+attestations:
+  - kind: threat_model
+    id: tm-ml-platform
+    statement: >-
+      The ML platform threat model names model theft (artefact exfiltration from S3 and the
+      registry) and functional extraction through the scoring APIs, with owners per mitigation.
+    evidence_uri: https://wiki.acme.example/security/threat-models/ml-platform
+    owner: security-architecture@acme.example
+    date: {day(-40)}
+    expires: {day(325)}
+  - kind: incident_playbook
+    id: pb-12
+    statement: Incident playbook PB-12 covers model theft and API extraction.
+    evidence_uri: https://wiki.acme.example/ir/pb-12
+    owner: csirt@acme.example
+    date: {day(-120)}
+  - kind: high_value_assessment
+    id: hva-2026
+    statement: >-
+      fraud-detector, credit-scoring and pricing-llm-adapter are the models of highest IP value;
+      they get customer-managed keys, JIT-only human access and minimal outputs.
+    evidence_uri: https://grc.acme.example/assessments/hva-2026
+    owner: cro-office@acme.example
+    date: {day(-60)}
+  - kind: red_team
+    id: rt-2024
+    statement: External red team attempted model extraction through the fraud scoring API.
+    evidence_uri: https://jira.acme.example/browse/SEC-311
+    owner: appsec@acme.example
+    date: {day(-500)}
+    expires: {day(-135)}
+  - kind: privacy_assessment
+    id: dpia-credit
+    statement: >-
+      Membership-inference and inversion risk assessed for credit-scoring; mitigations chosen:
+      label-only outputs and per-client quotas.
+    evidence_uri: https://grc.acme.example/dpia/credit
+    owner: dpo@acme.example
+    date: {day(-400)}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_config(
+    path: Path, mlflow_url: str, evidence: Path, out_dir: Path, formats: list[str]
+) -> Path:
+    path.write_text(
+        f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations.
+version: 1
+sources:
+  - spec: mlflow:{mlflow_url}
+    name: mlflow-registry
+  - spec: "aws:"
+    name: aws-account
+  - spec: attestations:{evidence.name}
+    name: evidence
+output:
+  dir: {out_dir}
+  formats: [{", ".join(formats)}]
+gate:
+  fail_on: high
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_demo(out_dir: Path, say: Callable[[str], None] = print) -> int:
+    _require_demo_extra()
+    from scanner import cli
+    from scanner.demo import aws_estate, registry_estate, serving_estate
+    from scanner.demo.servers import mlflow_server, moto_server
+    from scanner.outputs.registry import WRITERS
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    started = time.monotonic()
+    out_dir = out_dir.resolve()
+    estate_dir = out_dir / "estate"
+    estate_dir.mkdir(parents=True, exist_ok=True)
+    formats = sorted(WRITERS)
+    with tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp, moto_server() as moto:
+        env = {
+            **moto.env(),
+            "MLFLOW_S3_ENDPOINT_URL": moto.url,
+            "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+        }
+        with _environment(env):
+            say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
+            estate = aws_estate.seed_aws(moto)
+            say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
+            with mlflow_server(Path(tmp), artifact_root=estate.artifact_root, extra_env=env) as ml:
+                say(f"demo: MLflow at {ml.url}; registering models ...")
+                registry = registry_estate.seed_registry(ml.url)
+                serving_estate.seed_serving(moto, estate, registry)
+                aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
+                evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
+                config = write_config(
+                    estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats
+                )
+                say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
+                code = cli.main(["scan", "-c", str(config)])
+    shutil.rmtree(estate_dir / "__pycache__", ignore_errors=True)
+    report = out_dir / "report.html"
+    say("")
+    why = " (the estate is deliberately misconfigured)" if code in (0, 1) else ""
+    say(f"demo: scan exit code {code}{why}")
+    say(f"demo: outputs in {out_dir}")
+    say(f"demo: open {report if report.exists() else out_dir / 'results.json'}")
+    return _demo_exit(code, out_dir / "results.json")
+
+
+def _demo_exit(scan_code: int, results_file: Path) -> int:
+    """Failing findings, and checks the emulator cannot answer (Unknown → exit 3), are the
+    point of the demo; a source that failed or a scan that did not run is a broken demo."""
+    if scan_code == 2 or not results_file.exists():
+        return scan_code or EXIT_SOURCE
+    from scanner import results
+
+    document = results.load(results_file)
+    if any(source["status"] != "ok" for source in document["scan"]["sources"]):
+        return EXIT_SOURCE
+    return 0

@@ -1,0 +1,1 @@
+"""The `aws:` source: S3, IAM, CloudTrail, SageMaker, API Gateway, VPC and GuardDuty."""

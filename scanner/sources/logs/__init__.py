@@ -1,0 +1,1 @@
+"""Inference-log analysis: the `logs:` source (see docs/sources/logs.md)."""

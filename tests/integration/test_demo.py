@@ -1,0 +1,53 @@
+"""`modelward demo` (what `make demo` runs): the README's first command works end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scanner import results
+from tests.helpers import run_subprocess
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    r = run_subprocess("demo", "-o", str(out), timeout=900)
+    return r, out
+
+
+def test_demo_scans_every_source_and_writes_the_outputs(demo):
+    r, out = demo
+    assert r.code == 0, r.err[-3000:]
+    doc = results.load(out / "results.json")
+    assert {s["name"]: s["status"] for s in doc["scan"]["sources"]} == {
+        "mlflow-registry": "ok",
+        "aws-account": "ok",
+        "evidence": "ok",
+    }
+    types = {res["type"] for res in doc["resources"]}
+    assert {"model", "model_version", "storage", "principal", "endpoint", "attestation"} <= types
+    assert "demo: open " in r.out
+    config = (out / "estate" / "modelward.yaml").read_text()
+    assert "mlflow:http://127.0.0.1:" in config
+
+
+def _findings(out, policy):
+    doc = json.loads((out / "results.json").read_text())
+    return {f["resource_id"]: f for f in doc["findings"] if f["policy_id"] == policy}
+
+
+def test_demo_shows_the_seeded_misconfigurations(demo):
+    _, out = demo
+    assert _findings(out, "MW-STO-01")["s3://acme-models-public-share"]["status"] == "fail"
+    assert _findings(out, "MW-IAM-04")["s3://acme-partner-exchange"]["status"] == "fail"
+    alice = "arn:aws:iam::123456789012:user/alice"
+    assert _findings(out, "MW-IAM-03")[alice]["status"] == "fail"
+    endpoints = _findings(out, "MW-API-06")
+    statuses = {rid.rsplit("/", 1)[-1]: f["status"] for rid, f in endpoints.items()}
+    assert statuses["credit-prod"] == "fail"
+    assert statuses["fraud-prod"] == "pass"
+    served = _findings(out, "MW-INV-05")
+    legacy = next(f for rid, f in served.items() if rid.endswith("/recommender-legacy"))
+    assert legacy["status"] == "fail"

@@ -1,0 +1,145 @@
+"""Key pairs, a test CA and signed models, made in the tests with `cryptography` and the
+model-signing library's own API (the same code path as its `model_signing sign` CLI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.helpers import safetensors_bytes
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private: Path
+    public: Path
+
+
+def key_pair(root: Path, name: str = "release") -> KeyPair:
+    key = ec.generate_private_key(ec.SECP256R1())
+    root.mkdir(parents=True, exist_ok=True)
+    private = root / f"{name}.key"
+    public = root / f"{name}.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return KeyPair(private, public)
+
+
+@dataclass(frozen=True)
+class Pki:
+    root_ca: Path  # what a verifier trusts
+    intermediate: Path
+    leaf_key: Path
+    leaf_cert: Path
+    identity: str
+
+
+def _cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
+    email: str | None = None,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer or name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if email:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def pki(root: Path, name: str = "acme", email: str = "release@acme.test") -> Pki:
+    """Root CA -> intermediate CA -> a code-signing leaf naming `email`."""
+    root.mkdir(parents=True, exist_ok=True)
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root_cert = _cert(f"{name} root CA", root_key, None, root_key, ca=True)
+    mid_cert = _cert(f"{name} signing CA", mid_key, root_cert.subject, root_key, ca=True)
+    leaf_cert = _cert(f"{name} release", leaf_key, mid_cert.subject, mid_key, ca=False, email=email)
+    paths = {}
+    for label, cert in (("root", root_cert), ("mid", mid_cert), ("leaf", leaf_cert)):
+        paths[label] = root / f"{name}-{label}.pem"
+        paths[label].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path = root / f"{name}-leaf.key"
+    key_path.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Pki(paths["root"], paths["mid"], key_path, paths["leaf"], email)
+
+
+def model_dir(root: Path, name: str = "fraud") -> Path:
+    d = root / name
+    (d / "tokenizer").mkdir(parents=True, exist_ok=True)
+    (d / "model.safetensors").write_bytes(safetensors_bytes())
+    (d / "config.json").write_text('{"arch": "mlp"}')
+    (d / "tokenizer" / "vocab.txt").write_text("a\nb\n")
+    return d
+
+
+def sign_with_key(model: Path, keys: KeyPair, signature: Path | None = None) -> Path:
+    import model_signing
+
+    target = signature or (model / "model.sig" if model.is_dir() else Path(f"{model}.sig"))
+    model_signing.signing.Config().use_elliptic_key_signer(private_key=keys.private).sign(
+        model, target
+    )
+    return target
+
+
+def sign_with_certificate(model: Path, ca: Pki) -> Path:
+    import model_signing
+
+    target = model / "model.sig"
+    model_signing.signing.Config().use_certificate_signer(
+        private_key=ca.leaf_key,
+        signing_certificate=ca.leaf_cert,
+        certificate_chain=[ca.intermediate],
+    ).sign(model, target)
+    return target

@@ -1,0 +1,183 @@
+"""The joins between sources: what one source reports completes what another says."""
+
+from __future__ import annotations
+
+from scanner.inventory import Inventory, Ref, Resource, Unknown
+from scanner.linking import link
+
+
+def r(rid: str, rtype: str, source: str = "s", name: str | None = None, **attrs) -> Resource:
+    return Resource(id=rid, type=rtype, name=name or rid, source=source, attributes=attrs)
+
+
+def linked(*resources: Resource) -> dict[str, dict]:
+    return {res.id: dict(res.attributes) for res in link(Inventory(resources))}
+
+
+BUCKET = "s3://ml-models"
+DIR = "s3://ml-models/fraud/3"
+
+
+def estate(**version_attrs) -> list[Resource]:
+    return [
+        r(BUCKET, "storage", "aws", holds_models=False, account="1", region="eu-west-1"),
+        r(DIR, "artefact", "aws", uri=DIR),
+        r(
+            "mlflow+http://reg/models/fraud/versions/3",
+            "model_version",
+            "mlflow",
+            name="fraud/3",
+            artefact=Ref(DIR + "/model"),
+            **{"stage": "production", "classification": "confidential", **version_attrs},
+        ),
+    ]
+
+
+def test_registry_uri_below_the_reported_artefact_links_to_it_and_its_storage():
+    out = linked(*estate())
+    version = out["mlflow+http://reg/models/fraud/versions/3"]
+    assert version["artefact"] == Ref(DIR)
+    assert out[DIR]["storage"] == Ref(BUCKET)
+    assert out[DIR]["registered"] is True
+    assert out[DIR]["registered_by"] == [Ref("mlflow+http://reg/models/fraud/versions/3")]
+    storage = out[BUCKET]
+    assert storage["holds_models"] is True  # upgraded: an artefact is known to be there
+    assert storage["holds_production_models"] is True
+    assert storage["holds_high_value_models"] is True
+    assert version["high_value"] is True
+
+
+def test_unregistered_artefact_is_false_with_a_registry_and_unknown_without():
+    stray = r("s3://ml-models/tmp/copy", "artefact", "aws")
+    with_registry = linked(*estate(), stray)
+    assert with_registry["s3://ml-models/tmp/copy"]["registered"] is False
+    without = linked(r(BUCKET, "storage", "aws"), stray)
+    assert isinstance(without["s3://ml-models/tmp/copy"]["registered"], Unknown)
+
+
+def test_a_source_value_is_never_overwritten():
+    out = linked(*estate(high_value=False))
+    assert out["mlflow+http://reg/models/fraud/versions/3"]["high_value"] is False
+
+
+def test_high_value_from_ip_value_and_unknown_classification():
+    out = linked(
+        r("m1", "model", ip_value="High"),
+        r("m2", "model", classification="internal"),
+        r("m3", "model", classification=Unknown("denied: ListTags")),
+        r("m4", "model"),
+    )
+    assert out["m1"]["high_value"] is True
+    assert out["m2"]["high_value"] is False
+    assert isinstance(out["m3"]["high_value"], Unknown)
+    assert out["m4"]["high_value"] is False
+
+
+def test_endpoint_serving_registry_files_lists_versions_and_authorisation():
+    endpoint = r(
+        "arn:aws:sagemaker:eu-west-1:1:endpoint/fraud",
+        "endpoint",
+        "aws",
+        name="fraud-prod",
+        account="1",
+        region="eu-west-1",
+        artefacts=[Ref(DIR)],
+        model_versions=[],
+    )
+    out = linked(*estate(authorized_deployments=["fraud-prod"], retired=False), endpoint)
+    served = out[endpoint.id]["served"]
+    assert served == [
+        {
+            "version": Ref("mlflow+http://reg/models/fraud/versions/3"),
+            "authorized": True,
+            "stage": "production",
+            "retired": False,
+        }
+    ]
+    assert out[endpoint.id]["serves_high_value"] is True
+    assert out["mlflow+http://reg/models/fraud/versions/3"]["deployments"] == [Ref(endpoint.id)]
+    other = linked(*estate(authorized_deployments=["elsewhere"]), endpoint)
+    assert other[endpoint.id]["served"][0]["authorized"] is False
+
+
+def test_served_version_nobody_reports_is_unknown():
+    endpoint = r("e", "endpoint", model_versions=[Ref("arn:pkg/9")])
+    served = linked(endpoint)["e"]["served"][0]
+    assert isinstance(served["authorized"], Unknown)
+
+
+def test_traffic_limit_ratio_from_endpoint_limit_and_p99():
+    endpoint = r("e", "endpoint", rate_limit={"daily_per_client": 5000})
+    traffic = r("traffic:e", "traffic", endpoint=Ref("e"), baseline={"p99_daily": 2500})
+    out = linked(endpoint, traffic)
+    assert out["e"]["traffic"] == Ref("traffic:e")
+    assert out["traffic:e"]["limit_ratio"] == 2.0
+    no_limit = linked(r("e", "endpoint", rate_limit={"configured": False}), traffic)
+    assert "per-client daily limit" in no_limit["traffic:e"]["limit_ratio"].reason
+
+
+def test_hosting_networks_and_threat_detection_regions():
+    out = linked(
+        r(BUCKET, "storage", holds_models=True, account="1", region="eu-west-1"),
+        r("vpc-a", "network"),
+        r("vpc-b", "network"),
+        r("e", "endpoint", vpc=Ref("vpc-a"), account="1", region="us-east-1"),
+        r("gd-eu", "threat_detection", account="1", region="eu-west-1"),
+        r("gd-us", "threat_detection", account="1", region="us-east-1"),
+        r("gd-ap", "threat_detection", account="1", region="ap-south-1"),
+    )
+    assert out["vpc-a"]["hosts_models"] is True
+    assert out["vpc-b"]["hosts_models"] is False
+    assert out["gd-eu"]["holds_models"] is True
+    assert out["gd-us"]["holds_models"] is True
+    assert out["gd-ap"]["holds_models"] is False
+
+
+def test_unscanned_pickles_are_unknown_and_safe_formats_are_clean():
+    out = linked(
+        r("a-pkl", "artefact", serialization={"formats": ["pickle"], "pickle_based": True}),
+        r("a-st", "artefact", serialization={"formats": ["safetensors"], "pickle_based": False}),
+        r("a-keras", "artefact", serialization={"formats": ["keras"], "pickle_based": False}),
+        r("a-done", "artefact", serialization={"formats": ["pickle"], "unsafe": []}),
+    )
+    assert isinstance(out["a-pkl"]["serialization"]["unsafe"], Unknown)
+    assert out["a-st"]["serialization"]["unsafe"] == []
+    assert out["a-st"]["serialization"]["lambda_layers"] == []
+    assert isinstance(out["a-keras"]["serialization"]["lambda_layers"], Unknown)
+    assert out["a-done"]["serialization"]["unsafe"] == []
+
+
+def test_linking_is_deterministic_and_leaves_input_untouched():
+    resources = estate()
+    before = [dict(x.attributes) for x in resources]
+    first = [(x.id, x.attributes) for x in link(Inventory(resources))]
+    second = [(x.id, x.attributes) for x in link(Inventory(resources))]
+    assert first == second
+    assert [dict(x.attributes) for x in resources] == before
+
+
+def test_recorded_digest_is_compared_with_the_linked_artefact_files():
+    import hashlib
+
+    body = hashlib.sha256(b"weights").hexdigest()
+    files = [{"path": "model.safetensors", "size": 7, "sha256": body}]
+    good = linked(
+        r(DIR, "artefact", files=files),
+        r(
+            "v",
+            "model_version",
+            artefact=Ref(DIR + "/model"),
+            recorded_digest={"algorithm": "sha256", "value": body, "source": "tag sha256"},
+        ),
+    )
+    assert good["v"]["digest_match"] is True
+    bad = linked(
+        r(DIR, "artefact", files=files),
+        r(
+            "v",
+            "model_version",
+            artefact=Ref(DIR),
+            recorded_digest={"algorithm": "sha256", "value": "0" * 64, "source": "tag sha256"},
+        ),
+    )
+    assert bad["v"]["digest_match"] is False
