@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a source: path:DIR, attestations:FILE, logs:PATH (repeatable; replaces the "
-        "config's sources)",
+        help="a source: path:DIR, attestations:FILE, aws:[KEY=VALUE,...], logs:PATH, "
+        "mlflow:URI (repeatable; replaces the config's sources)",
     )
     _add_policy_selection(scan)
     scan.add_argument(

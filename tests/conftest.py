@@ -26,3 +26,19 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def moto_session():
+    """One moto_server for the whole test session (started on first use, ~0.5 s)."""
+    from tests.servers.moto import moto_server
+
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def moto(moto_session):
+    """The session's moto server, emptied for this test module."""
+    moto_session.reset()
+    yield moto_session

@@ -13,7 +13,7 @@ SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("mlflow", "aws", "azure", "gcs", "vertex", "oci")
+PLANNED_KINDS = ("mlflow", "azure", "gcs", "vertex", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -26,6 +26,12 @@ def _attestations_source(spec: SourceSpec) -> Source:
     from scanner.sources.attestations import AttestationsSource
 
     return AttestationsSource(spec)
+
+
+def _aws_source(spec: SourceSpec) -> Source:
+    from scanner.sources.aws.source import AwsSource
+
+    return AwsSource(spec)
 
 
 LOGS_MODULES = ("duckdb", "numpy", "scipy", "threadpoolctl")
@@ -60,6 +66,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "path": _path_source,
     "attestations": _attestations_source,
     "logs": _logs_source,
+    "aws": _aws_source,
 }
 
 
@@ -82,6 +89,22 @@ OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
     "logs": LOGS_OPTIONS,
+    # Kept in step with scanner.sources.aws.options.OPTION_NAMES (a unit test checks it);
+    # listed here so checking config options does not import boto3.
+    "aws": frozenset(
+        {
+            "profile",
+            "regions",
+            "role_arn",
+            "workers",
+            "max_objects_per_bucket",
+            "sniff_bytes",
+            "max_attempts",
+            "jit_role_patterns",
+            "jit_tag",
+            "jit_max_session_seconds",
+        }
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from tests.helpers import REPO
             ["--models", "2", "--mb-per-model", "1", "--small-files", "20"],
         ),
         ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
+        ("benchmarks.bench_aws_source", ["--buckets", "10", "--roles", "5", "--repeat", "1"]),
     ],
 )
 def test_benchmark_runs(module, args):

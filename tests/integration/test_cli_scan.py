@@ -207,9 +207,14 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
     ("spec", "code", "message"),
     [
         ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
-        ("aws:", 2, "the 'aws' source is not implemented yet"),
+        ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
+        ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
-        ("ftp:somewhere", 2, "unknown source type 'ftp' (available: attestations, logs, path)"),
+        (
+            "ftp:somewhere",
+            2,
+            "unknown source type 'ftp' (available: attestations, aws, logs, path)",
+        ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
 )

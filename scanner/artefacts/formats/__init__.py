@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import PurePath
+from typing import BinaryIO
 
 from scanner.artefacts.formats.base import (
     HEAD_BYTES,
@@ -41,7 +42,14 @@ from scanner.artefacts.formats.pickles import _compressed, _pickle
 from scanner.artefacts.formats.protobuf import _onnx, _savedmodel
 from scanner.artefacts.hashing import open_regular
 
-__all__ = ["MODEL_EXTENSIONS", "PICKLE_BASED", "Sniffed", "sniff"]
+__all__ = [
+    "MODEL_EXTENSIONS",
+    "PICKLE_BASED",
+    "SAVEDMODEL_NAMES",
+    "Sniffed",
+    "sniff",
+    "sniff_stream",
+]
 
 _PROBES: tuple[Callable[[_Ctx], Sniffed | None], ...] = (
     _zip,
@@ -61,22 +69,30 @@ def sniff(path: str | os.PathLike[str]) -> Sniffed:
     The size comes from the open descriptor, not from an earlier stat, so the truncation checks
     compare against the bytes actually there.
     """
-    p = PurePath(path)
-    ext = p.suffix.lower()
     with open_regular(path) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            if ext in MODEL_EXTENSIONS or p.name in SAVEDMODEL_NAMES:
-                return Sniffed(None, problem="empty file (0 bytes)")
-            return NOT_MODEL
-        head = f.read(HEAD_BYTES)
-        ctx = _Ctx(f, size, head, p.name, ext, tuple(s.lower() for s in p.suffixes))
-        if p.name in SAVEDMODEL_NAMES:
-            return _savedmodel(ctx)
-        for probe in _PROBES:
-            found = probe(ctx)
-            if found is not None:
-                return found
+        return sniff_stream(f, os.fstat(f.fileno()).st_size, PurePath(path).name)
+
+
+def sniff_stream(f: BinaryIO, size: int, name: str) -> Sniffed:
+    """The format of a seekable byte stream of `size` bytes named `name` (the last path part).
+
+    For content that is not on the local disk, e.g. an S3 object read through ranged GETs
+    with a byte budget; read errors surface as OSError, as for a file.
+    """
+    p = PurePath(name)
+    ext = p.suffix.lower()
+    if size == 0:
+        if ext in MODEL_EXTENSIONS or p.name in SAVEDMODEL_NAMES:
+            return Sniffed(None, problem="empty file (0 bytes)")
+        return NOT_MODEL
+    head = f.read(HEAD_BYTES)
+    ctx = _Ctx(f, size, head, p.name, ext, tuple(s.lower() for s in p.suffixes))
+    if p.name in SAVEDMODEL_NAMES:
+        return _savedmodel(ctx)
+    for probe in _PROBES:
+        found = probe(ctx)
+        if found is not None:
+            return found
     if ext in STRICT_EXTENSIONS:
         return Sniffed(None, problem=f"content is not a recognised model format ({ext} file)")
     return NOT_MODEL

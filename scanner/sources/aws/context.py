@@ -56,6 +56,7 @@ REGION_DISABLED_CODES = frozenset({"OptInRequired", "UnrecognizedClientException
 
 # IAM action names that differ from "<prefix>:<OperationName>".
 ACTION_OVERRIDES: dict[tuple[str, str], str] = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
@@ -81,6 +82,33 @@ class AwsCallError(Exception):
 def iam_action(service: str, operation: str) -> str:
     prefix = {"s3control": "s3"}.get(service, service)
     return ACTION_OVERRIDES.get((service, operation), f"{prefix}:{operation}")
+
+
+def _local_host_prefix(request: Any, **_: Any) -> None:
+    """S3 Control puts the account id in the host (`ACCOUNT.s3-control.REGION.amazonaws.com`).
+
+    Against a local endpoint (`AWS_ENDPOINT_URL=http://127.0.0.1:P`, an emulator) that host
+    cannot resolve and `inject_host_prefix=False` does not stop botocore adding it, so the
+    prefix is taken off again when what remains is an IP address or localhost. Real AWS
+    hosts are left alone.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(request.url)
+    host, sep, rest = parts.netloc.partition(".")
+    remainder = rest.split(":", 1)[0]
+    if sep and host.isdigit() and (remainder == "localhost" or _is_ip(remainder)):
+        request.url = urlunsplit(parts._replace(netloc=rest))
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _error_code(exc: Exception) -> str:
@@ -112,12 +140,26 @@ class AwsContext:
         self._client_kwargs = client_kwargs or {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.calls: Counter[str] = Counter()
+        # Denied/throttled calls per action: one problem line each, so the user learns which
+        # permission to add without reading every Unknown.
+        self.failed: Counter[str] = Counter()
 
     def client(self, service: str, region: str | None = None) -> Any:
-        """A cached client; botocore clients are thread-safe, sessions are not."""
+        """A cached client; botocore clients are thread-safe, sessions are not.
+
+        One lock per (service, region), so creating the IAM client does not wait for the S3
+        one; session access itself stays serialised under the context lock.
+        """
         key = (service, region)
+        found = self._clients.get(key)
+        if found is not None:
+            return found
         with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
             if key not in self._clients:
                 from botocore.config import Config
 
@@ -126,9 +168,13 @@ class AwsContext:
                     max_pool_connections=self._max_pool,
                     user_agent_extra="modelward",
                 )
-                self._clients[key] = self.session.client(
-                    service, region_name=region, config=config, **self._client_kwargs
-                )
+                with self._lock:
+                    client = self.session.client(
+                        service, region_name=region, config=config, **self._client_kwargs
+                    )
+                if service == "s3control":
+                    client.meta.events.register("before-sign.s3-control.*", _local_host_prefix)
+                self._clients[key] = client
             return self._clients[key]
 
     def call(
@@ -147,7 +193,7 @@ class AwsContext:
         client = self.client(service, region)
         operation = client.meta.method_to_api_mapping.get(method, method)
         name = action or iam_action(service, operation)
-        self.calls[name] += 1
+        self._count(name)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -156,13 +202,10 @@ class AwsContext:
             code = _error_code(exc)
             if code in set(absent):
                 return None
-            if code in DENIED_CODES:
-                return Unknown(f"denied: {name}")
-            if code in THROTTLE_CODES:
-                return Unknown(f"throttled past retries: {name}")
-            if code in REGION_DISABLED_CODES:
-                return Unknown(f"region {region} not enabled for this account ({name})")
-            raise AwsCallError(name, code, str(exc)) from exc
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, code, str(exc)) from exc
+            return unknown
         except BotoCoreError as exc:
             raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
 
@@ -189,22 +232,78 @@ class AwsContext:
         try:
             if client.can_paginate(method):
                 for page in client.get_paginator(method).paginate(**params):
-                    self.calls[name] += 1
+                    self._count(name)
                     items.extend(page.get(result_key, []))
             else:
-                self.calls[name] += 1
+                self._count(name)
                 items.extend(getattr(client, method)(**params).get(result_key, []))
         except ClientError as exc:
             code = _error_code(exc)
             if code in set(absent):
                 return None
-            if code in DENIED_CODES:
-                return Unknown(f"denied: {name}")
-            if code in THROTTLE_CODES:
-                return Unknown(f"throttled past retries: {name}")
-            if code in REGION_DISABLED_CODES:
-                return Unknown(f"region {region} not enabled for this account ({name})")
-            raise AwsCallError(name, code, str(exc)) from exc
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, code, str(exc)) from exc
+            return unknown
         except BotoCoreError as exc:
             raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
         return items
+
+    def _classify(
+        self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
+    ) -> Any:
+        code = _error_code(exc)
+        unknown = None
+        if code in DENIED_CODES:
+            unknown = Unknown(f"denied: {name}")
+        elif code in THROTTLE_CODES:
+            unknown = Unknown(f"throttled past retries: {name}")
+        elif code in REGION_DISABLED_CODES:
+            unknown = Unknown(f"region {region} not enabled for this account ({name})")
+        if unknown is not None:
+            with self._count_lock:
+                self.failed[unknown.reason] += 1
+        return unknown
+
+    def _count(self, name: str) -> None:
+        with self._count_lock:  # Counter += is a read-modify-write: not atomic across threads
+            self.calls[name] += 1
+
+    def failure_summary(self) -> list[str]:
+        """One line per denied/throttled action, e.g. "denied: s3:GetBucketPolicy (12 calls)"."""
+        return [
+            f"account {self.account}: {reason} ({count} call{'s' if count > 1 else ''})"
+            for reason, count in sorted(self.failed.items())
+        ]
+
+    def pages_multi(
+        self,
+        service: str,
+        region: str | None,
+        method: str,
+        result_keys: tuple[str, ...],
+        **params: Any,
+    ) -> dict[str, list[Any]] | Unknown:
+        """Like `pages` for listings that return several lists per page (IAM's authorization
+        details: users, groups, roles and policies)."""
+        if not method.startswith(READ_VERBS):
+            raise ValueError(f"{service}.{method} is not a read-only operation")
+        client = self.client(service, region)
+        operation = client.meta.method_to_api_mapping.get(method, method)
+        name = iam_action(service, operation)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        out: dict[str, list[Any]] = {key: [] for key in result_keys}
+        try:
+            for page in client.get_paginator(method).paginate(**params):
+                self._count(name)
+                for key in result_keys:
+                    out[key].extend(page.get(key, []))
+        except ClientError as exc:
+            unknown = self._classify(exc, name, region, ())
+            if unknown is None:
+                raise AwsCallError(name, _error_code(exc), str(exc)) from exc
+            return unknown
+        except BotoCoreError as exc:
+            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        return out

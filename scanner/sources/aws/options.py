@@ -1,0 +1,154 @@
+"""`aws:` spec and options: `aws:profile=prod,regions=eu-west-1+us-east-1,role_arn=A+B`.
+
+The same keys may come from config (`{spec: aws:, options: {...}}`); a key given in both
+places is a usage error rather than a silent precedence rule. Lists use `+` in the spec (a
+comma separates options) and YAML lists in config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.errors import UsageError
+from scanner.sources.interface import SourceSpec
+
+DEFAULT_WORKERS = 16
+DEFAULT_MAX_OBJECTS = 1000
+DEFAULT_SNIFF_BYTES = 1024 * 1024
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_JIT_MAX_SESSION = 3600
+DEFAULT_JIT_TAG = "modelward:jit"
+
+OPTION_NAMES = frozenset(
+    {
+        "profile",
+        "regions",
+        "role_arn",
+        "workers",
+        "max_objects_per_bucket",
+        "sniff_bytes",
+        "max_attempts",
+        "jit_role_patterns",
+        "jit_tag",
+        "jit_max_session_seconds",
+    }
+)
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$")
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    profile: str | None = None
+    regions: tuple[str, ...] | None = None  # None: the session's region; ("all",): all enabled
+    role_arns: tuple[str, ...] = ()
+    workers: int = DEFAULT_WORKERS
+    max_objects_per_bucket: int = DEFAULT_MAX_OBJECTS
+    sniff_bytes: int = DEFAULT_SNIFF_BYTES
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    jit_role_patterns: tuple[str, ...] = ()
+    jit_tag: str = DEFAULT_JIT_TAG
+    jit_max_session_seconds: int = DEFAULT_JIT_MAX_SESSION
+
+    @property
+    def all_regions(self) -> bool:
+        return self.regions == ("all",)
+
+
+def _split_target(spec: SourceSpec) -> dict[str, str]:
+    out: dict[str, str] = {}
+    target = spec.target.strip()
+    if not target:
+        return out
+    for part in target.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"source {spec.text!r}: expected KEY=VALUE options separated by commas "
+                f"(e.g. aws:profile=prod,regions=eu-west-1+us-east-1), got {part.strip()!r}"
+            )
+        if key in out:
+            raise UsageError(f"source {spec.text!r}: option {key!r} is given twice")
+        out[key] = value.strip()
+    return out
+
+
+def _list(spec: SourceSpec, key: str, value: Any) -> tuple[str, ...]:
+    items = value.split("+") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"source {spec.text!r}: {key} must be a list of strings, got {value!r}")
+    cleaned = tuple(i.strip() for i in items if i.strip())
+    if not cleaned:
+        raise UsageError(f"source {spec.text!r}: {key} is empty")
+    return cleaned
+
+
+def _positive(spec: SourceSpec, key: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _text(spec: SourceSpec, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"source {spec.text!r}: {key} must be a non-empty string")
+    return value.strip()
+
+
+def parse_options(spec: SourceSpec) -> AwsOptions:
+    from_target = _split_target(spec)
+    config: Mapping[str, Any] = spec.options
+    both = sorted(set(from_target) & set(config))
+    if both:
+        raise UsageError(
+            f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
+        )
+    merged: dict[str, Any] = {**config, **from_target}
+    unknown = sorted(set(merged) - OPTION_NAMES)
+    if unknown:
+        raise UsageError(
+            f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(sorted(OPTION_NAMES))})"
+        )
+    kw: dict[str, Any] = {}
+    if "profile" in merged:
+        kw["profile"] = _text(spec, "profile", merged["profile"])
+    if "regions" in merged:
+        regions = _list(spec, "regions", merged["regions"])
+        if regions != ("all",):
+            bad = [r for r in regions if not _REGION.match(r)]
+            if bad:
+                raise UsageError(
+                    f"source {spec.text!r}: {bad[0]!r} is not a region name "
+                    "(e.g. eu-west-1; or regions=all)"
+                )
+        kw["regions"] = tuple(dict.fromkeys(regions))
+    if "role_arn" in merged:
+        arns = _list(spec, "role_arn", merged["role_arn"])
+        bad = [a for a in arns if not _ROLE_ARN.match(a)]
+        if bad:
+            raise UsageError(
+                f"source {spec.text!r}: {bad[0]!r} is not an IAM role ARN "
+                "(arn:aws:iam::ACCOUNT:role/NAME)"
+            )
+        kw["role_arns"] = tuple(dict.fromkeys(arns))
+    for key in (
+        "workers",
+        "max_objects_per_bucket",
+        "sniff_bytes",
+        "max_attempts",
+        "jit_max_session_seconds",
+    ):
+        if key in merged:
+            kw[key] = _positive(spec, key, merged[key])
+    if "jit_role_patterns" in merged:
+        kw["jit_role_patterns"] = _list(spec, "jit_role_patterns", merged["jit_role_patterns"])
+    if "jit_tag" in merged:
+        kw["jit_tag"] = _text(spec, "jit_tag", merged["jit_tag"])
+    return AwsOptions(**kw)

@@ -1,0 +1,226 @@
+"""The `aws:` source: every account and region, every collector, one bounded thread pool.
+
+Order of work per account (independent calls run concurrently, at most `workers` at a time):
+1. in parallel: ListBuckets, IAM authorization details, the account public-access block,
+   CloudTrail trails, and each region's SageMaker/API Gateway/EC2/GuardDuty collectors;
+2. per bucket, in parallel: region, settings, one bounded listing;
+3. per object in a candidate model directory, in parallel: a ranged GET to sniff its format
+   (and a HeadObject for a listed SHA-256);
+then, once every account is read: access evaluation (IAM x bucket policies, across the
+scanned accounts), CloudTrail coverage, and the resources.
+"""
+
+from __future__ import annotations
+
+import importlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.inventory import Resource, Unknown
+from scanner.sources.aws import build, cloudtrail, iam, s3, s3_objects, session
+from scanner.sources.aws.access import Scope, evaluate_bucket
+from scanner.sources.aws.collected import AwsCollected
+from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.aws.options import parse_options
+from scanner.sources.interface import Collection, Progress, SourceSpec
+
+# Collectors written beside this one; each exposes `collect(ctx, region) -> AwsCollected`.
+# A module that is not there yet is skipped (the scan says nothing about those services).
+REGIONAL_COLLECTORS = ("sagemaker", "apigateway", "ec2", "guardduty")
+
+
+@dataclass
+class AccountScan:
+    ctx: AwsContext
+    regions: list[str]
+    buckets: list[s3.BucketFacts] = field(default_factory=list)
+    iam: iam.IamAccount | Unknown | None = None
+    account_pab: dict[str, bool] | Unknown | None = None
+    trails: list[cloudtrail.Trail] = field(default_factory=list)
+    trails_denied: Unknown | None = None
+    collected: list[AwsCollected] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def regional_collectors() -> list[Any]:
+    found = []
+    for name in REGIONAL_COLLECTORS:
+        qualified = f"scanner.sources.aws.{name}"
+        try:
+            found.append(importlib.import_module(qualified))
+        except ModuleNotFoundError as exc:
+            if exc.name != qualified:
+                raise  # the module is there but one of its imports is missing: a real error
+    return found
+
+
+class AwsSource:
+    """Read-only view of AWS accounts through boto3's standard credential chain."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.options = parse_options(spec)  # usage errors before any source runs
+        self.calls: dict[str, int] = {}
+
+    def collect(self, progress: Progress) -> Collection:
+        text = self.spec.text
+        opts = self.options
+        self.calls = {}
+        found, problems = session.accounts(text, opts)
+        scans: list[AccountScan] = []
+        with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="aws") as pool:
+            for acct in found:
+                ctx = AwsContext(
+                    acct.session,
+                    acct.account,
+                    max_attempts=opts.max_attempts,
+                    max_pool=opts.workers,
+                )
+                regions, region_problems = session.regions(ctx, opts)
+                problems.extend(region_problems)
+                progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
+                scans.append(self._scan_account(ctx, regions, pool, progress))
+        resources, more = self._assemble(scans)
+        problems.extend(more)
+        for scan in scans:
+            problems.extend(scan.problems)
+            problems.extend(scan.ctx.failure_summary())
+            for name, count in scan.ctx.calls.items():
+                self.calls[name] = self.calls.get(name, 0) + count
+        return Collection(
+            resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
+            problems=tuple(dict.fromkeys(problems)),
+        )
+
+    # ---------------------------------------------------------------------------------------
+
+    def _scan_account(
+        self, ctx: AwsContext, regions: list[str], pool: ThreadPoolExecutor, progress: Progress
+    ) -> AccountScan:
+        opts = self.options
+        scan = AccountScan(ctx, regions)
+        if not regions:
+            return scan
+        home = regions[0]
+        keys = s3.KeyCache(ctx)
+        listing = pool.submit(ctx.pages, "s3", None, "list_buckets", "Buckets")
+        iam_future = pool.submit(iam.load, ctx, opts)
+        pab_future = pool.submit(
+            ctx.call,
+            "s3control",
+            home,
+            "get_public_access_block",
+            absent=("NoSuchPublicAccessBlockConfiguration",),
+            AccountId=ctx.account,
+        )
+        trails_future = pool.submit(cloudtrail.describe, ctx, regions)
+        regional: list[tuple[str, str, Future[AwsCollected]]] = [
+            (module.__name__.rsplit(".", 1)[-1], region, pool.submit(module.collect, ctx, region))
+            for region in regions
+            for module in regional_collectors()
+        ]
+
+        buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
+        if isinstance(buckets, Unknown):
+            scan.problems.append(f"account {ctx.account}: cannot list buckets ({buckets.reason})")
+            buckets = []
+        progress(f"{self.spec.text}: account {ctx.account}: {len(buckets or [])} buckets")
+        selected = set(regions) if opts.regions is not None else None
+        bucket_futures = [pool.submit(self._bucket, ctx, b, keys, selected) for b in buckets or []]
+        for f in bucket_futures:
+            facts = self._result(f, scan, "S3 bucket")
+            if isinstance(facts, s3.BucketFacts):
+                scan.buckets.append(facts)
+        tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
+        for f in [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]:
+            self._result(f, scan, "S3 object read")
+        progress(f"{self.spec.text}: account {ctx.account}: sniffed {len(tasks)} objects")
+
+        loaded = self._result(iam_future, scan, "IAM")
+        scan.iam = loaded if isinstance(loaded, iam.IamAccount | Unknown) else None
+        if isinstance(scan.iam, Unknown):
+            scan.problems.append(f"account {ctx.account}: IAM unreadable ({scan.iam.reason})")
+        elif scan.iam is not None:
+            scan.problems.extend(scan.iam.problems)
+        pab = self._result(pab_future, scan, "account public-access block")
+        scan.account_pab = _pab(pab)
+        described = self._result(trails_future, scan, "CloudTrail")
+        if isinstance(described, tuple):
+            scan.trails, trail_problems, scan.trails_denied = described
+            scan.problems.extend(trail_problems)
+        for name, region, f in regional:
+            got = self._result(f, scan, f"{name} collector in {region}")
+            if isinstance(got, AwsCollected):
+                scan.collected.append(got)
+        return scan
+
+    def _bucket(
+        self,
+        ctx: AwsContext,
+        listed: dict[str, Any],
+        keys: s3.KeyCache,
+        selected: set[str] | None,
+    ) -> s3.BucketFacts | None:
+        name = listed["Name"]
+        region = s3.bucket_region(ctx, name, listed)
+        if isinstance(region, Unknown):
+            region_name = ctx.session.region_name or session.DEFAULT_REGION
+            facts = s3.BucketFacts(name, ctx.account, region_name)
+            facts.problems.append(f"s3://{name}: region unknown ({region.reason})")
+        else:
+            if selected is not None and region not in selected:
+                return None
+            facts = s3.BucketFacts(name, ctx.account, region)
+        s3.read_settings(ctx, facts, keys)
+        s3.list_objects(ctx, facts, self.options.max_objects_per_bucket)
+        return facts
+
+    @staticmethod
+    def _result(future: Future[Any], scan: AccountScan, what: str) -> Any:
+        """A task's result; a failed call is a problem line, never a crashed scan."""
+        try:
+            return future.result()
+        except AwsCallError as exc:
+            scan.problems.append(f"account {scan.ctx.account}: {what}: {exc}")
+        except Exception as exc:  # a bug in one collector must not hide the others' results
+            scan.problems.append(
+                f"account {scan.ctx.account}: {what}: internal error: {type(exc).__name__}: {exc}"
+            )
+        return None
+
+    # ---------------------------------------------------------------------------------------
+
+    def _assemble(self, scans: list[AccountScan]) -> tuple[list[Resource], list[str]]:
+        source = self.spec.name
+        scope = Scope(
+            iam={s.ctx.account: s.iam for s in scans if s.iam is not None},
+            account_pab={s.ctx.account: s.account_pab for s in scans},
+        )
+        resources: list[Resource] = []
+        problems: list[str] = []
+        accesses = {}
+        for scan in scans:
+            for facts in scan.buckets:
+                accesses[facts.id] = evaluate_bucket(facts, scope)
+                problems.extend(facts.problems)
+        builder = build.Builder(source, self.options)
+        for scan in scans:
+            coverage = build.TrailCoverage(scan.trails, scan.trails_denied)
+            for facts in scan.buckets:
+                access = accesses[facts.id]
+                resources.append(builder.storage(facts, access, scan.account_pab, coverage))
+                resources.extend(s3_objects.artefacts(facts, source))
+            resources.extend(coverage.trail_resources(scan.buckets, source))
+            for got in scan.collected:
+                resources.extend(got.resources)
+                problems.extend(got.problems)
+        resources.extend(builder.principals(scans, accesses))
+        return resources, problems
+
+
+def _pab(answer: Any) -> dict[str, bool] | Unknown | None:
+    if answer is None or isinstance(answer, Unknown):
+        return answer
+    conf = answer.get("PublicAccessBlockConfiguration", {})
+    return {flag: bool(conf.get(flag, False)) for flag in s3.PAB_FLAGS}
