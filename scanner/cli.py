@@ -269,11 +269,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_logs_parser(sub, _add_common)
 
-    for name, text in (
-        ("diff", "compare two results files"),
-    ):
-        p = sub.add_parser(name, help=f"{text} (not implemented yet)")
-        p.add_argument("args", nargs=argparse.REMAINDER)
+    dif = sub.add_parser(
+        "diff",
+        help="compare two results files: new, fixed and still-failing findings",
+        description="Compare two results files. Findings are matched by policy id and "
+        "resource id. Exits 0, or 1 with --fail-on-new when a new failing finding appears.",
+    )
+    dif.add_argument("old", metavar="OLD.json")
+    dif.add_argument("new", metavar="NEW.json")
+    dif.add_argument(
+        "--format",
+        choices=("text", "md", "json"),
+        default="text",
+        help="text (default), md (for a pull request) or json (see the diff schema)",
+    )
+    dif.add_argument(
+        "--fail-on-new",
+        nargs="?",
+        const="info",
+        choices=[c for c in FAIL_ON_CHOICES if c != "none"],
+        metavar="SEVERITY",
+        help="exit 1 when a finding fails (or cannot be evaluated) in NEW that did not in OLD; "
+        "with SEVERITY, only at or above it (default: any severity)",
+    )
+    _add_common(dif)
+
     demo = sub.add_parser(
         "demo",
         help="start a local demo estate (MLflow + emulated AWS), scan it, write every output",
@@ -378,6 +398,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.report(args)
     if args.command == "bom":
         return commands.bom(args)
+    if args.command == "diff":
+        return commands.diff(args)
     if args.command == "demo":
         from scanner.demo.command import run_demo
 

@@ -435,6 +435,32 @@ def verify(args: argparse.Namespace) -> int:
 PROBLEM_PREFIX = "FAIL "
 
 
+def diff(args: argparse.Namespace) -> int:
+    from scanner import diff as diffing
+    from scanner.outputs import diff_render
+
+    old = results.load(args.old)
+    new = results.load(args.new)
+    document = diffing.diff(old, new, args.old, args.new)
+    if args.format == "json":
+        _dump_json(document)
+    elif args.format == "md":
+        sys.stdout.write(diff_render.render_markdown(document))
+    elif not args.quiet:
+        diff_render.render_text(document, sys.stdout)
+    if args.fail_on_new:
+        worse = diffing.new_at_or_above(document, args.fail_on_new)
+        if worse:
+            if args.quiet or args.format != "text":
+                print(
+                    f"modelward: {len(worse)} new failing finding(s) at or above "
+                    f"'{args.fail_on_new}'",
+                    file=sys.stderr,
+                )
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
 def _table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table

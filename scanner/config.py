@@ -67,10 +67,24 @@ def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
 
 
 def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
-    if spec.kind in PATH_KINDS and not os.path.isabs(os.path.expanduser(spec.target)):
-        target = str(base / os.path.expanduser(spec.target))
-        return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)
-    return spec
+    target = spec.target
+    if spec.kind in PATH_KINDS and not os.path.isabs(os.path.expanduser(target)):
+        target = str(base / os.path.expanduser(target))
+    elif spec.kind == "mlflow":
+        target = _resolve_mlflow_store(target, base)
+    if target == spec.target:
+        return spec
+    return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)
+
+
+def _resolve_mlflow_store(target: str, base: Path) -> str:
+    """A local MLflow store (`./mlruns`, `sqlite:///rel/mlflow.db`) is a path like any other."""
+    if target.lower().startswith("sqlite:///"):
+        path = os.path.expanduser(target[len("sqlite:///") :])
+        return target if os.path.isabs(path) else f"sqlite:///{base / path}"
+    if "://" in target or os.path.isabs(os.path.expanduser(target)):
+        return target
+    return str(base / os.path.expanduser(target))
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

@@ -42,3 +42,7 @@ def moto(moto_session):
     """The session's moto server, emptied for this test module."""
     moto_session.reset()
     yield moto_session
+
+
+# The MLflow server fixture lives with the server helpers, reused by the demo and benchmarks.
+from tests.servers.mlflow_fixtures import mlflow_registry  # noqa: E402, F401

@@ -6,21 +6,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.outputs.csv_writer import CsvWriter
 from scanner.outputs.cyclonedx_writer import CycloneDxWriter
+from scanner.outputs.html_writer import HtmlWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
 from scanner.outputs.junit_writer import JunitWriter
+from scanner.outputs.md_writer import MarkdownWriter
 from scanner.outputs.sarif_writer import SarifWriter
 from scanner.outputs.spdx_writer import SpdxWriter
 
 WRITERS: dict[str, type] = {
     "json": JsonWriter,
+    "html": HtmlWriter,
+    "md": MarkdownWriter,
+    "csv": CsvWriter,
     "sarif": SarifWriter,
     "junit": JunitWriter,
     "cyclonedx": CycloneDxWriter,
     "spdx": SpdxWriter,
 }
-PLANNED = ("html", "md", "csv")
+PLANNED: tuple[str, ...] = ()
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -35,9 +41,9 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
                 f"(available: {', '.join(WRITERS)})"
             )
         if fmt not in WRITERS:
+            planned = f"; planned: {', '.join(PLANNED)}" if PLANNED else ""
             raise UsageError(
-                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}; "
-                f"planned: {', '.join(PLANNED)})"
+                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}{planned})"
             )
     return formats
 

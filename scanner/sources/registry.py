@@ -13,7 +13,7 @@ SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("mlflow", "azure", "gcs", "vertex", "oci")
+PLANNED_KINDS = ("azure", "gcs", "vertex", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -32,6 +32,12 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _mlflow_source(spec: SourceSpec) -> Source:
+    from scanner.sources.mlflow import MlflowSource
+
+    return MlflowSource(spec)
 
 
 LOGS_MODULES = ("duckdb", "numpy", "scipy", "threadpoolctl")
@@ -65,6 +71,7 @@ def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
 FACTORIES: dict[str, SourceFactory] = {
     "path": _path_source,
     "attestations": _attestations_source,
+    "mlflow": _mlflow_source,
     "logs": _logs_source,
     "aws": _aws_source,
 }
@@ -88,6 +95,18 @@ def parse_spec(
 OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
+    "mlflow": frozenset(
+        {
+            "production_aliases",
+            "staging_aliases",
+            "tags",
+            "page_size",
+            "workers",
+            "timeout",
+            "max_retries",
+            "max_files",
+        }
+    ),
     "logs": LOGS_OPTIONS,
     # Kept in step with scanner.sources.aws.options.OPTION_NAMES (a unit test checks it);
     # listed here so checking config options does not import boto3.

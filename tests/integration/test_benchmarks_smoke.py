@@ -14,6 +14,7 @@ from tests.helpers import REPO
     ("module", "args"),
     [
         ("benchmarks.bench_evaluate", ["--storages", "300", "--repeat", "1"]),
+        ("benchmarks.bench_report", ["--scale", "20", "--repeat", "1"]),
         ("benchmarks.bench_gate", ["--findings", "300", "--waivers", "20", "--repeat", "1"]),
         ("benchmarks.bench_bom", ["--versions", "20", "--repeat", "1"]),
         (
@@ -22,11 +23,13 @@ from tests.helpers import REPO
         ),
         ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
         ("benchmarks.bench_aws_source", ["--buckets", "10", "--roles", "5", "--repeat", "1"]),
+        # Starts a real MLflow server: about half a minute, most of it the server's start-up.
+        ("benchmarks.bench_mlflow_source", ["--models", "2", "--versions", "10"]),
     ],
 )
 def test_benchmark_runs(module, args):
     proc = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     assert "ratio" in proc.stdout

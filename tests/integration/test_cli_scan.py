@@ -206,14 +206,14 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
-        ("mlflow:http://127.0.0.1:1", 2, "the 'mlflow' source is not implemented yet"),
         ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
+        ("azure:acct", 2, "the 'azure' source is not implemented yet"),
         ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, logs, path)",
+            "unknown source type 'ftp' (available: attestations, aws, logs, mlflow, path)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
@@ -233,8 +233,7 @@ def test_no_sources_is_a_usage_error(cli, tmp_path):
 @pytest.mark.parametrize(
     ("fmt", "message"),
     [
-        ("html", "output format 'html' is not implemented yet"),
-        ("md,json", "output format 'md' is not implemented yet"),
+        ("json,bogus", "unknown output format 'bogus'"),
         ("xml", "unknown output format 'xml'"),
     ],
 )

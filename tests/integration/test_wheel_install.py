@@ -33,7 +33,7 @@ def test_wheel_ships_the_data_folders(wheel: Path):
         assert tracked, folder
         for file in tracked:
             assert f"scanner/_bundled/{file.relative_to(REPO).as_posix()}" in names
-    for schema in ("results", "config", "mapping", "attestations", "policy-test"):
+    for schema in ("results", "config", "mapping", "attestations", "policy-test", "diff"):
         assert f"scanner/schemas/{schema}.schema.json" in names
     assert "scanner/policy/schema/policy.schema.json" in names
 
@@ -86,6 +86,8 @@ def test_installed_modelward_works_from_any_directory(wheel: Path, tmp_path: Pat
         str(pack),
         "-o",
         "out",
+        "--format",
+        "json,html,md,csv",
         "--skip-policy",
         "T-GOV-*",
         "--skip-policy",
@@ -93,3 +95,7 @@ def test_installed_modelward_works_from_any_directory(wheel: Path, tmp_path: Pat
     )
     assert scan.returncode == 1, scan.stderr
     assert (elsewhere / "out" / "results.json").is_file()
+    # The report templates come from the wheel, and Jinja2 came with it as a dependency.
+    assert "Model IP protection gap report" in (elsewhere / "out" / "report.html").read_text()
+    diff = run("diff", "out/results.json", "out/results.json", "--format", "json")
+    assert diff.returncode == 0, diff.stderr

@@ -85,7 +85,9 @@ class AwsSource:
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
-            problems.extend(scan.ctx.failure_summary())
+            problems.extend(
+                line for line in scan.ctx.failure_summary() if not _content_read(line)
+            )
             for name, count in scan.ctx.calls.items():
                 self.calls[name] = self.calls.get(name, 0) + count
         return Collection(
@@ -224,3 +226,11 @@ def _pab(answer: Any) -> dict[str, bool] | Unknown | None:
         return answer
     conf = answer.get("PublicAccessBlockConfiguration", {})
     return {flag: bool(conf.get(flag, False)) for flag in s3.PAB_FLAGS}
+
+
+def _content_read(problem: str) -> bool:
+    """A denied read of a model file's bytes is the bucket's own policy at work (a VPC-endpoint
+    or TLS-only Deny), not a gap in the account's configuration: it is recorded on each affected
+    artefact (its serialization and signature are Unknown, so the policies that need the bytes
+    error), not as a failure of the whole source."""
+    return "denied: s3:GetObject " in problem or problem.endswith("denied: s3:GetObject")

@@ -1,0 +1,188 @@
+"""The `mlflow:` source: a tracking server or local store read into models, versions, artefacts.
+
+Order of reads, each a handful of requests however large the registry: registered models (with
+their alias maps: versions searched in bulk carry no aliases), every version, the MLflow 3
+logged models behind `models:/m-…` sources, the training runs (batched), and the file lists of
+artefacts the server itself stores. A failure that makes the registry unreadable (no answer,
+401/403, 5xx after retries) is a `SourceError`; a failure that concerns one run or one listing
+is an `Unknown` on that version and a problem line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+from scanner.inventory import Resource, Unknown
+from scanner.sources.interface import Collection, Progress, SourceSpec
+from scanner.sources.mlflow import normalise, uris
+from scanner.sources.mlflow.client import Registry, RequestFailed
+from scanner.sources.mlflow.settings import Settings, load_settings
+from scanner.terminal import safe
+
+
+class MlflowSource:
+    """Read-only: only search/get/list calls are made."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.settings: Settings = load_settings(spec)
+
+    def _describe(self, reason: str) -> str:
+        target = self.settings.target
+        what = "MLflow server" if target.kind == "rest" else "MLflow store"
+        return f"{what} {target.public}: {reason}"
+
+    def collect(self, progress: Progress) -> Collection:
+        settings = self.settings
+        registry = Registry(settings, self._describe)
+        problems: list[str] = []
+        progress(f"reading registered models from {settings.target.public}")
+        models = {m.name: m for m in registry.registered_models()}
+        versions = list(registry.model_versions())
+        progress(f"{len(models)} registered model(s), {len(versions)} version(s)")
+
+        # Entities are not hashable: everything per version is kept by its index.
+        logged_ids = [uris.logged_model_of(v.source or "") for v in versions]
+        logged = registry.logged_models(i for i in logged_ids if i)
+        run_of: list[str | None] = []
+        for i, v in enumerate(versions):
+            run_id = v.run_id or None
+            lm = logged.get(logged_ids[i] or "")
+            if not run_id and lm is not None and not isinstance(lm, RequestFailed):
+                run_id = lm.source_run_id or None
+            if not run_id and (path := uris.run_path_of(v.source or "")):
+                run_id = path[0]
+            run_of.append(run_id)
+        runs = registry.runs(r for r in run_of if r)
+        progress(f"{len(runs)} run(s), {len(logged)} logged model(s)")
+
+        locations = [
+            self._locate(v, run_of[i], runs, logged, logged_ids[i]) for i, v in enumerate(versions)
+        ]
+        listings = self._list(registry, locations, problems)
+
+        resources: list[Resource] = []
+        by_model: dict[str, list[Any]] = defaultdict(list)
+        for v in versions:
+            by_model[v.name].append(v)
+        for name, model in models.items():
+            resources.append(
+                normalise.model_resource(settings, self.spec.name, model, len(by_model[name]))
+            )
+        for i, v in enumerate(versions):
+            model = models.get(v.name)
+            alias_map = (model.aliases or {}) if model is not None else {}
+            aliases = [a for a, n in alias_map.items() if str(n) == str(v.version)]
+            facts = self._facts(v, run_of[i], runs, problems)
+            location = locations[i]
+            lm = logged.get(logged_ids[i] or "")
+            resources.append(
+                normalise.version_resource(
+                    settings,
+                    self.spec.name,
+                    v,
+                    model,
+                    aliases,
+                    run_of[i],
+                    facts,
+                    location if isinstance(location, Unknown) else location.uri,
+                    lm if lm is not None and not isinstance(lm, RequestFailed) else None,
+                )
+            )
+            if isinstance(location, Unknown):
+                problems.append(f"{_label(v)}: artefact location unknown: {location.reason}")
+        for location, listing in listings.items():
+            resources.append(
+                normalise.artefact_resource(
+                    self.spec.name, location, listing, settings.target.public
+                )
+            )
+        return Collection(
+            resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
+            problems=tuple(sorted(set(problems))),
+        )
+
+    def _locate(
+        self,
+        version: Any,
+        run_id: str | None,
+        runs: dict[str, Any],
+        logged: dict[str, Any],
+        logged_id: str | None,
+    ) -> uris.Location | Unknown:
+        """The version's model directory, from its source: `models:/m-…` through the logged
+        model, `runs:/ID/PATH` through the run's artifact root, anything else as written."""
+        source = (version.source or "").strip()
+        target = self.settings.target
+        if not source:
+            return Unknown("the registry records no source for this version")
+        if logged_id is not None:
+            lm = logged.get(logged_id)
+            if isinstance(lm, RequestFailed) or lm is None:
+                reason = lm.reason if isinstance(lm, RequestFailed) else "not returned"
+                return Unknown(f"logged model {logged_id} could not be read: {reason}")
+            if not lm.artifact_location:
+                return Unknown(f"logged model {logged_id} has no artifact location")
+            return uris.locate(lm.artifact_location, target)
+        if source.startswith("models:/"):
+            return Unknown(f"source {source} refers to another registry entry (not followed)")
+        run_path = uris.run_path_of(source)
+        if run_path is not None:
+            run = runs.get(run_path[0])
+            if isinstance(run, RequestFailed) or run is None:
+                reason = run.reason if isinstance(run, RequestFailed) else "not returned"
+                return Unknown(f"source {source}: run {run_path[0]} could not be read: {reason}")
+            return uris.locate(uris.join(run.info.artifact_uri, run_path[1]), target)
+        return uris.locate(source, target)
+
+    def _list(
+        self, registry: Registry, locations: Any, problems: list[str]
+    ) -> dict[uris.Location, normalise.Listing]:
+        """File lists of the artefacts only MLflow can show us: proxied by the server, or on a
+        local disk we can read. Cloud URIs are left to the source that reads that cloud."""
+        wanted: list[uris.Location] = []
+        for loc in {x for x in locations if isinstance(x, uris.Location)}:
+            if loc.list_uri is None:
+                continue
+            if loc.provider == "local" and not os.path.isdir(loc.path or ""):
+                if self.settings.target.is_local:
+                    problems.append(f"{loc.uri}: artefact directory not found")
+                continue  # a remote server's own disk: another source (path:) may report it
+            wanted.append(loc)
+        wanted.sort(key=lambda loc: loc.uri)
+        cap = self.settings.max_files
+        results = registry.map(lambda loc: registry.list_files(loc.list_uri, cap), wanted)
+        out: dict[uris.Location, normalise.Listing] = {}
+        for loc, result in zip(wanted, results, strict=True):
+            if isinstance(result, RequestFailed):
+                problems.append(f"{loc.uri}: cannot list files: {result.reason}")
+                continue
+            files, truncated = result
+            out[loc] = normalise.Listing(tuple(files), truncated)
+        return out
+
+    def _facts(
+        self, version: Any, run_id: str | None, runs: dict[str, Any], problems: list[str]
+    ) -> normalise.RunFacts:
+        if not run_id:
+            return normalise.RunFacts()
+        run = runs.get(run_id)
+        if isinstance(run, RequestFailed) or run is None:
+            reason = run.reason if isinstance(run, RequestFailed) else "not returned"
+            if isinstance(run, RequestFailed) and run.status == 404:
+                reason = f"run {run_id} no longer exists (deleted)"
+            else:
+                reason = f"run {run_id} could not be read: {reason}"
+            problems.append(f"{_label(version)}: {reason}; provenance unknown")
+            return normalise.RunFacts(missing=reason)
+        if run.info.lifecycle_stage == "deleted":
+            reason = f"run {run_id} was deleted"
+            problems.append(f"{_label(version)}: {reason}; provenance unknown")
+            return normalise.RunFacts(missing=reason)
+        return normalise.RunFacts(run=run)
+
+
+def _label(version: Any) -> str:
+    return f"model {safe(version.name, 200)} version {safe(version.version, 40)}"

@@ -1,0 +1,108 @@
+"""Opening a rendered report in the system's headless Chromium, the way a reader's browser would.
+
+Playwright drives Debian's `chromium` (never a browser Playwright downloads). Every request the
+page makes is recorded, and anything but the report itself and `data:` URLs is aborted, so a
+test sees at once whether the report tries to load something from the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "out" / "test-artifacts"
+TOOLS = REPO / "out" / "test-tools"
+AXE = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def missing(what: str) -> None:
+    """CI must run the browser tests (.ci/run installs what they need); a developer's machine
+    without Chromium skips them with the command that fixes it."""
+    message = f"{what} is not installed (as root: apt-get install -y chromium npm)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def axe_source() -> str:
+    """axe-core 4.x from npm, installed once into out/test-tools (gitignored)."""
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            missing("npm")
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "axe-core@4"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return AXE.read_text(encoding="utf-8")
+
+
+@dataclass
+class Opened:
+    page: object
+    url: str
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def outside(self) -> list[str]:
+        return [
+            u
+            for u in self.requests + self.blocked
+            if u != self.url and not u.startswith(("data:", "about:"))
+        ]
+
+
+def open_report(browser, path: Path, *, js: bool = True, bypass_csp: bool = False) -> Opened:
+    context = browser.new_context(
+        java_script_enabled=js, bypass_csp=bypass_csp, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    opened = Opened(page=page, url=path.resolve().as_uri())
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            opened.errors.append(message.text)
+
+    def route(r) -> None:
+        url = r.request.url
+        if url == opened.url or url.startswith(("data:", "about:")):
+            r.continue_()
+        else:
+            opened.blocked.append(url)
+            r.abort()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: opened.errors.append(f"page error: {exc}"))
+    page.on("request", lambda request: opened.requests.append(request.url))
+    context.route("**/*", route)
+    page.goto(opened.url, wait_until="load")
+    return opened
+
+
+def visible_rows(page) -> int:
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('#findings-table tbody tr'))"
+        ".filter(r => r.checkVisibility()).length"
+    )
