@@ -280,11 +280,12 @@ def link_serialization_defaults(a: _Attrs) -> None:
         ser = dict(ser)
         if "unsafe" not in ser:
             pickled = ser.get("pickle_based")
-            ser["unsafe"] = (
-                []
-                if pickled is False
-                else Unknown("pickle-based files were not scanned for unsafe imports")
-            )
+            if pickled is False:
+                ser["unsafe"] = []
+            elif isinstance(pickled, Unknown):
+                ser["unsafe"] = Unknown(f"not scanned for unsafe imports: {pickled.reason}")
+            else:
+                ser["unsafe"] = Unknown("pickle-based files were not scanned for unsafe imports")
         if "lambda_layers" not in ser:
             formats = ser.get("formats")
             keras = isinstance(formats, list) and bool(KERAS_FORMATS & set(formats))

@@ -122,6 +122,7 @@ OPTIONS: dict[str, frozenset[str]] = {
             "jit_role_patterns",
             "jit_tag",
             "jit_max_session_seconds",
+            "integrity_max_bytes",
         }
     ),
 }

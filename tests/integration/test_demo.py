@@ -51,3 +51,10 @@ def test_demo_shows_the_seeded_misconfigurations(demo):
     served = _findings(out, "MW-INV-05")
     legacy = next(f for rid, f in served.items() if rid.endswith("/recommender-legacy"))
     assert legacy["status"] == "fail"
+
+
+def test_demo_flags_the_malicious_pickle_in_the_partner_bucket(demo):
+    _, out = demo
+    flagged = _findings(out, "MW-INT-03")["s3://acme-partner-exchange/models/churn-v0"]
+    assert flagged["status"] == "fail"
+    assert "serialization.unsafe" in flagged["message"]

@@ -21,6 +21,8 @@ DEFAULT_SNIFF_BYTES = 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_JIT_MAX_SESSION = 3600
 DEFAULT_JIT_TAG = "modelward:jit"
+# Per artefact: pickle-based model files up to this size are downloaded and scanned.
+DEFAULT_INTEGRITY_MAX_BYTES = 64 * 1024 * 1024
 
 OPTION_NAMES = frozenset(
     {
@@ -34,6 +36,7 @@ OPTION_NAMES = frozenset(
         "jit_role_patterns",
         "jit_tag",
         "jit_max_session_seconds",
+        "integrity_max_bytes",
     }
 )
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -52,6 +55,7 @@ class AwsOptions:
     jit_role_patterns: tuple[str, ...] = ()
     jit_tag: str = DEFAULT_JIT_TAG
     jit_max_session_seconds: int = DEFAULT_JIT_MAX_SESSION
+    integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
 
     @property
     def all_regions(self) -> bool:
@@ -144,6 +148,7 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
         "sniff_bytes",
         "max_attempts",
         "jit_max_session_seconds",
+        "integrity_max_bytes",
     ):
         if key in merged:
             kw[key] = _positive(spec, key, merged[key])

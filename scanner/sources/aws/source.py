@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.inventory import Resource, Unknown
-from scanner.sources.aws import build, cloudtrail, iam, s3, s3_objects, session
+from scanner.sources.aws import build, cloudtrail, iam, s3, s3_integrity, s3_objects, session
 from scanner.sources.aws.access import Scope, evaluate_bucket
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsCallError, AwsContext
@@ -82,6 +82,13 @@ class AwsSource:
                 progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
                 scans.append(self._scan_account(ctx, regions, pool, progress))
         resources, more = self._assemble(scans)
+        contexts = {scan.ctx.account: scan.ctx for scan in scans}
+
+        def s3_client(artefact: Resource) -> Any:
+            where = artefact.attributes["location"]
+            return contexts[where["account"]].client("s3", where.get("region"))
+
+        resources = s3_integrity.scan_artefacts(resources, s3_client, opts.integrity_max_bytes)
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
