@@ -186,3 +186,43 @@ def test_config_rejects_an_unknown_bom_setting(cli, models, tmp_path):
     r = cli("bom", "-c", str(config), "--source", f"path:{models}", "-o", str(tmp_path / "b"))
     assert r.code == 2
     assert "unknown key 'with_finding'" in r.err
+
+
+def test_bom_of_a_live_mlflow_registry(mlflow_registry, tmp_path):
+    """The seeded MLflow server (aliases, a dataset input, git provenance, a deleted run,
+    hostile tags): both documents validate and every registered version is in them."""
+    from tests.servers.mlflow_fixtures import SeededServer
+
+    assert isinstance(mlflow_registry, SeededServer)
+    source = f"mlflow:{mlflow_registry.url}"
+    out = tmp_path / "bom.cdx.json"
+    r = run_subprocess("bom", "--source", source, "--allow-partial", "-o", str(out))
+    assert r.code == 0, r.err  # the deleted run makes the source partial: allowed here
+    content = out.read_bytes()
+    assert cyclonedx_problem(content) is None
+    bom = json.loads(content)
+    versions = {
+        (c["name"], c["version"])
+        for c in bom["components"]
+        if c["type"] == "machine-learning-model" and "version" in c
+    }
+    assert {("fraud", "1"), ("fraud", "2"), ("churn", "1")} <= versions
+    fraud1 = next(c for c in bom["components"] if (c["name"], c.get("version")) == ("fraud", "1"))
+    assert fraud1["purl"].startswith("pkg:mlflow/fraud@1?repository_url=")
+    data = [c for c in bom["components"] if c["type"] == "data"]
+    assert data, "the seeded run's dataset input is a data component"
+    deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
+    assert deps[fraud1["bom-ref"]] == [data[0]["bom-ref"]]
+
+    spdx_out = tmp_path / "bom.spdx.json"
+    r = run_subprocess("bom", "--source", source, "--allow-partial", "-o", str(spdx_out))
+    assert r.code == 0, r.err
+    document = json.loads(spdx_out.read_text(encoding="utf-8"))
+    assert spdx_schema_problems(document) == []
+    assert spdx_shacl_problems(document) is None
+    trained = [
+        e
+        for e in document["@graph"]
+        if e["type"] == "Relationship" and e["relationshipType"] == "trainedOn"
+    ]
+    assert len(trained) == len([e for e in document["@graph"] if e["type"] == "ai_AIPackage"])
