@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate date conditions as of this date (ISO 8601), e.g. for an audit period",
     )
     scan.add_argument(
+        "--bom-with-findings",
+        action="store_true",
+        default=None,
+        help="in the cyclonedx output, attach failing findings about models as vulnerabilities",
+    )
+    scan.add_argument(
         "--waivers",
         metavar="FILE",
         help="waivers file: governed, expiring exceptions (see docs/ci-gating.md)",
@@ -211,8 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("results", metavar="RESULTS.json")
     rep.add_argument("--format", default="json", metavar="LIST", help="comma-separated formats")
     rep.add_argument("-o", "--output-dir", required=True, metavar="DIR")
+    rep.add_argument(
+        "--bom-with-findings",
+        action="store_true",
+        help="in the cyclonedx output, attach failing findings about models as vulnerabilities",
+    )
     _add_common(rep)
 
+    _add_bom(sub)
     ver = sub.add_parser(
         "verify",
         help="verify a model's signature and serialization safety (the gate before deploy)",
@@ -282,11 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(dif)
 
-    for name, text in (
-        ("bom", "write an AI-BOM"),
-    ):
-        p = sub.add_parser(name, help=f"{text} (not implemented yet)")
-        p.add_argument("args", nargs=argparse.REMAINDER)
     demo = sub.add_parser(
         "demo",
         help="start a local demo estate (MLflow + emulated AWS), scan it, write every output",
@@ -294,6 +301,54 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output-dir", default="out/demo", metavar="DIR")
     _add_common(demo)
     return parser
+
+
+def _add_bom(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    bom = sub.add_parser(
+        "bom",
+        help="write an AI-BOM (CycloneDX 1.6 or SPDX 3.0.1) of the configured sources",
+        description="Collect the sources as scan does and write the models, datasets and their "
+        "provenance as an AI Bill of Materials. Exits 0 when written, 3 when a source failed "
+        "(the BOM is still written; --allow-partial exits 0). Findings never change the exit "
+        "code: gate with scan.",
+    )
+    _add_common(bom)
+    bom.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./modelward.yaml when present)",
+    )
+    bom.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a source, as for scan (repeatable; replaces the config's sources)",
+    )
+    bom.add_argument(
+        "--format",
+        choices=("cyclonedx", "spdx"),
+        help="cyclonedx (default) or spdx; when omitted, a FILE ending in .spdx.json means spdx",
+    )
+    bom.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the BOM file to write (- for stdout)"
+    )
+    bom.add_argument(
+        "--with-findings",
+        action="store_true",
+        default=None,
+        help="evaluate the policies and attach failing findings about models as CycloneDX "
+        "vulnerabilities (policy id, severity, framework controls)",
+    )
+    _add_policy_selection(bom)
+    _add_framework_selection(bom)
+    bom.add_argument(
+        "--allow-partial",
+        action="store_true",
+        default=None,
+        help="exit 0 even when a source failed (the BOM then lacks what it holds)",
+    )
 
 
 def _print_error(exc: ModelwardError, verbose: bool) -> None:
@@ -341,6 +396,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.frameworks(args)
     if args.command == "report":
         return commands.report(args)
+    if args.command == "bom":
+        return commands.bom(args)
     if args.command == "diff":
         return commands.diff(args)
     if args.command == "demo":

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,21 @@ def _as_of(text: str | None) -> dt.datetime | None:
     return moment
 
 
-def render_all(out_dir: Path, formats: Sequence[str], document: dict[str, Any]) -> list[Path]:
+def render_all(
+    out_dir: Path,
+    formats: Sequence[str],
+    document: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Path]:
     """Every format rendered in memory first, then written atomically: all or nothing."""
     files: dict[str, bytes] = {}
-    for writer in writers_for(formats):
+    for writer in writers_for(formats, options):
         files.update(writer.render(document))
     return write_atomically(out_dir, files)
+
+
+def _bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
+    return {"cyclonedx": {"with_findings": with_findings}}
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -120,7 +129,14 @@ def scan(args: argparse.Namespace) -> int:
     finally:
         reporter.close()
     _check_contract(document)
-    written = render_all(out_dir, formats, document) if out_dir is not None else []
+    with_findings = bool(
+        args.bom_with_findings if args.bom_with_findings is not None else config.bom_with_findings
+    )
+    written = (
+        render_all(out_dir, formats, document, _bom_options(with_findings))
+        if out_dir is not None
+        else []
+    )
     if create_baseline is not None:
         written += write_atomically(
             create_baseline.parent,
@@ -274,10 +290,89 @@ def report(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     document = results.load(args.results)
     out_dir = prepare_output_dir(args.output_dir)
-    for path in render_all(out_dir, formats, document):
+    for path in render_all(out_dir, formats, document, _bom_options(args.bom_with_findings)):
         if not args.quiet:
             print(f"wrote {path}")
     return EXIT_OK
+
+
+def bom(args: argparse.Namespace) -> int:
+    """The scan pipeline for its inventory: policies are loaded and evaluated only when
+    findings are to be attached, and the gate never looks at findings (`fail_on: none`), so
+    the exit code says only whether every source could be read."""
+    from scanner.bom.estate import read_estate
+    from scanner.outputs.cyclonedx_writer import CycloneDxWriter
+    from scanner.outputs.spdx_writer import SpdxWriter
+
+    config = load_config(args.config)
+    sources = tuple(
+        with_trust(resolve_source(parse_spec(s), Path.cwd()), config.trust) for s in args.source
+    )
+    sources = sources or config.sources
+    if not sources:
+        raise UsageError(
+            "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
+        )
+    with_findings = bool(
+        args.with_findings if args.with_findings is not None else config.bom_with_findings
+    )
+    fmt = args.format or (
+        "spdx" if args.output.endswith((".spdx.json", ".spdx.jsonld")) else "cyclonedx"
+    )
+    if with_findings and fmt != "cyclonedx":
+        raise UsageError("--with-findings applies to the cyclonedx format only")
+    allow_partial = bool(
+        args.allow_partial if args.allow_partial is not None else config.allow_partial
+    )
+    request = ScanRequest(
+        sources=sources,
+        policy_dirs=(*config.policy_dirs, *(Path(p) for p in args.policies))
+        if with_findings
+        else (),
+        builtin_policies=with_findings and config.builtin_policies and not args.no_builtin_policies,
+        include=config.include if with_findings else (),
+        exclude=config.exclude if with_findings else (),
+        params=config.params if with_findings else {},
+        framework_files=(*config.framework_files, *(Path(p) for p in args.framework_file))
+        if with_findings
+        else (),
+        builtin_frameworks=with_findings and config.builtin_frameworks,
+        frameworks=config.frameworks if with_findings else (),
+        gate=GateSettings(fail_on="none", allow_partial=allow_partial),
+        # a waived finding is not a vulnerability to report; baselines are for gating only
+        waivers=config.waivers if with_findings else None,
+        waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+    )
+    target = None if args.output == "-" else Path(args.output)
+    if target is not None:
+        if target.is_dir():
+            raise UsageError(f"-o {args.output}: is a directory; give the BOM's file name")
+        prepare_output_dir(target.parent)
+    prepared = prepare(request)
+    reporter = make_reporter(args.quiet, args.verbose)
+    try:
+        document = run(prepared, reporter)
+    finally:
+        reporter.close()
+    _check_contract(document)
+    writer = CycloneDxWriter(with_findings) if fmt == "cyclonedx" else SpdxWriter()
+    content = next(iter(writer.render(document).values()))
+    if target is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+    else:
+        write_atomically(target.parent, {target.name: content})
+    if not args.quiet:
+        estate = read_estate(document)
+        findings = f", {len(estate.findings)} finding(s)" if with_findings else ""
+        print(
+            f"wrote {args.output if target is None else target} ({fmt}: {len(estate.models)} "
+            f"model(s), {len(estate.datasets)} dataset(s){findings})",
+            file=sys.stderr if target is None else sys.stdout,
+        )
+    for reason in document["gate"]["reasons"]:
+        print(f"modelward: {safe(reason, 400)}", file=sys.stderr)
+    return int(document["gate"]["exit_code"])
 
 
 def verify(args: argparse.Namespace) -> int:

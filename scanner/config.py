@@ -51,6 +51,7 @@ class Config:
     waiver_max_days: int | None = None
     baseline: Path | None = None
     trust: TrustPolicy = field(default_factory=TrustPolicy)
+    bom_with_findings: bool = False
 
 
 def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
@@ -126,6 +127,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     fw = doc.get("frameworks", {})
     out = doc.get("output", {})
     gate = doc.get("gate", {})
+    bom = doc.get("bom", {})
     return Config(
         file=loaded.path,
         sources=tuple(sources),
@@ -148,4 +150,5 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         waiver_max_days=gate.get("waiver_max_days"),
         baseline=rel(gate["baseline"]) if "baseline" in gate else None,
         trust=trust,
+        bom_with_findings=bom.get("with_findings", False),
     )

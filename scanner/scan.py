@@ -22,6 +22,7 @@ from scanner import baseline as baselines
 from scanner import frameworks as fw
 from scanner import results
 from scanner import waivers as waiver_files
+from scanner.bom import completeness as bom_completeness
 from scanner.bundled import bundled_dir
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
@@ -233,7 +234,7 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
         "policy_pack": {"count": len(prepared.pack.policies), "sha256": prepared.pack.sha256},
         "params": prepared.params_changed,
     }
-    return results.build(
+    document = results.build(
         scan=scan,
         policies=prepared.policies,
         resources=list(inventory),
@@ -242,3 +243,5 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
         maturity=fw.maturity(prepared.policies, findings),
         gate=gate,
     )
+    # After evaluation on purpose: a summary for reports, not an input to policies.
+    return bom_completeness.annotate(document)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.outputs.csv_writer import CsvWriter
+from scanner.outputs.cyclonedx_writer import CycloneDxWriter
 from scanner.outputs.html_writer import HtmlWriter
 from scanner.outputs.interface import Writer
 from scanner.outputs.json_writer import JsonWriter
 from scanner.outputs.junit_writer import JunitWriter
 from scanner.outputs.md_writer import MarkdownWriter
 from scanner.outputs.sarif_writer import SarifWriter
+from scanner.outputs.spdx_writer import SpdxWriter
 
 WRITERS: dict[str, type] = {
     "json": JsonWriter,
@@ -20,8 +23,10 @@ WRITERS: dict[str, type] = {
     "csv": CsvWriter,
     "sarif": SarifWriter,
     "junit": JunitWriter,
+    "cyclonedx": CycloneDxWriter,
+    "spdx": SpdxWriter,
 }
-PLANNED = ("cyclonedx", "spdx")
+PLANNED: tuple[str, ...] = ()
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -36,12 +41,17 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
                 f"(available: {', '.join(WRITERS)})"
             )
         if fmt not in WRITERS:
+            planned = f"; planned: {', '.join(PLANNED)}" if PLANNED else ""
             raise UsageError(
-                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}; "
-                f"planned: {', '.join(PLANNED)})"
+                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}{planned})"
             )
     return formats
 
 
-def writers_for(formats: Iterable[str]) -> list[Writer]:
-    return [WRITERS[f]() for f in formats]
+def writers_for(
+    formats: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Writer]:
+    """Writers for the formats; `options` holds keyword arguments for the writers that take
+    some (`{"cyclonedx": {"with_findings": True}}`); the others are built without any."""
+    options = options or {}
+    return [WRITERS[f](**options.get(f, {})) for f in formats]

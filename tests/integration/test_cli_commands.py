@@ -81,13 +81,6 @@ def test_no_command_prints_help_and_exits_2(cli):
     assert "usage: modelward" in r.err
 
 
-@pytest.mark.parametrize("command", ["bom"])
-def test_planned_commands_say_not_implemented(cli, command):
-    r = cli(command)
-    assert r.code == 2
-    assert f"'{command}' is not implemented yet" in r.err
-
-
 def test_policies_validate_ok_and_broken(cli, pack, tmp_path):
     r = cli("policies", "validate", str(pack))
     assert r.code == 0
