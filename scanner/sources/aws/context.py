@@ -198,16 +198,8 @@ class AwsContext:
 
         try:
             return getattr(client, method)(**params)
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in set(absent):
-                return None
-            unknown = self._classify(exc, name, region, ())
-            if unknown is None:
-                raise AwsCallError(name, code, str(exc)) from exc
-            return unknown
-        except BotoCoreError as exc:
-            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            return self._outcome(exc, name, region, absent)
 
     def pages(
         self,
@@ -237,17 +229,26 @@ class AwsContext:
             else:
                 self._count(name)
                 items.extend(getattr(client, method)(**params).get(result_key, []))
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in set(absent):
-                return None
-            unknown = self._classify(exc, name, region, ())
-            if unknown is None:
-                raise AwsCallError(name, code, str(exc)) from exc
-            return unknown
-        except BotoCoreError as exc:
-            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            return self._outcome(exc, name, region, absent)
         return items
+
+    def _outcome(
+        self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
+    ) -> Unknown | None:
+        """A failed call: None for an absent setting, Unknown for a denial or throttling (see
+        `_classify`); anything else is raised as AwsCallError."""
+        from botocore.exceptions import ClientError
+
+        if not isinstance(exc, ClientError):
+            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        code = _error_code(exc)
+        if code in set(absent):
+            return None
+        unknown = self._classify(exc, name, region, ())
+        if unknown is None:
+            raise AwsCallError(name, code, str(exc)) from exc
+        return unknown
 
     def _classify(
         self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
@@ -299,11 +300,6 @@ class AwsContext:
                 self._count(name)
                 for key in result_keys:
                     out[key].extend(page.get(key, []))
-        except ClientError as exc:
-            unknown = self._classify(exc, name, region, ())
-            if unknown is None:
-                raise AwsCallError(name, _error_code(exc), str(exc)) from exc
-            return unknown
-        except BotoCoreError as exc:
-            raise AwsCallError(name, type(exc).__name__, str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            return self._outcome(exc, name, region, ())
         return out
