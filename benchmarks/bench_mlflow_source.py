@@ -69,9 +69,7 @@ def seed(root: Path, models: int, versions: int) -> int:
                     RunTag("mlflow.source.git.commit", f"{m:04x}{v:04x}"),
                 ],
             )
-            dataset = Dataset(
-                "train", f"d{m}", "s3", json.dumps({"uri": f"s3://data/{m}.parquet"})
-            )
+            dataset = Dataset("train", f"d{m}", "s3", json.dumps({"uri": f"s3://data/{m}.parquet"}))
             store.log_inputs(
                 run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])]
             )

@@ -47,9 +47,11 @@ def main() -> None:
     print(f"html report:           {t_html * 1000:8.1f} ms  {len(html.encode()) / mib:6.2f} MiB")
     print(f"markdown summary:      {t_md * 1000:8.1f} ms  {len(md) / 1024:6.1f} KiB")
     print(f"csv:                   {t_csv * 1000:8.1f} ms  {len(csv.encode()) / mib:6.2f} MiB")
-    print(f"ratio html/json: {t_html / t_json:.1f}x  md/json: {t_md / t_json:.1f}x  "
-          f"csv/json: {t_csv / t_json:.1f}x  html size/json size: "
-          f"{len(html.encode()) / len(text.encode()):.2f}")
+    print(
+        f"ratio html/json: {t_html / t_json:.1f}x  md/json: {t_md / t_json:.1f}x  "
+        f"csv/json: {t_csv / t_json:.1f}x  html size/json size: "
+        f"{len(html.encode()) / len(text.encode()):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -255,9 +255,7 @@ def _limit_ratio(endpoint: Mapping[str, Any], traffic: Mapping[str, Any]) -> flo
 def link_hosting(a: _Attrs) -> None:
     """Networks and threat detectors matter where models are: endpoints' VPCs, and the
     accounts and regions holding model storage or endpoints."""
-    vpcs = {
-        v for _eid, e in a.of("endpoint") for v in _refs(e.get("vpc")) + _refs(e.get("vpcs"))
-    }
+    vpcs = {v for _eid, e in a.of("endpoint") for v in _refs(e.get("vpc")) + _refs(e.get("vpcs"))}
     for nid, _attrs in a.of("network"):
         a.set_default(nid, "hosts_models", nid in vpcs)
     places = set()

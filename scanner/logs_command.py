@@ -36,21 +36,44 @@ def add_parser(sub: Any, common: Any) -> None:
         metavar="FILE",
         help="a YAML file with source options (as under `options:` in modelward.yaml)",
     )
-    p.add_argument("--format", dest="log_format", metavar="FORMAT",
-                   help="auto, jsonl, csv, parquet, sagemaker-capture, apigateway")
-    p.add_argument("--field", action="append", default=[], metavar="ROLE=FIELD",
-                   help="which field holds a role, e.g. client=user.id (repeatable; "
-                        "input=f0,f1,... for one field per feature)")
-    p.add_argument("--endpoint", metavar="NAME_OR_ID",
-                   help="the endpoint of records that name none")
-    p.add_argument("--endpoint-id", action="append", default=[], metavar="NAME=ID",
-                   help="map an endpoint name in the logs to its id (ARN) (repeatable)")
-    p.add_argument("--endpoint-arn-prefix", metavar="PREFIX",
-                   help="endpoint id = PREFIX + lower-cased name, e.g. "
-                        "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/")
+    p.add_argument(
+        "--format",
+        dest="log_format",
+        metavar="FORMAT",
+        help="auto, jsonl, csv, parquet, sagemaker-capture, apigateway",
+    )
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="ROLE=FIELD",
+        help="which field holds a role, e.g. client=user.id (repeatable; "
+        "input=f0,f1,... for one field per feature)",
+    )
+    p.add_argument(
+        "--endpoint", metavar="NAME_OR_ID", help="the endpoint of records that name none"
+    )
+    p.add_argument(
+        "--endpoint-id",
+        action="append",
+        default=[],
+        metavar="NAME=ID",
+        help="map an endpoint name in the logs to its id (ARN) (repeatable)",
+    )
+    p.add_argument(
+        "--endpoint-arn-prefix",
+        metavar="PREFIX",
+        help="endpoint id = PREFIX + lower-cased name, e.g. "
+        "arn:aws:sagemaker:eu-west-1:111122223333:endpoint/",
+    )
     p.add_argument("--memory-limit", metavar="SIZE", help="DuckDB memory cap, e.g. 512MB")
-    p.add_argument("--limit", type=int, default=20, metavar="N",
-                   help="suspicious clients shown per endpoint in the table (default 20)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=20,
+        metavar="N",
+        help="suspicious clients shown per endpoint in the table (default 20)",
+    )
     common(p)
 
 
@@ -104,20 +127,21 @@ def analyze(args: argparse.Namespace) -> int:
 
     report = analyse(args.path, options, progress)
     resources = [traffic_resource(a, report, options, spec.name) for a in report.endpoints]
-    flagged = any(r.attributes["suspicious_count"] or r.attributes["suspicious_groups"]
-                  for r in resources)
+    flagged = any(
+        r.attributes["suspicious_count"] or r.attributes["suspicious_groups"] for r in resources
+    )
     if args.json:
         document = {
             "target": args.path,
-            "format": report.files.flavour if report.files.flavour != "plain"
+            "format": report.files.flavour
+            if report.files.flavour != "plain"
             else report.files.format,
             "files": len(report.files.files),
             "records": report.records,
             "malformed": dict(report.malformed),
             "problems": list(report.problems),
             "endpoints": [
-                {"id": r.id, "name": r.name, **to_jsonable(dict(r.attributes))}
-                for r in resources
+                {"id": r.id, "name": r.name, **to_jsonable(dict(r.attributes))} for r in resources
             ],
         }
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
@@ -141,31 +165,38 @@ def _print(problems: Sequence[str], resources: Sequence[Any], limit: int) -> Non
         console.print(Text(f"problem: {safe(problem, 400)}"))
     for resource in resources:
         a = to_jsonable(dict(resource.attributes))
-        console.print(Text(f"endpoint {safe(a['endpoint_name'] or '(unnamed)')} "
-                           f"({safe(resource.id)})", style="bold"))
+        console.print(
+            Text(
+                f"endpoint {safe(a['endpoint_name'] or '(unnamed)')} ({safe(resource.id)})",
+                style="bold",
+            )
+        )
         window = a["window"]
-        console.print(Text(
-            f"  {a['requests']} requests from {a['clients']} clients, {window['start']} to "
-            f"{window['end']} ({window['days']} days)"
-        ))
+        console.print(
+            Text(
+                f"  {a['requests']} requests from {a['clients']} clients, {window['start']} to "
+                f"{window['end']} ({window['days']} days)"
+            )
+        )
         console.print(Text(f"  detectors: {', '.join(a['detectors_ran']) or 'none'}"))
         for skipped in a["detectors_skipped"]:
             console.print(Text(f"  not run: {skipped['detector']}: {safe(skipped['reason'])}"))
         if isinstance(a["baseline"], dict) and "$unknown" not in a["baseline"]:
             b, lim = a["baseline"], a["recommended_limits"]
-            console.print(Text(
-                f"  per-client volume p50/p90/p99: {b['p50_daily']:g}/{b['p90_daily']:g}/"
-                f"{b['p99_daily']:g} a day, p99 {b['p99_10min']:g} per 10 minutes; "
-                f"recommended limits {lim['daily']}/day, {lim['per_10min']}/10 min"
-            ))
+            console.print(
+                Text(
+                    f"  per-client volume p50/p90/p99: {b['p50_daily']:g}/{b['p90_daily']:g}/"
+                    f"{b['p99_daily']:g} a day, p99 {b['p99_10min']:g} per 10 minutes; "
+                    f"recommended limits {lim['daily']}/day, {lim['per_10min']}/10 min"
+                )
+            )
         else:
             console.print(Text(f"  baseline: {safe(a['baseline']['$unknown'])}"))
         listed = a["suspicious_clients"]
         if not listed and not a["suspicious_groups"]:
             console.print(Text("  no suspicious clients"))
             continue
-        table = Table(title=f"{a['suspicious_count']} suspicious client(s)",
-                      title_justify="left")
+        table = Table(title=f"{a['suspicious_count']} suspicious client(s)", title_justify="left")
         for col in ("client", "queries", "detectors", "score", "alarm after", "reason"):
             table.add_column(col, overflow="fold")
         for entry in listed[:limit]:
@@ -182,7 +213,9 @@ def _print(problems: Sequence[str], resources: Sequence[Any], limit: int) -> Non
         if len(listed) > limit:
             console.print(Text(f"  … and {len(listed) - limit} more (--json for all)"))
         for group in a["suspicious_groups"]:
-            console.print(Text(
-                f"  group {group['kind']} {safe(group['key'], 80)}: {group['member_count']} "
-                f"members, {group['queries']} queries: {safe(group['alarms'][0]['reason'], 300)}"
-            ))
+            console.print(
+                Text(
+                    f"  group {group['kind']} {safe(group['key'], 80)}: {group['member_count']} "
+                    f"members, {group['queries']} queries: {safe(group['alarms'][0]['reason'], 300)}"
+                )
+            )

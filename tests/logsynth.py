@@ -73,8 +73,9 @@ class Log:
             parent = points[len(points) - len(seeds)]
             points.append(parent + self.rng.choice([-0.05, 0.05], DIM))
         for i, point in enumerate(points):
-            self.add(clients[i % len(clients)], [START + day * DAY + i * 900.0],
-                     point[None, :], **extra)
+            self.add(
+                clients[i % len(clients)], [START + day * DAY + i * 900.0], point[None, :], **extra
+            )
 
     def write_jsonl(self, path: Path, drop: tuple[str, ...] = ()) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,8 +101,15 @@ def boundary_points(log: Log, n: int) -> np.ndarray:
     return mid + log.rng.normal(0, 0.05, (n, DIM))
 
 
-def chained_perturber(log: Log, accounts: list[str], day: int, seeds: int = 5,
-                      rounds: int = 24, step: float = 0.07, **extra: Any) -> None:
+def chained_perturber(
+    log: Log,
+    accounts: list[str],
+    day: int,
+    seeds: int = 5,
+    rounds: int = 24,
+    step: float = 0.07,
+    **extra: Any,
+) -> None:
     """Jacobian-style chains spread so that no account holds two consecutive links of a chain:
     round r of every chain goes to account r mod len(accounts), ten queries a day in all."""
     current = log.natural(seeds)
@@ -115,8 +123,9 @@ def chained_perturber(log: Log, accounts: list[str], day: int, seeds: int = 5,
         current = current + log.rng.choice([-step, step], current.shape)
 
 
-def bulk_jsonl(path: Path, clients: int = 100, per_client: int = 640, days: int = 30,
-               padding: int = 2000) -> Path:
+def bulk_jsonl(
+    path: Path, clients: int = 100, per_client: int = 640, days: int = 30, padding: int = 2000
+) -> Path:
     """A log larger than a small DuckDB memory cap: few rows (cheap to analyse), each padded
     with a note of `padding` bytes, as real logs carry headers and payloads."""
     rng = np.random.default_rng(3)

@@ -25,45 +25,111 @@ from scanner.yamlpos import load_yaml_text
 NOW = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=2>"
-HOSTILE = f"{SCRIPT} | `tick` {IMG}\n=HYPERLINK(\"http://evil.example\") @security-team ![x](http://evil.example/p.png)"
+HOSTILE = f'{SCRIPT} | `tick` {IMG}\n=HYPERLINK("http://evil.example") @security-team ![x](http://evil.example/p.png)'
 
 # (id, title, severity, rung, resource type, remediation)
 POLICIES = (
-    ("DEMO-STO-01", "Model storage is not public", "critical", "applied", "storage",
-     "Block public access on the bucket and remove public grants."),
-    ("DEMO-STO-02", "Model storage uses a customer-managed key", "high", "advanced", "storage",
-     "Encrypt the bucket with a customer-managed KMS key."),
-    ("DEMO-STO-03", "Reads of model files are logged", "medium", "advanced", "storage",
-     "Enable CloudTrail data events for object reads."),
-    ("DEMO-ART-01", "Artefacts contain no pickle-based files", "critical", "applied", "artefact",
-     "Convert the weights to safetensors."),
-    ("DEMO-ART-02", "Artefacts are signed", "high", "advanced", "artefact",
-     "Sign the artefact with Sigstore and verify before deploy."),
-    ("DEMO-REG-01", "Registered versions record their provenance", "medium", "applied",
-     "model_version", "Log the training run's code commit and datasets."),
-    ("DEMO-EP-01", "Endpoints require authentication", "critical", "applied", "endpoint",
-     "Put an authorizer in front of the endpoint."),
-    ("DEMO-EP-02", "Endpoints limit requests per client", "high", "advanced", "endpoint",
-     "Add a usage plan with per-client quotas."),
-    ("DEMO-GOV-01", "A current threat model names model theft", "high", "strategic",
-     "attestation", "Review the threat model and add it to the attestations file."),
+    (
+        "DEMO-STO-01",
+        "Model storage is not public",
+        "critical",
+        "applied",
+        "storage",
+        "Block public access on the bucket and remove public grants.",
+    ),
+    (
+        "DEMO-STO-02",
+        "Model storage uses a customer-managed key",
+        "high",
+        "advanced",
+        "storage",
+        "Encrypt the bucket with a customer-managed KMS key.",
+    ),
+    (
+        "DEMO-STO-03",
+        "Reads of model files are logged",
+        "medium",
+        "advanced",
+        "storage",
+        "Enable CloudTrail data events for object reads.",
+    ),
+    (
+        "DEMO-ART-01",
+        "Artefacts contain no pickle-based files",
+        "critical",
+        "applied",
+        "artefact",
+        "Convert the weights to safetensors.",
+    ),
+    (
+        "DEMO-ART-02",
+        "Artefacts are signed",
+        "high",
+        "advanced",
+        "artefact",
+        "Sign the artefact with Sigstore and verify before deploy.",
+    ),
+    (
+        "DEMO-REG-01",
+        "Registered versions record their provenance",
+        "medium",
+        "applied",
+        "model_version",
+        "Log the training run's code commit and datasets.",
+    ),
+    (
+        "DEMO-EP-01",
+        "Endpoints require authentication",
+        "critical",
+        "applied",
+        "endpoint",
+        "Put an authorizer in front of the endpoint.",
+    ),
+    (
+        "DEMO-EP-02",
+        "Endpoints limit requests per client",
+        "high",
+        "advanced",
+        "endpoint",
+        "Add a usage plan with per-client quotas.",
+    ),
+    (
+        "DEMO-GOV-01",
+        "A current threat model names model theft",
+        "high",
+        "strategic",
+        "attestation",
+        "Review the threat model and add it to the attestations file.",
+    ),
 )
 
 FRAMEWORKS = (
-    ("example-model-security", "Model security baseline (example)", "2026.1",
-     "https://example.org/model-security",
-     (("MS-1", "Model files are safe to load", ("DEMO-ART-01",), ""),
-      ("MS-2", "Model storage is private and encrypted", ("DEMO-STO-01", "DEMO-STO-02"), ""),
-      ("MS-3", "Access to models is logged", ("DEMO-STO-03",), ""),
-      ("MS-4", "Artefact integrity is verifiable", ("DEMO-ART-02",), ""),
-      ("MS-5", "Model IP is on the risk register", (), "risk_register"),
-      ("MS-6", "A red team attempted model extraction", (), "red_team"))),
-    ("example-ai-management", "AI management controls (example)", "1.0",
-     "https://example.org/ai-management",
-     (("A.6.1", "Provenance of models is recorded", ("DEMO-REG-01",), ""),
-      ("A.6.2", "Inference APIs resist extraction", ("DEMO-EP-01", "DEMO-EP-02"), ""),
-      ("A.7.1", "Threats to model IP are assessed", ("DEMO-GOV-01",), ""),
-      ("A.8.1", "Incidents involving model theft have a playbook", (), "incident_playbook"))),
+    (
+        "example-model-security",
+        "Model security baseline (example)",
+        "2026.1",
+        "https://example.org/model-security",
+        (
+            ("MS-1", "Model files are safe to load", ("DEMO-ART-01",), ""),
+            ("MS-2", "Model storage is private and encrypted", ("DEMO-STO-01", "DEMO-STO-02"), ""),
+            ("MS-3", "Access to models is logged", ("DEMO-STO-03",), ""),
+            ("MS-4", "Artefact integrity is verifiable", ("DEMO-ART-02",), ""),
+            ("MS-5", "Model IP is on the risk register", (), "risk_register"),
+            ("MS-6", "A red team attempted model extraction", (), "red_team"),
+        ),
+    ),
+    (
+        "example-ai-management",
+        "AI management controls (example)",
+        "1.0",
+        "https://example.org/ai-management",
+        (
+            ("A.6.1", "Provenance of models is recorded", ("DEMO-REG-01",), ""),
+            ("A.6.2", "Inference APIs resist extraction", ("DEMO-EP-01", "DEMO-EP-02"), ""),
+            ("A.7.1", "Threats to model IP are assessed", ("DEMO-GOV-01",), ""),
+            ("A.8.1", "Incidents involving model theft have a playbook", (), "incident_playbook"),
+        ),
+    ),
 )
 
 
@@ -119,7 +185,8 @@ def _estate(scale: int, rng: random.Random, hostile: bool) -> list[Resource]:
                 "aws:",
                 {
                     "provider": "s3",
-                    "public": Unknown("s3:GetBucketPolicyStatus denied") if i % 11 == 5
+                    "public": Unknown("s3:GetBucketPolicyStatus denied")
+                    if i % 11 == 5
                     else i % 4 == 0,
                     "encryption": {"at_rest": True, "customer_managed_key": i % 3 == 0},
                     "readers": [Ref(principals[(i + k) % 5]) for k in range(2)],
@@ -138,16 +205,25 @@ def _estate(scale: int, rng: random.Random, hostile: bool) -> list[Resource]:
                 {
                     "uri": f"{storage}/model{i}",
                     "storage": Ref(storage),
-                    "serialization": {"formats": ["pickle"] if i % 5 == 0 else ["safetensors"],
-                                      "pickle_based": i % 5 == 0},
+                    "serialization": {
+                        "formats": ["pickle"] if i % 5 == 0 else ["safetensors"],
+                        "pickle_based": i % 5 == 0,
+                    },
                     "file_count": 1 + i % 4,
                 },
             )
         )
     base = "mlflow+http://mlflow.internal:5000/models"
     for i in range(scale):
-        res.append(Resource(f"{base}/model{i}", "model", name(f"model{i}", i), "mlflow",
-                            {"provider": "mlflow", "tags": {"owner": name("ml-team", i)}}))
+        res.append(
+            Resource(
+                f"{base}/model{i}",
+                "model",
+                name(f"model{i}", i),
+                "mlflow",
+                {"provider": "mlflow", "tags": {"owner": name("ml-team", i)}},
+            )
+        )
         for v in (1, 2):
             res.append(
                 Resource(
@@ -159,8 +235,9 @@ def _estate(scale: int, rng: random.Random, hostile: bool) -> list[Resource]:
                         "model": Ref(f"{base}/model{i}"),
                         "version": str(v),
                         "stage": "production" if v == 2 else "archived",
-                        "artefact": Ref(f"s3://ml-models-{(2 * i + v - 1) % scale}/"
-                                        f"model{2 * i + v - 1}"),
+                        "artefact": Ref(
+                            f"s3://ml-models-{(2 * i + v - 1) % scale}/model{2 * i + v - 1}"
+                        ),
                     },
                 )
             )
@@ -185,8 +262,13 @@ def _estate(scale: int, rng: random.Random, hostile: bool) -> list[Resource]:
                 "attestation",
                 f"{kind}-1",
                 "evidence",
-                {"kind": kind, "statement": name(f"{kind} statement", 3), "date": day,
-                 "evidence_uri": "https://grc.example.com/x", "controls": []},
+                {
+                    "kind": kind,
+                    "statement": name(f"{kind} statement", 3),
+                    "date": day,
+                    "evidence_uri": "https://grc.example.com/x",
+                    "controls": [],
+                },
             )
         )
     return res
@@ -194,8 +276,17 @@ def _estate(scale: int, rng: random.Random, hostile: bool) -> list[Resource]:
 
 def _verdict(rng: random.Random) -> str:
     r = rng.random()
-    return ("fail" if r < 0.3 else "error" if r < 0.35 else "waived" if r < 0.4
-            else "not_applicable" if r < 0.45 else "pass")
+    return (
+        "fail"
+        if r < 0.3
+        else "error"
+        if r < 0.35
+        else "waived"
+        if r < 0.4
+        else "not_applicable"
+        if r < 0.45
+        else "pass"
+    )
 
 
 def build_results(scale: int = 6, seed: int = 7, hostile: bool = False) -> dict[str, Any]:
@@ -236,21 +327,49 @@ def build_results(scale: int = 6, seed: int = 7, hostile: bool = False) -> dict[
             if hostile:
                 evidence[f"tags.{SCRIPT}"] = HOSTILE
             findings.append(
-                Finding(p.id, p.title, p.severity, p.maturity, r.id, r.type, r.name, status,
-                        message, evidence, (), waiver)
+                Finding(
+                    p.id,
+                    p.title,
+                    p.severity,
+                    p.maturity,
+                    r.id,
+                    r.type,
+                    r.name,
+                    status,
+                    message,
+                    evidence,
+                    (),
+                    waiver,
+                )
             )
     frames = frameworks(hostile)
     findings = fw.attach_controls(findings, frames)
     sources = [
-        {"name": "aws:", "type": "aws", "status": "ok", "error": None,
-         "resource_count": sum(r.source == "aws:" for r in resources)},
-        {"name": "mlflow", "type": "mlflow", "status": "error",
-         "error": "model mlflow 'x': permission denied (+1 more problem(s))",
-         "problems": ["model mlflow 'x': permission denied",
-                      f"tag read failed: {HOSTILE}" if hostile else "tag read failed"],
-         "resource_count": sum(r.source == "mlflow" for r in resources)},
-        {"name": "evidence", "type": "attestations", "status": "ok", "error": None,
-         "resource_count": 2},
+        {
+            "name": "aws:",
+            "type": "aws",
+            "status": "ok",
+            "error": None,
+            "resource_count": sum(r.source == "aws:" for r in resources),
+        },
+        {
+            "name": "mlflow",
+            "type": "mlflow",
+            "status": "error",
+            "error": "model mlflow 'x': permission denied (+1 more problem(s))",
+            "problems": [
+                "model mlflow 'x': permission denied",
+                f"tag read failed: {HOSTILE}" if hostile else "tag read failed",
+            ],
+            "resource_count": sum(r.source == "mlflow" for r in resources),
+        },
+        {
+            "name": "evidence",
+            "type": "attestations",
+            "status": "ok",
+            "error": None,
+            "resource_count": 2,
+        },
     ]
     attestations = [r for r in resources if r.type == "attestation"]
     document = results.build(

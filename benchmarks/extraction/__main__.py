@@ -45,11 +45,14 @@ def summarise(row: dict[str, object], agreement: ev.Agreement) -> dict[str, obje
         per_kind[kind] = {
             "tpr": out[kind],
             "median_queries_until_alarm": float(np.median([o.queries for o in hit]))
-            if hit else None,
+            if hit
+            else None,
             "median_agreement_at_alarm": round(float(np.median([o.agreement for o in hit])), 3)
-            if hit else None,
-            "before_80": round(float(np.mean([o.detected and (o.agreement or 0) < 0.8
-                                              for o in outcomes])), 3),
+            if hit
+            else None,
+            "before_80": round(
+                float(np.mean([o.detected and (o.agreement or 0) < 0.8 for o in outcomes])), 3
+            ),
         }
         for o in outcomes:
             if kind in ev.SYNTHETIC:
@@ -73,12 +76,19 @@ def print_table(title: str, rows: dict[str, dict[str, object]]) -> None:
     head = ["detector", "FPR", *ev.KINDS, "synth TPR", "synth <80%", "q@alarm", "agree@alarm"]
     print(" | ".join(head))
     for name, r in rows.items():
-        cells = [name, f"{r['fpr']:.3f}", *(f"{r[k]:.2f}" for k in ev.KINDS),
-                 f"{r['synthetic_tpr']:.3f}", f"{r['synthetic_before_80']:.3f}",
-                 "-" if r["median_queries_until_alarm"] is None
-                 else f"{r['median_queries_until_alarm']:.0f}",
-                 "-" if r["median_agreement_at_alarm"] is None
-                 else f"{r['median_agreement_at_alarm']:.3f}"]
+        cells = [
+            name,
+            f"{r['fpr']:.3f}",
+            *(f"{r[k]:.2f}" for k in ev.KINDS),
+            f"{r['synthetic_tpr']:.3f}",
+            f"{r['synthetic_before_80']:.3f}",
+            "-"
+            if r["median_queries_until_alarm"] is None
+            else f"{r['median_queries_until_alarm']:.0f}",
+            "-"
+            if r["median_agreement_at_alarm"] is None
+            else f"{r['median_agreement_at_alarm']:.3f}",
+        ]
         print(" | ".join(cells))
 
 
@@ -112,8 +122,9 @@ def main() -> int:
     rows_default = ev.score(world, ev.alarms_by_detector(defaults), agreement, SHIPPED)
     rows = ev.score(world, ev.alarms_by_detector(tuned), agreement, SHIPPED)
     prada_alarms = {"prada": prada.alarms(world, trajectories, with_prada["prada"])}
-    rows_p = ev.score(world, ev.alarms_by_detector(tuned_p, prada_alarms), agreement,
-                      (*SHIPPED, "prada"))
+    rows_p = ev.score(
+        world, ev.alarms_by_detector(tuned_p, prada_alarms), agreement, (*SHIPPED, "prada")
+    )
     result = {
         "settings": vars(args),
         "thresholds_calibrated": {k: round(v, 4) for k, v in thresholds.items()},
@@ -121,39 +132,57 @@ def main() -> int:
         "calibrated": {k: summarise(v, agreement) for k, v in rows.items()},
         "calibrated_with_prada": {k: summarise(v, agreement) for k, v in rows_p.items()},
         "queries_to_80pct_agreement_without_detection": {
-            kind: _median([agreement.reaches(c, 0.8) for c, (_q, _t) in world.campaigns.items()
-                           if c.rsplit("-", 1)[0] == kind])
+            kind: _median(
+                [
+                    agreement.reaches(c, 0.8)
+                    for c, (_q, _t) in world.campaigns.items()
+                    if c.rsplit("-", 1)[0] == kind
+                ]
+            )
             for kind in ev.KINDS
         },
     }
     scored = time.monotonic()
-    print(f"extraction benchmark: seed {args.seed}, {args.benign} benign clients "
-          f"({len(calibration)} for calibration), {args.attackers} campaign(s) per kind of "
-          f"{args.budget} queries; {sum(len(s.ts) for s in world.streams)} requests")
+    print(
+        f"extraction benchmark: seed {args.seed}, {args.benign} benign clients "
+        f"({len(calibration)} for calibration), {args.attackers} campaign(s) per kind of "
+        f"{args.budget} queries; {sum(len(s.ts) for s in world.streams)} requests"
+    )
     print(f"thresholds calibrated for FPR <= {TARGET_FPR:.0%}: {result['thresholds_calibrated']}")
     print_table("shipped default thresholds", result["shipped_defaults"])  # type: ignore[arg-type]
     print_table("calibrated thresholds", result["calibrated"])  # type: ignore[arg-type]
-    print_table("calibrated, PRADA added (candidate)",
-                result["calibrated_with_prada"])  # type: ignore[arg-type]
+    print_table("calibrated, PRADA added (candidate)", result["calibrated_with_prada"])  # type: ignore[arg-type]
     base = result["calibrated"]["combined"]  # type: ignore[index]
     plus = result["calibrated_with_prada"]["combined"]  # type: ignore[index]
-    print("\ncombined, calibrated, per attack kind: flagged | before 80% agreement | median "
-          "queries until alarm | median agreement at alarm")
+    print(
+        "\ncombined, calibrated, per attack kind: flagged | before 80% agreement | median "
+        "queries until alarm | median agreement at alarm"
+    )
     for kind, k in base["by_kind"].items():  # type: ignore[union-attr]
-        print(f"  {kind}: {k['tpr']:.2f} | {k['before_80']:.2f} | "
-              f"{k['median_queries_until_alarm']} | {k['median_agreement_at_alarm']}")
-    print(f"\nPRADA: combined synthetic TPR {base['synthetic_tpr']:.3f} -> "
-          f"{plus['synthetic_tpr']:.3f}, natural (knockoff) "
-          f"{base['knockoff']:.2f}/{base['knockoff-split']:.2f} -> "
-          f"{plus['knockoff']:.2f}/{plus['knockoff-split']:.2f}, FPR {base['fpr']:.3f} -> "
-          f"{plus['fpr']:.3f}")
-    print("queries for the surrogate to reach 80% agreement (undetected; None = never "
-          f"within the budget): {result['queries_to_80pct_agreement_without_detection']}")
+        print(
+            f"  {kind}: {k['tpr']:.2f} | {k['before_80']:.2f} | "
+            f"{k['median_queries_until_alarm']} | {k['median_agreement_at_alarm']}"
+        )
+    print(
+        f"\nPRADA: combined synthetic TPR {base['synthetic_tpr']:.3f} -> "
+        f"{plus['synthetic_tpr']:.3f}, natural (knockoff) "
+        f"{base['knockoff']:.2f}/{base['knockoff-split']:.2f} -> "
+        f"{plus['knockoff']:.2f}/{plus['knockoff-split']:.2f}, FPR {base['fpr']:.3f} -> "
+        f"{plus['fpr']:.3f}"
+    )
+    print(
+        "queries for the surrogate to reach 80% agreement (undetected; None = never "
+        f"within the budget): {result['queries_to_80pct_agreement_without_detection']}"
+    )
     met = base["synthetic_before_80"] >= 0.9 and base["fpr"] <= TARGET_FPR
-    print(f"target (>= 90% of synthetic attackers before 80% agreement, FPR <= 2%): "
-          f"{'met' if met else 'NOT met'}")
-    print(f"time: world {built - started:.1f}s, analysis x3 {analysed - built:.1f}s, "
-          f"scoring {scored - analysed:.1f}s")
+    print(
+        f"target (>= 90% of synthetic attackers before 80% agreement, FPR <= 2%): "
+        f"{'met' if met else 'NOT met'}"
+    )
+    print(
+        f"time: world {built - started:.1f}s, analysis x3 {analysed - built:.1f}s, "
+        f"scoring {scored - analysed:.1f}s"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
     return 0

@@ -63,15 +63,23 @@ def client_scores(analysis: EndpointAnalysis) -> dict[str, dict[str, float]]:
     return {v.client: {a.detector: a.score for a in v.alarms} for v in analysis.clients}
 
 
-def calibrate(analysis: EndpointAnalysis, clients: Sequence[str], target: float,
-              extra: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, float]:
+def calibrate(
+    analysis: EndpointAnalysis,
+    clients: Sequence[str],
+    target: float,
+    extra: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, float]:
     """Per-detector thresholds from calibration clients' highest scores: the largest common
     budget whose union of alarms stays within `target`. `extra` adds candidate detectors
     (client -> detector -> score) scored the same way."""
     scores = client_scores(analysis)
     names = [*CLIENT_DETECTORS, *(next(iter(extra.values())).keys() if extra else ())]
-    table = np.array([[{**scores.get(c, {}), **(extra or {}).get(c, {})}.get(d, 0.0)
-                       for d in names] for c in clients])
+    table = np.array(
+        [
+            [{**scores.get(c, {}), **(extra or {}).get(c, {})}.get(d, 0.0) for d in names]
+            for c in clients
+        ]
+    )
     best: dict[str, float] = {}
     for budget in np.linspace(target, target / 20, 40):
         thresholds = {}
@@ -124,9 +132,9 @@ class Agreement:
         return None
 
 
-def alarms_by_detector(analysis: EndpointAnalysis,
-                       extra: Mapping[str, Mapping[str, float]] | None = None
-                       ) -> dict[str, dict[str, float]]:
+def alarms_by_detector(
+    analysis: EndpointAnalysis, extra: Mapping[str, Mapping[str, float]] | None = None
+) -> dict[str, dict[str, float]]:
     """detector -> client -> alarm time; `sybil` from groups; `extra` adds candidates."""
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for verdict in analysis.clients:
@@ -143,8 +151,12 @@ def alarms_by_detector(analysis: EndpointAnalysis,
     return out
 
 
-def score(world: World, alarms: Mapping[str, Mapping[str, float]], agreement: Agreement,
-          detectors: Sequence[str]) -> dict[str, dict[str, object]]:
+def score(
+    world: World,
+    alarms: Mapping[str, Mapping[str, float]],
+    agreement: Agreement,
+    detectors: Sequence[str],
+) -> dict[str, dict[str, object]]:
     """Per detector (and `combined` = any of `detectors`): FPR on test clients, and per attack
     kind the share of campaigns flagged, queries until alarm and agreement at the alarm."""
     test = [s.client for s in world.streams if s.role == "test"]

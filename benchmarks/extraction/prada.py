@@ -48,8 +48,9 @@ def scores(trajectories: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, 
     return {c: {"prada": float(v.max()) if v.size else 0.0} for c, (_, v) in trajectories.items()}
 
 
-def alarms(world: World, trajectories: dict[str, tuple[np.ndarray, np.ndarray]],
-           threshold: float) -> dict[str, float]:
+def alarms(
+    world: World, trajectories: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float
+) -> dict[str, float]:
     ts = {s.client: s.ts for s in world.streams}
     out = {}
     for client, (positions, values) in trajectories.items():

@@ -99,8 +99,7 @@ def session_times(rng: np.random.Generator, day: int, n: int, spread: float) -> 
     return start + np.sort(rng.uniform(0, spread, n))
 
 
-def benign_stream(rng: np.random.Generator, data: Data, name: str, role: str,
-                  days: int) -> Stream:
+def benign_stream(rng: np.random.Generator, data: Data, name: str, role: str, days: int) -> Stream:
     pool = data.benign_pool
     labels = data.victim.predict(pool)
     rate = rng.lognormal(np.log(6), 1.0)
@@ -145,8 +144,9 @@ def knockoff_queries(rng: np.random.Generator, data: Data, budget: int) -> np.nd
     return noisy(rng, pool[rng.choice(len(pool), budget, replace=True)])
 
 
-def jacobian_queries(rng: np.random.Generator, data: Data, budget: int,
-                     seeds: int = 10, step: float = 1.6) -> np.ndarray:
+def jacobian_queries(
+    rng: np.random.Generator, data: Data, budget: int, seeds: int = 10, step: float = 1.6
+) -> np.ndarray:
     """Papernot et al.'s Jacobian-based dataset augmentation: a few natural seeds, then each
     round every point so far is pushed by `step` along the sign of the surrogate's gradient
     for the victim's label (0.1 of the pixel range, as in the paper)."""
@@ -175,12 +175,12 @@ def _surrogate_gradients(x: np.ndarray, y: np.ndarray, rng: np.random.Generator)
     return grads
 
 
-GENERATORS = {"random": random_queries, "jacobian": jacobian_queries,
-              "knockoff": knockoff_queries}
+GENERATORS = {"random": random_queries, "jacobian": jacobian_queries, "knockoff": knockoff_queries}
 
 
-def attack_streams(rng: np.random.Generator, data: Data, kind: str, index: int, budget: int,
-                   days: int, split: int) -> tuple[str, np.ndarray, np.ndarray, list[Stream]]:
+def attack_streams(
+    rng: np.random.Generator, data: Data, kind: str, index: int, budget: int, days: int, split: int
+) -> tuple[str, np.ndarray, np.ndarray, list[Stream]]:
     """One campaign: its queries in order, sent at a few hundred a day in working sessions,
     round-robin over `split` fresh accounts that share the cloud ASN and two /24 prefixes."""
     campaign = f"{kind}{'-split' if split > 1 else ''}-{index}"
@@ -202,8 +202,9 @@ def attack_streams(rng: np.random.Generator, data: Data, kind: str, index: int, 
         name = f"{campaign}-acct{account}" if split > 1 else campaign
         kind_name = f"{kind}-split" if split > 1 else kind
         ip = f"{prefixes[account % 2]}.{rng.integers(1, 255)}"
-        streams.append(Stream(name, "attack", kind_name, campaign, ts[mine], queries[mine],
-                              CLOUD_ASN, ip))
+        streams.append(
+            Stream(name, "attack", kind_name, campaign, ts[mine], queries[mine], CLOUD_ASN, ip)
+        )
     return campaign, queries, ts, streams
 
 

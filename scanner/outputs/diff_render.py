@@ -50,9 +50,7 @@ def headline(doc: Mapping[str, Any]) -> list[str]:
 
 def _sides(doc: Mapping[str, Any]) -> str:
     a, b = doc["old"], doc["new"]
-    return (
-        f"{safe(a['file'])} ({a['finished_at']}) → {safe(b['file'])} ({b['finished_at']})"
-    )
+    return f"{safe(a['file'])} ({a['finished_at']}) → {safe(b['file'])} ({b['finished_at']})"
 
 
 def render_text(doc: Mapping[str, Any], stream: TextIO) -> None:
@@ -166,9 +164,7 @@ def render_markdown(doc: Mapping[str, Any], max_chars: int = MAX_MD_CHARS) -> st
         )
         if out.fits(head, reserve):
             out.add(head)
-            rows = [
-                (fw, c) for fw in doc["frameworks"] for c in fw["controls"] or [None]
-            ]
+            rows = [(fw, c) for fw in doc["frameworks"] for c in fw["controls"] or [None]]
             for shown, (fw, c) in enumerate(rows):
                 if c is None:
                     cells = [md.code(fw["id"], 80), "—", fw["change"], md.text(fw["title"], 120)]

@@ -89,8 +89,18 @@ def _segments(counts: Mapping[str, int], order: tuple[str, ...]) -> list[dict[st
     return out
 
 
-WAIVER_KEYS = ("justification", "approved_by", "expires", "ticket", "file", "line", "state",
-               "policy", "resource", "original_status")
+WAIVER_KEYS = (
+    "justification",
+    "approved_by",
+    "expires",
+    "ticket",
+    "file",
+    "line",
+    "state",
+    "policy",
+    "resource",
+    "original_status",
+)
 
 
 def _waiver(waiver: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,9 +39,21 @@ def estate(tmp_path: Path) -> Path:
 
 def _scan(cli, root: Path, out: str, *formats: str) -> dict:
     r = cli(
-        "scan", "-q", "--source", f"path:{root / 'models'}", "--no-builtin-policies",
-        "--policies", str(root / "pack"), "--framework-file", str(root / "fw.yaml"),
-        "--as-of", "2026-06-30", "-o", str(root / out), "--format", ",".join(formats or ["json"]),
+        "scan",
+        "-q",
+        "--source",
+        f"path:{root / 'models'}",
+        "--no-builtin-policies",
+        "--policies",
+        str(root / "pack"),
+        "--framework-file",
+        str(root / "fw.yaml"),
+        "--as-of",
+        "2026-06-30",
+        "-o",
+        str(root / out),
+        "--format",
+        ",".join(formats or ["json"]),
     )
     assert r.code in (0, 1), r.err
     return load_results(root / out)
@@ -52,8 +64,9 @@ def test_scan_and_report_write_html_md_and_csv(cli, estate):
     names = sorted(p.name for p in (estate / "out").iterdir())
     assert names == ["findings.csv", "report.html", "report.md", "results.json"]
     again = estate / "again"
-    r = cli("report", str(estate / "out" / "results.json"), "--format", "html,md,csv",
-            "-o", str(again))
+    r = cli(
+        "report", str(estate / "out" / "results.json"), "--format", "html,md,csv", "-o", str(again)
+    )
     assert r.code == 0, r.err
     assert sorted(p.name for p in again.iterdir()) == ["findings.csv", "report.html", "report.md"]
     for name in ("report.html", "report.md", "findings.csv"):  # rendered from results.json only
@@ -101,7 +114,9 @@ def test_diff_json_names_new_fixed_and_control_changes(cli, two_scans):
     assert (added["old_status"], added["new_status"]) == (None, "fail")
     (fixed,) = doc["findings"]["fixed"]
     assert (fixed["resource_name"], fixed["old_status"], fixed["new_status"]) == (
-        "legacy", "fail", None
+        "legacy",
+        "fail",
+        None,
     )
     assert doc["maturity"] == {"old": "foundational", "new": "foundational", "change": "same"}
     assert doc["old"]["file"] == str(old) and doc["policy_pack_changed"] is False
@@ -146,7 +161,8 @@ def test_diff_changed_category_and_maturity_move(cli, tmp_path):
     failing = {"fail", "error"}
     expect_new = sum(1 for k, s in after.items() if s in failing and before.get(k) not in failing)
     expect_changed = sum(
-        1 for k, s in after.items()
+        1
+        for k, s in after.items()
         if k in before and s != before[k] and s not in failing and before[k] not in failing
     )
     assert doc["summary"]["new"] == expect_new > 0

@@ -37,8 +37,10 @@ def month(path: Path, attack: bool) -> Path:
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cli-logs")
-    return {"attacked": month(root / "attacked.jsonl", True),
-            "benign": month(root / "benign.jsonl", False)}
+    return {
+        "attacked": month(root / "attacked.jsonl", True),
+        "benign": month(root / "benign.jsonl", False),
+    }
 
 
 def test_analyze_prints_a_table_and_exits_1_on_suspicious_clients(cli, logs):
@@ -52,8 +54,16 @@ def test_analyze_prints_a_table_and_exits_1_on_suspicious_clients(cli, logs):
 
 
 def test_analyze_json(cli, logs):
-    result = cli("logs", "analyze", str(logs["attacked"]), "--json",
-                 "--endpoint-id", f"fraud={ARN}fraud", "--endpoint", "fraud")
+    result = cli(
+        "logs",
+        "analyze",
+        str(logs["attacked"]),
+        "--json",
+        "--endpoint-id",
+        f"fraud={ARN}fraud",
+        "--endpoint",
+        "fraud",
+    )
     assert result.code == 1
     doc = json.loads(result.out)
     (endpoint,) = doc["endpoints"]
@@ -76,10 +86,12 @@ def test_analyze_benign_exits_0(cli, logs):
 
 def test_analyze_field_flags_and_errors(cli, tmp_path):
     path = tmp_path / "odd.jsonl"
-    path.write_text("".join(json.dumps({"who": f"c{i % 3}", "when": 1709251200 + i}) + "\n"
-                            for i in range(30)))
-    result = cli("logs", "analyze", str(path), "--json", "--field", "client=who",
-                 "--field", "timestamp=when")
+    path.write_text(
+        "".join(json.dumps({"who": f"c{i % 3}", "when": 1709251200 + i}) + "\n" for i in range(30))
+    )
+    result = cli(
+        "logs", "analyze", str(path), "--json", "--field", "client=who", "--field", "timestamp=when"
+    )
     assert result.code == 0, result.err
     assert json.loads(result.out)["endpoints"][0]["clients"] == 3
     assert cli("logs", "analyze", str(path)).code == 3  # no client field: the source fails
@@ -104,7 +116,9 @@ def test_scan_with_a_logs_source(logs, tmp_path):
     """A real process: config with source options, a traffic policy, the gate, results.json."""
     write(tmp_path / "pol" / "api05.yaml", POLICY)
     for name, expected in (("attacked", 1), ("benign", 0)):
-        config = write(tmp_path / f"{name}.yaml", f"""
+        config = write(
+            tmp_path / f"{name}.yaml",
+            f"""
             version: 1
             sources:
               - spec: logs:{logs[name]}
@@ -114,7 +128,8 @@ def test_scan_with_a_logs_source(logs, tmp_path):
                   endpoint_arn_prefix: "{ARN}"
             policies: {{builtin: false, dirs: [./pol]}}
             frameworks: {{builtin: false}}
-        """)
+        """,
+        )
         out = tmp_path / f"out-{name}"
         result = run_subprocess("scan", "-c", str(config), "-o", str(out), cwd=tmp_path)
         assert result.code == expected, result.out + result.err
@@ -124,9 +139,15 @@ def test_scan_with_a_logs_source(logs, tmp_path):
         (finding,) = doc["findings"]
         assert finding["status"] == ("fail" if expected else "pass")
     # Straight from the command line: no options, so no endpoint id, but the same verdict.
-    direct = run_subprocess("scan", "--source", f"logs:{logs['attacked']}",
-                            "--no-builtin-policies", "--policies", str(tmp_path / "pol"),
-                            cwd=tmp_path)
+    direct = run_subprocess(
+        "scan",
+        "--source",
+        f"logs:{logs['attacked']}",
+        "--no-builtin-policies",
+        "--policies",
+        str(tmp_path / "pol"),
+        cwd=tmp_path,
+    )
     assert direct.code == 1, direct.out + direct.err
     assert "T-API-05" in direct.out
 
@@ -136,8 +157,14 @@ def test_scan_fails_closed_on_malformed_logs(logs, tmp_path):
     write(tmp_path / "pol" / "api05.yaml", POLICY)
     path = tmp_path / "bad.jsonl"
     path.write_text(logs["benign"].read_text() + "{broken\n")
-    args = ("scan", "--source", f"logs:{path}", "--no-builtin-policies", "--policies",
-            str(tmp_path / "pol"))
+    args = (
+        "scan",
+        "--source",
+        f"logs:{path}",
+        "--no-builtin-policies",
+        "--policies",
+        str(tmp_path / "pol"),
+    )
     result = run_subprocess(*args, cwd=tmp_path)
     assert result.code == 3, result.out + result.err
     assert "records malformed" in result.out

@@ -100,7 +100,9 @@ def test_server_stored_artefact_is_listed(scanned: Collection, mlflow_registry):
     v = by_name(scanned, "model_version")["fraud/1"].attributes
     run_id = mlflow_registry.estate.runs["v1"]
     host = mlflow_registry.url.removeprefix("http://")
-    expected = f"mlflow-artifacts://{host}/{mlflow_registry.estate.experiment_id}/{run_id}/artifacts/model"
+    expected = (
+        f"mlflow-artifacts://{host}/{mlflow_registry.estate.experiment_id}/{run_id}/artifacts/model"
+    )
     assert v["artefact"] == Ref(expected)
     artefact = next(r for r in scanned.resources if r.id == expected)
     a = artefact.attributes

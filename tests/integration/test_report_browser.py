@@ -89,10 +89,23 @@ def scanned(tmp_path_factory) -> tuple[Path, dict]:
     write(root / "evidence.yaml", EVIDENCE)
     out = root / "out"
     r = run_subprocess(
-        "scan", "-q", "--source", f"path:{models}", "--source",
-        f"attestations:{root / 'evidence.yaml'}", "--no-builtin-policies", "--policies",
-        str(pack), "--framework-file", str(root / "fw.yaml"), "--as-of", "2026-06-30",
-        "-o", str(out), "--format", "json,html",
+        "scan",
+        "-q",
+        "--source",
+        f"path:{models}",
+        "--source",
+        f"attestations:{root / 'evidence.yaml'}",
+        "--no-builtin-policies",
+        "--policies",
+        str(pack),
+        "--framework-file",
+        str(root / "fw.yaml"),
+        "--as-of",
+        "2026-06-30",
+        "-o",
+        str(out),
+        "--format",
+        "json,html",
     )
     assert r.code == 1, r.err
     document = results.load(out / "results.json")
@@ -275,8 +288,10 @@ def test_without_javascript_everything_is_listed_and_counts_match(browser, repor
     assert coverage.count() == len(document["frameworks"])
     for i, fw in enumerate(document["frameworks"]):
         cells = coverage.nth(i).locator("td.num").all_text_contents()
-        expected = [fw["summary"][s] for s in ("met", "partial", "not_met", "error", "manual",
-                                               "not_applicable")]
+        expected = [
+            fw["summary"][s]
+            for s in ("met", "partial", "not_met", "error", "manual", "not_applicable")
+        ]
         assert [int(c) for c in cells] == expected
         rows = page.locator(f"#f{i} table tbody tr")
         assert rows.count() == len(fw["controls"])
@@ -292,8 +307,9 @@ def test_without_javascript_everything_is_listed_and_counts_match(browser, repor
         cells = [int(c) for c in severity_rows.nth(i).locator("td.num").all_text_contents()]
         counts = document["summary"]["by_severity"][sev]
         assert cells == [counts[s] for s in ("fail", "error", "waived", "pass", "not_applicable")]
-    failing_policies = {f["policy_id"] for f in document["findings"]
-                        if f["status"] in ("fail", "error")}
+    failing_policies = {
+        f["policy_id"] for f in document["findings"] if f["status"] in ("fail", "error")
+    }
     assert page.locator("#fix-first article.fix").count() == len(failing_policies)
     for resource in document["resources"]:
         assert page.get_by_text(resource["id"], exact=True).count() >= 1

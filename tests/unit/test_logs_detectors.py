@@ -49,8 +49,9 @@ def test_share_alarm_crosses_when_the_lower_bound_does():
 def test_share_alarm_ignores_a_steady_low_rate_however_long():
     flags = np.zeros(100_000, bool)
     flags[::30] = True  # 3.3 %, a heavy but unremarkable client
-    alarm = det.share_alarm("ood", flags, np.arange(flags.size), np.arange(flags.size,
-                            dtype=float), 0.3, 0.999, "odd")
+    alarm = det.share_alarm(
+        "ood", flags, np.arange(flags.size), np.arange(flags.size, dtype=float), 0.3, 0.999, "odd"
+    )
     assert not alarm.alarmed and alarm.queries_until_alarm is None
     assert 0.02 < alarm.score < 0.04
 

@@ -48,8 +48,7 @@ def attacked(tmp_path_factory) -> Path:
     # Spread over several days: each account stays under the volume threshold.
     for i in range(10):
         log.burst("boundary-prober", day=16 + i, n=6, x=boundary_points(log, 6))
-    chained_perturber(log, [f"sybil-{i}" for i in range(8)], day=18, asn="AS64999",
-                      ip="192.0.2.77")
+    chained_perturber(log, [f"sybil-{i}" for i in range(8)], day=18, asn="AS64999", ip="192.0.2.77")
     for c in range(10):  # one organisation whose members are each unremarkable
         for day in range(3):
             log.burst(f"megacorp-{c}", day=20 + day, n=8, org="megacorp")
@@ -63,7 +62,12 @@ def month(attacked):
 
 def test_every_detector_runs_when_every_field_is_there(month):
     assert month["detectors_ran"] == [
-        "volume", "org_volume", "ood", "near_duplicate", "boundary", "sybil"
+        "volume",
+        "org_volume",
+        "ood",
+        "near_duplicate",
+        "boundary",
+        "sybil",
     ]
     assert month["detectors_skipped"] == []
     assert month["endpoint"] == Ref(ARN + "fraud")
@@ -176,8 +180,7 @@ def test_field_mapping_names_nested_fields(tmp_path):
         for i in range(30)
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    attrs = only(collect(path, fields={"client": "who.id", "timestamp": "at",
-                                       "input": "req.vec"}))
+    attrs = only(collect(path, fields={"client": "who.id", "timestamp": "at", "input": "req.vec"}))
     assert attrs["clients"] == 3
     assert attrs["requests"] == 30
     assert attrs["fields"]["input"] == "req.vec"
@@ -201,8 +204,11 @@ def test_malformed_lines_are_counted_problems(tmp_path, attacked):
 def test_too_many_malformed_lines_fail_the_source(tmp_path):
     path = tmp_path / "garbage.jsonl"
     path.write_text('{"client": "a", "ts": 1709251200}\n' + "garbage\n" * 5)
-    with pytest.raises(SourceError, match=r"5 of 6 records malformed \(83\.3%\), more than "
-                                          r"max_malformed 1\.0%"):
+    with pytest.raises(
+        SourceError,
+        match=r"5 of 6 records malformed \(83\.3%\), more than "
+        r"max_malformed 1\.0%",
+    ):
         collect(path)
     # The threshold is the user's to set.
     collection = collect(path, max_malformed=0.9)
@@ -212,13 +218,17 @@ def test_too_many_malformed_lines_fail_the_source(tmp_path):
 def test_bad_input_vectors_keep_the_request_for_volume(tmp_path):
     path = tmp_path / "vectors.jsonl"
     rows = [{"client": "a", "ts": 1709251200 + i, "features": [1.0, 2.0, 3.0]} for i in range(20)]
-    rows += [{"client": "a", "ts": 1709251300, "features": [1.0, "x", 3.0]},
-             {"client": "a", "ts": 1709251301, "features": [1.0, 2.0]}]
+    rows += [
+        {"client": "a", "ts": 1709251300, "features": [1.0, "x", 3.0]},
+        {"client": "a", "ts": 1709251301, "features": [1.0, 2.0]},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     collection = collect(path, max_malformed=0.5)
     assert only(collection)["requests"] == 22
-    assert any("2 of 22 records malformed: input present but not a numeric vector" in p
-               for p in collection.problems)
+    assert any(
+        "2 of 22 records malformed: input present but not a numeric vector" in p
+        for p in collection.problems
+    )
 
 
 def test_empty_log(tmp_path):
@@ -287,9 +297,11 @@ def test_hostile_client_ids_are_kept_as_data(tmp_path):
 
 def test_csv_logs(tmp_path):
     path = tmp_path / "log.csv"
-    lines = ["account_id,timestamp,plan"] + [
-        f"c{i % 4},{1709251200 + i * 60},free" for i in range(40)
-    ] + ["broken,row,with,too,many"]
+    lines = (
+        ["account_id,timestamp,plan"]
+        + [f"c{i % 4},{1709251200 + i * 60},free" for i in range(40)]
+        + ["broken,row,with,too,many"]
+    )
     path.write_text("\n".join(lines) + "\n")
     collection = collect(path, max_malformed=0.5)
     attrs = only(collection)
@@ -319,21 +331,36 @@ def test_sagemaker_data_capture_is_recognised(tmp_path):
     records = [
         {
             "captureData": {
-                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
-                                  "data": f"{i % 5},{i % 7},1.5", "encoding": "CSV"},
-                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT",
-                                   "data": "0.25", "encoding": "CSV"},
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": f"{i % 5},{i % 7},1.5",
+                    "encoding": "CSV",
+                },
+                "endpointOutput": {
+                    "observedContentType": "text/csv",
+                    "mode": "OUTPUT",
+                    "data": "0.25",
+                    "encoding": "CSV",
+                },
             },
-            "eventMetadata": {"eventId": f"e{i}", "inferenceId": f"client-{i % 3}",
-                              "inferenceTime": f"2024-03-01T10:{i:02d}:00Z"},
+            "eventMetadata": {
+                "eventId": f"e{i}",
+                "inferenceId": f"client-{i % 3}",
+                "inferenceTime": f"2024-03-01T10:{i:02d}:00Z",
+            },
             "eventVersion": "0",
         }
         for i in range(30)
     ]
     (base / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     collection = LogsSource(
-        SourceSpec("logs", str(tmp_path / "capture"), "capture",
-                   {"endpoints": {"Fraud-EP": ARN + "fraud-ep"}})
+        SourceSpec(
+            "logs",
+            str(tmp_path / "capture"),
+            "capture",
+            {"endpoints": {"Fraud-EP": ARN + "fraud-ep"}},
+        )
     ).collect(lambda _m: None)
     resource = collection.resources[0]
     assert resource.id == f"traffic:{ARN}fraud-ep"
@@ -346,9 +373,17 @@ def test_sagemaker_data_capture_is_recognised(tmp_path):
 def test_api_gateway_access_logs_are_recognised(tmp_path):
     path = tmp_path / "access.json.gz"
     rows = [
-        {"requestId": f"r{i}", "ip": f"198.51.100.{i % 5}", "caller": "-", "user": "-",
-         "requestTime": f"01/Mar/2024:10:{i:02d}:00 +0000", "httpMethod": "POST",
-         "resourcePath": "/predict", "status": "200", "apiKeyId": f"key{i % 4}"}
+        {
+            "requestId": f"r{i}",
+            "ip": f"198.51.100.{i % 5}",
+            "caller": "-",
+            "user": "-",
+            "requestTime": f"01/Mar/2024:10:{i:02d}:00 +0000",
+            "httpMethod": "POST",
+            "resourcePath": "/predict",
+            "status": "200",
+            "apiKeyId": f"key{i % 4}",
+        }
         for i in range(40)
     ]
     with gzip.open(path, "wt") as handle:
@@ -364,15 +399,17 @@ def test_api_gateway_access_logs_are_recognised(tmp_path):
 def test_unmapped_endpoint_is_unknown_not_guessed(tmp_path):
     path = tmp_path / "named.jsonl"
     path.write_text(json.dumps({"client": "a", "ts": 1709251200, "endpoint": "churn"}) + "\n")
-    resource = LogsSource(SourceSpec("logs", str(path), "x", {})).collect(
-        lambda _m: None).resources[0]
+    resource = (
+        LogsSource(SourceSpec("logs", str(path), "x", {})).collect(lambda _m: None).resources[0]
+    )
     assert resource.id == "traffic:churn"
     assert isinstance(resource.attributes["endpoint"], Unknown)
     assert "endpoints option" in resource.attributes["endpoint"].reason
     arn = json.dumps({"client": "a", "ts": 1709251200, "endpoint": ARN + "churn"})
     path.write_text(arn + "\n")
-    resource = LogsSource(SourceSpec("logs", str(path), "x", {})).collect(
-        lambda _m: None).resources[0]
+    resource = (
+        LogsSource(SourceSpec("logs", str(path), "x", {})).collect(lambda _m: None).resources[0]
+    )
     assert resource.attributes["endpoint"] == Ref(ARN + "churn")
 
 

@@ -60,7 +60,10 @@ TARGET = parse_target("http://ci:secret@mlflow.internal:5000")
 
 
 def test_ids_are_quoted_and_carry_no_credentials():
-    assert uris.model_id(TARGET, "fraud/v2 x") == "mlflow+http://mlflow.internal:5000/models/fraud%2Fv2%20x"
+    assert (
+        uris.model_id(TARGET, "fraud/v2 x")
+        == "mlflow+http://mlflow.internal:5000/models/fraud%2Fv2%20x"
+    )
     assert uris.version_id(TARGET, "fraud", "3").endswith("/models/fraud/versions/3")
 
 

@@ -85,9 +85,7 @@ def test_markdown_summary_fits_a_github_comment_and_says_how_many_more():
     failing = sum(1 for f in document["findings"] if f["status"] in ("fail", "error"))
     text = render_markdown(document)
     assert len(text) <= 60_000
-    shown = text.count("\n| critical |") + text.count("\n| high |") + text.count(
-        "\n| medium |"
-    )
+    shown = text.count("\n| critical |") + text.count("\n| high |") + text.count("\n| medium |")
     assert f"… and {failing - shown} more failing findings" in text
     small = render_markdown(document, max_chars=4_000)
     assert len(small) <= 4_000
@@ -142,7 +140,7 @@ def test_csv_has_one_row_per_finding_with_controls_and_remediation():
 def test_csv_cells_cannot_become_formulas(start):
     document = build_results(scale=2)
     finding = document["findings"][0]
-    finding["resource_name"] = f"{start}HYPERLINK(\"http://evil.example\",\"x\")"
+    finding["resource_name"] = f'{start}HYPERLINK("http://evil.example","x")'
     finding["message"] = f"{start}1+1\nsecond line"
     row = _csv_rows(document)[0]
     assert row["resource_name"] == "'" + finding["resource_name"]
@@ -236,8 +234,13 @@ def test_an_empty_scan_renders_in_every_format():
         "level": "foundational",
         "next": "applied",
         "rungs": [
-            {"name": r, "status": "reached" if r == "foundational" else "not_reached",
-             "passed": 0, "total": 0, "blocking": []}
+            {
+                "name": r,
+                "status": "reached" if r == "foundational" else "not_reached",
+                "passed": 0,
+                "total": 0,
+                "blocking": [],
+            }
             for r in digest.RUNGS
         ],
     }

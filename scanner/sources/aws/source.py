@@ -92,9 +92,7 @@ class AwsSource:
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
-            problems.extend(
-                line for line in scan.ctx.failure_summary() if not _content_read(line)
-            )
+            problems.extend(line for line in scan.ctx.failure_summary() if not _content_read(line))
             for name, count in scan.ctx.calls.items():
                 self.calls[name] = self.calls.get(name, 0) + count
         return Collection(

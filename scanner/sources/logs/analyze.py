@@ -26,8 +26,17 @@ REFERENCE_SAMPLE = 5000
 SEED = 20240601  # analysis is deterministic: same logs, same answer
 DEFAULT_BUDGET = 256 * 1024 * 1024
 MAX_PARTITIONS = 256  # each partition re-reads the table; past this, partitions grow instead
-UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,7 @@ class Context:
                 if "ood" in self.ran:
                     flags = det.ood_flags(ref, points)
                     what = "far from the reference distribution"
-                    alarms.append(
-                        det.share_alarm("ood", flags, pos, ts, th["ood"], conf, what)
-                    )
+                    alarms.append(det.share_alarm("ood", flags, pos, ts, th["ood"], conf, what))
                 if "near_duplicate" in self.ran:
                     flags = det.near_duplicate_flags(ref, points)
                     what = "near-duplicates of a recent query"
@@ -131,18 +138,16 @@ class Context:
 
 def _stack(column: np.ndarray, dim: int | None, cap: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of usable vectors (at most `cap`) and the vectors as one matrix."""
-    usable = [
-        i for i, v in enumerate(column) if v is not None and (dim is None or len(v) == dim)
-    ][:cap]
+    usable = [i for i, v in enumerate(column) if v is not None and (dim is None or len(v) == dim)][
+        :cap
+    ]
     pos = np.asarray(usable, dtype=np.int64)
     if not usable:
         return pos, np.empty((0, 0))
     return pos, np.stack([np.asarray(column[i], dtype=np.float64) for i in usable])
 
 
-def fetch(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
-) -> dict[str, np.ndarray]:
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> dict[str, np.ndarray]:
     """Columns as plain arrays: DuckDB hands nullable columns over as masked arrays, whose
     masked cells are not None (and compare slowly); here a NULL is None."""
     out = {}
@@ -217,8 +222,11 @@ def analyse_endpoint(
         window=window,
         baseline=overall,
         tiers=tiers,
-        detectors_ran=tuple(d for d in ("volume", "org_volume", "ood", "near_duplicate",
-                                        "boundary", "sybil") if d in ran),
+        detectors_ran=tuple(
+            d
+            for d in ("volume", "org_volume", "ood", "near_duplicate", "boundary", "sybil")
+            if d in ran
+        ),
         detectors_skipped=dict(sorted(skipped.items())),
         clients=verdicts,
         groups=groups,
@@ -250,8 +258,10 @@ def _reference(
         [endpoint, cutoff],
     )
     rng = np.random.default_rng(SEED)
-    owners = np.array([c for c, f in zip(rows["client"], rows["features"], strict=True)
-                       if f is not None], dtype=object)
+    owners = np.array(
+        [c for c, f in zip(rows["client"], rows["features"], strict=True) if f is not None],
+        dtype=object,
+    )
     features = [f for f in rows["features"] if f is not None]
     scores = [s for s in rows["scores"] if s is not None]
     score_dim = None
@@ -265,8 +275,9 @@ def _reference(
         # Scores alone: a reference that only knows margins.
         margin = float(np.quantile(det.margins(np.stack(scores)), det.FLAG_RATE))
         empty = np.zeros(0)
-        ref = det.Reference(empty, empty + 1, None, np.empty((0, 0), np.float32), 0.0, 0.0,
-                            0.0, margin, len(scores))
+        ref = det.Reference(
+            empty, empty + 1, None, np.empty((0, 0), np.float32), 0.0, 0.0, 0.0, margin, len(scores)
+        )
         return ref, score_dim, {"size": len(scores), "margin": round(margin, 6)}
     ref = det.fit_reference(
         np.stack(features).astype(np.float64),

@@ -34,11 +34,27 @@ MAX_FILES = 100_000
 # Conventional names, in order of preference, for plain JSONL/CSV/Parquet logs.
 CANDIDATES: Mapping[str, tuple[str, ...]] = {
     "client": (
-        "client", "client_id", "clientId", "account", "account_id", "accountId", "user",
-        "user_id", "userId", "api_key_id", "apiKeyId", "caller",
+        "client",
+        "client_id",
+        "clientId",
+        "account",
+        "account_id",
+        "accountId",
+        "user",
+        "user_id",
+        "userId",
+        "api_key_id",
+        "apiKeyId",
+        "caller",
     ),
     "timestamp": (
-        "timestamp", "ts", "time", "event_time", "eventTime", "@timestamp", "requestTimeEpoch",
+        "timestamp",
+        "ts",
+        "time",
+        "event_time",
+        "eventTime",
+        "@timestamp",
+        "requestTimeEpoch",
         "requestTime",
     ),
     "endpoint": ("endpoint", "endpoint_name", "endpointName", "endpoint_arn", "model"),
@@ -125,9 +141,7 @@ def _kind(name: str) -> str | None:
     return EXTENSIONS.get(os.path.splitext(lowered)[1])
 
 
-def classify(
-    target: str, files: list[str], requested: str, fields: Mapping[str, Any]
-) -> LogFiles:
+def classify(target: str, files: list[str], requested: str, fields: Mapping[str, Any]) -> LogFiles:
     """Tell the format and flavour, and settle the field mapping."""
     kinds = {f: _kind(os.path.basename(f)) for f in files}
     if requested in ("jsonl", "csv", "parquet"):
@@ -216,9 +230,11 @@ def _first_parquet_row(file: str) -> dict[str, Any] | None:
     import duckdb
 
     try:
-        row = duckdb.connect().execute(
-            "SELECT to_json(r) FROM read_parquet(?) r LIMIT 1", [file]
-        ).fetchone()
+        row = (
+            duckdb.connect()
+            .execute("SELECT to_json(r) FROM read_parquet(?) r LIMIT 1", [file])
+            .fetchone()
+        )
     except duckdb.Error as exc:
         raise SourceError(f"{file}: not a readable Parquet file: {_first_line(exc)}") from None
     return json.loads(row[0]) if row else None

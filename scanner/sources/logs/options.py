@@ -146,9 +146,7 @@ def parse_options(spec: SourceSpec) -> LogOptions:
             out[name] = float(raw[name])
     if "attack_queries" in raw:
         value = raw["attack_queries"]
-        if not isinstance(value, list) or not value or not all(
-            _is_int(v) and v > 0 for v in value
-        ):
+        if not isinstance(value, list) or not value or not all(_is_int(v) and v > 0 for v in value):
             raise fail("attack_queries", "a list of positive integers")
         out["attack_queries"] = tuple(value)
     if "thresholds" in raw:

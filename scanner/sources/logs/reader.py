@@ -127,8 +127,10 @@ class LogReader:
             else f"read_parquet({listing}, union_by_name = true, filename = true)"
         )
         have = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
-        return f"SELECT filename AS file, {_pack([t for t in tops if t in have])} AS j, " \
+        return (
+            f"SELECT filename AS file, {_pack([t for t in tops if t in have])} AS j, "
             f"true AS is_record FROM {reader}"
+        )
 
     def _load(self, files: LogFiles, fields: Mapping[str, Any]) -> None:
         def text(role: str) -> str:
@@ -162,14 +164,14 @@ class LogReader:
             fields AS (
                 SELECT file, is_record,
                     {endpoint} AS endpoint,
-                    {text('client')} AS client,
-                    {text('timestamp')} AS ts_text,
-                    {text('org')} AS org, {text('ip')} AS ip, {text('asn')} AS asn,
-                    {text('key_owner')} AS key_owner, {text('tier')} AS tier,
-                    {text('input_hash')} AS input_hash,
-                    {_vector(fields.get('input'))} AS features,
-                    {_present(fields.get('input'))} AS input_present,
-                    {_vector(fields.get('output'), scores=True)} AS scores
+                    {text("client")} AS client,
+                    {text("timestamp")} AS ts_text,
+                    {text("org")} AS org, {text("ip")} AS ip, {text("asn")} AS asn,
+                    {text("key_owner")} AS key_owner, {text("tier")} AS tier,
+                    {text("input_hash")} AS input_hash,
+                    {_vector(fields.get("input"))} AS features,
+                    {_present(fields.get("input"))} AS input_present,
+                    {_vector(fields.get("output"), scores=True)} AS scores
                 FROM typed
             )
             SELECT *, CASE
@@ -238,9 +240,7 @@ class LogReader:
                 "JOIN reject_scans s USING (scan_id, file_id)"
             ).fetchone()
             rejected, rejected_file = (row[0], row[1]) if row else (0, None)
-        bad_input = con.execute(
-            "SELECT count(*) FILTER (WHERE bad_input) FROM q"
-        ).fetchone()[0]  # type: ignore[index]
+        bad_input = con.execute("SELECT count(*) FILTER (WHERE bad_input) FROM q").fetchone()[0]  # type: ignore[index]
         malformed = {
             "not_a_record": not_record + rejected,
             "no_client": no_client,
@@ -314,8 +314,9 @@ def _vector(field: Any, *, scores: bool = False) -> str:
         vec = f"""(CASE
             WHEN json_type(j, {p}) = 'ARRAY' THEN try_cast(json_extract(j, {p}) AS {kind}[])
             WHEN json_type(j, {p}) IN ('DOUBLE', 'UBIGINT', 'BIGINT')
-                 THEN {'[try_cast(json_extract_string(j, ' + p + ') AS DOUBLE)]' if scores
-                       else 'NULL'}
+                 THEN {
+            "[try_cast(json_extract_string(j, " + p + ") AS DOUBLE)]" if scores else "NULL"
+        }
             WHEN json_type(j, {p}) = 'VARCHAR' AND {s} LIKE '[%'
                  THEN try_cast(try_cast({s} AS JSON) AS {kind}[])
             WHEN json_type(j, {p}) = 'VARCHAR' AND {s} NOT LIKE '%' || chr(10) || '%'

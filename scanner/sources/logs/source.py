@@ -56,8 +56,11 @@ def _analyse(target: str, options: LogOptions, progress: Progress) -> Report:
         bad = sum(loaded.malformed.values())
         problems = [
             f"logs:{target}: {count} of {loaded.records} records malformed: {REASONS[reason]}"
-            + (f" (first in {loaded.first_bad_file[reason]})"
-               if reason in loaded.first_bad_file and reason != "bad_input" else "")
+            + (
+                f" (first in {loaded.first_bad_file[reason]})"
+                if reason in loaded.first_bad_file and reason != "bad_input"
+                else ""
+            )
             for reason, count in loaded.malformed.items()
         ]
         if loaded.records and bad / loaded.records > options.max_malformed:
@@ -87,8 +90,9 @@ class LogsSource:
 
     def collect(self, progress: Progress) -> Collection:
         report = analyse(self.spec.target, self.options, progress)
-        resources = [traffic_resource(a, report, self.options, self.spec.name)
-                     for a in report.endpoints]
+        resources = [
+            traffic_resource(a, report, self.options, self.spec.name) for a in report.endpoints
+        ]
         if not report.endpoints and self.options.endpoint:
             resources.append(empty_resource(report, self.options, self.spec.name))
         return Collection(tuple(sorted(resources, key=lambda r: r.id)), report.problems)
@@ -145,8 +149,9 @@ def suspicious(analysis: EndpointAnalysis) -> list[dict[str, Any]]:
             _add(entries, member, queries[member], orgs.get(member), alarm)
     out = []
     for client, entry in entries.items():
-        alarms = sorted(entry["alarms"], key=lambda a: (-a["score"] / a["threshold"],
-                                                        a["detector"]))
+        alarms = sorted(
+            entry["alarms"], key=lambda a: (-a["score"] / a["threshold"], a["detector"])
+        )
         out.append(
             {
                 "client": client_text(client),
@@ -161,8 +166,13 @@ def suspicious(analysis: EndpointAnalysis) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (-e["score"], e["client"]))
 
 
-def _add(entries: dict[str, dict[str, Any]], client: str, queries: int, org: str | None,
-         alarm: dict[str, Any]) -> None:
+def _add(
+    entries: dict[str, dict[str, Any]],
+    client: str,
+    queries: int,
+    org: str | None,
+    alarm: dict[str, Any],
+) -> None:
     entry = entries.setdefault(client, {"queries": queries, "org": org, "alarms": []})
     entry["alarms"].append(alarm)
 
@@ -212,8 +222,10 @@ def traffic_resource(
         "endpoint": endpoint,
         "endpoint_name": client_text(name),
         "format": report.files.flavour if report.files.flavour != "plain" else report.files.format,
-        "fields": {k: list(v) if isinstance(v, tuple) else v
-                   for k, v in sorted(report.files.fields.items())},
+        "fields": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in sorted(report.files.fields.items())
+        },
         "window": {
             "start": _iso(analysis.window.start),
             "end": _iso(analysis.window.end),
@@ -244,8 +256,14 @@ def traffic_resource(
         for key in ("baseline", "recommended_limits", "attacker_cost"):
             attrs[key] = Unknown(why or "no baseline")
     rid = f"traffic:{eid or name or 'unnamed'}"
-    return Resource(id=rid, type="traffic", name=client_text(name or "unnamed"), source=source,
-                    attributes=attrs, raw=None)
+    return Resource(
+        id=rid,
+        type="traffic",
+        name=client_text(name or "unnamed"),
+        source=source,
+        attributes=attrs,
+        raw=None,
+    )
 
 
 def _tiers(tiers: Mapping[str, Baseline], fn: Callable[[Baseline], Any]) -> dict[str, Any]:
@@ -268,5 +286,6 @@ def empty_resource(report: Report, options: LogOptions, source: str) -> Resource
         "baseline": nothing,
         "recommended_limits": nothing,
     }
-    return Resource(id=f"traffic:{eid or name}", type="traffic", name=name, source=source,
-                    attributes=attrs)
+    return Resource(
+        id=f"traffic:{eid or name}", type="traffic", name=name, source=source, attributes=attrs
+    )

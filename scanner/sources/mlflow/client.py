@@ -306,7 +306,6 @@ class Registry:
         with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(items))) as pool:
             return list(pool.map(guarded, items))
 
-
     def list_files(self, uri: str, cap: int) -> tuple[list[tuple[str, int | None]], bool]:
         """Every file below an artifact URI the server stores (`mlflow-artifacts:`) or a local
         directory, as (relative path, size), breadth first, one request per directory; stops

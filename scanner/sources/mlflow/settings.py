@@ -37,7 +37,6 @@ DEFAULT_RETRIES = 2
 DEFAULT_MAX_FILES = 10_000
 
 
-
 @dataclass(frozen=True)
 class Target:
     """Where the registry is. `uri` is what the MLflow client is given (credentials kept, as the
@@ -158,7 +157,6 @@ def _positive(
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise UsageError(
-            f"{where}: option {key!r} must be an integer from {minimum} to {maximum}, "
-            f"got {value!r}"
+            f"{where}: option {key!r} must be an integer from {minimum} to {maximum}, got {value!r}"
         )
     return value
