@@ -213,9 +213,10 @@ def _print(problems: Sequence[str], resources: Sequence[Any], limit: int) -> Non
         if len(listed) > limit:
             console.print(Text(f"  … and {len(listed) - limit} more (--json for all)"))
         for group in a["suspicious_groups"]:
+            reason = safe(group["alarms"][0]["reason"], 300)
             console.print(
                 Text(
                     f"  group {group['kind']} {safe(group['key'], 80)}: {group['member_count']} "
-                    f"members, {group['queries']} queries: {safe(group['alarms'][0]['reason'], 300)}"
+                    f"members, {group['queries']} queries: {reason}"
                 )
             )
