@@ -230,7 +230,8 @@ def roll_up(
         for control in fw.controls:
             mapped = [f for pid in control.policies for f in by_policy.get(pid, [])]
             status = control_status(mapped, bool(control.policies))
-            attested_by, notes = ([], [])
+            attested_by: list[str] = []
+            notes: list[str] = []
             if status == "manual":
                 attested_by, notes = _attesting(control, fw, attestations, now)
                 if attested_by:
