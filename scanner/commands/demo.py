@@ -23,6 +23,7 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.demo.command import run_demo
+    from scanner.commands import scan
+    from scanner.demo.runner import run_demo
 
-    return run_demo(Path(args.output_dir))
+    return run_demo(Path(args.output_dir), scan.run_with_config)

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from scanner.commands.arguments import add_framework_selection, add_policy_selection
+from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
 from scanner.gate import FAIL_ON_CHOICES
@@ -213,6 +213,13 @@ def run(args: argparse.Namespace) -> int:
         for reason in document["gate"]["reasons"]:
             print(f"modelward: {safe(reason, 400)}", file=sys.stderr)
     return int(document["gate"]["exit_code"])
+
+
+def run_with_config(config: Path) -> int:
+    """`modelward scan -c CONFIG` with every other flag at its default (the demo's scan)."""
+    parser = argparse.ArgumentParser(prog="modelward")
+    add_parser(parser.add_subparsers(dest="command"), add_common)
+    return run(parser.parse_args([NAME, "-c", str(config)]))
 
 
 def _as_of(text: str | None) -> dt.datetime | None:
