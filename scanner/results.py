@@ -140,7 +140,3 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
             details=found[:20],
         )
     return document
-
-
-def findings_of(document: Mapping[str, Any]) -> list[Finding]:
-    return [Finding.from_dict(f) for f in document["findings"]]
