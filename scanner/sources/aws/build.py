@@ -7,7 +7,7 @@ Attribute names and types follow docs/resource-model.md; the provider's answers 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
@@ -21,13 +21,11 @@ from scanner.sources.aws.access import (
     t_and,
     t_or,
 )
+from scanner.sources.aws.collected import AccountScan
 from scanner.sources.aws.iam import IamAccount
 from scanner.sources.aws.options import AwsOptions
 from scanner.sources.aws.s3 import BucketFacts
 from scanner.sources.aws.s3_objects import holds_models, model_prefixes
-
-if TYPE_CHECKING:
-    from scanner.sources.aws.source import AccountScan
 
 
 class TrailCoverage:

@@ -67,11 +67,6 @@ class IamAccount:
     principals: dict[str, IamPrincipal]  # by ARN
     problems: list[str] = field(default_factory=list)
 
-    def by_role_name(self, name: str) -> IamPrincipal | None:
-        return self.principals.get(f"arn:aws:iam::{self.account}:role/{name}") or next(
-            (p for p in self.principals.values() if p.type == "role" and p.name == name), None
-        )
-
 
 def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
     lists = ctx.pages_multi(

@@ -21,7 +21,6 @@ from scanner.sources.aws.sagemaker_parse import (
     EXPOSURE,
     OUTPUT_MODE,
     PROVIDER,
-    SOURCE,
     artefact_dirs,
     data_capture,
     package_refs,
@@ -44,7 +43,7 @@ SUBNET_CHUNK = 200
 Described = Mapping[str, Any] | Unknown
 
 
-def collect(ctx: AwsContext, region: str) -> AwsCollected:
+def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     shared = region_endpoints(ctx, region)
     if region_disabled(shared.endpoints, region):
         return AwsCollected(problems=shared.problems)
@@ -56,7 +55,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
     )
     models = _describe_all(reader, "describe_model", "ModelName", model_names)
     served = _served(shared.endpoints, models, region, ctx.account)
-    registry = collect_registry(reader, ctx.account, served)
+    registry = collect_registry(reader, ctx.account, served, source)
     # Packages an endpoint serves that the registry listing did not show (another account's).
     missing = sorted(served.arns - registry.packages.keys())
     packages = {
@@ -75,7 +74,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
     resources = list(registry.resources)
     for facts, endpoint_tags in zip(endpoints, tags, strict=True):
         resources.append(
-            _endpoint(facts, endpoint_tags, models, packages, subnets, ctx.account, region)
+            _endpoint(facts, endpoint_tags, models, packages, subnets, ctx.account, region, source)
         )
     problems = tuple(dict.fromkeys((*shared.problems, *reader.problems())))
     return AwsCollected(tuple(resources), problems)
@@ -161,6 +160,7 @@ def _endpoint(
     subnets: Mapping[str, str] | Unknown,
     account: str,
     region: str,
+    source: str,
 ) -> Resource:
     attributes: dict[str, Any] = {
         "provider": PROVIDER,
@@ -207,7 +207,7 @@ def _endpoint(
         id=facts.arn,
         type="endpoint",
         name=facts.name,
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=redact(raw, mask_keys=True),
     )

@@ -15,9 +15,6 @@ from scanner.inventory import Unknown
 from scanner.redact import redact_uri
 
 PROVIDER = "sagemaker"
-# The `source` of every resource these collectors build. The orchestrator knows the configured
-# source's name and may replace it; the collectors' signature (ctx, region) does not carry it.
-SOURCE = "aws"
 
 # Keys read from CustomerMetadataProperties (model packages) and tags (groups, endpoints).
 OWNER, CLASSIFICATION, IP_VALUE = "owner", "classification", "ip_value"

@@ -12,47 +12,33 @@ scanned accounts), CloudTrail coverage, and the resources.
 
 from __future__ import annotations
 
-import importlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from scanner.inventory import Resource, Unknown
-from scanner.sources.aws import build, cloudtrail, iam, s3, s3_integrity, s3_objects, session
+from scanner.sources.aws import (
+    apigateway,
+    build,
+    cloudtrail,
+    ec2,
+    guardduty,
+    iam,
+    s3,
+    s3_integrity,
+    s3_objects,
+    sagemaker,
+    session,
+)
 from scanner.sources.aws.access import Scope, evaluate_bucket
-from scanner.sources.aws.collected import AwsCollected
+from scanner.sources.aws.collected import AccountScan, AwsCollected
 from scanner.sources.aws.context import AwsCallError, AwsContext
 from scanner.sources.aws.options import parse_options
 from scanner.sources.interface import Collection, Progress, SourceSpec
 
-# Collectors written beside this one; each exposes `collect(ctx, region) -> AwsCollected`.
-# A module that is not there yet is skipped (the scan says nothing about those services).
-REGIONAL_COLLECTORS = ("sagemaker", "apigateway", "ec2", "guardduty")
-
-
-@dataclass
-class AccountScan:
-    ctx: AwsContext
-    regions: list[str]
-    buckets: list[s3.BucketFacts] = field(default_factory=list)
-    iam: iam.IamAccount | Unknown | None = None
-    account_pab: dict[str, bool] | Unknown | None = None
-    trails: list[cloudtrail.Trail] = field(default_factory=list)
-    trails_denied: Unknown | None = None
-    collected: list[AwsCollected] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def regional_collectors() -> list[Any]:
-    found = []
-    for name in REGIONAL_COLLECTORS:
-        qualified = f"scanner.sources.aws.{name}"
-        try:
-            found.append(importlib.import_module(qualified))
-        except ModuleNotFoundError as exc:
-            if exc.name != qualified:
-                raise  # the module is there but one of its imports is missing: a real error
-    return found
+# Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
+# name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
+REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
 
 
 class AwsSource:
@@ -76,6 +62,7 @@ class AwsSource:
                     acct.account,
                     max_attempts=opts.max_attempts,
                     max_pool=opts.workers,
+                    pool=pool,
                 )
                 regions, region_problems = session.regions(ctx, opts)
                 problems.extend(region_problems)
@@ -123,9 +110,13 @@ class AwsSource:
         )
         trails_future = pool.submit(cloudtrail.describe, ctx, regions)
         regional: list[tuple[str, str, Future[AwsCollected]]] = [
-            (module.__name__.rsplit(".", 1)[-1], region, pool.submit(module.collect, ctx, region))
+            (
+                module.__name__.rsplit(".", 1)[-1],
+                region,
+                pool.submit(module.collect, ctx, region, self.spec.name),
+            )
             for region in regions
-            for module in regional_collectors()
+            for module in REGIONAL_COLLECTORS
         ]
 
         buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
