@@ -30,6 +30,7 @@ from scanner.sources.aws.iam_eval import (
     parse_policy,
 )
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.tags import is_true
 
 ADMIN_POLICY_SUFFIX = ":policy/AdministratorAccess"
 _ASSUME = (
@@ -39,7 +40,6 @@ _ASSUME = (
     "sts:*",
     "*",
 )
-_TRUTHY = frozenset({"true", "yes", "1", "on"})
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _classify_roles(roles: list[IamPrincipal], account: IamAccount, options: Aws
 
 def _just_in_time(p: IamPrincipal, options: AwsOptions) -> bool | None:
     """True/False, or None: the trust requires MFA, so the session length decides."""
-    if p.tags.get(options.jit_tag, "").strip().lower() in _TRUTHY:
+    if is_true(p.tags.get(options.jit_tag)):
         return True
     if any(fnmatch.fnmatchcase(p.name, pat) for pat in options.jit_role_patterns):
         return True

@@ -19,7 +19,6 @@ from scanner.sources.aws.sagemaker_endpoints import EndpointFacts, region_endpoi
 from scanner.sources.aws.sagemaker_parse import (
     DECISION_API,
     EXPOSURE,
-    OUTPUT_MODE,
     PROVIDER,
     artefact_dirs,
     data_capture,
@@ -28,6 +27,7 @@ from scanner.sources.aws.sagemaker_parse import (
     tag_map,
 )
 from scanner.sources.aws.sagemaker_registry import Served, collect_registry
+from scanner.sources.tags import governance_facts
 
 ENDPOINT_ATTRIBUTES = frozenset(
     {
@@ -171,8 +171,9 @@ def _endpoint(
     values = tag_map(tags) if isinstance(tags, list) else {}
     if isinstance(tags, list):
         attributes["tags"] = redact(values, mask_keys=True)
-        if values.get(OUTPUT_MODE, "").strip():
-            attributes["output_mode"] = values[OUTPUT_MODE].strip().lower()
+        output_mode = governance_facts(values).get("output_mode")
+        if output_mode is not None:
+            attributes["output_mode"] = output_mode
         attributes["decision_api"] = values.get(EXPOSURE, "").strip().lower() == DECISION_API
     else:
         reason = tags if isinstance(tags, Unknown) else Unknown("no answer")

@@ -21,12 +21,12 @@ from scanner.sources.aws.sagemaker_parse import (
     artefact_dirs,
     container_data,
     containers,
-    inventory_facts,
     recorded_digest,
     snake,
     tag_map,
     version_stage,
 )
+from scanner.sources.tags import governance_facts
 
 # Facts a version inherits from its model when its own metadata does not set them.
 INHERITED = ("owner", "classification", "ip_value", "output_mode", "retired", "watermarked")
@@ -194,9 +194,9 @@ def _model(
     else:
         attributes["version_count"] = _unknown(packages)
         latest_description = _unknown(packages)
-    tag_facts = inventory_facts(tag_values)
+    tag_facts = governance_facts(tag_values)
     meta_facts = (
-        inventory_facts(_metadata(latest_description))
+        governance_facts(_metadata(latest_description))
         if isinstance(latest_description, Mapping)
         else {}
     )
@@ -278,7 +278,7 @@ def _described(description: Mapping[str, Any], model: Resource) -> dict[str, Any
     out: dict[str, Any] = {}
     props = _metadata(description)
     out["metadata"] = redact(dict(props), mask_keys=True)
-    facts = inventory_facts(props)
+    facts = governance_facts(props)
     for key in INHERITED:
         if key in facts:
             out[key] = facts[key]
