@@ -39,7 +39,13 @@ from scanner.artefacts.hashing import (
     default_workers,
     sha256_file,
 )
-from scanner.artefacts.integrity import ScanTarget, add_integrity, scan_files
+from scanner.artefacts.integrity import (
+    ScanTarget,
+    SniffedFile,
+    add_integrity,
+    scan_files,
+    serialization_summary,
+)
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.inventory import Resource, Unknown
@@ -333,19 +339,12 @@ def _artefact(
         ),
         key=lambda entry: entry["path"],
     )
-    formats = sorted({e["format"] for e in files if isinstance(e["format"], str)})
-    undetermined = [e for e in files if isinstance(e["format"], Unknown)]
-    pickle_based: bool | Unknown
-    if any(f.sniffed is not None and f.sniffed.pickle_based for f in members):
-        pickle_based = True
-    elif undetermined:
-        first = undetermined[0]
-        more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-        pickle_based = Unknown(
-            f"format of {first['path']}{more} could not be determined ({first['format'].reason})"
+    serialization = serialization_summary(
+        SniffedFile(
+            _within(f.rel, owner), f.format, f.sniffed is not None and f.sniffed.pickle_based
         )
-    else:
-        pickle_based = False
+        for f in members
+    )
     total = sum(f.size for f in members)
     return Resource(
         id=uri,
@@ -357,7 +356,7 @@ def _artefact(
             "location": {"provider": "local", "path": path},
             "files": files,
             # DESIGN's `serialization` block; the integrity checks add `unsafe` beside these.
-            "serialization": {"formats": formats, "pickle_based": pickle_based},
+            "serialization": serialization,
             "file_count": len(files),
             "total_size": total,
         },

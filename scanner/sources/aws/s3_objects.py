@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.artefacts.formats import sniff_stream
+from scanner.artefacts.integrity import SniffedFile, serialization_summary
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws.context import AwsCallError, AwsContext
@@ -154,20 +155,12 @@ def artefacts(facts: BucketFacts, source: str) -> list[Resource]:
             ),
             key=lambda f: f["path"],
         )
-        formats = sorted({f["format"] for f in files if isinstance(f["format"], str)})
-        undetermined = [f for f in files if isinstance(f["format"], Unknown)]
-        pickle_based: bool | Unknown
-        if any(m.sniffed is not None and m.sniffed.pickle_based for m in members):
-            pickle_based = True
-        elif undetermined:
-            first = undetermined[0]
-            more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-            pickle_based = Unknown(
-                f"format of {first['path']}{more} could not be determined "
-                f"({first['format'].reason})"
+        serialization = serialization_summary(
+            SniffedFile(
+                m.key[cut:], _format(m), m.sniffed is not None and bool(m.sniffed.pickle_based)
             )
-        else:
-            pickle_based = False
+            for m in members
+        )
         total = sum(m.size for m in members)
         out.append(
             Resource(
@@ -189,7 +182,7 @@ def artefacts(facts: BucketFacts, source: str) -> list[Resource]:
                     "file_count": len(files),
                     "total_size": total,
                     "listing_truncated": facts.truncated,
-                    "serialization": {"formats": formats, "pickle_based": pickle_based},
+                    "serialization": serialization,
                     "signature": _signature(m.key for m in members),
                 },
                 raw={"bucket": facts.name, "prefix": owner, "keys": sorted(m.key for m in members)},
