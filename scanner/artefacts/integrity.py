@@ -6,7 +6,7 @@ Shared by the `path:` source (every artefact it reports), the object-store sourc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
 
 
 def scan_files(
-    artefacts: dict[str, Sequence[ScanTarget]], workers: int
+    artefacts: Mapping[str, Sequence[ScanTarget]], workers: int
 ) -> dict[str, dict[str, FileScan]]:
     """Serialization scans of the files that need one: artefact key -> rel -> scan."""
     todo = [(key, t) for key, ts in artefacts.items() for t in ts if should_scan(t.rel, t.format)]

@@ -78,15 +78,14 @@ class Builder:
             readers = [Ref(i) for i in ids]
             count = len(ids)
             grant_attr = [g.as_attr("principal", Ref(g.principal)) for g in grants]
+        objects = facts.contents.objects
         attributes: dict[str, Any] = {
             "provider": "aws",
             "account": facts.account,
             "region": facts.region,
             "holds_models": holds_models(facts, self.options.max_objects_per_bucket),
-            "listing_truncated": facts.truncated,
-            "object_count": facts.objects
-            if isinstance(facts.objects, Unknown)
-            else len(facts.objects),
+            "listing_truncated": facts.contents.truncated,
+            "object_count": objects if isinstance(objects, Unknown) else len(objects),
             "public": access.public,
             "public_reasons": sorted(access.public_reasons),
             "public_access_block": pab_attribute(facts, account_pab),

@@ -25,7 +25,6 @@ from scanner.sources.aws import (
     guardduty,
     iam,
     s3,
-    s3_integrity,
     s3_objects,
     sagemaker,
     session,
@@ -69,13 +68,6 @@ class AwsSource:
                 progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
                 scans.append(self._scan_account(ctx, regions, pool, progress))
         resources, more = self._assemble(scans)
-        contexts = {scan.ctx.account: scan.ctx for scan in scans}
-
-        def s3_client(artefact: Resource) -> Any:
-            where = artefact.attributes["location"]
-            return contexts[where["account"]].client("s3", where.get("region"))
-
-        resources = s3_integrity.scan_artefacts(resources, s3_client, opts.integrity_max_bytes)
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
@@ -171,7 +163,7 @@ class AwsSource:
                 return None
             facts = s3.BucketFacts(name, ctx.account, region)
         s3.read_settings(ctx, facts, keys)
-        s3.list_objects(ctx, facts, self.options.max_objects_per_bucket)
+        s3_objects.list_objects(ctx, facts, self.options.max_objects_per_bucket)
         return facts
 
     @staticmethod
@@ -208,7 +200,9 @@ class AwsSource:
             for facts in scan.buckets:
                 access = accesses[facts.id]
                 resources.append(builder.storage(facts, access, scan.account_pab, coverage))
-                resources.extend(s3_objects.artefacts(facts, source))
+                resources.extend(
+                    s3_objects.artefacts(scan.ctx, facts, source, self.options.integrity_max_bytes)
+                )
             resources.extend(coverage.trail_resources(scan.buckets, source))
             for got in scan.collected:
                 resources.extend(got.resources)
