@@ -210,9 +210,10 @@ class AwsContext:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(client, method)(**params)
+            answer: dict[str, Any] = getattr(client, method)(**params)
         except (ClientError, BotoCoreError) as exc:
             return self._outcome(exc, name, region, absent)
+        return answer
 
     def pages(
         self,
@@ -265,7 +266,7 @@ class AwsContext:
 
     def _classify(
         self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
-    ) -> Any:
+    ) -> Unknown | None:
         code = _error_code(exc)
         unknown = None
         if code in DENIED_CODES:
@@ -314,5 +315,7 @@ class AwsContext:
                 for key in result_keys:
                     out[key].extend(page.get(key, []))
         except (ClientError, BotoCoreError) as exc:
-            return self._outcome(exc, name, region, ())
+            failed = self._outcome(exc, name, region, ())
+            # Nothing is "absent" for these listings, so a failure is always an Unknown.
+            return failed if failed is not None else Unknown(f"no answer: {name}")
         return out

@@ -225,7 +225,7 @@ def _is_admin(st: Statement) -> bool:
 
 
 def _trust_principals(p: IamPrincipal) -> list[tuple[str, str, Statement]]:
-    out = []
+    out: list[tuple[str, str, Statement]] = []
     for st in p.trust:
         if st.effect != "Allow":
             continue

@@ -86,7 +86,8 @@ def _describe_all(
     """One describe call per name, on the bounded pool."""
 
     def describe(name: str) -> Described:
-        answer = reader.call("sagemaker", method, **{parameter: name})
+        params: dict[str, Any] = {parameter: name}
+        answer = reader.call("sagemaker", method, **params)
         if isinstance(answer, dict):
             return strip_metadata(answer)
         return answer if isinstance(answer, Unknown) else Unknown("no answer")
@@ -229,10 +230,10 @@ def model_facts(
         return dict.fromkeys(keys, names)
     if not names:
         return dict.fromkeys(keys, Unknown("the endpoint config names no model"))
-    described = [models[n] for n in names]
-    unknown = next((m for m in described if isinstance(m, Unknown)), None)
+    unknown = next((models[n] for n in names if isinstance(models[n], Unknown)), None)
     if unknown is not None:
         return dict.fromkeys(keys, unknown)
+    described = [m for m in (models[n] for n in names) if not isinstance(m, Unknown)]
     out: dict[str, Any] = {
         # moto drops EnableNetworkIsolation (always false): see docs/sources/aws-services.md.
         "network_isolation": all(m.get("EnableNetworkIsolation") is True for m in described),

@@ -123,8 +123,9 @@ class AwsSource:
             if isinstance(facts, s3.BucketFacts):
                 scan.buckets.append(facts)
         tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
-        for f in [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]:
-            self._result(f, scan, "S3 object read")
+        reads = [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]
+        for read in reads:
+            self._result(read, scan, "S3 object read")
         progress(f"{self.spec.text}: account {ctx.account}: sniffed {len(tasks)} objects")
 
         loaded = self._result(iam_future, scan, "IAM")
@@ -139,8 +140,8 @@ class AwsSource:
         if isinstance(described, tuple):
             scan.trails, trail_problems, scan.trails_denied = described
             scan.problems.extend(trail_problems)
-        for name, region, f in regional:
-            got = self._result(f, scan, f"{name} collector in {region}")
+        for name, region, collecting in regional:
+            got = self._result(collecting, scan, f"{name} collector in {region}")
             if isinstance(got, AwsCollected):
                 scan.collected.append(got)
         return scan

@@ -177,7 +177,7 @@ def _dataset_source(source: Any) -> str:
     if isinstance(parsed, Mapping):
         for key in ("uri", "url", "path", "table_name", "name"):
             if isinstance(parsed.get(key), str):
-                return parsed[key]
+                return str(parsed[key])
     return text
 
 
