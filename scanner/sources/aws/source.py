@@ -7,7 +7,9 @@ Order of work per account (independent calls run concurrently, at most `workers`
 3. per object in a candidate model directory, in parallel: a ranged GET to sniff its format
    (and a HeadObject for a listed SHA-256);
 then, once every account is read: access evaluation (IAM x bucket policies, across the
-scanned accounts), CloudTrail coverage, and the resources.
+scanned accounts), CloudTrail coverage, and the resources (artefacts through the object-store
+builder, pickle-based ones scanned within `integrity_max_bytes`).
+A collector that fans out (describe every endpoint) does so on the same pool (`ctx.map`).
 """
 
 from __future__ import annotations
