@@ -1,12 +1,12 @@
 """The integrity facts of one artefact: its signature and what its files would run when loaded.
 
-Shared by the `path:` source (every artefact it reports) and `modelward verify` (one model), so
-both say the same thing about the same files.
+Shared by the `path:` source (every artefact it reports), the object-store sources and
+`modelward verify` (one model), so all say the same thing about the same files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,45 @@ class ScanTarget:
     format: str | Unknown | None
 
 
+@dataclass(frozen=True)
+class SniffedFile:
+    """What content sniffing said of one file of an artefact."""
+
+    path: str  # relative to the model directory
+    format: str | Unknown | None  # Unknown: it could not be established (unreadable, damaged)
+    pickle_based: bool
+
+
+def serialization_summary(files: Iterable[SniffedFile]) -> dict[str, Any]:
+    """An artefact's `serialization` block from sniffing alone: `formats` and `pickle_based`.
+
+    `pickle_based` is true when any file is a pickle; otherwise a file whose format could not
+    be established makes it Unknown (that file may be one), naming the first such file.
+    """
+    ordered = sorted(files, key=lambda f: f.path)
+    formats = sorted({f.format for f in ordered if isinstance(f.format, str)})
+    undetermined = [f for f in ordered if isinstance(f.format, Unknown)]
+    pickle_based: bool | Unknown
+    if any(f.pickle_based for f in ordered):
+        pickle_based = True
+    elif undetermined:
+        first = undetermined[0]
+        assert isinstance(first.format, Unknown)
+        more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
+        pickle_based = Unknown(
+            f"format of {first.path}{more} could not be determined ({first.format.reason})"
+        )
+    else:
+        pickle_based = False
+    return {"formats": formats, "pickle_based": pickle_based}
+
+
 def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
     return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(".zip")
 
 
 def scan_files(
-    artefacts: dict[str, Sequence[ScanTarget]], workers: int
+    artefacts: Mapping[str, Sequence[ScanTarget]], workers: int
 ) -> dict[str, dict[str, FileScan]]:
     """Serialization scans of the files that need one: artefact key -> rel -> scan."""
     todo = [(key, t) for key, ts in artefacts.items() for t in ts if should_scan(t.rel, t.format)]

@@ -1,11 +1,12 @@
 """The `path:DIR` source: model files on a local disk, grouped into `artefact` resources.
 
-What an artefact is on disk: a *model directory* - one that directly holds a model file (by
-content, see `scanner.artefacts.formats`), or holds an MLflow `MLmodel` or an OpenSSF `model.sig`
-- with every regular file below it, except the files of a nested model directory, which is an
-artefact of its own. MLmodel/model.sig directories are packaged models: they absorb their whole
-subtree (an MLflow model's `data/` folder is part of it, not a second artefact). A root that is
-a single file is one artefact of that file, whatever it holds: the user pointed at it.
+What an artefact is on disk: a *model directory* (`scanner.sources.model_dirs`, the grouping
+the object stores share) - one that directly holds a model file (by content, see
+`scanner.artefacts.formats`), or holds an MLflow `MLmodel` or an OpenSSF `model.sig` - with every
+regular file below it, except the files of a nested model directory, which is an artefact of its
+own. MLmodel/model.sig directories are packaged models: they absorb their whole subtree (an
+MLflow model's `data/` folder is part of it, not a second artefact). A root that is a single
+file is one artefact of that file, whatever it holds: the user pointed at it.
 
 Local artefacts carry no `storage` attribute: a local disk has none of the storage-level controls
 the policies evaluate (public access, encryption settings, object lock, access logging), and
@@ -27,7 +28,6 @@ import errno
 import os
 import posixpath
 import stat
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -39,13 +39,19 @@ from scanner.artefacts.hashing import (
     default_workers,
     sha256_file,
 )
-from scanner.artefacts.integrity import ScanTarget, add_integrity, scan_files
+from scanner.artefacts.integrity import (
+    ScanTarget,
+    SniffedFile,
+    add_integrity,
+    scan_files,
+    serialization_summary,
+)
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.inventory import Resource, Unknown
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
+from scanner.sources.model_dirs import group_model_dirs
 
-MARKER_FILES = frozenset({"MLmodel", "model.sig"})
 SKIPPED_NAMES = frozenset({".git"})
 # Work goes to the thread pool in batches: 64 files to sniff, or files adding up to 16 MiB to
 # hash (each counted as at least 64 KiB), so small files do not pay a thread hand-off each.
@@ -130,7 +136,7 @@ class LocalPathSource:
         self._sniff(files)
         if single and files[0].error is not None:
             raise SourceError(f"cannot read {root}: {files[0].error}")
-        groups = {"": files} if single else _group(files)
+        groups = {"": files} if single else group_model_dirs(files, _rel, lambda f: f.candidate)
         progress(f"{text}: {len(files)} files, {len(groups)} model artefact(s)")
         self._hash(groups, root, progress)
 
@@ -293,28 +299,8 @@ class _Walker:
         return entry.path, child, child_real, ancestors | {key}
 
 
-def _group(files: list[_File]) -> dict[str, list[_File]]:
-    """Files by the model directory (posix, relative to the root) whose artefact they are in."""
-    markers = {f.parent for f in files if posixpath.basename(f.rel) in MARKER_FILES}
-    model_dirs = {f.parent for f in files if f.candidate} | markers
-    owners: dict[str, str | None] = {}
-    groups: dict[str, list[_File]] = defaultdict(list)
-    for f in files:
-        d = f.parent
-        if d not in owners:
-            chain = [d]
-            while chain[-1]:
-                chain.append(posixpath.dirname(chain[-1]))
-            outermost_marker = next((a for a in reversed(chain) if a in markers), None)
-            owners[d] = (
-                outermost_marker
-                if outermost_marker is not None
-                else next((a for a in chain if a in model_dirs), None)
-            )
-        owner = owners[d]
-        if owner is not None:
-            groups[owner].append(f)
-    return dict(groups)
+def _rel(f: _File) -> str:
+    return f.rel
 
 
 def _within(rel: str, owner: str) -> str:
@@ -331,21 +317,14 @@ def _artefact(
             {"path": _within(f.rel, owner), "size": f.size, "sha256": f.sha256, "format": f.format}
             for f in members
         ),
-        key=lambda entry: entry["path"],
+        key=lambda entry: str(entry["path"]),
     )
-    formats = sorted({e["format"] for e in files if isinstance(e["format"], str)})
-    undetermined = [e for e in files if isinstance(e["format"], Unknown)]
-    pickle_based: bool | Unknown
-    if any(f.sniffed is not None and f.sniffed.pickle_based for f in members):
-        pickle_based = True
-    elif undetermined:
-        first = undetermined[0]
-        more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-        pickle_based = Unknown(
-            f"format of {first['path']}{more} could not be determined ({first['format'].reason})"
+    serialization = serialization_summary(
+        SniffedFile(
+            _within(f.rel, owner), f.format, f.sniffed is not None and f.sniffed.pickle_based
         )
-    else:
-        pickle_based = False
+        for f in members
+    )
     total = sum(f.size for f in members)
     return Resource(
         id=uri,
@@ -357,7 +336,7 @@ def _artefact(
             "location": {"provider": "local", "path": path},
             "files": files,
             # DESIGN's `serialization` block; the integrity checks add `unsafe` beside these.
-            "serialization": {"formats": formats, "pickle_based": pickle_based},
+            "serialization": serialization,
             "file_count": len(files),
             "total_size": total,
         },

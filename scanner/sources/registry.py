@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
 
@@ -92,6 +93,8 @@ def parse_spec(
 
 
 # The options each source takes (config `sources: [{spec, options}]`); anything else is a typo.
+# The providers' own lists come from their options modules, which import no client library
+# (boto3, DuckDB): checking a config loads none of them.
 OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"hash_workers"}),
     "attestations": frozenset(),
@@ -108,23 +111,7 @@ OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "logs": LOGS_OPTIONS,
-    # Kept in step with scanner.sources.aws.options.OPTION_NAMES (a unit test checks it);
-    # listed here so checking config options does not import boto3.
-    "aws": frozenset(
-        {
-            "profile",
-            "regions",
-            "role_arn",
-            "workers",
-            "max_objects_per_bucket",
-            "sniff_bytes",
-            "max_attempts",
-            "jit_role_patterns",
-            "jit_tag",
-            "jit_max_session_seconds",
-            "integrity_max_bytes",
-        }
-    ),
+    "aws": AWS_OPTIONS,
 }
 
 

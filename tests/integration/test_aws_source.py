@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
-import types
 
 import pytest
 
 from scanner.errors import UsageError
 from scanner.inventory import Resource
+from scanner.sources.aws import guardduty, sagemaker
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.interface import SourceError
 from tests.aws_estate import ACCOUNT, OTHER, attrs, aws_env, policy, safetensors, scan, trust
@@ -114,19 +115,17 @@ def test_the_endpoint_comes_from_boto3s_own_environment_handling(estate):
 
 
 def test_regional_collectors_are_merged_and_a_crash_is_a_problem(estate, monkeypatch):
-    def good(ctx, region):
+    def good(ctx, region, source):
         r = Resource(
             f"aws-test://{ctx.account}/{region}", "network", "n", "aws:", {"account": ctx.account}
         )
         return AwsCollected(resources=(r,), problems=(f"note from {region}",))
 
-    def bad(ctx, region):
+    def bad(ctx, region, source):
         raise RuntimeError("boom")
 
-    for name, fn in (("sagemaker", good), ("guardduty", bad)):
-        module = types.ModuleType(f"scanner.sources.aws.{name}")
-        module.collect = fn  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(sagemaker, "collect", good)
+    monkeypatch.setattr(guardduty, "collect", bad)
     resources, problems, _ = scan(estate)
     assert f"aws-test://{ACCOUNT}/us-east-1" in resources
     assert "note from us-east-1" in problems
@@ -134,3 +133,17 @@ def test_regional_collectors_are_merged_and_a_crash_is_a_problem(estate, monkeyp
         "guardduty collector in us-east-1: internal error: RuntimeError: boom" in p
         for p in problems
     )
+
+
+@pytest.mark.parametrize("missing", ["sagemaker", "apigateway", "ec2", "guardduty"])
+def test_a_collector_that_cannot_be_imported_stops_the_source(missing):
+    # Fail closed: without one of its collectors the source must not load and scan less.
+    code = (
+        "import sys\n"
+        f"sys.modules['scanner.sources.aws.{missing}'] = None\n"
+        "from scanner.sources.registry import build_source, parse_spec\n"
+        "build_source(parse_spec('aws:'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert f"scanner.sources.aws.{missing}" in done.stderr

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from scanner.errors import UsageError
-from scanner.sources.aws.options import OPTION_NAMES, AwsOptions, parse_options
-from scanner.sources.registry import OPTIONS, build_source, parse_spec
+from scanner.sources.aws.options import AwsOptions, parse_options
+from scanner.sources.registry import build_source, parse_spec
 
 
 def opts(text: str, **config) -> AwsOptions:
@@ -57,7 +60,38 @@ def test_bad_options_are_usage_errors(text, config, message):
         opts(text, **config)
 
 
-def test_registry_knows_the_same_options():
-    assert OPTIONS["aws"] == OPTION_NAMES
+def test_registry_rejects_an_unknown_option():
     with pytest.raises(UsageError, match="unknown option 'bogus'"):
         build_source(parse_spec("aws:", options={"bogus": 1}))
+
+
+def test_checking_a_config_with_aws_sources_does_not_import_boto3(tmp_path):
+    # The `prepare` step checks every source's options before any source runs; an install
+    # whose config names an aws: source must not pay for (or need) boto3 to be told of a typo.
+    config = tmp_path / "modelward.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - spec: aws:profile=prod\n"
+        "    options: {regions: [eu-west-1], workers: 4}\n"
+        "  - spec: 'aws:'\n"
+        "    options: {bogus: 1}\n"
+    )
+    code = (
+        "import sys\n"
+        "from scanner.config import load_config\n"
+        "from scanner.errors import UsageError\n"
+        "from scanner.sources.registry import build_source\n"
+        f"config = load_config({str(config)!r})\n"
+        "good, bad = config.sources\n"
+        "build_source(good)\n"
+        "try:\n"
+        "    build_source(bad)\n"
+        "except UsageError as exc:\n"
+        "    print(exc)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rejected, loaded = done.stdout.strip().splitlines()
+    assert "unknown option 'bogus'" in rejected
+    assert loaded == "[]"

@@ -30,12 +30,12 @@ from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.sagemaker_calls import Reader, region_disabled
 from scanner.sources.aws.sagemaker_endpoints import EndpointFacts, region_endpoints
-from scanner.sources.aws.sagemaker_parse import SOURCE, data_capture
+from scanner.sources.aws.sagemaker_parse import data_capture
 
 GATEWAY_ATTRIBUTES = frozenset({"gateway", "rate_limit", "auth_required", "access_logging"})
 
 
-def collect(ctx: AwsContext, region: str) -> AwsCollected:
+def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     reader = Reader(ctx, "apigateway", region)
     rest = rest_ways(reader)
     if region_disabled(rest, region):
@@ -69,12 +69,16 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
             mine: list[WayIn] | Unknown = (
                 grouped.get(facts.name.lower(), []) if isinstance(ways, list) else ways
             )
-            resources.append(_partial(facts.arn, facts.name, mine, _capture(facts), account))
+            resources.append(
+                _partial(facts.arn, facts.name, mine, _capture(facts), account, source)
+            )
     else:
         # The endpoints cannot be listed: still say what is known of the ones APIs invoke.
         for name, mine in sorted(grouped.items()):
             arn = f"arn:aws:sagemaker:{region}:{ctx.account}:endpoint/{name}"
-            resources.append(_partial(arn, mine[0].endpoint_name, mine, shared.endpoints, account))
+            resources.append(
+                _partial(arn, mine[0].endpoint_name, mine, shared.endpoints, account, source)
+            )
     return AwsCollected(tuple(resources), (*reader.problems(), *dict.fromkeys(problems)))
 
 
@@ -93,6 +97,7 @@ def _partial(
     ways: list[WayIn] | Unknown,
     capture: bool | Unknown,
     account: Limit,
+    source: str,
 ) -> Resource:
     attributes: dict[str, Any]
     if isinstance(ways, Unknown):
@@ -106,7 +111,7 @@ def _partial(
             "auth_required": auth_required(ways),
             "access_logging": _either(capture, gateway_logs),
         }
-    return Resource(id=arn, type="endpoint", name=name, source=SOURCE, attributes=attributes)
+    return Resource(id=arn, type="endpoint", name=name, source=source, attributes=attributes)
 
 
 def _either(a: bool | Unknown, b: bool) -> bool | Unknown:

@@ -7,7 +7,7 @@ Attribute names and types follow docs/resource-model.md; the provider's answers 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
@@ -21,13 +21,11 @@ from scanner.sources.aws.access import (
     t_and,
     t_or,
 )
+from scanner.sources.aws.collected import AccountScan
 from scanner.sources.aws.iam import IamAccount
 from scanner.sources.aws.options import AwsOptions
 from scanner.sources.aws.s3 import BucketFacts
 from scanner.sources.aws.s3_objects import holds_models, model_prefixes
-
-if TYPE_CHECKING:
-    from scanner.sources.aws.source import AccountScan
 
 
 class TrailCoverage:
@@ -80,15 +78,14 @@ class Builder:
             readers = [Ref(i) for i in ids]
             count = len(ids)
             grant_attr = [g.as_attr("principal", Ref(g.principal)) for g in grants]
+        objects = facts.contents.objects
         attributes: dict[str, Any] = {
             "provider": "aws",
             "account": facts.account,
             "region": facts.region,
             "holds_models": holds_models(facts, self.options.max_objects_per_bucket),
-            "listing_truncated": facts.truncated,
-            "object_count": facts.objects
-            if isinstance(facts.objects, Unknown)
-            else len(facts.objects),
+            "listing_truncated": facts.contents.truncated,
+            "object_count": objects if isinstance(objects, Unknown) else len(objects),
             "public": access.public,
             "public_reasons": sorted(access.public_reasons),
             "public_access_block": pab_attribute(facts, account_pab),

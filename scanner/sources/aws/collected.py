@@ -1,20 +1,38 @@
-"""What one AWS collector returns for one region: resources and one-line problems.
+"""What the AWS collectors read: per region (`AwsCollected`) and per account (`AccountScan`).
 
-Every per-service collector (`sagemaker`, `apigateway`, `ec2`, `guardduty`, and this package's
-own S3/IAM/CloudTrail collectors) exposes `collect(ctx: AwsContext, region: str) ->
-AwsCollected`; the orchestrator (`source.py`) merges them into the source's `Collection`.
-A collector never raises for a denied or failed call: the value becomes `Unknown` and, when
-the user should hear about it, a line in `problems`.
+Every regional collector (`sagemaker`, `apigateway`, `ec2`, `guardduty`) exposes
+`collect(ctx: AwsContext, region: str, source: str) -> AwsCollected`, where `source` is the
+configured name of the `aws:` source every resource it builds carries. The orchestrator
+(`source.py`) gathers an account's answers into an `AccountScan`, and `build.py` turns those
+into resources. A collector never raises for a denied or failed call: the value becomes
+`Unknown` and, when the user should hear about it, a line in `problems`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from scanner.inventory import Resource
+from scanner.inventory import Resource, Unknown
+from scanner.sources.aws import cloudtrail, iam, s3
+from scanner.sources.aws.context import AwsContext
 
 
 @dataclass(frozen=True)
 class AwsCollected:
     resources: tuple[Resource, ...] = ()
     problems: tuple[str, ...] = ()
+
+
+@dataclass
+class AccountScan:
+    """Everything read from one account, filled in as the account's calls complete."""
+
+    ctx: AwsContext
+    regions: list[str]
+    buckets: list[s3.BucketFacts] = field(default_factory=list)
+    iam: iam.IamAccount | Unknown | None = None
+    account_pab: dict[str, bool] | Unknown | None = None
+    trails: list[cloudtrail.Trail] = field(default_factory=list)
+    trails_denied: Unknown | None = None
+    collected: list[AwsCollected] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)

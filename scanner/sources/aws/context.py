@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from scanner.inventory import Unknown
+from scanner.sources.pool import shared_map
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # `search` itself is an operation (SageMaker Search), so it is a prefix without the underscore.
 READ_VERBS = ("get_", "list_", "describe_", "head_", "search", "lookup_", "batch_get_")
@@ -122,7 +127,8 @@ def _error_code(exc: Exception) -> str:
 
 
 class AwsContext:
-    """Clients for one account (one boto3 session), shared by every collector of a scan."""
+    """Clients for one account (one boto3 session), shared by every collector of a scan, and
+    the source's one bounded thread pool (`pool`, `max_pool` threads) they all run on."""
 
     def __init__(
         self,
@@ -132,11 +138,13 @@ class AwsContext:
         max_attempts: int = 8,
         max_pool: int = 16,
         client_kwargs: dict[str, Any] | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self.session = session
         self.account = account
         self._max_attempts = max_attempts
         self._max_pool = max_pool
+        self.pool = pool
         self._client_kwargs = client_kwargs or {}
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
@@ -146,6 +154,11 @@ class AwsContext:
         # Denied/throttled calls per action: one problem line each, so the user learns which
         # permission to add without reading every Unknown.
         self.failed: Counter[str] = Counter()
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`fn` over `items` on the source's pool, from a collector already running on it
+        (`scanner.sources.pool.shared_map`); inline when the context has no pool."""
+        return shared_map(self.pool, self._max_pool, fn, items)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A cached client; botocore clients are thread-safe, sessions are not.
@@ -197,9 +210,10 @@ class AwsContext:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(client, method)(**params)
+            answer: dict[str, Any] = getattr(client, method)(**params)
         except (ClientError, BotoCoreError) as exc:
             return self._outcome(exc, name, region, absent)
+        return answer
 
     def pages(
         self,
@@ -252,7 +266,7 @@ class AwsContext:
 
     def _classify(
         self, exc: Exception, name: str, region: str | None, absent: Iterable[str]
-    ) -> Any:
+    ) -> Unknown | None:
         code = _error_code(exc)
         unknown = None
         if code in DENIED_CODES:
@@ -301,5 +315,7 @@ class AwsContext:
                 for key in result_keys:
                     out[key].extend(page.get(key, []))
         except (ClientError, BotoCoreError) as exc:
-            return self._outcome(exc, name, region, ())
+            failed = self._outcome(exc, name, region, ())
+            # Nothing is "absent" for these listings, so a failure is always an Unknown.
+            return failed if failed is not None else Unknown(f"no answer: {name}")
         return out

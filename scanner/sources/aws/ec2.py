@@ -18,12 +18,12 @@ from scanner.redact import redact, redact_uri
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.sagemaker_calls import Reader
-from scanner.sources.aws.sagemaker_parse import SOURCE, tag_map
+from scanner.sources.aws.sagemaker_parse import tag_map
 
 EGRESS_TRAFFIC = frozenset({"ALL", "ACCEPT"})
 
 
-def collect(ctx: AwsContext, region: str) -> AwsCollected:
+def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     reader = Reader(ctx, "ec2", region)
     vpcs = reader.pages("ec2", "describe_vpcs", "Vpcs")
     if not isinstance(vpcs, list):
@@ -35,7 +35,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
             if isinstance(log, Mapping) and log.get("ResourceId"):
                 by_resource[str(log["ResourceId"])].append(log)
     resources = [
-        _network(vpc, by_resource, flow_logs, ctx.account, region)
+        _network(vpc, by_resource, flow_logs, ctx.account, region, source)
         for vpc in vpcs
         if isinstance(vpc, Mapping) and vpc.get("VpcId")
     ]
@@ -72,6 +72,7 @@ def _network(
     flow_logs: list[Any] | Unknown | None,
     account: str,
     region: str,
+    source: str,
 ) -> Resource:
     vpc_id = str(vpc["VpcId"])
     owner = str(vpc.get("OwnerId") or account)
@@ -95,7 +96,7 @@ def _network(
         id=f"arn:aws:ec2:{region}:{owner}:vpc/{vpc_id}",
         type="network",
         name=tags.get("Name") or vpc_id,
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=redact(
             {"vpc": dict(vpc), "flow_logs": list(by_resource.get(vpc_id, []))}, mask_keys=True

@@ -16,12 +16,11 @@ from scanner.inventory import Resource, Unknown
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.sagemaker_calls import Reader, strip_metadata
-from scanner.sources.aws.sagemaker_parse import SOURCE
 
 S3_FEATURE = "S3_DATA_EVENTS"
 
 
-def collect(ctx: AwsContext, region: str) -> AwsCollected:
+def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     reader = Reader(ctx, "guardduty", region)
     attributes: dict[str, Any] = {"provider": "aws", "account": ctx.account, "region": region}
     raw: dict[str, Any] = {}
@@ -44,7 +43,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
         id=f"aws-guardduty://{ctx.account}/{region}",
         type="threat_detection",
         name=f"guardduty {ctx.account} {region}",
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=raw or None,
     )

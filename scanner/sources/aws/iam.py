@@ -30,6 +30,7 @@ from scanner.sources.aws.iam_eval import (
     parse_policy,
 )
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.tags import is_true
 
 ADMIN_POLICY_SUFFIX = ":policy/AdministratorAccess"
 _ASSUME = (
@@ -39,7 +40,6 @@ _ASSUME = (
     "sts:*",
     "*",
 )
-_TRUTHY = frozenset({"true", "yes", "1", "on"})
 
 
 @dataclass
@@ -66,11 +66,6 @@ class IamAccount:
     account: str
     principals: dict[str, IamPrincipal]  # by ARN
     problems: list[str] = field(default_factory=list)
-
-    def by_role_name(self, name: str) -> IamPrincipal | None:
-        return self.principals.get(f"arn:aws:iam::{self.account}:role/{name}") or next(
-            (p for p in self.principals.values() if p.type == "role" and p.name == name), None
-        )
 
 
 def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
@@ -230,7 +225,7 @@ def _is_admin(st: Statement) -> bool:
 
 
 def _trust_principals(p: IamPrincipal) -> list[tuple[str, str, Statement]]:
-    out = []
+    out: list[tuple[str, str, Statement]] = []
     for st in p.trust:
         if st.effect != "Allow":
             continue
@@ -283,7 +278,7 @@ def _classify_roles(roles: list[IamPrincipal], account: IamAccount, options: Aws
 
 def _just_in_time(p: IamPrincipal, options: AwsOptions) -> bool | None:
     """True/False, or None: the trust requires MFA, so the session length decides."""
-    if p.tags.get(options.jit_tag, "").strip().lower() in _TRUTHY:
+    if is_true(p.tags.get(options.jit_tag)):
         return True
     if any(fnmatch.fnmatchcase(p.name, pat) for pat in options.jit_role_patterns):
         return True

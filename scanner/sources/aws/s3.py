@@ -1,66 +1,25 @@
-"""S3 bucket settings and the object listing: one bucket, one pass, every call read-only.
+"""S3 bucket settings, and the bucket's object listing: one bucket, one pass, read-only.
 
 Each setting is read with the call that owns it (policy, ACL, public-access block, default
 encryption, versioning, object lock, server access logging); "not configured" answers
 (`NoSuchBucketPolicy`, the 404s for unset encryption or object lock) mean absent, a denial
-means Unknown naming the action. The listing is bounded by `max_objects_per_bucket` and
-happens once per bucket: artefacts and `holds_models` are both built from it.
+means Unknown naming the action. The listing (`s3_reader.S3Reader.list_objects`) is bounded
+by `max_objects_per_bucket` and happens once per bucket: artefacts and `holds_models` are both
+built from it (`contents`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
-from scanner.artefacts.formats import MODEL_EXTENSIONS, SAVEDMODEL_NAMES
 from scanner.inventory import Unknown
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.iam_eval import PolicyDocumentError, Statement, parse_policy
-from scanner.sources.local import MARKER_FILES
-
-
-def named_like_model(name: str) -> bool:
-    """A model file or marker by its name alone (the first, call-free narrowing)."""
-    return (
-        PurePosixPath(name).suffix.lower() in MODEL_EXTENSIONS
-        or name in SAVEDMODEL_NAMES
-        or name in MARKER_FILES
-    )
-
+from scanner.sources.objectstore import Listing, StoreContents
 
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-
-
-@dataclass
-class S3Object:
-    key: str
-    size: int
-    etag: str | None
-    checksum_algorithms: tuple[str, ...] = ()
-    sniffed: Any = None  # scanner.artefacts.formats.Sniffed once read
-    error: str | None = None
-    sha256: str | Unknown | None = None
-
-    # The interface scanner.sources.local groups by (rel, parent, candidate).
-    @property
-    def rel(self) -> str:
-        return self.key
-
-    @property
-    def parent(self) -> str:
-        return self.key.rpartition("/")[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.rpartition("/")[2]
-
-    @property
-    def candidate(self) -> bool:
-        if self.sniffed is not None:
-            return bool(self.sniffed.is_model)
-        return named_like_model(self.name)
 
 
 @dataclass
@@ -79,9 +38,8 @@ class BucketFacts:
     object_lock: bool | Unknown = False
     server_access: bool | Unknown = False
     logging_raw: Any = None
-    objects: list[S3Object] | Unknown = field(default_factory=list)
-    truncated: bool = False
-    groups: dict[str, list[S3Object]] | None = None  # model directories, after sniffing
+    # The listing and what reading its model objects found (filled after the settings).
+    contents: StoreContents = field(default_factory=lambda: StoreContents(Listing(())))
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -125,7 +83,9 @@ def bucket_region(ctx: AwsContext, name: str, listed: dict[str, Any]) -> str | U
         return answer
     assert answer is not None
     constraint = answer.get("LocationConstraint")
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
+    if not constraint:
+        return "us-east-1"
+    return "eu-west-1" if constraint == "EU" else str(constraint)
 
 
 def read_settings(ctx: AwsContext, facts: BucketFacts, keys: KeyCache) -> None:
@@ -226,37 +186,3 @@ def _encryption(answer: Any, region: str, keys: KeyCache) -> dict[str, Any] | Un
         "customer_managed_key": customer,
         "bucket_key": bool(next((r.get("BucketKeyEnabled") for r in rules if r), False)),
     }
-
-
-def list_objects(ctx: AwsContext, facts: BucketFacts, cap: int) -> None:
-    """Up to `cap` objects, page by page; `truncated` when more were there."""
-    objects: list[S3Object] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {"Bucket": facts.name, "MaxKeys": min(1000, cap - len(objects))}
-        if token:
-            params["ContinuationToken"] = token
-        page = ctx.call("s3", facts.region, "list_objects_v2", **params)
-        if isinstance(page, Unknown):
-            facts.objects = page
-            return
-        assert page is not None
-        for item in page.get("Contents", []):
-            key = item.get("Key", "")
-            if key.endswith("/") and not item.get("Size"):
-                continue  # a "folder" placeholder
-            objects.append(
-                S3Object(
-                    key=key,
-                    size=int(item.get("Size", 0)),
-                    etag=item.get("ETag"),
-                    checksum_algorithms=tuple(item.get("ChecksumAlgorithm", []) or ()),
-                )
-            )
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            break
-        if len(objects) >= cap:
-            facts.truncated = True
-            break
-    facts.objects = objects

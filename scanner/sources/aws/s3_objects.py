@@ -1,209 +1,70 @@
-"""Model files in a bucket: which objects to read, how to read them, and the artefacts.
+"""A bucket's model files: the S3 side of `scanner.sources.objectstore`.
 
-Reading every object of a data lake to find models would cost a GET per object, so the listing
-is narrowed in two steps:
-1. names first: a directory is a candidate model directory when it holds an object named like
-   a model file (`.safetensors`, `.pt`, `saved_model.pb`, ...) or a marker (`MLmodel`,
-   `model.sig`) - the same grouping as the `path:` source (`scanner.sources.local._group`);
-2. content then: every object inside a candidate directory is sniffed through a ranged GET of
-   its first bytes (bounded by `sniff_bytes`), so a pickle renamed `config.bin` beside the
-   weights is still caught, and a `.bin` that holds no model drops out. Objects outside
-   candidate directories are never fetched (documented limit: a model with no model-like
-   name anywhere in its directory is not found).
-A `ChecksumSHA256` listed for an object (ListObjectsV2 `ChecksumAlgorithm`) is fetched with
-one HeadObject; only full-object checksums are kept (a multipart composite is not a sha256).
+The object-store builder does the listing's grouping, sniffing, digests and the serialization
+scan; this module says where a bucket is (`container`), runs one object's read through the
+S3 reader, and answers the two questions only the S3 resources ask: whether a bucket holds
+models (`holds_models`, for its `storage` resource) and which object-ARN prefixes are model
+directories (`model_prefixes`, for the access and CloudTrail evaluation).
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import posixpath
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
-
-from scanner.artefacts.formats import sniff_stream
-from scanner.inventory import Ref, Resource, Unknown
-from scanner.redact import redact
-from scanner.sources.aws.context import AwsCallError, AwsContext
-from scanner.sources.aws.s3 import BucketFacts, S3Object
-from scanner.sources.aws.s3_reader import ObjectReadError, RangedObject
-from scanner.sources.local import MARKER_FILES
-from scanner.sources.local import _group as group_model_dirs
-
-SIGNATURE_SUFFIXES = (".sigstore", ".intoto.jsonl", ".sigstore.json")
-SIGNATURE_NAMES = frozenset({"model.sig"})
+from scanner.inventory import Resource, Unknown
+from scanner.sources.aws.context import AwsContext
+from scanner.sources.aws.s3 import BucketFacts
+from scanner.sources.aws.s3_reader import S3Reader
+from scanner.sources.objectstore import (
+    Container,
+    StoreContents,
+    StoredObject,
+    build_artefacts,
+    read_object,
+)
 
 
-def candidate_groups(objects: list[S3Object]) -> dict[str, list[S3Object]]:
-    return group_model_dirs(objects)  # type: ignore[arg-type]
-
-
-def groups(facts: BucketFacts) -> dict[str, list[S3Object]]:
-    """The model directories after sniffing, computed once per bucket."""
-    if facts.groups is None:
-        facts.groups = {} if isinstance(facts.objects, Unknown) else candidate_groups(facts.objects)
-    return facts.groups
-
-
-@dataclass(frozen=True)
-class ReadTask:
-    """One object to sniff (and maybe HEAD for its checksum)."""
-
-    facts: BucketFacts
-    obj: S3Object
-
-
-def read_tasks(facts: BucketFacts) -> list[ReadTask]:
-    if isinstance(facts.objects, Unknown):
-        return []
-    return [
-        ReadTask(facts, obj)
-        for members in candidate_groups(facts.objects).values()
-        for obj in members
-    ]
-
-
-def run_read(ctx: AwsContext, task: ReadTask, budget: int) -> None:
-    """Sniff one object and fetch its full-object SHA-256 if S3 keeps one. Never raises."""
-    facts, obj = task.facts, task.obj
-    if obj.size == 0 or obj.name in MARKER_FILES:
-        # Markers are YAML/JSON by definition; an empty object is judged by its name.
-        obj.sniffed = sniff_stream(io.BytesIO(), 0, obj.name) if obj.size == 0 else None
-    else:
-        reader = RangedObject(
-            ctx, facts.region, facts.name, obj.key, obj.size, budget, etag=obj.etag
-        )
-        try:
-            obj.sniffed = sniff_stream(reader, obj.size, obj.name)  # type: ignore[arg-type]
-        except ObjectReadError as exc:
-            obj.error = str(exc)
-        except AwsCallError as exc:
-            obj.error = f"cannot read: {exc.code}"
-    if "SHA256" in obj.checksum_algorithms:
-        obj.sha256 = _sha256(ctx, facts, obj)
-
-
-def _sha256(ctx: AwsContext, facts: BucketFacts, obj: S3Object) -> str | Unknown | None:
-    try:
-        head = ctx.call(
-            "s3",
-            facts.region,
-            "head_object",
-            Bucket=facts.name,
-            Key=obj.key,
-            ChecksumMode="ENABLED",
-        )
-    except AwsCallError as exc:
-        return Unknown(f"HeadObject failed: {exc.code}")
-    if isinstance(head, Unknown) or head is None:
-        return head
-    value = head.get("ChecksumSHA256")
-    if not value or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" or "-" in value:
-        return None  # a composite (multipart) checksum is not the file's sha256
-    try:
-        return base64.b64decode(value).hex()
-    except ValueError:
-        return None
-
-
-def _format(obj: S3Object) -> str | Unknown | None:
-    if obj.error is not None:
-        return Unknown(obj.error)
-    if obj.sniffed is None:
-        return None
-    if obj.sniffed.format is None and obj.sniffed.problem is not None:
-        return Unknown(obj.sniffed.problem)
-    return obj.sniffed.format
-
-
-def _signature(names: Iterable[str]) -> dict[str, Any]:
-    found = sorted(
-        n
-        for n in names
-        if posixpath.basename(n) in SIGNATURE_NAMES or n.lower().endswith(SIGNATURE_SUFFIXES)
+def container(facts: BucketFacts) -> Container:
+    return Container(
+        provider="s3",
+        kind="bucket",
+        name=facts.name,
+        uri=facts.id,
+        label="S3",
+        source_kind="aws",
+        storage=facts.id,
+        location={"region": facts.region, "account": facts.account},
     )
-    out: dict[str, Any] = {"present": bool(found)}
-    if found:
-        first = posixpath.basename(found[0])
-        out["kind"] = "openssf-model-signing" if first == "model.sig" else "sigstore"
-        out["files"] = found
-        out["verified"] = Unknown("signature verification of S3 artefacts not implemented yet")
-    return out
 
 
-def artefacts(facts: BucketFacts, source: str) -> list[Resource]:
-    if isinstance(facts.objects, Unknown):
-        return []
-    out: list[Resource] = []
-    for owner, members in sorted(groups(facts).items()):
-        # A model at the bucket's root keeps the trailing slash: `s3://b` is the storage's id.
-        uri = f"s3://{facts.name}/{owner}"
-        cut = len(owner) + 1 if owner else 0
-        files = sorted(
-            (
-                {
-                    "path": m.key[cut:],
-                    "size": m.size,
-                    **({"sha256": m.sha256} if m.sha256 is not None else {}),
-                    "etag": (m.etag or "").strip('"') or None,
-                    "format": _format(m),
-                }
-                for m in members
-            ),
-            key=lambda f: f["path"],
-        )
-        formats = sorted({f["format"] for f in files if isinstance(f["format"], str)})
-        undetermined = [f for f in files if isinstance(f["format"], Unknown)]
-        pickle_based: bool | Unknown
-        if any(m.sniffed is not None and m.sniffed.pickle_based for m in members):
-            pickle_based = True
-        elif undetermined:
-            first = undetermined[0]
-            more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-            pickle_based = Unknown(
-                f"format of {first['path']}{more} could not be determined "
-                f"({first['format'].reason})"
-            )
-        else:
-            pickle_based = False
-        total = sum(m.size for m in members)
-        out.append(
-            Resource(
-                id=redact(uri),
-                type="artefact",
-                name=owner.rpartition("/")[2] if owner else facts.name,
-                source=source,
-                attributes={
-                    "uri": redact(uri),
-                    "location": {
-                        "provider": "s3",
-                        "bucket": facts.name,
-                        "prefix": owner,
-                        "region": facts.region,
-                        "account": facts.account,
-                    },
-                    "storage": Ref(facts.id),
-                    "files": files,
-                    "file_count": len(files),
-                    "total_size": total,
-                    "listing_truncated": facts.truncated,
-                    "serialization": {"formats": formats, "pickle_based": pickle_based},
-                    "signature": _signature(m.key for m in members),
-                },
-                raw={"bucket": facts.name, "prefix": owner, "keys": sorted(m.key for m in members)},
-            )
-        )
-    return out
+def list_objects(ctx: AwsContext, facts: BucketFacts, cap: int) -> None:
+    facts.contents = StoreContents(S3Reader(ctx, facts.region, facts.name).list_objects(cap))
+
+
+def read_tasks(facts: BucketFacts) -> list[tuple[BucketFacts, StoredObject]]:
+    """The objects to sniff: every object of a candidate model directory (by names)."""
+    return [(facts, obj) for obj in facts.contents.to_read()]
+
+
+def run_read(ctx: AwsContext, task: tuple[BucketFacts, StoredObject], sniff_bytes: int) -> None:
+    """Sniff one object (and read its listed SHA-256). Never raises."""
+    facts, obj = task
+    reader = S3Reader(ctx, facts.region, facts.name)
+    facts.contents.record(obj, read_object(reader, obj, sniff_bytes))
+
+
+def artefacts(
+    ctx: AwsContext, facts: BucketFacts, source: str, integrity_max_bytes: int
+) -> list[Resource]:
+    reader = S3Reader(ctx, facts.region, facts.name)
+    return build_artefacts(facts.contents, container(facts), source, reader, integrity_max_bytes)
 
 
 def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:
-    if isinstance(facts.objects, Unknown):
-        return facts.objects
-    if groups(facts):
+    contents = facts.contents
+    if isinstance(contents.objects, Unknown):
+        return contents.objects
+    if contents.model_dirs():
         return True
-    if facts.truncated:
+    if contents.truncated:
         return Unknown(
             f"no model files among the first {cap} objects; listing capped "
             "(raise max_objects_per_bucket)"
@@ -215,9 +76,9 @@ def model_prefixes(facts: BucketFacts) -> list[str]:
     """Object-ARN prefixes of the bucket's model directories; the whole bucket when it has
     none (or the listing is unknown): readers of *model* objects are what policies ask about."""
     base = f"arn:aws:s3:::{facts.name}/"
-    if isinstance(facts.objects, Unknown):
+    if isinstance(facts.contents.objects, Unknown):
         return [base]
-    owners = sorted(groups(facts))
-    if not owners or "" in owners or facts.truncated:
+    owners = sorted(facts.contents.model_dirs())
+    if not owners or "" in owners or facts.contents.truncated:
         return [base]
     return [f"{base}{o}/" for o in owners]

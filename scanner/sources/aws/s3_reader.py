@@ -1,115 +1,122 @@
-"""A read-only, seekable view of one S3 object through ranged GETs, with a byte budget.
+"""S3 as an object store (`scanner.sources.objectstore`): one bucket, read-only calls only.
 
-Format sniffing (`scanner.artefacts.formats.sniff_stream`) reads a 64 KiB head and a few small
-windows (a zip's central directory, a safetensors header); fetching whole multi-gigabyte
-weights for that would be absurd. Reads are served from 64 KiB-aligned blocks fetched on
-demand (adjacent missing blocks in one request) and cached, and the total fetched per object
-is capped: past the budget a read fails like an I/O error, so the format becomes Unknown
-with the reason instead of the scanner downloading a hostile object's every byte.
+ListObjectsV2 for the listing (bounded by `max_objects_per_bucket`, folder placeholders left
+out), ranged GetObject with the listed ETag as `IfMatch` (the object must not change between
+reads: a mixed read would be garbage), HeadObject with `ChecksumMode` for a listed
+`ChecksumSHA256` (only full-object checksums are kept: a multipart composite is not the file's
+sha256), and a whole GetObject for the serialization scan. Every call goes through
+`AwsContext`, so a denial is an Unknown naming the action, never a crash.
 """
 
 from __future__ import annotations
 
-import io
+import base64
 from typing import Any
 
 from scanner.inventory import Unknown
-from scanner.sources.aws.context import AwsContext
+from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.objectstore import Listing, ObjectReadError, StoredObject
 
-BLOCK = 64 * 1024
-
-
-class ObjectReadError(OSError):
-    """A ranged GET was denied or failed, or the byte budget ran out."""
+_CHUNK = 1024 * 1024
 
 
-class RangedObject(io.RawIOBase):
-    def __init__(
-        self,
-        ctx: AwsContext,
-        region: str,
-        bucket: str,
-        key: str,
-        size: int,
-        budget: int,
-        etag: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._ctx = ctx
-        self._region = region
-        self._bucket = bucket
-        self._key = key
-        self._size = size
-        self._budget = budget
-        self._etag = etag
-        self._pos = 0
-        self._blocks: dict[int, bytes] = {}
-        self.fetched = 0
-        self.requests = 0
+class S3Reader:
+    def __init__(self, ctx: AwsContext, region: str, bucket: str) -> None:
+        self.ctx = ctx
+        self.region = region
+        self.bucket = bucket
 
-    def readable(self) -> bool:
-        return True
+    def list_objects(self, cap: int) -> Listing:
+        """Up to `cap` objects, page by page; `truncated` when more were there."""
+        objects: list[StoredObject] = []
+        token: str | None = None
+        truncated = False
+        while True:
+            params: dict[str, Any] = {
+                "Bucket": self.bucket,
+                "MaxKeys": min(1000, cap - len(objects)),
+            }
+            if token:
+                params["ContinuationToken"] = token
+            page = self.ctx.call("s3", self.region, "list_objects_v2", **params)
+            if isinstance(page, Unknown):
+                return Listing(page)
+            assert page is not None
+            for item in page.get("Contents", []):
+                key = item.get("Key", "")
+                if key.endswith("/") and not item.get("Size"):
+                    continue  # a "folder" placeholder
+                objects.append(
+                    StoredObject(
+                        key=key,
+                        size=int(item.get("Size", 0)),
+                        etag=item.get("ETag"),
+                        checksums=tuple(item.get("ChecksumAlgorithm", []) or ()),
+                    )
+                )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
+            if len(objects) >= cap:
+                truncated = True
+                break
+        return Listing(tuple(objects), truncated)
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), max(0, self._size - self._pos))
-        if n == 0:
-            return 0
-        data = self._range(self._pos, self._pos + n)
-        view[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def _range(self, start: int, end: int) -> bytes:
-        first, last = start // BLOCK, (end - 1) // BLOCK
-        missing = [b for b in range(first, last + 1) if b not in self._blocks]
-        if missing:
-            self._fetch(missing[0], missing[-1])
-        data = b"".join(self._blocks[b] for b in range(first, last + 1))
-        offset = start - first * BLOCK
-        return data[offset : offset + (end - start)]
-
-    def _fetch(self, first: int, last: int) -> None:
-        lo = first * BLOCK
-        hi = min(self._size, (last + 1) * BLOCK) - 1
-        if self.fetched + (hi - lo + 1) > self._budget:
+    def read_range(self, obj: StoredObject, start: int, length: int) -> bytes:
+        answer = self._get(obj, Range=f"bytes={start}-{start + length - 1}")
+        body = answer["Body"]
+        try:
+            data: bytes = body.read(length + 1)
+        finally:
+            body.close()
+        if len(data) != length:
             raise ObjectReadError(
-                f"sniffing needs more than the {self._budget}-byte read budget (sniff_bytes)"
+                f"ranged GET returned {len(data)} bytes for a {length}-byte range"
             )
-        params: dict[str, Any] = {
-            "Bucket": self._bucket,
-            "Key": self._key,
-            "Range": f"bytes={lo}-{hi}",
-        }
-        if self._etag:
-            # The object must not change between reads: a mixed read would be garbage.
-            params["IfMatch"] = self._etag
-        answer = self._ctx.call("s3", self._region, "get_object", **params)
-        self.requests += 1
+        return data
+
+    def read_all(self, obj: StoredObject, into: Any) -> None:
+        body = self._get(obj)["Body"]
+        try:
+            while chunk := body.read(_CHUNK):
+                into.write(chunk)
+        finally:
+            body.close()
+
+    def recorded_sha256(self, obj: StoredObject) -> str | Unknown | None:
+        if "SHA256" not in obj.checksums:
+            return None
+        try:
+            head = self.ctx.call(
+                "s3",
+                self.region,
+                "head_object",
+                Bucket=self.bucket,
+                Key=obj.key,
+                ChecksumMode="ENABLED",
+            )
+        except AwsCallError as exc:
+            return Unknown(f"HeadObject failed: {exc.code}")
+        if isinstance(head, Unknown) or head is None:
+            return head
+        value = head.get("ChecksumSHA256")
+        if not value or head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" or "-" in value:
+            return None  # a composite (multipart) checksum is not the file's sha256
+        try:
+            return base64.b64decode(value).hex()
+        except ValueError:
+            return None
+
+    def _get(self, obj: StoredObject, **extra: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": obj.key, **extra}
+        if obj.etag:
+            params["IfMatch"] = obj.etag
+        try:
+            answer = self.ctx.call("s3", self.region, "get_object", **params)
+        except AwsCallError as exc:
+            raise ObjectReadError(f"cannot read: {exc.code}") from exc
         if isinstance(answer, Unknown):
             raise ObjectReadError(answer.reason)
         if answer is None:
             raise ObjectReadError("object vanished while being read")
-        body = answer["Body"]
-        try:
-            data = body.read(hi - lo + 1 + 1)
-        finally:
-            body.close()
-        if len(data) != hi - lo + 1:
-            raise ObjectReadError(
-                f"ranged GET returned {len(data)} bytes for a {hi - lo + 1}-byte range"
-            )
-        self.fetched += len(data)
-        for b in range(first, last + 1):
-            self._blocks[b] = data[(b - first) * BLOCK : (b - first + 1) * BLOCK]
+        return answer

@@ -19,9 +19,7 @@ from scanner.sources.aws.sagemaker_endpoints import EndpointFacts, region_endpoi
 from scanner.sources.aws.sagemaker_parse import (
     DECISION_API,
     EXPOSURE,
-    OUTPUT_MODE,
     PROVIDER,
-    SOURCE,
     artefact_dirs,
     data_capture,
     package_refs,
@@ -29,6 +27,7 @@ from scanner.sources.aws.sagemaker_parse import (
     tag_map,
 )
 from scanner.sources.aws.sagemaker_registry import Served, collect_registry
+from scanner.sources.tags import governance_facts
 
 ENDPOINT_ATTRIBUTES = frozenset(
     {
@@ -44,7 +43,7 @@ SUBNET_CHUNK = 200
 Described = Mapping[str, Any] | Unknown
 
 
-def collect(ctx: AwsContext, region: str) -> AwsCollected:
+def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     shared = region_endpoints(ctx, region)
     if region_disabled(shared.endpoints, region):
         return AwsCollected(problems=shared.problems)
@@ -56,7 +55,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
     )
     models = _describe_all(reader, "describe_model", "ModelName", model_names)
     served = _served(shared.endpoints, models, region, ctx.account)
-    registry = collect_registry(reader, ctx.account, served)
+    registry = collect_registry(reader, ctx.account, served, source)
     # Packages an endpoint serves that the registry listing did not show (another account's).
     missing = sorted(served.arns - registry.packages.keys())
     packages = {
@@ -75,7 +74,7 @@ def collect(ctx: AwsContext, region: str) -> AwsCollected:
     resources = list(registry.resources)
     for facts, endpoint_tags in zip(endpoints, tags, strict=True):
         resources.append(
-            _endpoint(facts, endpoint_tags, models, packages, subnets, ctx.account, region)
+            _endpoint(facts, endpoint_tags, models, packages, subnets, ctx.account, region, source)
         )
     problems = tuple(dict.fromkeys((*shared.problems, *reader.problems())))
     return AwsCollected(tuple(resources), problems)
@@ -87,7 +86,8 @@ def _describe_all(
     """One describe call per name, on the bounded pool."""
 
     def describe(name: str) -> Described:
-        answer = reader.call("sagemaker", method, **{parameter: name})
+        params: dict[str, Any] = {parameter: name}
+        answer = reader.call("sagemaker", method, **params)
         if isinstance(answer, dict):
             return strip_metadata(answer)
         return answer if isinstance(answer, Unknown) else Unknown("no answer")
@@ -161,6 +161,7 @@ def _endpoint(
     subnets: Mapping[str, str] | Unknown,
     account: str,
     region: str,
+    source: str,
 ) -> Resource:
     attributes: dict[str, Any] = {
         "provider": PROVIDER,
@@ -171,8 +172,9 @@ def _endpoint(
     values = tag_map(tags) if isinstance(tags, list) else {}
     if isinstance(tags, list):
         attributes["tags"] = redact(values, mask_keys=True)
-        if values.get(OUTPUT_MODE, "").strip():
-            attributes["output_mode"] = values[OUTPUT_MODE].strip().lower()
+        output_mode = governance_facts(values).get("output_mode")
+        if output_mode is not None:
+            attributes["output_mode"] = output_mode
         attributes["decision_api"] = values.get(EXPOSURE, "").strip().lower() == DECISION_API
     else:
         reason = tags if isinstance(tags, Unknown) else Unknown("no answer")
@@ -207,7 +209,7 @@ def _endpoint(
         id=facts.arn,
         type="endpoint",
         name=facts.name,
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=redact(raw, mask_keys=True),
     )
@@ -228,10 +230,10 @@ def model_facts(
         return dict.fromkeys(keys, names)
     if not names:
         return dict.fromkeys(keys, Unknown("the endpoint config names no model"))
-    described = [models[n] for n in names]
-    unknown = next((m for m in described if isinstance(m, Unknown)), None)
+    unknown = next((models[n] for n in names if isinstance(models[n], Unknown)), None)
     if unknown is not None:
         return dict.fromkeys(keys, unknown)
+    described = [m for m in (models[n] for n in names) if not isinstance(m, Unknown)]
     out: dict[str, Any] = {
         # moto drops EnableNetworkIsolation (always false): see docs/sources/aws-services.md.
         "network_isolation": all(m.get("EnableNetworkIsolation") is True for m in described),

@@ -11,8 +11,8 @@ are left to each collector, and this module does them once for all four:
 - **Problems are reported once per reason.** A denied `DescribeEndpoint` on 300 endpoints is one
   line, with the count, not 300.
 
-The module carries the `sagemaker` prefix only because the brief assigns file names by service;
-the four collectors share it (the integrator may move it next to `context.py`).
+The module carries the `sagemaker` prefix because SageMaker was its first user; the four
+collectors share it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from scanner.inventory import Unknown
@@ -31,12 +30,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_ERROR_TEXT = 200
-
-
-def pool_size(ctx: AwsContext) -> int:
-    """The context's bounded pool size (the `concurrency` option, default 16)."""
-    size = getattr(ctx, "max_pool", None) or getattr(ctx, "_max_pool", None) or 16
-    return max(1, int(size))
 
 
 def region_disabled(value: Any, region: str) -> bool:
@@ -132,11 +125,8 @@ class Reader:
         )
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """`fn` over `items` on a bounded pool (inline when there is at most one item)."""
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(pool_size(self.ctx), len(items))) as pool:
-            return list(pool.map(fn, items))
+        """`fn` over `items` on the source's one bounded pool (`AwsContext.map`)."""
+        return self.ctx.map(fn, items)
 
     @staticmethod
     def _failed(exc: AwsCallError) -> Unknown:

@@ -15,20 +15,11 @@ from scanner.inventory import Unknown
 from scanner.redact import redact_uri
 
 PROVIDER = "sagemaker"
-# The `source` of every resource these collectors build. The orchestrator knows the configured
-# source's name and may replace it; the collectors' signature (ctx, region) does not carry it.
-SOURCE = "aws"
 
-# Keys read from CustomerMetadataProperties (model packages) and tags (groups, endpoints).
-OWNER, CLASSIFICATION, IP_VALUE = "owner", "classification", "ip_value"
-RETIRED, WATERMARK, OUTPUT_MODE = "retired", "watermark", "output_mode"
-AUTHORIZED = "authorized_deployments"
+# Keys read from CustomerMetadataProperties (model packages) and tags (groups, endpoints),
+# besides the governance vocabulary every source reads (`scanner.sources.tags`).
 SHA256, DIGEST = "sha256", "digest"
 EXPOSURE, DECISION_API = "exposure", "decision-api"
-
-# The same words the MLflow source reads in its tags.
-_TRUE = frozenset({"true", "yes", "1", "y", "on"})
-_NOT_WATERMARKED = frozenset({"", "false", "no", "none", "0", "off"})
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -120,28 +111,6 @@ def tag_map(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
         for t in tags
         if isinstance(t, Mapping) and t.get("Key") is not None
     }
-
-
-def inventory_facts(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Inventory attributes from metadata or tags; a key that is not set is left out.
-
-    `classification`, `ip_value` and `output_mode` are lower-cased; `retired` is true for
-    `true`/`yes`/`1`/`y`/`on`; `watermarked` for anything but empty/`false`/`no`/`none`/`0`/
-    `off`; `authorized_deployments` is a comma-separated list. Whoever combines layers makes
-    `retired`/`watermarked` false when no layer sets them.
-    """
-    facts: dict[str, Any] = {}
-    for key in (OWNER, CLASSIFICATION, IP_VALUE, OUTPUT_MODE):
-        value = props.get(key)
-        if isinstance(value, str) and value.strip():
-            facts[key] = value.strip() if key == OWNER else value.strip().lower()
-    if isinstance(props.get(RETIRED), str):
-        facts["retired"] = props[RETIRED].strip().lower() in _TRUE
-    if isinstance(props.get(WATERMARK), str):
-        facts["watermarked"] = props[WATERMARK].strip().lower() not in _NOT_WATERMARKED
-    if isinstance(props.get(AUTHORIZED), str):
-        facts[AUTHORIZED] = [p.strip() for p in props[AUTHORIZED].split(",") if p.strip()]
-    return facts
 
 
 def recorded_digest(

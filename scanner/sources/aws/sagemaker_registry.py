@@ -18,16 +18,15 @@ from scanner.redact import redact, redact_text, redact_uri
 from scanner.sources.aws.sagemaker_calls import Reader, strip_metadata
 from scanner.sources.aws.sagemaker_parse import (
     PROVIDER,
-    SOURCE,
     artefact_dirs,
     container_data,
     containers,
-    inventory_facts,
     recorded_digest,
     snake,
     tag_map,
     version_stage,
 )
+from scanner.sources.tags import governance_facts
 
 # Facts a version inherits from its model when its own metadata does not set them.
 INHERITED = ("owner", "classification", "ip_value", "output_mode", "retired", "watermarked")
@@ -65,7 +64,7 @@ Read = tuple[
 ]
 
 
-def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
+def collect_registry(reader: Reader, account: str, served: Served, source: str) -> Registry:
     read = _by_search(reader) or _by_listing(reader, account)
     if read is None:
         return Registry((), {})
@@ -73,7 +72,7 @@ def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
     resources: list[Resource] = []
     for group, (tags, packages) in zip(groups, parts, strict=True):
         arn = _group_arn(group, reader.region, account)
-        model = _model(group, arn, tags, packages, descriptions, account, reader.region)
+        model = _model(group, arn, tags, packages, descriptions, account, reader.region, source)
         resources.append(model)
         if isinstance(packages, list):
             resources.extend(
@@ -84,6 +83,7 @@ def collect_registry(reader: Reader, account: str, served: Served) -> Registry:
                     served,
                     account,
                     reader.region,
+                    source,
                 )
                 for p in packages
             )
@@ -174,6 +174,7 @@ def _model(
     descriptions: Mapping[str, Mapping[str, Any] | Unknown],
     account: str,
     region: str,
+    source: str,
 ) -> Resource:
     attributes: dict[str, Any] = {"provider": PROVIDER, "account": account, "region": region}
     if group.get("ModelPackageGroupDescription"):
@@ -193,9 +194,9 @@ def _model(
     else:
         attributes["version_count"] = _unknown(packages)
         latest_description = _unknown(packages)
-    tag_facts = inventory_facts(tag_values)
+    tag_facts = governance_facts(tag_values)
     meta_facts = (
-        inventory_facts(_metadata(latest_description))
+        governance_facts(_metadata(latest_description))
         if isinstance(latest_description, Mapping)
         else {}
     )
@@ -217,7 +218,7 @@ def _model(
         id=arn,
         type="model",
         name=str(group["ModelPackageGroupName"]),
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=redact({"group": strip_metadata(dict(group)), "tags": tag_values}, mask_keys=True),
     )
@@ -230,6 +231,7 @@ def _version(
     served: Served,
     account: str,
     region: str,
+    source: str,
 ) -> Resource:
     arn = str(summary["ModelPackageArn"])
     version = str(summary.get("ModelPackageVersion", arn.rsplit("/", 1)[-1]))
@@ -263,7 +265,7 @@ def _version(
         id=arn,
         type="model_version",
         name=f"{model.name}/{version}",
-        source=SOURCE,
+        source=source,
         attributes=attributes,
         raw=redact(
             dict(description) if isinstance(description, Mapping) else dict(summary),
@@ -276,7 +278,7 @@ def _described(description: Mapping[str, Any], model: Resource) -> dict[str, Any
     out: dict[str, Any] = {}
     props = _metadata(description)
     out["metadata"] = redact(dict(props), mask_keys=True)
-    facts = inventory_facts(props)
+    facts = governance_facts(props)
     for key in INHERITED:
         if key in facts:
             out[key] = facts[key]

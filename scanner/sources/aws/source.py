@@ -7,52 +7,39 @@ Order of work per account (independent calls run concurrently, at most `workers`
 3. per object in a candidate model directory, in parallel: a ranged GET to sniff its format
    (and a HeadObject for a listed SHA-256);
 then, once every account is read: access evaluation (IAM x bucket policies, across the
-scanned accounts), CloudTrail coverage, and the resources.
+scanned accounts), CloudTrail coverage, and the resources (artefacts through the object-store
+builder, pickle-based ones scanned within `integrity_max_bytes`).
+A collector that fans out (describe every endpoint) does so on the same pool (`ctx.map`).
 """
 
 from __future__ import annotations
 
-import importlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from scanner.inventory import Resource, Unknown
-from scanner.sources.aws import build, cloudtrail, iam, s3, s3_integrity, s3_objects, session
+from scanner.sources.aws import (
+    apigateway,
+    build,
+    cloudtrail,
+    ec2,
+    guardduty,
+    iam,
+    s3,
+    s3_objects,
+    sagemaker,
+    session,
+)
 from scanner.sources.aws.access import Scope, evaluate_bucket
-from scanner.sources.aws.collected import AwsCollected
+from scanner.sources.aws.collected import AccountScan, AwsCollected
 from scanner.sources.aws.context import AwsCallError, AwsContext
 from scanner.sources.aws.options import parse_options
 from scanner.sources.interface import Collection, Progress, SourceSpec
 
-# Collectors written beside this one; each exposes `collect(ctx, region) -> AwsCollected`.
-# A module that is not there yet is skipped (the scan says nothing about those services).
-REGIONAL_COLLECTORS = ("sagemaker", "apigateway", "ec2", "guardduty")
-
-
-@dataclass
-class AccountScan:
-    ctx: AwsContext
-    regions: list[str]
-    buckets: list[s3.BucketFacts] = field(default_factory=list)
-    iam: iam.IamAccount | Unknown | None = None
-    account_pab: dict[str, bool] | Unknown | None = None
-    trails: list[cloudtrail.Trail] = field(default_factory=list)
-    trails_denied: Unknown | None = None
-    collected: list[AwsCollected] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def regional_collectors() -> list[Any]:
-    found = []
-    for name in REGIONAL_COLLECTORS:
-        qualified = f"scanner.sources.aws.{name}"
-        try:
-            found.append(importlib.import_module(qualified))
-        except ModuleNotFoundError as exc:
-            if exc.name != qualified:
-                raise  # the module is there but one of its imports is missing: a real error
-    return found
+# Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
+# name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
+REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
 
 
 class AwsSource:
@@ -76,19 +63,13 @@ class AwsSource:
                     acct.account,
                     max_attempts=opts.max_attempts,
                     max_pool=opts.workers,
+                    pool=pool,
                 )
                 regions, region_problems = session.regions(ctx, opts)
                 problems.extend(region_problems)
                 progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
                 scans.append(self._scan_account(ctx, regions, pool, progress))
         resources, more = self._assemble(scans)
-        contexts = {scan.ctx.account: scan.ctx for scan in scans}
-
-        def s3_client(artefact: Resource) -> Any:
-            where = artefact.attributes["location"]
-            return contexts[where["account"]].client("s3", where.get("region"))
-
-        resources = s3_integrity.scan_artefacts(resources, s3_client, opts.integrity_max_bytes)
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
@@ -123,9 +104,13 @@ class AwsSource:
         )
         trails_future = pool.submit(cloudtrail.describe, ctx, regions)
         regional: list[tuple[str, str, Future[AwsCollected]]] = [
-            (module.__name__.rsplit(".", 1)[-1], region, pool.submit(module.collect, ctx, region))
+            (
+                module.__name__.rsplit(".", 1)[-1],
+                region,
+                pool.submit(module.collect, ctx, region, self.spec.name),
+            )
             for region in regions
-            for module in regional_collectors()
+            for module in REGIONAL_COLLECTORS
         ]
 
         buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
@@ -140,8 +125,9 @@ class AwsSource:
             if isinstance(facts, s3.BucketFacts):
                 scan.buckets.append(facts)
         tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
-        for f in [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]:
-            self._result(f, scan, "S3 object read")
+        reads = [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]
+        for read in reads:
+            self._result(read, scan, "S3 object read")
         progress(f"{self.spec.text}: account {ctx.account}: sniffed {len(tasks)} objects")
 
         loaded = self._result(iam_future, scan, "IAM")
@@ -156,8 +142,8 @@ class AwsSource:
         if isinstance(described, tuple):
             scan.trails, trail_problems, scan.trails_denied = described
             scan.problems.extend(trail_problems)
-        for name, region, f in regional:
-            got = self._result(f, scan, f"{name} collector in {region}")
+        for name, region, collecting in regional:
+            got = self._result(collecting, scan, f"{name} collector in {region}")
             if isinstance(got, AwsCollected):
                 scan.collected.append(got)
         return scan
@@ -180,7 +166,7 @@ class AwsSource:
                 return None
             facts = s3.BucketFacts(name, ctx.account, region)
         s3.read_settings(ctx, facts, keys)
-        s3.list_objects(ctx, facts, self.options.max_objects_per_bucket)
+        s3_objects.list_objects(ctx, facts, self.options.max_objects_per_bucket)
         return facts
 
     @staticmethod
@@ -217,7 +203,9 @@ class AwsSource:
             for facts in scan.buckets:
                 access = accesses[facts.id]
                 resources.append(builder.storage(facts, access, scan.account_pab, coverage))
-                resources.extend(s3_objects.artefacts(facts, source))
+                resources.extend(
+                    s3_objects.artefacts(scan.ctx, facts, source, self.options.integrity_max_bytes)
+                )
             resources.extend(coverage.trail_resources(scan.buckets, source))
             for got in scan.collected:
                 resources.extend(got.resources)

@@ -18,10 +18,9 @@ from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact, redact_text
 from scanner.sources.mlflow import uris
 from scanner.sources.mlflow.settings import Settings
+from scanner.sources.tags import governance_facts, layered
 
-_TRUE = frozenset({"true", "yes", "1", "y", "on"})
 _CODE_TAGS = (("repo", "mlflow.source.git.repoURL"), ("commit", "mlflow.source.git.commit"))
-_NOT_WATERMARKED = frozenset({"", "false", "no", "none", "0", "off"})
 
 
 @dataclass(frozen=True)
@@ -76,41 +75,23 @@ def _iso(millis: Any) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _truthy(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in _TRUE
-
-
 def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in (tags or {}).items()}
 
 
 class TagFields:
-    """The inventory fields of one model or version, from the configured tag names."""
+    """The inventory fields of one model or version, read from the configured tag names with
+    the vocabulary every source shares (`scanner.sources.tags`)."""
 
     def __init__(self, settings: Settings, *layers: Mapping[str, str]) -> None:
         self.names = settings.tags
         self.layers = layers  # most specific first: version tags, then the model's
 
-    def get(self, field: str) -> str | None:
-        name = self.names[field]
-        for layer in self.layers:
-            if name in layer:
-                return layer[name]
-        return None
-
     def attributes(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for field in ("owner", "classification", "ip_value", "output_mode"):
-            value = self.get(field)
-            if value is not None and value.strip():
-                value = value.strip()
-                out[field] = value if field == "owner" else value.lower()
-        deployments = self.get("authorized_deployments")
-        if deployments is not None:
-            out["authorized_deployments"] = [d.strip() for d in deployments.split(",") if d.strip()]
-        out["retired"] = _truthy(self.get("retired"))
-        mark = self.get("watermark")
-        out["watermarked"] = mark is not None and mark.strip().lower() not in _NOT_WATERMARKED
+        out = governance_facts(layered(*self.layers), keys=self.names)
+        # An MLflow model nobody tagged retired is in use, and one with no watermark tag has none.
+        out.setdefault("retired", False)
+        out.setdefault("watermarked", False)
         return out
 
 
@@ -196,7 +177,7 @@ def _dataset_source(source: Any) -> str:
     if isinstance(parsed, Mapping):
         for key in ("uri", "url", "path", "table_name", "name"):
             if isinstance(parsed.get(key), str):
-                return parsed[key]
+                return str(parsed[key])
     return text
 
 

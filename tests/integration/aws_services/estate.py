@@ -25,6 +25,8 @@ from tests.servers.moto import MotoServer
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 WEST = "us-west-2"
+# The configured name of the `aws:` source the collectors build resources for.
+SOURCE = "aws-test"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/inference:1"
 FRAUD_SHA256 = "ab" * 32

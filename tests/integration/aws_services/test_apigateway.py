@@ -7,14 +7,14 @@ import pytest
 from scanner.inventory import Inventory, Resource
 from scanner.sources.aws import apigateway, sagemaker
 from scanner.sources.aws.context import AwsContext
-from tests.integration.aws_services.estate import REGION, WEST, Estate
+from tests.integration.aws_services.estate import REGION, SOURCE, WEST, Estate
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def gateway(module_ctx: AwsContext) -> dict[str, Resource]:
-    result = apigateway.collect(module_ctx, REGION)
+    result = apigateway.collect(module_ctx, REGION, SOURCE)
     assert result.problems == ()
     return {r.name: r for r in result.resources}
 
@@ -89,8 +89,10 @@ def test_the_two_collectors_own_disjoint_attributes_and_merge_in_either_order(
     ctx: AwsContext, estate: Estate
 ) -> None:
     assert not sagemaker.ENDPOINT_ATTRIBUTES & apigateway.GATEWAY_ATTRIBUTES
-    from_sagemaker = [r for r in sagemaker.collect(ctx, REGION).resources if r.type == "endpoint"]
-    from_gateway = list(apigateway.collect(ctx, REGION).resources)
+    from_sagemaker = [
+        r for r in sagemaker.collect(ctx, REGION, SOURCE).resources if r.type == "endpoint"
+    ]
+    from_gateway = list(apigateway.collect(ctx, REGION, SOURCE).resources)
     assert {r.id for r in from_sagemaker} == {r.id for r in from_gateway}
     for r in from_sagemaker:
         assert set(r.attributes) <= sagemaker.ENDPOINT_ATTRIBUTES
@@ -105,7 +107,7 @@ def test_the_two_collectors_own_disjoint_attributes_and_merge_in_either_order(
 
 
 def test_a_gateway_in_another_region_is_reported_not_linked(ctx: AwsContext) -> None:
-    result = apigateway.collect(ctx, "eu-west-1")
+    result = apigateway.collect(ctx, "eu-west-1", SOURCE)
     assert result.resources == ()
     (problem,) = result.problems
     assert "invokes endpoint fraud-prod in us-east-1: cross-region gateways are not linked" in (
@@ -114,7 +116,7 @@ def test_a_gateway_in_another_region_is_reported_not_linked(ctx: AwsContext) -> 
 
 
 def test_stage_variables_name_the_endpoint_per_stage(ctx: AwsContext) -> None:
-    (ghost,) = apigateway.collect(ctx, WEST).resources
+    (ghost,) = apigateway.collect(ctx, WEST, SOURCE).resources
     gateway = ghost.attributes["gateway"]
     # Only the stage that defines the variable invokes the endpoint.
     assert [(r["stage"], r["auth"]) for r in gateway["routes"]] == [("live", "iam")]

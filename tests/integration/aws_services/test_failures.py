@@ -15,6 +15,7 @@ from scanner.inventory import Unknown
 from scanner.sources.aws import apigateway, ec2, guardduty, sagemaker
 from tests.integration.aws_services.estate import (
     REGION,
+    SOURCE,
     WEST,
     Estate,
     aws_context,
@@ -69,7 +70,7 @@ def test_denied_calls_become_unknowns_naming_the_action(
     moto: MotoServer, estate: Estate, scanner_keys: dict[str, str]
 ) -> None:
     ctx = aws_context(moto, boto_session(**scanner_keys))
-    results = {c.__name__.rsplit(".", 1)[-1]: c.collect(ctx, REGION) for c in COLLECTORS}
+    results = {c.__name__.rsplit(".", 1)[-1]: c.collect(ctx, REGION, SOURCE) for c in COLLECTORS}
     resources = {r.id: r for r in results["sagemaker"].resources}
 
     endpoint = resources[estate.endpoints["fraud-prod"]]
@@ -134,7 +135,7 @@ def test_a_region_that_is_not_enabled_is_a_problem_line_not_a_failure() -> None:
         ctx = aws_context(MotoServer(f"http://127.0.0.1:{httpd.server_port}"))
         region = "ap-east-1"
         for collector in COLLECTORS:
-            result = collector.collect(ctx, region)
+            result = collector.collect(ctx, region, SOURCE)
             name = collector.__name__.rsplit(".", 1)[-1]
             assert result.problems, name
             assert all(f"region {region} not enabled" in p for p in result.problems), name
@@ -155,7 +156,7 @@ def test_collecting_changes_nothing_in_the_emulator(
         ctx = aws_context(moto, session)
         for region in (REGION, WEST):
             for collector in COLLECTORS:
-                collector.collect(ctx, region)
+                collector.collect(ctx, region, SOURCE)
 
     # moto creates some objects lazily on a region's first read (default VPCs, the API
     # Gateway account record): one pass first, so the comparison sees only what a scan adds.

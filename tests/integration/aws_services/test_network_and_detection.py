@@ -6,13 +6,13 @@ import pytest
 
 from scanner.sources.aws import ec2, guardduty
 from scanner.sources.aws.context import AwsContext
-from tests.integration.aws_services.estate import ACCOUNT, REGION, Estate
+from tests.integration.aws_services.estate import ACCOUNT, REGION, SOURCE, Estate
 
 pytestmark = pytest.mark.slow
 
 
 def test_vpcs_become_networks_with_flow_log_state(ctx: AwsContext, estate: Estate) -> None:
-    result = ec2.collect(ctx, REGION)
+    result = ec2.collect(ctx, REGION, SOURCE)
     assert result.problems == ()
     networks = {r.attributes["vpc_id"]: r for r in result.resources}
     ml = networks[estate.ml_vpc]
@@ -24,7 +24,7 @@ def test_vpcs_become_networks_with_flow_log_state(ctx: AwsContext, estate: Estat
     assert reject["enabled"] is False  # a reject-only log does not show egress
     assert [log["traffic_type"] for log in reject["logs"]] == ["reject"]
     assert networks[estate.bare_vpc].attributes["flow_logs"] == {"enabled": False, "logs": []}
-    assert "hosts_models" not in ml.attributes  # linked by the integrator, not collected
+    assert "hosts_models" not in ml.attributes  # linked later (scanner/linking.py), not collected
     assert sum(1 for r in result.resources if r.attributes["is_default"]) == 1
 
 
@@ -40,7 +40,7 @@ def test_vpcs_become_networks_with_flow_log_state(ctx: AwsContext, estate: Estat
 def test_one_threat_detection_per_region(
     ctx: AwsContext, estate: Estate, region: str, enabled: bool, protected: bool
 ) -> None:
-    result = guardduty.collect(ctx, region)
+    result = guardduty.collect(ctx, region, SOURCE)
     assert result.problems == ()
     (detection,) = result.resources
     assert detection.id == f"aws-guardduty://{ACCOUNT}/{region}"

@@ -2,8 +2,8 @@
 
 The policies here resemble MW-API-01/04/06, MW-NET-01/02/03 and MW-INV-05 closely enough to
 prove the attributes carry what those checks need; the built-in pack is written elsewhere.
-Linked attributes (`hosts_models`, `served`) are the integrator's, so the network and
-inventory checks here go through the references the collectors set instead.
+Linked attributes (`hosts_models`, `served`) are computed later, by `scanner/linking.py`, so the
+network and inventory checks here go through the references the collectors set instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from scanner.policy.loader import load_policy_dirs
 from scanner.sources.aws import apigateway, ec2, guardduty, sagemaker
 from scanner.sources.aws.context import AwsContext
 from tests.helpers import write
-from tests.integration.aws_services.estate import ACCOUNT, WEST, Estate
+from tests.integration.aws_services.estate import ACCOUNT, SOURCE, WEST, Estate
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ def verdicts(
     inventory = Inventory()
     for region in ("us-east-1", "eu-west-1", WEST):
         for collector in (sagemaker, apigateway, ec2, guardduty):
-            for resource in collector.collect(module_ctx, region).resources:
+            for resource in collector.collect(module_ctx, region, SOURCE).resources:
                 inventory.add(resource)
     findings = evaluate_all(
         load_policy_dirs([root]).policies, inventory, dt.datetime(2026, 11, 30, tzinfo=dt.UTC)

@@ -14,6 +14,7 @@ from tests.integration.aws_services.estate import (
     ACCOUNT,
     FRAUD_SHA256,
     REGION,
+    SOURCE,
     WEST,
     Estate,
     aws_context,
@@ -29,7 +30,7 @@ def by_id(resources: tuple[Resource, ...]) -> dict[str, Resource]:
 
 @pytest.fixture(scope="module")
 def collected(module_ctx: AwsContext) -> dict[str, Resource]:
-    result = sagemaker.collect(module_ctx, REGION)
+    result = sagemaker.collect(module_ctx, REGION, SOURCE)
     assert result.problems == ()
     return by_id(result.resources)
 
@@ -162,8 +163,8 @@ def test_endpoint_facts_are_read_once_for_both_collectors(
     moto: MotoServer, estate: Estate, session: Any
 ) -> None:
     ctx = aws_context(moto, session, max_pool=1)
-    sagemaker.collect(ctx, REGION)
-    apigateway.collect(ctx, REGION)
+    sagemaker.collect(ctx, REGION, SOURCE)
+    apigateway.collect(ctx, REGION, SOURCE)
     assert ctx.calls["sagemaker:Search"] == 3  # endpoints, groups, packages: once each
     assert ctx.calls["sagemaker:DescribeEndpointConfig"] == 3  # shared configs described once
     assert ctx.calls["sagemaker:DescribeModel"] == 3
@@ -171,12 +172,12 @@ def test_endpoint_facts_are_read_once_for_both_collectors(
 
 
 def test_a_region_without_sagemaker_resources_reports_nothing(ctx: AwsContext) -> None:
-    result = sagemaker.collect(ctx, "eu-west-1")
+    result = sagemaker.collect(ctx, "eu-west-1", SOURCE)
     assert result.resources == () and result.problems == ()
 
 
 def test_an_endpoint_whose_model_was_deleted_is_kept_with_unknowns(ctx: AwsContext) -> None:
-    result = sagemaker.collect(ctx, WEST)
+    result = sagemaker.collect(ctx, WEST, SOURCE)
     (ghost,) = [r for r in result.resources if r.name == "ghost"]
     for key in ("network_isolation", "in_private_network", "artefacts", "model_versions"):
         value = ghost.attributes[key]
@@ -193,13 +194,13 @@ def test_search_and_the_listing_fallback_give_the_same_resources(
     """Search answers in a few pages what listing answers in a call per group, package and
     endpoint; without sagemaker:Search the collector lists and describes instead."""
     searched_ctx = aws_context(moto, session, max_pool=1)
-    searched = sagemaker.collect(searched_ctx, REGION)
+    searched = sagemaker.collect(searched_ctx, REGION, SOURCE)
     assert searched_ctx.calls["sagemaker:Search"] == 3
     assert searched_ctx.calls["sagemaker:DescribeModelPackage"] == 0
     assert searched_ctx.calls["sagemaker:ListTags"] == 0
     monkeypatch.setattr(Reader, "search", lambda self, resource: None)
     listed_ctx = aws_context(moto, session, max_pool=1)
-    listed = sagemaker.collect(listed_ctx, REGION)
+    listed = sagemaker.collect(listed_ctx, REGION, SOURCE)
     assert listed_ctx.calls["sagemaker:DescribeModelPackage"] == 5
     assert listed_ctx.calls["sagemaker:DescribeEndpoint"] == 5
     assert listed.problems == searched.problems == ()

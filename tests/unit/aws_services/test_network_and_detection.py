@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from scanner.inventory import Unknown
-from scanner.sources.aws.context import AwsCallError
+from scanner.sources.aws.context import AwsCallError, AwsContext
 from scanner.sources.aws.ec2 import flow_log_summary
 from scanner.sources.aws.guardduty import detector_summary, s3_protection
 from scanner.sources.aws.sagemaker_calls import Reader, region_disabled
@@ -112,12 +115,28 @@ def test_reader_turns_an_odd_error_into_unknown_and_counts_problems_once_per_rea
     )
 
 
-def test_reader_reports_denials_and_maps_on_a_bounded_pool() -> None:
+def test_reader_reports_denials() -> None:
     denied = Unknown("denied: ec2:DescribeFlowLogs")
     reader = Reader(FailingContext(denied), "ec2", "eu-west-1")  # type: ignore[arg-type]
     assert reader.call("ec2", "describe_flow_logs") is denied
     assert reader.problems() == ("ec2 eu-west-1: denied: ec2:DescribeFlowLogs",)
-    assert reader.map(lambda x: x * 2, list(range(10))) == [x * 2 for x in range(10)]
+
+
+def test_reader_maps_on_the_sources_one_pool() -> None:
+    threads: set[str] = set()
+
+    def double(x: int) -> int:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough for the pool's idle worker to take items too
+        return x * 2
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="aws") as pool:
+        ctx = AwsContext(None, "123456789012", max_pool=2, pool=pool)
+        reader = Reader(ctx, "ec2", "eu-west-1")
+        assert pool.submit(reader.map, double, list(range(10))).result() == [
+            x * 2 for x in range(10)
+        ]
+    assert threads == {"aws_0", "aws_1"}  # the source's own workers, no second pool
 
 
 def test_region_disabled_recognises_the_context_s_reason() -> None:

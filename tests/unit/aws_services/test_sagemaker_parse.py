@@ -9,7 +9,6 @@ from scanner.sources.aws.sagemaker_parse import (
     artefact_dirs,
     container_data,
     data_capture,
-    inventory_facts,
     model_directory,
     package_arn,
     package_refs,
@@ -17,6 +16,7 @@ from scanner.sources.aws.sagemaker_parse import (
     snake,
     version_stage,
 )
+from scanner.sources.tags import governance_facts
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_package_refs_keep_arns_and_qualify_bare_names() -> None:
 
 
 def test_inventory_facts_normalise_and_leave_out_what_is_not_set() -> None:
-    facts = inventory_facts(
+    facts = governance_facts(
         {
             "owner": " Alice ",
             "classification": "Restricted",
@@ -92,13 +92,13 @@ def test_inventory_facts_normalise_and_leave_out_what_is_not_set() -> None:
         "watermarked": True,
         "authorized_deployments": ["fraud-prod", "arn:aws:sagemaker:x:1:endpoint/e"],
     }
-    assert inventory_facts({}) == {}
-    assert inventory_facts({"owner": "  "}) == {}
+    assert governance_facts({}) == {}
+    assert governance_facts({"owner": "  "}) == {}
 
 
 @pytest.mark.parametrize("value", ["", "false", "No", "NONE", "0", "off"])
 def test_watermark_values_that_mean_no(value: str) -> None:
-    assert inventory_facts({"watermark": value}) == {"watermarked": False}
+    assert governance_facts({"watermark": value}) == {"watermarked": False}
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_watermark_values_that_mean_no(value: str) -> None:
     [("true", True), ("Yes", True), ("1", True), ("on", True), ("no", False), ("false-ish", False)],
 )
 def test_retired_words(value: str, retired: bool) -> None:
-    assert inventory_facts({"retired": value}) == {"retired": retired}
+    assert governance_facts({"retired": value}) == {"retired": retired}
 
 
 def test_recorded_digest_prefers_metadata_over_the_etag() -> None:

@@ -1,0 +1,229 @@
+"""From a store's listing to `artefact` resources: grouping, sniffing, digests, the summary.
+
+Reading every object of a data lake to find models would cost a read per object, so the
+listing is narrowed in two steps:
+1. names first: a directory is a candidate model directory when it holds an object named like
+   a model file (`.safetensors`, `.pt`, `saved_model.pb`, ...) or a marker (`MLmodel`,
+   `model.sig`) - the same grouping as the `path:` source (`scanner.sources.model_dirs`);
+2. content then: every object inside a candidate directory is sniffed through ranged reads of
+   its first bytes (bounded by `sniff_bytes`), so a pickle renamed `config.bin` beside the
+   weights is still caught, and a `.bin` that holds no model drops out. Objects outside
+   candidate directories are never read (documented limit: a model with no model-like name
+   anywhere in its directory is not found).
+A SHA-256 the store keeps for an object is read with it (`recorded_sha256`). Step 2 is one
+call of `read_object` per object, which never raises, so a source runs them on its own pool.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.artefacts.formats import Sniffed, sniff_stream
+from scanner.artefacts.integrity import SniffedFile, serialization_summary
+from scanner.inventory import Ref, Resource, Unknown
+from scanner.redact import redact
+from scanner.sources.model_dirs import MARKER_FILES, group_model_dirs, named_like_model
+from scanner.sources.objectstore.integrity import scan_serialization
+from scanner.sources.objectstore.ranged import RangedObject
+from scanner.sources.objectstore.reader import (
+    Container,
+    Listing,
+    ObjectReadError,
+    ObjectStoreReader,
+    StoredObject,
+)
+
+SIGNATURE_SUFFIXES = (".sigstore", ".intoto.jsonl", ".sigstore.json")
+SIGNATURE_NAMES = frozenset({"model.sig"})
+
+
+@dataclass(frozen=True)
+class ObjectRead:
+    """What reading one object found."""
+
+    sniffed: Sniffed | None = None  # None: not sniffed (a marker) or the read failed
+    error: str | None = None  # why its bytes could not be read
+    sha256: str | Unknown | None = None  # the store's own full-object digest
+
+    @property
+    def format(self) -> str | Unknown | None:
+        if self.error is not None:
+            return Unknown(self.error)
+        if self.sniffed is None:
+            return None
+        if self.sniffed.format is None and self.sniffed.problem is not None:
+            return Unknown(self.sniffed.problem)
+        return self.sniffed.format
+
+    @property
+    def pickle_based(self) -> bool:
+        return self.sniffed is not None and bool(self.sniffed.pickle_based)
+
+
+class StoreContents:
+    """One container's listing, and what reading its candidate objects found.
+
+    Filled in two steps: `to_read()` names the objects to read, each read is `record`ed (from
+    any thread), then `model_dirs()` groups by content. Only then are artefacts built.
+    """
+
+    def __init__(self, listing: Listing) -> None:
+        self.objects = listing.objects
+        self.truncated = listing.truncated
+        self._reads: dict[str, ObjectRead] = {}
+        self._lock = threading.Lock()
+        self._dirs: dict[str, list[StoredObject]] | None = None
+
+    def to_read(self) -> list[StoredObject]:
+        """Every object of a directory that is a candidate model directory by names alone."""
+        if isinstance(self.objects, Unknown):
+            return []
+        by_name = group_model_dirs(self.objects, _key, lambda o: named_like_model(o.name))
+        return [obj for members in by_name.values() for obj in members]
+
+    def record(self, obj: StoredObject, read: ObjectRead) -> None:
+        with self._lock:
+            self._reads[obj.key] = read
+            self._dirs = None
+
+    def read(self, obj: StoredObject) -> ObjectRead:
+        return self._reads.get(obj.key, ObjectRead())
+
+    def model_dirs(self) -> dict[str, list[StoredObject]]:
+        """The model directories once the candidates are read (by content where read)."""
+        if isinstance(self.objects, Unknown):
+            return {}
+        with self._lock:
+            if self._dirs is None:
+                self._dirs = group_model_dirs(self.objects, _key, self._candidate)
+            return self._dirs
+
+    def _candidate(self, obj: StoredObject) -> bool:
+        read = self._reads.get(obj.key)
+        if read is not None and read.sniffed is not None:
+            return bool(read.sniffed.is_model)
+        return named_like_model(obj.name)
+
+
+def read_object(reader: ObjectStoreReader, obj: StoredObject, sniff_bytes: int) -> ObjectRead:
+    """Sniff one object within `sniff_bytes` and read the digest the store keeps for it.
+    Never raises: a failed read is the object's `error`."""
+    sniffed: Sniffed | None = None
+    error: str | None = None
+    if obj.size == 0:
+        sniffed = sniff_stream(io.BytesIO(), 0, obj.name)  # judged by its name
+    elif obj.name not in MARKER_FILES:  # markers are YAML/JSON by definition
+        try:
+            sniffed = sniff_stream(RangedObject(reader, obj, sniff_bytes), obj.size, obj.name)  # type: ignore[arg-type]
+        except ObjectReadError as exc:
+            error = str(exc)
+    return ObjectRead(sniffed, error, reader.recorded_sha256(obj))
+
+
+def build_artefacts(
+    contents: StoreContents,
+    container: Container,
+    source: str,
+    reader: ObjectStoreReader,
+    integrity_max_bytes: int,
+) -> list[Resource]:
+    """One `artefact` per model directory, serialization scanned within the byte budget."""
+    out: list[Resource] = []
+    for owner, members in sorted(contents.model_dirs().items()):
+        # A model at the container's root keeps the trailing slash: the container's URI is
+        # the storage's id.
+        uri = redact(f"{container.uri}/{owner}")
+        attributes = _attributes(contents, container, uri, owner, members)
+        scanned = scan_serialization(attributes, members, reader, container, integrity_max_bytes)
+        if scanned is not None:
+            attributes["serialization"] = scanned
+        out.append(
+            Resource(
+                id=uri,
+                type="artefact",
+                name=owner.rpartition("/")[2] if owner else container.name,
+                source=source,
+                attributes=attributes,
+                raw={
+                    container.kind: container.name,
+                    "prefix": owner,
+                    "keys": sorted(m.key for m in members),
+                },
+            )
+        )
+    return out
+
+
+def _attributes(
+    contents: StoreContents,
+    container: Container,
+    uri: str,
+    owner: str,
+    members: list[StoredObject],
+) -> dict[str, Any]:
+    cut = len(owner) + 1 if owner else 0
+    reads = [(m, contents.read(m)) for m in members]
+    files = sorted(
+        (
+            {
+                "path": m.key[cut:],
+                "size": m.size,
+                **({"sha256": read.sha256} if read.sha256 is not None else {}),
+                "etag": (m.etag or "").strip('"') or None,
+                "format": read.format,
+            }
+            for m, read in reads
+        ),
+        key=lambda f: str(f["path"]),
+    )
+    serialization = serialization_summary(
+        SniffedFile(m.key[cut:], read.format, read.pickle_based) for m, read in reads
+    )
+    attributes: dict[str, Any] = {
+        "uri": uri,
+        "location": {
+            "provider": container.provider,
+            container.kind: container.name,
+            "prefix": owner,
+            **container.location,
+        },
+    }
+    if container.storage is not None:
+        attributes["storage"] = Ref(container.storage)
+    attributes.update(
+        {
+            "files": files,
+            "file_count": len(files),
+            "total_size": sum(m.size for m in members),
+            "listing_truncated": contents.truncated,
+            "serialization": serialization,
+            "signature": _signature((m.key for m in members), container),
+        }
+    )
+    return attributes
+
+
+def _signature(names: Iterable[str], container: Container) -> dict[str, Any]:
+    found = sorted(
+        n
+        for n in names
+        if posixpath.basename(n) in SIGNATURE_NAMES or n.lower().endswith(SIGNATURE_SUFFIXES)
+    )
+    out: dict[str, Any] = {"present": bool(found)}
+    if found:
+        first = posixpath.basename(found[0])
+        out["kind"] = "openssf-model-signing" if first == "model.sig" else "sigstore"
+        out["files"] = found
+        out["verified"] = Unknown(
+            f"signature verification of {container.label} artefacts not implemented yet"
+        )
+    return out
+
+
+def _key(obj: StoredObject) -> str:
+    return obj.key
