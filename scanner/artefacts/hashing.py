@@ -8,11 +8,12 @@ real parallelism on fast disks and hides latency on network file systems).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,7 +32,7 @@ def default_workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader:
     """Open for reading only if, once open, the descriptor is a regular file.
 
     Checking after the open (fstat on the descriptor) closes the window in which a checked path
@@ -41,7 +42,7 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise NotRegularFileError(0, "not a regular file", os.fspath(path))
-        return os.fdopen(fd, "rb")
+        return io.open(fd, "rb")  # noqa: UP020 - os.fdopen is typed too loosely for file_digest
     except BaseException:
         os.close(fd)
         raise

@@ -124,7 +124,7 @@ def check(model: Path, signature: Path | None, trust: TrustSet) -> SignatureResu
             "(integrity.trust.certificate_chains or --certificate-chain)",
             "certificate": "a trusted Sigstore identity with a pinned trust root "
             "(integrity.trust.identities or --identity/--issuer/--trust-root)",
-        }.get(material, "trust for its kind of verification material")
+        }.get(material or "", "trust for its kind of verification material")
         return SignatureResult(
             True,
             kind,

@@ -60,7 +60,7 @@ def statement(envelope: dict[str, Any]) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def certificate_names(bundle: dict) -> list[str]:
+def certificate_names(bundle: dict[str, Any]) -> list[str]:
     """SAN values, then the subject CN, of the signing certificate in a bundle."""
     from cryptography import x509
 
@@ -88,7 +88,7 @@ def certificate_names(bundle: dict) -> list[str]:
     return names
 
 
-def signer_hint(bundle: dict, material: str | None) -> str | None:
+def signer_hint(bundle: dict[str, Any], material: str | None) -> str | None:
     """Who the signature claims to be from, unverified (a key hint or certificate names)."""
     if material in ("x509CertificateChain", "certificate"):
         names = certificate_names(bundle)
@@ -97,7 +97,7 @@ def signer_hint(bundle: dict, material: str | None) -> str | None:
     return f"unverified: key sha256:{str(hint)[:16]}" if hint else None
 
 
-def signed_manifest(bundle: dict) -> tuple[tuple[str, str, str], ...]:
+def signed_manifest(bundle: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
     """Per-file digests of a verified model-signing statement (authentic once verified)."""
     predicate = statement(bundle["dsseEnvelope"]).get("predicate", {})
     out = []

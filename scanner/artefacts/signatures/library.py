@@ -27,14 +27,17 @@ _STDOUT_LOCK = threading.Lock()
 
 
 def verify_one(
-    model: Path, signature: Path, entry: KeyTrust | ChainTrust | IdentityTrust, bundle: dict
+    model: Path,
+    signature: Path,
+    entry: KeyTrust | ChainTrust | IdentityTrust,
+    bundle: dict[str, Any],
 ) -> str | None:
     """None when `entry` verifies the signature and the files match; else why not."""
     from model_signing import hashing, verifying  # lazy: pulls in sigstore and OpenSSL
 
     try:
         with _trust_config_file(entry) as trust_root:
-            config = verifying.Config()
+            config = verifying.Config()  # type: ignore[no-untyped-call]  # model-signing's own API is untyped
             if isinstance(entry, KeyTrust):
                 config.use_elliptic_key_verifier(public_key=entry.path)
             elif isinstance(entry, ChainTrust):
@@ -61,7 +64,7 @@ def verify_one(
     return None
 
 
-def _hashing_config(hashing: Any, bundle: dict, model: Path, signature: Path) -> Any:
+def _hashing_config(hashing: Any, bundle: dict[str, Any], model: Path, signature: Path) -> Any:
     """The signer's hashing settings (from the statement, checked later by the signature),
     plus the signature file itself as an ignored path when it lives inside the model."""
     serialization = statement(bundle["dsseEnvelope"]).get("predicate", {}).get("serialization")
@@ -157,7 +160,7 @@ def _trust_config_file(entry: KeyTrust | ChainTrust | IdentityTrust) -> Iterator
         os.unlink(name)
 
 
-def identity_of(entry: KeyTrust | ChainTrust | IdentityTrust, bundle: dict) -> str:
+def identity_of(entry: KeyTrust | ChainTrust | IdentityTrust, bundle: dict[str, Any]) -> str:
     if isinstance(entry, KeyTrust):
         return f"key {entry.path.name} ({_key_fingerprint(entry.path)})"
     if isinstance(entry, ChainTrust):

@@ -37,7 +37,9 @@ def _tokens(pattern: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _step(tokens: Sequence[Any], states: set[int], char: str, fold: bool, var_is_star: bool):
+def _step(
+    tokens: Sequence[Any], states: set[int], char: str, fold: bool, var_is_star: bool
+) -> set[int]:
     nxt: set[int] = set()
     for s in states:
         if s >= len(tokens):

@@ -152,10 +152,10 @@ def _reference(
         # Scores alone: a reference that only knows margins.
         margin = float(np.quantile(det.margins(np.stack(scores)), det.FLAG_RATE))
         empty = np.zeros(0)
-        ref = det.Reference(
+        margins_only = det.Reference(
             empty, empty + 1, None, np.empty((0, 0), np.float32), 0.0, 0.0, 0.0, margin, len(scores)
         )
-        return ref, score_dim, {"size": len(scores), "margin": round(margin, 6)}
+        return margins_only, score_dim, {"size": len(scores), "margin": round(margin, 6)}
     ref = det.fit_reference(
         np.stack(features).astype(np.float64),
         np.stack(scores).astype(np.float64) if len(scores) >= 50 else None,

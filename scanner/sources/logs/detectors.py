@@ -63,7 +63,8 @@ class Reference:
     def project(self, x: np.ndarray) -> np.ndarray:
         z = (np.asarray(x, dtype=np.float64) - self.center) / self.scale
         if self.components is None:
-            return z.astype(np.float32)
+            projected: np.ndarray = z.astype(np.float32)
+            return projected
         p = z @ self.components
         residual = np.linalg.norm(z - p @ self.components.T, axis=1, keepdims=True)
         return np.hstack([p, residual]).astype(np.float32)
@@ -159,11 +160,13 @@ def knn_distance(queries: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _nearest_in_random_subsets(points: np.ndarray, size: int, rng: np.random.Generator):
+def _nearest_in_random_subsets(
+    points: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
     """For each reference point, the distance to its nearest among `size` other random
     reference points: what a benign client with a full window would see."""
     n = points.shape[0]
-    picks = np.minimum(n, 500)
+    picks = min(n, 500)
     chosen = rng.choice(n, picks, replace=False)
     out = np.empty(picks)
     for i, idx in enumerate(chosen):
@@ -261,7 +264,8 @@ def running_counts(buckets: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(buckets)) + 1]
     lengths = np.diff(np.r_[starts, n])
-    return np.arange(n) - np.repeat(starts, lengths) + 1
+    positions: np.ndarray = np.arange(n) - np.repeat(starts, lengths) + 1
+    return positions
 
 
 def volume_alarm(

@@ -134,15 +134,15 @@ def parse_options(spec: SourceSpec) -> LogOptions:
             if not _is_int(raw[name]) or raw[name] < low:
                 raise fail(name, f"an integer ≥ {low}")
             out[name] = raw[name]
-    for name, low, high in (
+    for name, low_f, high in (
         ("max_malformed", 0.0, 1.0),
         ("confidence", 0.5, 0.999999),
         ("reference_days", 0.01, 10_000.0),
         ("limit_factor", 1.0, 1000.0),
     ):
         if name in raw:
-            if not _is_number(raw[name]) or not low <= raw[name] <= high:
-                raise fail(name, f"a number between {low} and {high}")
+            if not _is_number(raw[name]) or not low_f <= raw[name] <= high:
+                raise fail(name, f"a number between {low_f} and {high}")
             out[name] = float(raw[name])
     if "attack_queries" in raw:
         value = raw["attack_queries"]

@@ -139,15 +139,20 @@ def suspicious(analysis: EndpointAnalysis) -> list[dict[str, Any]]:
     queries = {v.client: v.queries for v in analysis.clients}
     orgs = {v.client: v.org for v in analysis.clients}
     for verdict in analysis.clients:
-        for alarm in verdict.alarmed:
-            _add(entries, verdict.client, verdict.queries, verdict.org, _alarm_dict(alarm))
+        for raised in verdict.alarmed:
+            _add(entries, verdict.client, verdict.queries, verdict.org, _alarm_dict(raised))
     for group in analysis.groups:
         if group.kind == "org":
             continue
         sybil = group.alarms[0]
         for member in group.members:
-            alarm = _alarm_dict(sybil, group.at_alarm.get(member))
-            _add(entries, member, queries[member], orgs.get(member), alarm)
+            _add(
+                entries,
+                member,
+                queries[member],
+                orgs.get(member),
+                _alarm_dict(sybil, group.at_alarm.get(member)),
+            )
     out = []
     for client, entry in entries.items():
         alarms = sorted(

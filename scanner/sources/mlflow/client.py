@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from scanner.redact import redact_text
@@ -84,7 +85,7 @@ def classify(exc: BaseException) -> Failure:
             why = "TLS error (set MLFLOW_TRACKING_SERVER_CERT_PATH or MLFLOW_TRACKING_INSECURE_TLS)"
         return Failure(None, why, True)
     if isinstance(exc, MlflowException):
-        status = exc.get_http_status_code()
+        status = exc.get_http_status_code()  # type: ignore[no-untyped-call]  # mlflow is untyped
         if status == 401:
             return Failure(
                 401,
@@ -175,7 +176,7 @@ class Registry:
         token: str | None = None
         seen_tokens: set[str] = set()
         while True:
-            page = self._call(lambda token=token: fetch(token))
+            page = self._call(partial(fetch, token))
             yield from page
             token = getattr(page, "token", None)
             if not token or token in seen_tokens:  # a server repeating a token would loop
@@ -262,10 +263,10 @@ class Registry:
             if not isinstance(result, RequestFailed):
                 found.update(result)
         missing = [m for m in wanted if m not in found]
-        for model_id, result in zip(
+        for model_id, logged in zip(
             missing, self.map(self.client.get_logged_model, missing), strict=True
         ):
-            found[model_id] = result
+            found[model_id] = logged
         return found
 
     def _search_logged(self, experiments: list[str], batch: list[str]) -> dict[str, Any]:

@@ -79,17 +79,16 @@ def parse_target(text: str) -> Target:
     text = text.strip()
     scheme = urlsplit(text).scheme.lower() if "://" in text else ""
     if scheme in ("http", "https"):
-        uri = text.rstrip("/")
-        if not urlsplit(uri).hostname:
+        rest_uri = text.rstrip("/")
+        if not urlsplit(rest_uri).hostname:
             raise UsageError(f"mlflow:{strip_credentials(text)}: the URL names no host")
-        return Target(uri, strip_credentials(uri), "rest")
+        return Target(rest_uri, strip_credentials(rest_uri), "rest")
     if scheme == "sqlite":
         path = text[len("sqlite:///") :] if text.lower().startswith("sqlite:///") else ""
         if not path or path.startswith(":memory:"):
             raise UsageError(f"mlflow:{text}: a sqlite store needs a file (sqlite:///path.db)")
-        absolute = os.path.abspath(os.path.expanduser(path))
-        uri = f"sqlite:///{absolute}"
-        return Target(uri, uri, "sql")
+        sql_uri = f"sqlite:///{os.path.abspath(os.path.expanduser(path))}"
+        return Target(sql_uri, sql_uri, "sql")
     if (scheme and "+" in scheme) or scheme in ("postgresql", "mysql", "mssql"):
         return Target(text, strip_credentials(text), "sql")
     if scheme == "file":
@@ -101,8 +100,7 @@ def parse_target(text: str) -> Target:
         )
     else:
         path = text
-    absolute = Path(os.path.abspath(os.path.expanduser(path)))
-    uri = absolute.as_uri()
+    uri = Path(os.path.abspath(os.path.expanduser(path))).as_uri()
     return Target(uri, uri, "file")
 
 
