@@ -12,7 +12,7 @@ LOCK_PYTHON := 3.11
 LOCK := $(UV) pip compile pyproject.toml --universal --python-version $(LOCK_PYTHON) \
 	--generate-hashes -c requirements/constraints.txt --custom-compile-command "make lock" -q
 
-.PHONY: install install-demo test lint typecheck layers demo lock clean
+.PHONY: install node-tools install-demo test lint typecheck layers demo lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,16 @@ $(UV): $(BIN)/python requirements/tools.txt
 	@touch $(UV)
 
 # modelward (editable) with exactly what the tests need.
-install: $(UV)
+install: $(UV) node-tools
 	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/test.txt
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
+
+# Node tools the tests use (axe-core), from requirements/npm/package-lock.json. Without npm the
+# tests that need them skip and say so (under CI they fail; .ci/run installs npm).
+node-tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix requirements/npm --no-audit --no-fund --loglevel=error >/dev/null; \
+	else echo "make: npm not found: the browser tests will skip"; fi
 
 lint: install
 	$(BIN)/ruff check scanner tests benchmarks scripts

@@ -15,6 +15,8 @@ from pathlib import Path
 from scanner import results
 
 REPO = Path(__file__).resolve().parents[1]
+# Node tools the tests use, pinned by requirements/npm/package-lock.json (`make install`).
+NODE_TOOLS = REPO / "requirements" / "npm" / "node_modules"
 
 
 @dataclass

@@ -7,15 +7,13 @@ test sees at once whether the report tries to load something from the network.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import NODE_TOOLS, REPO
+from tests.standards import in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,32 +27,22 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = REPO / "out" / "test-artifacts"
-TOOLS = REPO / "out" / "test-tools"
-AXE = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
+AXE = NODE_TOOLS / "axe-core" / "axe.min.js"
 
 
-def missing(what: str) -> None:
+def missing(what: str, fix: str = "as root: apt-get install -y chromium npm") -> None:
     """CI must run the browser tests (.ci/run installs what they need); a developer's machine
     without Chromium skips them with the command that fixes it."""
-    message = f"{what} is not installed (as root: apt-get install -y chromium npm)"
-    if os.environ.get("CI"):
+    message = f"{what} is not installed ({fix})"
+    if in_ci():
         pytest.fail(message)
     pytest.skip(message)
 
 
 def axe_source() -> str:
-    """axe-core 4.x from npm, installed once into out/test-tools (gitignored)."""
+    """axe-core at the version requirements/npm/package-lock.json pins (`make install`)."""
     if not AXE.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            missing("npm")
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "axe-core@4"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        missing("axe-core", "make install runs npm ci in requirements/npm; it needs npm")
     return AXE.read_text(encoding="utf-8")
 
 
