@@ -79,6 +79,12 @@ def binding(role: str, *members: str, condition: dict[str, str] | None = None) -
 
 
 def seed_estate(emulator: FakeGcs, shapes: GcpShapeServer) -> None:
+    seed_storage(emulator)
+    seed_shapes(shapes)
+
+
+def seed_storage(emulator: FakeGcs) -> None:
+    """The buckets and objects, in the emulator."""
     client = storage_client(emulator)
     for name, versioned in ((PUBLIC, False), (PRIVATE, True), (BLOCKED, False)):
         bucket = client.bucket(name)
@@ -91,6 +97,9 @@ def seed_estate(emulator: FakeGcs, shapes: GcpShapeServer) -> None:
     put(client, PRIVATE, "fraud/v3/model.safetensors", safetensors(b"\x01" * 16))
     put(client, BLOCKED, "ranker/model.safetensors", safetensors(b"\x02" * 16))
 
+
+def seed_shapes(shapes: GcpShapeServer) -> None:
+    """The project, its ancestors and policies, and the bucket settings fake-gcs-server drops."""
     s = shapes.state
     s.projects[PROJECT] = {
         "projectNumber": NUMBER,

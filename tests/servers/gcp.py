@@ -390,7 +390,9 @@ def _handler(server: GcpShapeServer) -> type[BaseHTTPRequestHandler]:
             if is_bucket and status == 200 and "json" in content_type:
                 answer = json.loads(data)
                 if path == "/storage/v1/b":  # fake-gcs-server does not paginate buckets
-                    items = [server.merge_bucket(b) for b in answer.get("items", [])]
+                    # In name order, as Cloud Storage lists them (the emulator's order varies).
+                    listed = sorted(answer.get("items", []), key=lambda b: str(b.get("name")))
+                    items = [server.merge_bucket(b) for b in listed]
                     _, page = _page(items, "items", query, server.state.page_max)
                     self._json(200, {"kind": "storage#buckets", **page})
                 else:

@@ -94,12 +94,14 @@ def evaluate(
     iam_public: Tri = False
     for resource, policy in policies:
         if isinstance(policy, Unknown):
-            unknown = unknown or Unknown(f"IAM policy of {resource} unreadable ({policy.reason})")
+            unread = Unknown(f"IAM policy of {resource} unreadable ({policy.reason})")
+            unknown = _first(unknown, unread)
+            iam_public = t_or(iam_public, unread)  # it may name allUsers: never "not public"
             continue
         for binding in policy.bindings:
             reads = roles.reads_objects(binding.role)
             if isinstance(reads, Unknown):
-                unknown = unknown or reads
+                unknown = _first(unknown, reads)
                 if PUBLIC_MEMBERS & set(binding.members):
                     iam_public = t_or(iam_public, reads)
                 continue
@@ -113,7 +115,7 @@ def evaluate(
                     reasons.append(f"{member} holds {binding.role} on {binding.resource}")
     acl_public: Tri = False
     if isinstance(facts.acl_readers, Unknown):
-        unknown = unknown or Unknown(f"ACLs unreadable ({facts.acl_readers.reason})")
+        unknown = _first(unknown, Unknown(f"ACLs unreadable ({facts.acl_readers.reason})"))
         acl_public = Unknown(
             f"uniform bucket-level access is off and ACLs are unreadable "
             f"({facts.acl_readers.reason})"
@@ -148,6 +150,11 @@ def evaluate(
     if isinstance(public, Unknown) and not reasons:
         reasons.append(public.reason)
     return BucketAccess(unknown if unknown is not None else grants, public, reasons)
+
+
+def _first(current: Unknown | None, new: Unknown) -> Unknown:
+    """The first reason found is the one reported (an Unknown has no truth value)."""
+    return current if current is not None else new
 
 
 def _grant(facts: BucketFacts, binding: Binding, member: str, full: Tri, scope: Scope) -> Grant:

@@ -225,9 +225,8 @@ def principals(
     unknown: Unknown | None = None
     for access in accesses.values():
         if isinstance(access.grants, Unknown):
-            unknown = unknown or Unknown(
-                f"some bucket's readers are unreadable ({access.grants.reason})"
-            )
+            if unknown is None:
+                unknown = Unknown(f"some bucket's readers are unreadable ({access.grants.reason})")
             continue
         for g in access.grants:
             by_principal[g.principal].append(g)
@@ -241,8 +240,16 @@ def principals(
             "kind": kind,
             "account": project.project,
             "member": pid,
-            "can_read": unknown or [Ref(b) for b in sorted({g.bucket for g in grants})],
-            "grants": unknown or [g.as_attr("storage", Ref(g.bucket)) for g in grants],
+            "can_read": (
+                unknown
+                if unknown is not None
+                else [Ref(b) for b in sorted({g.bucket for g in grants})]
+            ),
+            "grants": (
+                unknown
+                if unknown is not None
+                else [g.as_attr("storage", Ref(g.bucket)) for g in grants]
+            ),
             "admin": owners if isinstance(owners, Unknown) else pid in owners,
             "cross_account": grants[0].cross_account,
         }
