@@ -52,8 +52,9 @@ def test_public_bucket_beside_its_private_and_blocked_twins(gcp) -> None:
     found = scan()
     public, private, blocked = (storage(found, b) for b in (PUBLIC, PRIVATE, BLOCKED))
     assert public["public"] is True
-    assert "allUsers holds roles/storage.objectViewer on buckets/acme-models-public" in (
-        public["public_reasons"]
+    assert (
+        "allUsers holds roles/storage.objectViewer on buckets/acme-models-public"
+        in (public["public_reasons"])
     )
     assert "allUsers can read through the default object ACL" in public["public_reasons"]
     assert Ref("allUsers") in public["readers"]
