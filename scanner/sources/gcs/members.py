@@ -67,14 +67,16 @@ def cross_account(member: str, scope: Scope) -> bool | Unknown:
     prefix, _, rest = inner.partition(":")
     if prefix == "serviceAccount":
         email = rest.split("?", 1)[0].lower()
-        m = _SA_PROJECT.search(email)
-        if m:
-            return m.group(1) != scope.project
-        if email.endswith("@appspot.gserviceaccount.com"):
-            return email.split("@", 1)[0] != scope.project
+        # Google-managed service agents are named by project number (`service-123@gcp-sa-…`,
+        # `123-compute@developer…`): the domain is Google's, not a project's.
         n = _SA_NUMBER.match(email)
         if n and scope.project_number:
             return n.group(1) != scope.project_number
+        m = _SA_PROJECT.search(email)
+        if m and not n:
+            return m.group(1) != scope.project
+        if email.endswith("@appspot.gserviceaccount.com"):
+            return email.split("@", 1)[0] != scope.project
         return Unknown(f"cannot tell which project service account {email} belongs to")
     if prefix in CONVENIENCE:
         return rest not in {scope.project, scope.project_number}
