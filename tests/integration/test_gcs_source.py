@@ -63,6 +63,7 @@ def test_public_bucket_beside_its_private_and_blocked_twins(gcp) -> None:
     # allUsers is in the policy, but public access prevention stops every public request.
     assert blocked["public"] is False
     assert any("public access prevention is enforced" in r for r in blocked["public_reasons"])
+    assert Ref("allUsers") not in blocked["readers"]  # prevention refuses its every request
     anyone = by_id(found)["allUsers"].attributes
     assert anyone["kind"] == "anonymous"
     assert found.problems == ()

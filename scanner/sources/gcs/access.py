@@ -139,6 +139,10 @@ def evaluate(
                 acl_public = True
                 reasons.append(f"{member} can read through the {wheres[0]}")
     blocked, why = _prevention(facts, project)
+    if blocked is True:
+        # Prevention refuses every request from allUsers and allAuthenticatedUsers: whatever
+        # the policy says, they read nothing, so they are no readers.
+        grants = [g for g in grants if g.principal not in PUBLIC_MEMBERS]
     exposed = t_or(iam_public, acl_public)
     if exposed is True and blocked is True:
         reasons.append(f"but {why}, so no public request is served")
