@@ -18,7 +18,6 @@ import lzma
 import os
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -254,7 +253,3 @@ def _is_keras(zf: zipfile.ZipFile) -> bool:
     return "config.json" in names and (
         "metadata.json" in names or any(n.endswith(".weights.h5") for n in names)
     )
-
-
-def iter_issue_dicts(scans: Iterator[FileScan]) -> list[dict[str, Any]]:
-    return [issue.as_dict() for scan in scans for issue in scan.issues]
