@@ -20,7 +20,7 @@ from scanner.inventory import Unknown
 
 # Formats whose content can carry code or nest other files; the rest (safetensors, ONNX, GGUF,
 # SavedModel protobufs) hold data only, as far as loading them goes.
-SCANNED_FORMATS = PICKLE_BASED | {"numpy", "numpy-archive", "keras", "hdf5", "skops"}
+SCANNED_FORMATS = PICKLE_BASED | {"numpy", "numpy-archive", "keras", "hdf5", "skops", "zip", "7z"}
 _SCAN_BATCH = 16
 
 
@@ -32,7 +32,9 @@ class ScanTarget:
 
 
 def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
-    return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(".zip")
+    return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(
+        (".zip", ".7z")
+    )
 
 
 def scan_files(

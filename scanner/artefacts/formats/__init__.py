@@ -36,7 +36,7 @@ from scanner.artefacts.formats.base import (
     Sniffed,
     _Ctx,
 )
-from scanner.artefacts.formats.containers import _zip
+from scanner.artefacts.formats.containers import _sevenzip, _zip
 from scanner.artefacts.formats.magic import _gguf, _hdf5, _numpy, _safetensors
 from scanner.artefacts.formats.pickles import _compressed, _pickle
 from scanner.artefacts.formats.protobuf import _onnx, _savedmodel
@@ -53,6 +53,7 @@ __all__ = [
 
 _PROBES: tuple[Callable[[_Ctx], Sniffed | None], ...] = (
     _zip,
+    _sevenzip,
     _hdf5,
     _gguf,
     _numpy,
