@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from scanner.artefacts.formats.base import (
     HEAD_BYTES,
+    KERAS_METADATA_NAME,
     MODEL_EXTENSIONS,
     NOT_MODEL,
     PICKLE_BASED,
@@ -88,7 +89,7 @@ def sniff_stream(f: BinaryIO, size: int, name: str) -> Sniffed:
         return NOT_MODEL
     head = f.read(HEAD_BYTES)
     ctx = _Ctx(f, size, head, p.name, ext, tuple(s.lower() for s in p.suffixes))
-    if p.name in SAVEDMODEL_NAMES:
+    if p.name in SAVEDMODEL_NAMES or p.name == KERAS_METADATA_NAME:
         return _savedmodel(ctx)
     for probe in _PROBES:
         found = probe(ctx)

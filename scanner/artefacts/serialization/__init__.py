@@ -36,7 +36,7 @@ from scanner.artefacts.formats.archives import (
 from scanner.artefacts.formats.base import TORCH_LEGACY_MAGIC
 from scanner.artefacts.formats.magic import _has_object, _npy_header
 from scanner.artefacts.hashing import open_regular
-from scanner.artefacts.serialization import keras
+from scanner.artefacts.serialization import keras, savedmodel
 from scanner.artefacts.serialization.readers import BoundedReader, reader_for
 from scanner.artefacts.serialization.stream import Walked, walk_stream
 
@@ -46,6 +46,8 @@ PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".
 # torch.save's legacy format: magic, protocol, sys_info, the object, the storage keys; raw
 # storage bytes follow, which torch.load reads as data, never as a pickle.
 _LEGACY_TORCH_PICKLES = 5
+TF_OP_PREFIX = "tensorflow.raw_ops."  # how TensorFlow's Python API names a graph operation
+SAVEDMODEL_FORMATS = ("tensorflow-savedmodel", "keras-metadata")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,12 @@ class Issue:
 
 def issue_message(issue: dict[str, Any]) -> str:
     """`evil.pkl imports posix.system (runs operating-system commands) when loaded`."""
-    if issue.get("global") and issue.get("risk"):
-        return f"{issue['file']} imports {issue['global']} ({issue['risk']}) when loaded"
+    g, risk = issue.get("global"), issue.get("risk")
+    if g and risk and str(g).startswith(TF_OP_PREFIX):
+        op = str(g).removeprefix(TF_OP_PREFIX)
+        return f"{issue['file']} runs the TensorFlow operation {op} ({risk}) when served"
+    if g and risk:
+        return f"{issue['file']} imports {g} ({risk}) when loaded"
     return f"{issue['file']}: {issue['reason']}"
 
 
@@ -109,6 +115,8 @@ def _dispatch(
 ) -> None:
     head = f.read(64)
     f.seek(0)
+    if fmt in SAVEDMODEL_FORMATS:
+        return _tensorflow(f, size, name, fmt, out)
     if fmt == "hdf5" or head.startswith(b"\x89HDF"):
         return _h5(path, name, out)
     if head.startswith(ZIP_MAGIC):
@@ -238,6 +246,31 @@ def _config_bytes(config: bytes | None, name: str, out: FileScan) -> None:
     out.issues.extend(Issue(name, g, reason) for g, reason in findings)
 
 
+def _tensorflow(f: BinaryIO, size: int | None, name: str, fmt: str, out: FileScan) -> None:
+    """Graph operations of a SavedModel and Keras objects of its `keras_metadata.pb`."""
+    if size is not None and size > savedmodel.MAX_PROTOBUF_BYTES:
+        limit = savedmodel.MAX_PROTOBUF_BYTES
+        out.issues.append(Issue(name, None, f"not scanned: over {limit} bytes of protobuf"))
+        return
+    data = f.read() if size is None else f.read(size)
+    try:
+        if fmt == "keras-metadata":
+            for config in savedmodel.keras_metadata_configs(data):
+                _config_bytes(config.encode(), name, out)
+            return
+        if name.endswith(".pbtxt"):
+            ops = savedmodel.saved_model_text_ops(data.decode("utf-8", "replace"))
+        else:
+            ops = savedmodel.saved_model_ops(data)
+    except ValueError as e:
+        out.issues.append(Issue(name, None, f"could not be scanned: malformed protobuf ({e})"))
+        return
+    for found in dict.fromkeys(ops):
+        g = TF_OP_PREFIX + found.op
+        reason = f"the {found.where} runs {found.op}, which {found.risk}"
+        out.issues.append(Issue(name, g, reason, found.risk))
+
+
 def _archive(
     f: BinaryIO, size: int | None, name: str, out: FileScan, depth: int, zip_: bool
 ) -> None:
@@ -271,6 +304,10 @@ def _member(m: Member, member: str, names: set[str], out: FileScan, depth: int) 
     with m.open() as stream:
         head = stream.read(64)
     base = m.name.lower().rsplit("/", 1)[-1]
+    if base in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb"):
+        fmt = "keras-metadata" if base == "keras_metadata.pb" else "tensorflow-savedmodel"
+        with m.open() as stream:
+            return _tensorflow(stream, m.size, member, fmt, out)
     if m.name == "config.json" and _is_keras(names):
         with m.open() as stream:
             return _config_bytes(stream.read(keras.MAX_CONFIG_BYTES + 1), member, out)
