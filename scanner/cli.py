@@ -263,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="s3:// models: download at most this much (e.g. 500M, 2G; default 2G); "
         "a bigger model is not verified (exit 3)",
     )
+    ver.add_argument(
+        "--serialization-only",
+        action="store_true",
+        help="check only what the files would run when loaded; no signature, no trust needed",
+    )
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     _add_common(ver)
     from scanner.logs_command import add_parser as add_logs_parser

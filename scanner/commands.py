@@ -376,10 +376,12 @@ def bom(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from scanner.artefacts.signatures.trust import TrustConfigError, from_flags
+    from scanner.artefacts.signatures.trust import TrustConfigError, TrustSet, from_flags
     from scanner.verify import verify_model
 
     flags = bool(args.key or args.certificate_chain or args.identity)
+    if args.serialization_only and (flags or args.signature):
+        raise UsageError("--serialization-only checks no signature: drop the trust flags")
     if args.identity and not (args.issuer and args.trust_root):
         raise UsageError(
             "--identity needs --issuer and --trust-root (a pinned Sigstore trusted_root.json: "
@@ -387,7 +389,9 @@ def verify(args: argparse.Namespace) -> int:
         )
     if (args.issuer or args.trust_root) and not args.identity:
         raise UsageError("--issuer and --trust-root go with --identity")
-    if flags:
+    if args.serialization_only:
+        trust = TrustSet()
+    elif flags:
         try:
             trust = from_flags(
                 args.key,
@@ -414,7 +418,13 @@ def verify(args: argparse.Namespace) -> int:
             )
     from scanner.artefacts.s3fetch import parse_size
 
-    report = verify_model(args.model, trust, args.signature, max_bytes=parse_size(args.max_bytes))
+    report = verify_model(
+        args.model,
+        trust,
+        args.signature,
+        max_bytes=parse_size(args.max_bytes),
+        serialization_only=args.serialization_only,
+    )
     if args.json:
         _dump_json(report.as_json())
         return report.exit_code
@@ -422,8 +432,13 @@ def verify(args: argparse.Namespace) -> int:
         print(f"{PROBLEM_PREFIX}{safe(problem, 600)}")
     if report.passed:
         if not args.quiet:
+            signed = (
+                "signature not checked"
+                if report.serialization_only
+                else f"signed by {safe(report.signature.identity or '')}"
+            )
             print(
-                f"verified {safe(report.model)}: signed by {safe(report.signature.identity or '')};"
+                f"verified {safe(report.model)}: {signed};"
                 f" no unsafe serialization in {report.files} file(s)"
             )
     elif not args.quiet:

@@ -38,7 +38,8 @@ def test_each_problem_is_one_line_and_exit_1(cli, tmp_path, keys) -> None:
     assert r.out.splitlines() == [
         "FAIL signature model.sig: verification failed: files do not match the signature: "
         "changed: config.json",
-        "FAIL head.pkl: os.system: os.system runs operating-system commands or touches files",
+        "FAIL head.pkl imports os.system (runs operating-system commands or touches files) "
+        "when loaded",
         f"2 problem(s): {model} must not be deployed",
     ]
 
@@ -174,3 +175,55 @@ def test_symlinked_directories_are_a_problem_not_a_blind_spot(cli, tmp_path, key
     r = cli("verify", str(model), "--key", str(keys[0].public))
     assert r.code == 1
     assert "FAIL linked: symlinked directory, not followed: its files are unchecked" in r.out
+
+
+# --- --serialization-only: the gate on code in model files, for teams that do not sign yet ---
+
+
+def test_serialization_only_passes_a_clean_unsigned_model(tmp_path) -> None:
+    model = model_dir(tmp_path)
+    r = run_subprocess("verify", str(model), "--serialization-only", cwd=tmp_path)
+    assert r.code == 0, r.out + r.err
+    assert r.out.strip() == (
+        f"verified {model}: signature not checked; no unsafe serialization in 3 file(s)"
+    )
+
+
+def test_serialization_only_fails_a_malicious_file_naming_the_global(tmp_path) -> None:
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_System("id"), protocol=4))
+    r = run_subprocess("verify", str(evil), "--serialization-only", cwd=tmp_path)
+    assert r.code == 1, r.out + r.err
+    assert r.out.splitlines() == [
+        "FAIL evil.pkl imports posix.system (runs operating-system commands or touches files) "
+        "when loaded",
+        f"1 problem(s): {evil} must not be deployed",
+    ]
+
+
+def test_serialization_only_json_has_no_signature_block(tmp_path) -> None:
+    model = model_dir(tmp_path)
+    (model / "extra.bin").write_bytes(GLOBAL_OS_SYSTEM)
+    r = run_subprocess("verify", str(model), "--serialization-only", "--json", cwd=tmp_path)
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["signature"] is None and not doc["passed"]
+    assert doc["serialization"]["unsafe"][0]["risk"].startswith("runs operating-system")
+
+
+def test_serialization_only_refuses_trust_flags(cli, tmp_path, keys) -> None:
+    r = cli(
+        "verify", str(model_dir(tmp_path)), "--serialization-only", "--key", str(keys[0].public)
+    )
+    assert r.code == 2 and "--serialization-only checks no signature" in r.err
+
+
+class _System:
+    """Pickles as os.system(cmd) (posix.system on Linux); never unpickled here."""
+
+    def __init__(self, cmd: str) -> None:
+        self.cmd = cmd
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, (self.cmd,)
