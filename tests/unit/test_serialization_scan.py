@@ -205,3 +205,28 @@ def test_allowlist(module: str, name: str, safe: bool) -> None:
 def test_state_dict_pickle_uses_only_allowlisted_globals() -> None:
     data = pickle.dumps(OrderedDict(a=1), protocol=2)
     assert walk_bytes(data).globals_seen == {"collections.OrderedDict"}
+
+
+def test_path_source_flags_every_malicious_sample_and_no_benign_one(tmp_path: Path) -> None:
+    """`modelward scan` sees what `verify` sees: each sample alone in a directory must form an
+    artefact when malicious (found by content, whatever its name), and name nothing when not."""
+    from scanner.sources.interface import SourceSpec
+    from scanner.sources.local import LocalPathSource
+
+    for i, sample in enumerate(SAMPLES):
+        path = tmp_path / f"s{i:03d}" / sample.name
+        path.parent.mkdir(parents=True)
+        sample.build(path)
+    spec = SourceSpec(kind="path", target=str(tmp_path), name="disk", options={})
+    artefacts = LocalPathSource(spec).collect(lambda _: None).resources
+    unsafe = {}
+    for artefact in artefacts:
+        owner = artefact.attributes["location"]["path"].removeprefix(str(tmp_path) + "/")
+        unsafe[owner.split("/")[0]] = artefact.attributes["serialization"]["unsafe"]
+    for i, sample in enumerate(SAMPLES):
+        found = unsafe.get(f"s{i:03d}", [])
+        named = [u for u in found if u["global"]] if isinstance(found, list) else []
+        if sample.malicious:
+            assert found, f"{sample.name}: not flagged by the path: source"
+        else:
+            assert not named, f"{sample.name}: {named}"
