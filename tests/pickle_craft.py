@@ -230,3 +230,16 @@ def sevenzip(members: dict[str, bytes], password: str | None = None) -> bytes:
         for name, data in members.items():
             archive.writestr(data, name)
     return buf.getvalue()
+
+
+def zip_hiding(listed: dict[str, bytes], hidden: dict[str, bytes]) -> bytes:
+    """A zip whose central directory lists only `listed`; the local headers of `hidden` sit
+    between the listed members and the directory, where a streaming reader finds them."""
+    shown = zip_of(listed)
+    secret = zip_of(hidden)
+    shown_cd = shown.find(b"PK\x01\x02")
+    locals_ = shown[:shown_cd] + secret[: secret.find(b"PK\x01\x02")]
+    directory = bytearray(shown[shown_cd:])
+    end = directory.rfind(b"PK\x05\x06")
+    struct.pack_into("<I", directory, end + 16, len(locals_))  # where the directory starts
+    return locals_ + bytes(directory)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import __future__
 
 import collections.abc
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -226,6 +227,14 @@ def test_damaged_zip_still_names_the_global(
     assert named(scan) == {"builtins.eval"}, (variant, scan.issues)
     if note is not None:
         assert any(note in r for r in unnamed(scan)), unnamed(scan)
+
+
+def test_member_the_central_directory_does_not_list_is_scanned(tmp_path: Path) -> None:
+    data = craft.zip_hiding({"README.md": b"hello"}, {"data.pkl": EVAL})
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["README.md"]  # what it lists
+    scan = scan_bytes(tmp_path, "m.zip", data)
+    assert named(scan) == {"builtins.eval"}
+    assert any("central directory does not list it" in r for r in unnamed(scan))
 
 
 def test_encrypted_zip_fails_closed_saying_why(tmp_path: Path) -> None:

@@ -76,6 +76,50 @@ def zip_members(f: BinaryIO, size: int) -> Iterator[Member]:
         raise ArchiveError(f"zip archive has {len(infos)} members: not scanned")
     for info in infos:
         yield _cd_member(zf, f, info)
+    listed = {i.header_offset: i.compress_size for i in zf.infolist()}
+    yield from _unlisted(f, size, listed)
+
+
+def _unlisted(f: BinaryIO, size: int, listed: dict[int, int]) -> Iterator[Member]:
+    """Members whose local headers the central directory does not list (it lies by omission):
+    a streaming reader still sees them. The local headers are followed from the start, using
+    the directory's sizes where it has them; the walk stops at the first gap."""
+    offset, count = 0, 0
+    while offset < size and count < MAX_ARCHIVE_MEMBERS:
+        count += 1
+        header = _local_header(f, offset, size)
+        if header is None:
+            return
+        name, flags, method, data_at = header
+        f.seek(offset + 18)
+        csize = listed.get(offset, struct.unpack("<I", f.read(4))[0])
+        if offset not in listed:
+            if flags & _DATA_DESCRIPTOR and csize == 0:
+                end = _deflate_end(f, data_at) if method == _DEFLATED else None
+                if end is None:
+                    return
+                csize = end - data_at
+            if not name.endswith("/"):
+                note = (
+                    "the archive's central directory does not list it (read from its local header)"
+                )
+                yield _raw_member(
+                    f, Member(name, None, None, notes=[note]), method, flags, data_at, csize
+                )
+        offset = _after_data(f, data_at + csize, flags)
+
+
+def _after_data(f: BinaryIO, end: int, flags: int) -> int:
+    """Where the next local header starts: after the data, and its data descriptor if any."""
+    if not flags & _DATA_DESCRIPTOR:
+        return end
+    f.seek(end)
+    sig = f.read(4)
+    for skip in (16, 24) if sig == b"PK\x07\x08" else (12, 20):
+        f.seek(end + skip)
+        if f.read(4) == ZIP_MAGIC:
+            return end + skip
+    return end + 12
 
 
 def _cd_member(zf: zipfile.ZipFile, f: BinaryIO, info: zipfile.ZipInfo) -> Member:
@@ -144,6 +188,8 @@ def _local_header(
 ) -> tuple[str, int, int, int] | None:
     """(name, flags, method, data offset) of the local file header at `offset`; None when there
     is none, or (given the archive's size) one whose fields point past the end."""
+    if offset < 0:  # a hostile directory entry
+        return None
     f.seek(offset)
     raw = f.read(_LOCAL.size)
     if len(raw) < _LOCAL.size:
@@ -194,8 +240,11 @@ def _try_head(f: BinaryIO, method: int, data_at: int, csize: int) -> bytes | Non
 def _from_local_headers(f: BinaryIO, size: int, error: str) -> Iterator[Member]:
     """Members found by walking local file headers from the start (the directory is broken)."""
     why = f"the zip's central directory is unreadable ({error})"
-    offset, found = 0, 0
+    offset, found, attempts = 0, 0, 0
     while offset < size and found < MAX_ARCHIVE_MEMBERS:
+        attempts += 1
+        if attempts > 4 * MAX_ARCHIVE_MEMBERS:  # a file of false signatures: stop searching
+            break
         header = _local_header(f, offset, size)
         if header is None:
             nxt = _next_signature(f, offset + 1, size)

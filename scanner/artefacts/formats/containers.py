@@ -171,13 +171,17 @@ def _plain_archive(ctx: _Ctx) -> Sniffed | None:
                 try:
                     with member.open() as stream:
                         head = stream.read(64)
+                except OSError:
+                    raise
                 except Exception:  # a damaged member: its name may still tell
                     head = b""
             is_model, is_pickle = member_looks_like_model(member.name, head)
             model, pickled = model or is_model, pickled or is_pickle
             if model and pickled:
                 break
-    except (ArchiveError, OSError, EOFError):
+    except OSError:
+        raise  # the bytes could not be read (an object over its read budget): not "no model"
+    except ArchiveError:
         return None
     except Exception:  # zipfile/zlib raise all sorts on hostile input
         return None
