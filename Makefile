@@ -38,7 +38,7 @@ typecheck: install
 layers: install
 	$(BIN)/lint-imports --no-cache
 
-test: install lint
+test: install lint layers
 	$(BIN)/python -m pytest -q -ra
 
 # Starts a local MLflow server and an emulated AWS account, seeds them, scans them, and

@@ -50,22 +50,3 @@ class Finding:
             "controls": [{"framework": c.framework, "control": c.control} for c in self.controls],
             "waiver": dict(self.waiver) if self.waiver is not None else None,
         }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        return cls(
-            policy_id=data["policy_id"],
-            title=data["title"],
-            severity=data["severity"],
-            maturity=data["maturity"],
-            resource_id=data["resource_id"],
-            resource_type=data["resource_type"],
-            resource_name=data["resource_name"],
-            status=data["status"],
-            message=data["message"],
-            evidence=data.get("evidence", {}),
-            controls=tuple(
-                ControlRef(c["framework"], c["control"]) for c in data.get("controls", [])
-            ),
-            waiver=data.get("waiver"),
-        )

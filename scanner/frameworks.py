@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def load_framework(path: str | os.PathLike[str]) -> Framework:
     loaded = load_yaml_file(path, what="framework mapping")
     errors = error_lines(loaded, MAPPING_SCHEMA)
     if not errors:
-        errors = _duplicate_controls(loaded)
+        errors = _duplicate_controls(loaded) + _malformed_control_ids(loaded)
     if errors:
         raise FrameworkError(
             errors[0] + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""), details=errors
@@ -96,6 +97,28 @@ def _duplicate_controls(loaded: LoadedYaml) -> list[str]:
             )
         seen.add(control["id"])
     return errors
+
+
+def _malformed_control_ids(loaded: LoadedYaml) -> list[str]:
+    """Control ids that break the framework's own id syntax (`control_id_pattern`)."""
+    pattern = loaded.data.get("control_id_pattern")
+    if pattern is None:
+        return []
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        return [
+            loaded.error_line(("control_id_pattern",), f"not a valid regular expression: {exc}")
+        ]
+    return [
+        loaded.error_line(
+            ("controls", i, "id"),
+            f"control id {control['id']!r} does not match this framework's control_id_pattern "
+            f"{pattern!r}",
+        )
+        for i, control in enumerate(loaded.data["controls"])
+        if not compiled.fullmatch(control["id"])
+    ]
 
 
 def load_frameworks(
@@ -207,7 +230,8 @@ def roll_up(
         for control in fw.controls:
             mapped = [f for pid in control.policies for f in by_policy.get(pid, [])]
             status = control_status(mapped, bool(control.policies))
-            attested_by, notes = ([], [])
+            attested_by: list[str] = []
+            notes: list[str] = []
             if status == "manual":
                 attested_by, notes = _attesting(control, fw, attestations, now)
                 if attested_by:

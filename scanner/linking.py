@@ -48,10 +48,6 @@ class _Attrs:
     def of(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [(rid, self.attrs[rid]) for rid in self.by_type.get(rtype, [])]
 
-    def type_of(self, rid: str) -> str | None:
-        r = self.resources.get(rid)
-        return r.type if r else None
-
     def set_default(self, rid: str, key: str, value: Any) -> None:
         """Set unless a source already reported a value (an Unknown is replaced)."""
         current = self.attrs[rid].get(key)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from scanner.terminal import safe
+
+if TYPE_CHECKING:  # rich loads only on a terminal; the type is for mypy
+    from rich.progress import TaskID
 
 
 class Reporter:
@@ -82,8 +85,8 @@ class RichReporter(Reporter):
             console=self.console,
             transient=False,
         )
-        self.tasks: dict[str, int] = {}
-        self.policy_task: int | None = None
+        self.tasks: dict[str, TaskID] = {}
+        self.policy_task: TaskID | None = None
         self.started = time.monotonic()
         self.progress.start()
 

@@ -44,7 +44,7 @@ def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
 
 def resource_dict(resource: Resource) -> dict[str, Any]:
     # Ids and names are redacted like everything else, so findings still point at them.
-    return redact(
+    redacted: dict[str, Any] = redact(
         {
             "id": resource.id,
             "type": resource.type,
@@ -53,6 +53,7 @@ def resource_dict(resource: Resource) -> dict[str, Any]:
             "attributes": to_jsonable(resource.attributes),
         }
     )
+    return redacted
 
 
 def policy_dict(policy: Policy) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def build(
 ) -> dict[str, Any]:
     # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
     # through redaction: no credential in a URI reaches a file meant to be shared.
-    return redact(
+    document: dict[str, Any] = redact(
         {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "modelward", "version": __version__},
@@ -102,6 +103,7 @@ def build(
             "gate": dict(gate),
         }
     )
+    return document
 
 
 def problems(document: Any) -> list[str]:
@@ -127,7 +129,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     shown = display_path(path)
     text = read_text(path, what="results file", max_bytes=MAX_RESULTS_BYTES)
     try:
-        document = json.loads(text)
+        document: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{shown}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
     found = problems(document)
@@ -138,7 +140,3 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
             details=found[:20],
         )
     return document
-
-
-def findings_of(document: Mapping[str, Any]) -> list[Finding]:
-    return [Finding.from_dict(f) for f in document["findings"]]

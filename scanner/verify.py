@@ -1,4 +1,4 @@
-"""`modelward verify MODEL_PATH`: the gate before deploy, for one model directory or file.
+"""`modelward verify MODEL_PATH...`: the gate before deploy, for model directories or files.
 
 Passes only when the model's signature verifies with the given trust and no file would run
 code when loaded. Everything else is a problem, one line each: no signature, a signature that
@@ -52,7 +52,7 @@ class VerifyReport:
         return EXIT_OK if self.passed else EXIT_FINDINGS
 
     def as_json(self) -> dict[str, Any]:
-        return to_jsonable(
+        document: dict[str, Any] = to_jsonable(
             {
                 "model": self.model,
                 "passed": self.passed,
@@ -63,6 +63,7 @@ class VerifyReport:
                 "problems": self.problems,
             }
         )
+        return document
 
 
 def verify_model(
@@ -73,17 +74,10 @@ def verify_model(
     max_bytes: int = DEFAULT_BUDGET,
     serialization_only: bool = False,
 ) -> VerifyReport:
+    check_target(target)
     if target.startswith("s3://"):
         return _verify_s3(target, trust, signature, workers, max_bytes, serialization_only)
-    if "://" in target:
-        raise UsageError(
-            f"{target}: only local paths (a directory or a file) and s3:// URIs can be verified"
-        )
-    model = Path(os.path.abspath(os.path.expanduser(target)))
-    if not model.exists():
-        raise UsageError(f"{target}: no such file or directory")
-    if not (model.is_dir() or model.is_file()):
-        raise UsageError(f"{target}: not a regular file or directory")
+    model = local_path(target)
     workers = workers or default_workers()
     rels, problems = _files(model)
     targets = _sniffed(model, rels, workers, problems)
@@ -111,6 +105,28 @@ def verify_model(
         [one_line(p) for p in problems],
         serialization_only=serialization_only,
     )
+
+
+def check_target(target: str) -> None:
+    """A usage error for a target that cannot be verified at all: an unknown URI scheme, a
+    missing path, a path that is neither a file nor a directory. Cheap, so a command checks
+    every target before verifying any."""
+    if target.startswith("s3://"):
+        return
+    if "://" in target:
+        raise UsageError(
+            f"{target}: only local paths (a directory or a file) and s3:// URIs can be verified"
+        )
+    model = local_path(target)
+    if not model.exists():
+        raise UsageError(f"{target}: no such file or directory")
+    if not (model.is_dir() or model.is_file()):
+        raise UsageError(f"{target}: not a regular file or directory")
+
+
+def local_path(target: str) -> Path:
+    """The absolute path a local target names (`~` expanded, symlinks kept as given)."""
+    return Path(os.path.abspath(os.path.expanduser(target)))
 
 
 def _verify_s3(

@@ -153,9 +153,9 @@ def _check_depth(text: str, shown_path: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     m = event.start_mark
+                    where = f"{m.line + 1}:{m.column + 1}" if m is not None else "1:1"
                     raise InputFileError(
-                        f"{shown_path}:{m.line + 1}:{m.column + 1}: nesting deeper than "
-                        f"{MAX_DEPTH} levels"
+                        f"{shown_path}:{where}: nesting deeper than {MAX_DEPTH} levels"
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1

@@ -1,5 +1,6 @@
 """Validators for AI-BOM tests: the library's own CycloneDX validator, unchanged, and the
-official SPDX 3.0.1 JSON Schema and SHACL model read from the shared folder."""
+official SPDX 3.0.1 JSON Schema and SHACL model, found through MODELWARD_STANDARDS_DIR
+(tests/standards.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from cyclonedx.validation.json import JsonStrictValidator
 from jsonschema import Draft202012Validator
 from rdflib import OWL, RDF, RDFS
 
-from tests.helpers import SHARED
+from tests.standards import standard
 
-SPDX = SHARED / "data" / "spdx-3.0.1"
+SPDX = "spdx-3.0.1"
 
 
 def cyclonedx_problem(content: bytes) -> str | None:
@@ -26,7 +27,7 @@ def cyclonedx_problem(content: bytes) -> str | None:
 
 @cache
 def _spdx_schema() -> dict[str, Any]:
-    return json.loads((SPDX / "spdx-json-schema.json").read_text(encoding="utf-8"))
+    return json.loads(standard(f"{SPDX}/spdx-json-schema.json").read_text(encoding="utf-8"))
 
 
 @cache
@@ -71,7 +72,7 @@ def spdx_schema_problems(document: dict[str, Any], *, whole: bool = False) -> li
 
 @cache
 def _shapes() -> rdflib.Graph:
-    return rdflib.Graph().parse(SPDX / "spdx-model.ttl")
+    return rdflib.Graph().parse(standard(f"{SPDX}/spdx-model.ttl"))
 
 
 @cache
@@ -93,7 +94,9 @@ def _ontology() -> rdflib.Graph:
 
 @cache
 def _context() -> Any:
-    return json.loads((SPDX / "spdx-context.jsonld").read_text(encoding="utf-8"))["@context"]
+    return json.loads(standard(f"{SPDX}/spdx-context.jsonld").read_text(encoding="utf-8"))[
+        "@context"
+    ]
 
 
 def spdx_shacl_problems(document: dict[str, Any]) -> str | None:

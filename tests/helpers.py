@@ -15,7 +15,6 @@ from pathlib import Path
 from scanner import results
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.extraction.world import World
-from scanner.sources.logs.analyze import EndpointAnalysis
+from scanner.sources.logs.model import EndpointAnalysis
 from scanner.sources.logs.options import DEFAULT_THRESHOLDS, LogOptions
 from scanner.sources.logs.source import analyse
 

@@ -36,7 +36,8 @@ def check() -> Callable[[dict[str, Any]], str | None]:
             return None if error is None else str(error)
 
         return slow
-    fast_class = validators.extend(type(inner), {"uniqueItems": unique_items})
+    # types-jsonschema leaves `extend` unannotated
+    fast_class = validators.extend(type(inner), {"uniqueItems": unique_items})  # type: ignore[no-untyped-call]
     fast = fast_class(inner.schema, registry=registry, format_checker=format_checker())
 
     def check(document: dict[str, Any]) -> str | None:

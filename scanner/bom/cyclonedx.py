@@ -99,7 +99,7 @@ def _serialise(
     if with_findings:
         for finding in estate.findings:
             head.vulnerabilities.add(_vulnerability(finding, refs))
-    document = json.loads(JsonV1Dot6(head).output_as_string())
+    document: dict[str, Any] = json.loads(JsonV1Dot6(head).output_as_string())
     components: dict[str, dict[str, Any]] = {}
     dependencies: dict[str, set[str]] = {}
     models = list(estate.models)

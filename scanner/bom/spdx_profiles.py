@@ -14,7 +14,7 @@ from typing import Any
 
 from spdx_python_model import v3_0_1 as spdx
 
-AI_REQUIRED = (
+AI_REQUIRED: tuple[str, ...] = (
     "suppliedBy",
     "releaseTime",
     "software_downloadLocation",
@@ -51,9 +51,10 @@ def profile_gaps(objects: Iterable[Any]) -> dict[str, Gap]:
     licences: dict[str, dict[str, int]] = {}
     for o in objects:
         if isinstance(o, spdx.Relationship):
-            kind = _relationship_name(o.relationshipType)
-            if kind in LICENCE_RELATIONSHIPS:
-                source = o.from_ if isinstance(o.from_, str) else o.from_._id
+            kind = _relationship_name(o.relationshipType or "")
+            if kind in LICENCE_RELATIONSHIPS and o.from_ is not None:
+                # `_id` is the element's id in spdx-python-model, which declares no type for it
+                source = o.from_ if isinstance(o.from_, str) else o.from_._id  # type: ignore[attr-defined]
                 counts = licences.setdefault(source, {})
                 counts[kind] = counts.get(kind, 0) + 1
     gaps: dict[str, Gap] = {}

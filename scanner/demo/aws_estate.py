@@ -169,7 +169,7 @@ def model_tarball(files: dict[str, bytes]) -> bytes:
 
 def seed_iam(iam: Any) -> str:
     def role(name: str, trust: dict[str, Any], policy: dict[str, Any], **extra: Any) -> str:
-        arn = iam.create_role(
+        arn: str = iam.create_role(
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
             **extra,

@@ -85,7 +85,8 @@ class MotoServer:
     def state(self) -> dict[str, Any]:
         """The emulator's whole state (the first dump initialises every backend)."""
         with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=60) as r:
-            return json.loads(r.read())
+            state: dict[str, Any] = json.loads(r.read())
+        return state
 
     def client(self, service: str, region: str = "us-east-1", account: str | None = None) -> Any:
         import boto3

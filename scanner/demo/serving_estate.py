@@ -54,11 +54,12 @@ def _endpoint(sm: Any, name: str, model: str, tags: dict[str, str], **config: An
         ],
         **config,
     )
-    return sm.create_endpoint(
+    arn: str = sm.create_endpoint(
         EndpointName=name,
         EndpointConfigName=f"{name}-config",
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )["EndpointArn"]
+    return arn
 
 
 def seed_sagemaker(server: Any, estate: aws.AwsEstate, registry: RegistryEstate) -> None:

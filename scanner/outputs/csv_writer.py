@@ -37,9 +37,9 @@ MAX_CELL = 32_000  # Excel refuses cells over 32,767 characters
 
 
 def cell(value: Any) -> str:
-    if not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = value
+    text = (
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    )
     if len(text) > MAX_CELL:
         text = text[: MAX_CELL - 1] + "…"
     if text.startswith(FORMULA_START):

@@ -260,9 +260,9 @@ class _View:
                 problems.setdefault(f["resource_id"], {}).setdefault(f["policy_id"], 0)
                 problems[f["resource_id"]][f["policy_id"]] += 1
         order = [t for t in TYPE_ORDER if t in by_type] + sorted(set(by_type) - set(TYPE_ORDER))
-        groups = []
+        groups: list[dict[str, Any]] = []
         for rtype in order:
-            items = []
+            items: list[dict[str, Any]] = []
             for r in by_type[rtype]:
                 rid = r["id"]
                 items.append(

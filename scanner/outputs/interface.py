@@ -56,13 +56,13 @@ def write_atomically(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
     mode = 0o666 & ~_umask()  # mkstemp makes 0600; outputs get the mode any new file would
     try:
         for name, content in files.items():
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+            fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
-            staged.append((name, Path(tmp)))
+            staged.append((name, Path(tmp_name)))
         written = []
         for name, tmp in staged:
             target = out_dir / name

@@ -1,11 +1,11 @@
-"""Output format names → writers; formats the design names but this version lacks say so."""
+"""Output format names → writers, and the format list a user gives, checked against them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scanner.errors import NotImplementedYetError, UsageError
+from scanner.errors import UsageError
 from scanner.outputs.csv_writer import CsvWriter
 from scanner.outputs.cyclonedx_writer import CycloneDxWriter
 from scanner.outputs.html_writer import HtmlWriter
@@ -26,7 +26,6 @@ WRITERS: dict[str, type] = {
     "cyclonedx": CycloneDxWriter,
     "spdx": SpdxWriter,
 }
-PLANNED: tuple[str, ...] = ()
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
@@ -35,16 +34,8 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
     if not formats:
         raise UsageError("no output format given (available: " + ", ".join(WRITERS) + ")")
     for fmt in formats:
-        if fmt in PLANNED:
-            raise NotImplementedYetError(
-                f"output format '{fmt}' is not implemented yet in this version "
-                f"(available: {', '.join(WRITERS)})"
-            )
         if fmt not in WRITERS:
-            planned = f"; planned: {', '.join(PLANNED)}" if PLANNED else ""
-            raise UsageError(
-                f"unknown output format '{fmt}' (available: {', '.join(WRITERS)}{planned})"
-            )
+            raise UsageError(f"unknown output format '{fmt}' (available: {', '.join(WRITERS)})")
     return formats
 
 

@@ -181,9 +181,9 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))
     if unknown:
         return Outcome(None, unknown_reasons)
-    absent = [o for _, o in results if o.absent]
-    if absent:
-        return Outcome(False, tuple(r for o in absent for r in o.reasons), absent=True)
+    absent_items = [o for _, o in results if o.absent]
+    if absent_items:
+        return Outcome(False, tuple(r for o in absent_items for r in o.reasons), absent=True)
     return TRUE
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from scanner.findings import Finding
 from scanner.inventory import Inventory, Resource
@@ -49,7 +50,7 @@ def _finding(
     name: str,
     status: str,
     message: str,
-    evidence: dict,
+    evidence: dict[str, Any],
 ) -> Finding:
     return Finding(
         policy_id=policy.id,

@@ -127,7 +127,8 @@ def parse_policy(loaded: LoadedYaml) -> tuple[Policy | None, list[str]]:
         return None, [
             loaded.error_line((), f"a policy file must hold one mapping, this one is {kind}")
         ]
-    parser_params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
+    declared = doc.get("params")
+    parser_params: Mapping[str, Any] = declared if isinstance(declared, Mapping) else {}
     parser = ConditionParser(loaded, parser_params)
     scope = parser.parse(doc["scope"], ("scope",)) if "scope" in doc else None
     check = parser.parse(doc["check"], ("check",)) if "check" in doc else None

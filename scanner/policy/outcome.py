@@ -87,18 +87,3 @@ def clip_evidence(value: Any) -> Any:
             for k, v in list(value.items())[:MAX_EVIDENCE_ITEMS]
         }
     return to_jsonable(value)  # floats (nan), dates, Unknown, MISSING
-    if isinstance(value, str):
-        if len(value) > MAX_EVIDENCE_CHARS:
-            return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
-        return value
-    value = to_jsonable(value)
-    if isinstance(value, str) and len(value) > MAX_EVIDENCE_CHARS:
-        return f"{value[:MAX_EVIDENCE_CHARS]}…(+{len(value) - MAX_EVIDENCE_CHARS} chars)"
-    if isinstance(value, list):
-        items = [clip_evidence(v) for v in value[:MAX_EVIDENCE_ITEMS]]
-        if len(value) > MAX_EVIDENCE_ITEMS:
-            items.append(f"…(+{len(value) - MAX_EVIDENCE_ITEMS} items)")
-        return items
-    if isinstance(value, dict):
-        return {k: clip_evidence(v) for k, v in list(value.items())[:MAX_EVIDENCE_ITEMS]}
-    return value

@@ -43,13 +43,13 @@ def merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     out: dict[str, dict[str, Any]] = {}
     for layer in layers:
         for name, value in layer.get(ALL, {}).items():
-            for scope, values in out.items():
+            for scope, kept in out.items():
                 if scope != ALL:
-                    values.pop(name, None)
+                    kept.pop(name, None)
             out.setdefault(ALL, {})[name] = value
-        for scope, values in layer.items():
+        for scope, given in layer.items():
             if scope != ALL:
-                out.setdefault(scope, {}).update(values)
+                out.setdefault(scope, {}).update(given)
     return {scope: values for scope, values in out.items() if values}
 
 

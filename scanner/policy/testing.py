@@ -41,7 +41,7 @@ class CaseResult:
 def test_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(
@@ -51,7 +51,7 @@ def test_files(root: Path) -> list[Path]:
 
 
 def _resources(
-    loaded: LoadedYaml, items: Sequence[Mapping[str, Any]], path: tuple
+    loaded: LoadedYaml, items: Sequence[Mapping[str, Any]], path: tuple[str | int, ...]
 ) -> list[Resource]:
     out = []
     for i, item in enumerate(items):
@@ -71,7 +71,7 @@ def _resources(
     return out
 
 
-def _clock(loaded: LoadedYaml, value: Any, path: tuple) -> dt.datetime:
+def _clock(loaded: LoadedYaml, value: Any, path: tuple[str | int, ...]) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC)
     moment = as_datetime(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,9 +38,11 @@ def validator(name: str) -> Draft202012Validator:
 def describe(error: jsonschema.ValidationError) -> str:
     """A human sentence for one schema violation, naming the offending key where there is one."""
     where = "/".join(str(p) for p in error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        given = error.instance if isinstance(error.instance, Mapping) else {}
+        extra = sorted(set(given) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {})))
         return f"unknown key {', '.join(repr(e) for e in extra)} (allowed: {allowed})"
     if error.validator == "required":
         return f"{error.message}" + (f" (in {where})" if where else "")
@@ -47,7 +50,8 @@ def describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "pattern" and error.validator_value == "\\S":
         return f"{prefix}must not be blank"
     if error.validator == "enum":
-        allowed = ", ".join(map(repr, error.validator_value))
+        choices = error.validator_value if isinstance(error.validator_value, list) else []
+        allowed = ", ".join(map(repr, choices))
         return f"{prefix}{error.instance!r} is not one of {allowed}"
     return f"{prefix}{error.message}"
 

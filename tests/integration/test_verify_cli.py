@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.corpus import GLOBAL_OS_SYSTEM
-from tests.helpers import run_subprocess, write
+from tests.helpers import REPO, run_subprocess, write
 from tests.signing import key_pair, model_dir, pki, sign_with_certificate, sign_with_key
 
 
@@ -175,6 +177,114 @@ def test_symlinked_directories_are_a_problem_not_a_blind_spot(cli, tmp_path, key
     r = cli("verify", str(model), "--key", str(keys[0].public))
     assert r.code == 1
     assert "FAIL linked: symlinked directory, not followed: its files are unchecked" in r.out
+
+
+def _two_models(root: Path, keys) -> tuple[Path, Path]:
+    """Two single-file models, each signed beside itself (FILE.sig), as pre-commit sees them:
+    a clean pickle and one that runs os.system when loaded."""
+    good = root / "good.pkl"
+    good.write_bytes(pickle.dumps({"w": [1.0]}, protocol=4))
+    bad = root / "bad.pkl"
+    bad.write_bytes(GLOBAL_OS_SYSTEM)
+    for model in (good, bad):
+        sign_with_key(model, keys[0])
+    return good, bad
+
+
+def test_several_models_in_a_real_process_exit_with_the_worst(tmp_path, keys) -> None:
+    good, bad = _two_models(tmp_path, keys)
+    r = run_subprocess("verify", "--key", str(keys[0].public), str(good), str(bad))
+    assert r.code == 1, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith(f"verified {good}: signed by key release.pub (sha256:")
+    assert lines[1:] == [
+        f"FAIL {bad}: bad.pkl imports os.system (runs operating-system commands or touches "
+        "files) when loaded",
+        f"1 problem(s): {bad} must not be deployed",
+    ]
+    both_good = run_subprocess("verify", "--key", str(keys[0].public), str(good), str(good))
+    assert both_good.code == 0, both_good.out + both_good.err
+    assert both_good.out.count(f"verified {good}") == 2
+
+
+def test_the_pre_commit_hook_passes_every_staged_model(tmp_path, keys) -> None:
+    """What pre-commit runs: the hook's entry, its args, then the staged files."""
+    hook = next(
+        h
+        for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+        if h["id"] == "modelward-verify"
+    )
+    assert hook["pass_filenames"] is True
+    good, bad = _two_models(tmp_path, keys)
+    staged = [
+        str(p)
+        for p in (good, bad, good.with_name("good.pkl.sig"))
+        if re.search(hook["files"], str(p))
+    ]
+    assert staged == [str(good), str(bad)]
+    entry = hook["entry"].split()
+    assert entry[:2] == ["modelward", "verify"]
+    r = run_subprocess(*entry[1:], "--key", str(keys[0].public), "-q", *staged)
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        f"FAIL {bad}: bad.pkl imports os.system (runs operating-system commands or touches "
+        "files) when loaded"
+    ]
+
+
+def test_several_models_as_json_are_a_list(cli, tmp_path, keys) -> None:
+    good, bad = _two_models(tmp_path, keys)
+    r = cli("verify", str(good), str(bad), "--key", str(keys[0].public), "--json")
+    assert r.code == 1
+    docs = json.loads(r.out)
+    assert [(d["model"], d["passed"], d["exit_code"]) for d in docs] == [
+        (str(good), True, 0),
+        (str(bad), False, 1),
+    ]
+    single = json.loads(cli("verify", str(good), "--key", str(keys[0].public), "--json").out)
+    assert single == docs[0]  # one model: the object itself, as before
+
+
+def test_several_models_usage_errors_come_before_any_verification(cli, tmp_path, keys) -> None:
+    good, _ = _two_models(tmp_path, keys)
+    r = cli("verify", str(good), str(tmp_path / "nope.pkl"), "--key", str(keys[0].public))
+    assert r.code == 2 and r.out == ""
+    assert f"{tmp_path / 'nope.pkl'}: no such file or directory" in r.err
+    r = cli("verify", str(good), str(good), "--key", str(keys[0].public), "--signature", "x.sig")
+    assert r.code == 2 and "--signature names one model's signature" in r.err
+
+
+def test_several_models_each_get_their_trust_from_the_config(cli, tmp_path, keys) -> None:
+    fraud = model_dir(tmp_path / "models", "fraud")
+    churn = model_dir(tmp_path / "models", "churn")
+    sign_with_key(fraud, keys[1])
+    sign_with_key(churn, keys[0])
+    config = write(
+        tmp_path / "modelward.yaml",
+        f"""
+        integrity:
+          trust:
+            keys: [{keys[0].public}]
+            models:
+              - match: "*/models/fraud"
+                keys: [{keys[1].public}]
+        """,
+    )
+    r = cli("verify", str(fraud), str(churn), "-c", str(config))
+    assert r.code == 0, r.out + r.err
+    assert "signed by key attacker.pub" in r.out and "signed by key release.pub" in r.out
+    only_fraud = write(
+        tmp_path / "only-fraud.yaml",
+        f"""
+        integrity:
+          trust:
+            models:
+              - match: "*/models/fraud"
+                keys: [{keys[1].public}]
+        """,
+    )
+    r = cli("verify", str(fraud), str(churn), "-c", str(only_fraud))
+    assert r.code == 2 and f"no trust given for {churn}" in r.err
 
 
 # --- --serialization-only: the gate on code in model files, for teams that do not sign yet ---

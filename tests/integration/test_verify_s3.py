@@ -149,3 +149,14 @@ def test_real_process(moto, estate) -> None:
     env = {**moto, "HOME": os.environ.get("HOME", "/root")}
     r = run_subprocess("verify", "s3://models/fraud", "--key", str(estate.public), "-q", env=env)
     assert (r.code, r.out, r.err) == (0, "", "")
+
+
+def test_several_models_exit_with_the_highest_code(verify, estate, tmp_path) -> None:
+    """A local model that must not be deployed (1), then an S3 model over the budget (3)."""
+    local = tmp_path / "head.pkl"
+    local.write_bytes(GLOBAL_OS_SYSTEM)
+    sign_with_key(local, estate)
+    r = verify(str(local), "s3://models/fraud", "--key", str(estate.public), "--max-bytes", "100")
+    assert r.code == 3, r.out + r.err
+    assert f"1 problem(s): {local} must not be deployed" in r.out
+    assert r.out.rstrip().endswith("1 problem(s): s3://models/fraud could not be verified")

@@ -13,14 +13,13 @@ from scanner.findings import ControlRef, Finding
 from scanner.inventory import Resource
 from scanner.outputs import sarif_writer
 from scanner.outputs.sarif_writer import SarifWriter
-from tests.helpers import SHARED, make_document, make_policy
-
-SCHEMA = SHARED / "data" / "sarif-2.1.0" / "sarif-schema-2.1.0.json"
+from tests.helpers import make_document, make_policy
+from tests.standards import standard
 
 
 @cache
 def sarif_validator() -> jsonschema.Draft4Validator:
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    schema = json.loads(standard("sarif-2.1.0/sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
 

@@ -352,7 +352,7 @@ def sevenzip_members(f: BinaryIO, budget: int = MAX_EXTRACTED_BYTES) -> list[Mem
 
     f.seek(0)
     try:
-        with py7zr.SevenZipFile(f, "r") as archive:  # type: ignore[arg-type]
+        with py7zr.SevenZipFile(f, "r") as archive:
             if archive.needs_password():
                 raise ArchiveError(
                     "7z archive is encrypted (password-protected): its content cannot be read "

@@ -211,7 +211,7 @@ def _sevenzip(ctx: _Ctx) -> Sniffed | None:
 
     try:
         ctx.f.seek(0)
-        with py7zr.SevenZipFile(ctx.f, "r") as archive:  # type: ignore[arg-type]
+        with py7zr.SevenZipFile(ctx.f, "r") as archive:
             names = archive.getnames()
     except Exception as e:  # py7zr raises many types; an encrypted header needs a password
         if "password" in str(e).lower():

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 
 from scanner.sources.logs import detectors as det
-
-if TYPE_CHECKING:
-    from scanner.sources.logs.analyze import ClientVerdict, Context, GroupVerdict, Window
+from scanner.sources.logs.columns import fetch
+from scanner.sources.logs.model import ClientVerdict, Context, GroupVerdict, Window
 
 MIN_ORGS = 20
 GROUP_KEYS = (("asn", "asn"), ("ip", "ip_prefix"), ("key_owner", "key_owner"))
@@ -81,8 +79,6 @@ def _sybil(
     ctx: Context,
     verdicts: tuple[ClientVerdict, ...],
 ) -> list[GroupVerdict]:
-    from scanner.sources.logs.analyze import GroupVerdict, fetch
-
     opts = ctx.options.sybil
     since = window.start + opts.new_after_days * 86400.0
     rows = con.execute(
@@ -143,8 +139,6 @@ def _sybil(
 def _orgs(
     con: duckdb.DuckDBPyConnection, endpoint: str, ctx: Context
 ) -> tuple[list[GroupVerdict], str | None]:
-    from scanner.sources.logs.analyze import GroupVerdict, fetch
-
     row = con.execute(
         """
         WITH o AS (SELECT org, ts FROM q WHERE endpoint = $1 AND org IS NOT NULL),

@@ -17,9 +17,10 @@ from typing import Any
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact_text
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
-from scanner.sources.logs.analyze import EndpointAnalysis, GroupVerdict, analyse_endpoint
+from scanner.sources.logs.analyze import analyse_endpoint
 from scanner.sources.logs.calibration import Baseline, attacker_cost, recommended_limits
 from scanner.sources.logs.formats import LogFiles, classify, discover
+from scanner.sources.logs.model import EndpointAnalysis, GroupVerdict
 from scanner.sources.logs.options import LogOptions, parse_options
 from scanner.sources.logs.reader import REASONS, LogReader
 

@@ -1,8 +1,9 @@
 """`modelward demo`: start the estate, seed it, scan it with a generated config, stop it.
 
-The scan runs through the same CLI path a user's scan does (`modelward scan -c FILE`), with a
-config file written next to the outputs, so the demo doubles as a worked example of a config
-for MLflow + AWS + attestations.
+The scan is the one a user runs (`modelward scan -c FILE`), handed in by the `demo` command as
+a function of the config file, with the config written next to the outputs, so the demo
+doubles as a worked example of a config for MLflow + AWS + attestations. Being handed the
+scan keeps this package below the command line: it never imports `scanner.cli`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scanner.errors import EXIT_SOURCE, UsageError
+from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
 
@@ -132,9 +133,9 @@ gate:
     return path
 
 
-def run_demo(out_dir: Path, say: Callable[[str], None] = print) -> int:
+def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], None] = print) -> int:
+    """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report."""
     _require_demo_extra()
-    from scanner import cli
     from scanner.demo import aws_estate, registry_estate, serving_estate
     from scanner.demo.servers import mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
@@ -165,7 +166,11 @@ def run_demo(out_dir: Path, say: Callable[[str], None] = print) -> int:
                     estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats
                 )
                 say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
-                code = cli.main(["scan", "-c", str(config)])
+                try:
+                    code = scan(config)
+                except ModelwardError as exc:  # the summary below still says where things are
+                    say(f"demo: the scan failed: {exc.message}")
+                    code = exc.exit_code
     shutil.rmtree(estate_dir / "__pycache__", ignore_errors=True)
     report = out_dir / "report.html"
     say("")

@@ -14,15 +14,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE, UsageError
-from scanner.inventory import to_jsonable
-from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import LOGS_MODULES, require_extra
 from scanner.terminal import safe
 
+NAME = "logs"
 
-def add_parser(sub: Any, common: Any) -> None:
-    logs = sub.add_parser("logs", help="analyse inference logs (extraction patterns, rate limits)")
+
+def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
+    logs = subparsers.add_parser(
+        NAME, help="analyse inference logs (extraction patterns, rate limits)"
+    )
     logs_sub = logs.add_subparsers(dest="logs_command", metavar="ACTION", required=True)
     p = logs_sub.add_parser(
         "analyze",
@@ -77,7 +79,7 @@ def add_parser(sub: Any, common: Any) -> None:
     common(p)
 
 
-def options_from(args: argparse.Namespace) -> dict[str, Any]:
+def _options_from(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if args.options:
         from scanner.yamlpos import load_yaml_file
@@ -113,12 +115,17 @@ def options_from(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def analyze(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """`logs analyze`, the group's one action."""
+    from scanner.inventory import to_jsonable
+    from scanner.sources.interface import SourceSpec
+    from scanner.sources.registry import LOGS_MODULES, require_extra
+
     require_extra("logs", LOGS_MODULES, "modelward logs")
     from scanner.sources.logs.options import parse_options
     from scanner.sources.logs.source import analyse, traffic_resource
 
-    spec = SourceSpec("logs", args.path, f"logs:{args.path}", options_from(args))
+    spec = SourceSpec("logs", args.path, f"logs:{args.path}", _options_from(args))
     options = parse_options(spec)
 
     def progress(message: str) -> None:
@@ -159,6 +166,8 @@ def _print(problems: Sequence[str], resources: Sequence[Any], limit: int) -> Non
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from scanner.inventory import to_jsonable
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     for problem in problems:

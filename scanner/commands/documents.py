@@ -1,0 +1,36 @@
+"""A results document on its way out: checked against its contract, rendered in every format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scanner import results
+from scanner.outputs.interface import write_atomically
+from scanner.outputs.registry import writers_for
+
+
+def check_contract(document: dict[str, Any]) -> None:
+    """Never write results that break the published contract: that is a bug, caught here."""
+    problems = results.problems(document)
+    if problems:
+        raise RuntimeError(f"results do not match the schema: {problems[0]}")
+
+
+def render_all(
+    out_dir: Path,
+    formats: Sequence[str],
+    document: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Path]:
+    """Every format rendered in memory first, then written atomically: all or nothing."""
+    files: dict[str, bytes] = {}
+    for writer in writers_for(formats, options):
+        files.update(writer.render(document))
+    return write_atomically(out_dir, files)
+
+
+def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
+    """Writer options for `render_all`: whether the CycloneDX BOM lists failing findings."""
+    return {"cyclonedx": {"with_findings": with_findings}}

@@ -1,0 +1,233 @@
+"""`modelward scan`: collect the sources, evaluate the policies, write the outputs, gate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
+from scanner.commands.interface import AddCommon, Subparsers
+from scanner.errors import UsageError
+from scanner.gate import FAIL_ON_CHOICES
+
+NAME = "scan"
+
+
+def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
+    scan = subparsers.add_parser(
+        NAME,
+        help="collect, evaluate, report and gate",
+        description="Scan the configured sources and evaluate the policies.",
+    )
+    common(scan)
+    scan.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./modelward.yaml when present)",
+    )
+    scan.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a source: path:DIR, attestations:FILE, aws:[KEY=VALUE,...], logs:PATH, "
+        "mlflow:URI (repeatable; replaces the config's sources)",
+    )
+    add_policy_selection(scan)
+    scan.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only these policies: id, wildcard (MW-STO-*) or severity (repeatable)",
+    )
+    scan.add_argument(
+        "--skip-policy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="skip these policies: id, wildcard or severity (repeatable)",
+    )
+    scan.add_argument(
+        "--framework",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="report only these frameworks (repeatable)",
+    )
+    add_framework_selection(scan)
+    scan.add_argument("-o", "--output-dir", metavar="DIR", help="write outputs here")
+    scan.add_argument(
+        "--format", metavar="LIST", help="output formats, comma-separated (default: json)"
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        help="lowest severity that fails the gate (default: high)",
+    )
+    scan.add_argument(
+        "--hard-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards (MW-STO-*) or severities whose failures always fail the "
+        "gate (comma-separated, repeatable; see docs/ci-gating.md for the precedence)",
+    )
+    scan.add_argument(
+        "--soft-fail-on",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="policy ids, wildcards or severities whose failures are reported but do not fail "
+        "the gate (comma-separated, repeatable)",
+    )
+    scan.add_argument(
+        "--soft-fail",
+        action="store_true",
+        default=None,
+        help="report failures without failing the gate, except those --hard-fail-on names "
+        "(a failed source still exits 3)",
+    )
+    scan.add_argument(
+        "--allow-partial",
+        action="store_true",
+        default=None,
+        help="do not fail the gate because a source failed",
+    )
+    scan.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[ID.]NAME=VALUE",
+        help="override a policy param (repeatable)",
+    )
+    scan.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="evaluate date conditions as of this date (ISO 8601), e.g. for an audit period",
+    )
+    scan.add_argument(
+        "--bom-with-findings",
+        action="store_true",
+        default=None,
+        help="in the cyclonedx output, attach failing findings about models as vulnerabilities",
+    )
+    scan.add_argument(
+        "--waivers",
+        metavar="FILE",
+        help="waivers file: governed, expiring exceptions (see docs/ci-gating.md)",
+    )
+    scan.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a baseline or an earlier results.json: fail only on findings not in it",
+    )
+    scan.add_argument(
+        "--create-baseline",
+        metavar="FILE",
+        help="write the findings that fail now to FILE, as a baseline for later scans",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner import baseline as baselines
+    from scanner.commands.documents import bom_options, check_contract, render_all
+    from scanner.commands.gate_settings import gate_settings
+    from scanner.config import load_config, resolve_source, with_trust
+    from scanner.outputs.interface import prepare_output_dir, write_atomically
+    from scanner.outputs.registry import parse_formats
+    from scanner.policy import params as param_overrides
+    from scanner.progress import make_reporter
+    from scanner.scan import ScanRequest, prepare
+    from scanner.scan import run as run_scan
+    from scanner.sources.registry import parse_spec
+    from scanner.terminal import print_scan_summary, safe
+    from scanner.waivers import DEFAULT_MAX_DAYS
+
+    config = load_config(args.config)
+    cwd = Path.cwd()
+    sources = (
+        tuple(with_trust(resolve_source(parse_spec(s), cwd), config.trust) for s in args.source)
+        or config.sources
+    )
+    if not sources:
+        raise UsageError(
+            "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
+        )
+    overrides = param_overrides.merge(config.params, param_overrides.from_flags(args.param))
+    request = ScanRequest(
+        sources=sources,
+        policy_dirs=(*config.policy_dirs, *(Path(p) for p in args.policies)),
+        builtin_policies=config.builtin_policies and not args.no_builtin_policies,
+        include=(*config.include, *args.policy),
+        exclude=(*config.exclude, *args.skip_policy),
+        params=overrides,
+        framework_files=(*config.framework_files, *(Path(p) for p in args.framework_file)),
+        builtin_frameworks=config.builtin_frameworks,
+        frameworks=tuple(args.framework) or config.frameworks,
+        gate=gate_settings(args, config),
+        as_of=_as_of(args.as_of),
+        waivers=Path(args.waivers) if args.waivers else config.waivers,
+        waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+        baseline=Path(args.baseline) if args.baseline else config.baseline,
+    )
+    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
+    out_dir_arg = args.output_dir or config.output_dir
+    if (args.format or config.formats) and not out_dir_arg:
+        what = "--format" if args.format else f"{config.file}: output.formats"
+        raise UsageError(f"{what} needs an output directory (-o DIR or output.dir)")
+    prepared = prepare(request)
+    out_dir = prepare_output_dir(out_dir_arg) if out_dir_arg else None
+    create_baseline = Path(args.create_baseline) if args.create_baseline else None
+    if create_baseline is not None:
+        prepare_output_dir(create_baseline.parent)
+    reporter = make_reporter(args.quiet, args.verbose)
+    if not prepared.policies:
+        reporter.note("no policies loaded: nothing will be evaluated")
+    try:
+        document = run_scan(prepared, reporter)
+    finally:
+        reporter.close()
+    check_contract(document)
+    with_findings = bool(
+        args.bom_with_findings if args.bom_with_findings is not None else config.bom_with_findings
+    )
+    written = (
+        render_all(out_dir, formats, document, bom_options(with_findings))
+        if out_dir is not None
+        else []
+    )
+    if create_baseline is not None:
+        written += write_atomically(
+            create_baseline.parent,
+            {create_baseline.name: baselines.dumps(baselines.create(document))},
+        )
+    if not args.quiet:
+        print_scan_summary(document, sys.stdout)
+        for path in written:
+            print(f"wrote {path}")
+    elif not document["gate"]["passed"]:
+        for reason in document["gate"]["reasons"]:
+            print(f"modelward: {safe(reason, 400)}", file=sys.stderr)
+    return int(document["gate"]["exit_code"])
+
+
+def run_with_config(config: Path) -> int:
+    """`modelward scan -c CONFIG` with every other flag at its default (the demo's scan)."""
+    parser = argparse.ArgumentParser(prog="modelward")
+    add_parser(parser.add_subparsers(dest="command"), add_common)
+    return run(parser.parse_args([NAME, "-c", str(config)]))
+
+
+def _as_of(text: str | None) -> dt.datetime | None:
+    from scanner.policy.conditions import as_datetime
+
+    if text is None:
+        return None
+    moment = as_datetime(text)
+    if moment is None:
+        raise UsageError(f"--as-of {text!r} is not an ISO 8601 date")
+    return moment
