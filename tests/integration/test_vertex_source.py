@@ -184,3 +184,12 @@ def test_only_reads_are_sent(gcp) -> None:
     scan()
     methods = {(m, p) for m, p, _ in gcp.shapes.requests}
     assert {m for m, p in methods if p != "/token"} == {"GET"}
+
+
+def test_a_version_without_an_id_is_a_problem_not_a_guess(gcp) -> None:
+    del gcp.shapes.state.versions[FRAUD_MODEL][0]["versionId"]
+    found = scan()
+    ids = {r.id for r in found.resources if r.type == "model_version"}
+    assert f"{FULL}{FRAUD_MODEL}@2" in ids
+    assert not any(i.endswith("@") for i in ids)
+    assert any("a version has no versionId" in p for p in found.problems)

@@ -74,7 +74,15 @@ class VertexSource:
                     permission="aiplatform.models.list",
                     what=f"versions of {model['name']}",
                 )
-                return found if isinstance(found, Unknown) else _named(found)
+                if isinstance(found, Unknown):
+                    return found
+                named = _named(found)
+                versioned = [v for v in named if isinstance(v.get("versionId"), str | int)]
+                if len(versioned) < len(named):  # an id cannot be made up: say so, keep the rest
+                    rest.calls.malformed(
+                        f"versions of {model['name']}", "a version has no versionId"
+                    )
+                return versioned
 
             versions = fan_out(versions_of, model_list)
             pipeline_names = sorted(
