@@ -119,11 +119,12 @@ def read_image(
             )
         complete = not unread
         files = [f for f in fs.live.values() if _is_model_file(f)]
-        if not files and complete:
+        shipped = len(files) + sum(1 for r in fs.removed if _is_model_file(r.file))
+        if not shipped and complete:
             return ImageResult(None, tuple(problems), 0, True)
         artefact = _artefact(files, fs, target, options, manifest, config, unread, refused)
         artefact = _with_signature(artefact, signature)
-    return ImageResult(artefact, tuple(problems), len(files), complete)
+    return ImageResult(artefact, tuple(problems), shipped, complete)
 
 
 def _is_model_file(found: CapturedFile) -> bool:

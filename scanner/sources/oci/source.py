@@ -151,7 +151,10 @@ class OciSource:
             resources.append(storage)
             anonymous = anonymous or storage.attributes.get("public") is True
         if anonymous:
-            resources.append(_anyone(self.spec.name))
+            public = [
+                r.id for r in resources if r.type == "storage" and r.attributes["public"] is True
+            ]
+            resources.append(_anyone(self.spec.name, public))
         if repos and all(r.error is not None for r in repos):
             raise SourceError(f"{self.spec.text}: {repos[0].error}")
         return Collection(tuple(sorted(resources, key=lambda r: (r.type, r.id))), tuple(problems))
@@ -301,6 +304,7 @@ class OciSource:
                 "the OCI distribution API does not expose"
             ),
             "reader_count": Unknown(f"{unknown}: who can pull"),
+            "access_grants": Unknown(f"{unknown}: who can pull, and how"),
             "encryption": Unknown(f"{unknown}: how the registry stores blobs"),
             "access_logging": {
                 "server_access": Unknown(f"{unknown}: access logs"),
@@ -444,11 +448,17 @@ def _with_attestations(result: ImageResult, attestations: list[dict[str, Any]]) 
     return replace(result, artefact=replace(result.artefact, attributes=attributes))
 
 
-def _anyone(source: str) -> Resource:
+def _anyone(source: str, public: list[str]) -> Resource:
     return Resource(
         id="*",
         type="principal",
         name="anyone",
         source=source,
-        attributes={"kind": "anonymous", "arn": "*", "cross_account": True},
+        attributes={
+            "kind": "anonymous",
+            "arn": "*",
+            "cross_account": True,
+            "can_read": [Ref(s) for s in public],
+            "grants": [],  # an anonymous pull is no grant of a policy
+        },
     )
