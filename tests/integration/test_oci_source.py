@@ -234,7 +234,7 @@ def test_oci_layout_and_docker_archive(tmp_path) -> None:
     (art,) = got.resources
     assert art.attributes["files"][0]["path"] == "models/m.safetensors"
     assert art.attributes["references"] == ["serving/bert:1.0"]
-    with pytest.raises(SourceError, match="not a tar archive|no manifest.json"):
+    with pytest.raises(SourceError, match=r"not a tar archive|no manifest\.json"):
         bad = tmp_path / "bad.tar"
         bad.write_bytes(b"not a tar")
         OciSource(SourceSpec("docker-archive", str(bad), "archive")).collect(lambda _: None)
