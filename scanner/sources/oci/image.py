@@ -205,6 +205,8 @@ def _incomplete(attributes: dict[str, Any], unread: list[dict[str, Any]]) -> Non
     if not (isinstance(unsafe, list) and unsafe):
         ser["unsafe"] = Unknown(reason)
     attributes["serialization"] = ser
+    if not attributes.get("removed_model_files"):
+        attributes["removed_model_files"] = Unknown(reason)
 
 
 def _with_signature(resource: Resource, signature: Mapping[str, Any]) -> Resource:
