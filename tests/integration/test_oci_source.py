@@ -285,3 +285,47 @@ def test_scan_end_to_end_shows_images_in_findings_report_and_bom(estate, tmp_pat
     assert bom.returncode == 0, bom.stderr
     text = bom_file.read_text()
     assert estate["bert"].digest in text and "serving/fraud" in text
+
+
+def test_layout_signatures_by_tag_and_by_the_referrers_tag_schema(tmp_path) -> None:
+    keys = key_pair(tmp_path / "keys")
+    trust = _trusted(keys.public)
+    weights = oi.tar_layer({"models/m.safetensors": oi.weights()})
+    by_tag, by_index = oi.image([weights]), oi.image([weights], labels={"v": "2"})
+    sig_tag = oi.cosign_signature(by_tag, "layout", keys.private)
+    sig_ref = oi.cosign_signature(by_index, "layout", keys.private)
+    # OCI 1.1's fallback for registries without the referrers API: an index tagged
+    # sha256-HEX that lists the referrers (here, the signature manifest).
+    referrers = oi.Image(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": oi.OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": oi.OCI_MANIFEST,
+                        "digest": sig_ref.digest,
+                        "size": len(sig_ref.manifest),
+                    }
+                ],
+            }
+        ).encode(),
+        media_type=oi.OCI_INDEX,
+        children=[sig_ref],
+    )
+    layout = oi.write_layout(
+        tmp_path / "layout",
+        {
+            "v1": by_tag,
+            oi.signature_tag(by_tag): sig_tag,
+            "v2": by_index,
+            by_index.digest.replace(":", "-"): referrers,
+        },
+    )
+    got = OciSource(SourceSpec("oci-layout", str(layout), "layout", {"trust": trust})).collect(
+        lambda _: None
+    )
+    sigs = {r.name: r.attributes["signature"] for r in got.resources}
+    assert sigs["layout:v1"]["verified"] is True and sigs["layout:v1"]["file"].endswith(".sig")
+    assert sigs["layout:v2"]["verified"] is True
+    assert sigs["layout:v2"]["file"] == f"referrer {sig_ref.digest}"

@@ -341,7 +341,11 @@ class OciSource:
             store = LayoutStore(root)
         except StoreError as exc:
             raise SourceError(str(exc)) from None
-        names = [(n, d) for n, d in store.tags() if tag is None or n == tag]
+        names = [
+            (n, d)
+            for n, d in store.tags()
+            if (tag is None or n == tag) and not signatures.is_signature_tag(n)
+        ]
         if tag is not None and not names:
             raise SourceError(f"{root}: no image tagged {tag!r} in index.json")
         problems: list[str] = []
