@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import os
 import struct
@@ -46,14 +45,17 @@ def floor(layout: Path) -> int:
     manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_bytes())
     for layer in manifest["layers"]:
         path = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-        with path.open("rb") as raw, gzip.GzipFile(fileobj=raw) as unzipped:
-            with tarfile.open(fileobj=unzipped, mode="r|") as tar:
-                for member in tar:
-                    entries += 1
-                    data = tar.extractfile(member)
-                    if data is not None:
-                        while data.read(1024 * 1024):
-                            pass
+        with (
+            path.open("rb") as raw,
+            gzip.GzipFile(fileobj=raw) as unzipped,
+            tarfile.open(fileobj=unzipped, mode="r|") as tar,
+        ):
+            for member in tar:
+                entries += 1
+                data = tar.extractfile(member)
+                if data is not None:
+                    while data.read(1024 * 1024):
+                        pass
     return entries
 
 
