@@ -213,7 +213,8 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, logs, mlflow, path)",
+            "unknown source type 'ftp' (available: attestations, aws, docker-archive, logs, "
+            "mlflow, oci, oci-layout, path)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

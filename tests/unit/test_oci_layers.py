@@ -72,6 +72,13 @@ def test_model_files_are_found_by_content_and_hashed(tmp_path: Path) -> None:
     assert found["m/w.safetensors"].kept.spool is None  # safetensors needs no scan
 
 
+def test_an_empty_file_named_like_a_model_is_an_undetermined_model(tmp_path: Path) -> None:
+    blob, media, _ = oi.tar_layer({"m/model.pt": b"", "m/empty.txt": b""})
+    (found,) = _read(blob, media, tmp_path).files
+    assert found.path == "m/model.pt"
+    assert isinstance(found.read.format, Unknown) and "empty" in found.read.format.reason
+
+
 def test_paths_escaping_the_root_are_refused(tmp_path: Path) -> None:
     blob = _raw_tar([(tarfile.TarInfo("../../etc/model.pkl"), oi.evil_pickle())])
     read = _read(blob, oi.LAYER_TAR, tmp_path)

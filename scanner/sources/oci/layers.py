@@ -144,7 +144,7 @@ def _read_tar(
                 if target is not None:
                     out.hardlinks.append((path, target))
                 continue
-            if not member.isreg() or member.size == 0 or _excluded(path, exclude):
+            if not member.isreg() or _excluded(path, exclude):
                 continue
             data = tar.extractfile(member)
             if data is None:
