@@ -167,7 +167,8 @@ class PackReader:
             mode = info.external_attr >> 16
             if info.create_system == 3 and stat.S_ISLNK(mode):
                 raise self._refuse(name, "is a symbolic link")
-            if info.create_system == 3 and mode and not stat.S_ISREG(mode):
+            # zip tools that record no file type (Python's writestr) leave S_IFMT at 0
+            if info.create_system == 3 and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 raise self._refuse(name, "is not a regular file")
             if info.flag_bits & 0x1:
                 raise self._refuse(name, "is encrypted")

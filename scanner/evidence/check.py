@@ -85,9 +85,9 @@ def open_pack(
         listed = manifest.by_name()
         files = {}
         for name in needed:
-            if name not in listed or name not in names:
-                problems.append(f"settings.json names {name!r}, which the pack does not hold")
-            else:
+            if name not in listed:
+                problems.append(f"settings.json names {name!r}, which the manifest does not list")
+            elif name in names:  # a listed member that is missing is reported already
                 files[name] = pack.read(name)
     document = docs.get(layout.RESULTS)
     if isinstance(document, dict):
