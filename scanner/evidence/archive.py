@@ -32,7 +32,7 @@ from scanner.errors import InputFileError
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = stat.S_IFREG | 0o644
-COMPRESS_LEVEL = 9
+COMPRESS_LEVEL = 6  # zlib default; on results.json level 9 took 3.6x as long for 9% less
 _CHUNK = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

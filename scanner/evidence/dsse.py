@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,14 @@ def _trusted_root(path: Path | None) -> Any:
 
     try:
         if path is None:
-            return ClientTrustConfig.production(offline=True).trusted_root
+            # offline on purpose; sigstore logs a warning saying so on every call
+            tuf_log = logging.getLogger("sigstore._internal.tuf")
+            level = tuf_log.level
+            tuf_log.setLevel(logging.ERROR)
+            try:
+                return ClientTrustConfig.production(offline=True).trusted_root
+            finally:
+                tuf_log.setLevel(level)
         text = path.read_text(encoding="utf-8")
         if "trustedRoot" in json.loads(text):
             return ClientTrustConfig.from_json(text).trusted_root

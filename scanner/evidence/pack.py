@@ -11,6 +11,7 @@ pack like any other output.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,9 +196,14 @@ def _read(path: Path, what: str) -> bytes:
     return data
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _json(value: Any) -> bytes:
-    """Deterministic JSON like results.json's (anything JSON has no type for, as text)."""
-    return results.dumps(json.loads(json.dumps(value, default=str))).encode("utf-8")
+    """Deterministic JSON as results.json is written (sorted keys, two-space indent, a lone
+    surrogate as U+FFFD), anything JSON has no type for as text."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _redacted_config(path: Path) -> bytes:
@@ -216,6 +222,8 @@ def _redacted_config(path: Path) -> bytes:
 def cited_resources(document: Mapping[str, Any], inventory: Inventory) -> list[Resource]:
     """The resources the findings name, and every resource those reference (transitively):
     whatever a verdict may have read."""
+    # findings name resources by their redacted id (results redact every string)
+    by_shown = {redact(r.id): r for r in inventory}
     wanted = [str(f["resource_id"]) for f in document["findings"]]
     seen: set[str] = set()
     out: list[Resource] = []
@@ -224,7 +232,7 @@ def cited_resources(document: Mapping[str, Any], inventory: Inventory) -> list[R
         if rid in seen:
             continue
         seen.add(rid)
-        resource = inventory.get(rid)
+        resource = inventory.get(rid) or by_shown.get(rid)
         if resource is None:
             continue
         out.append(resource)

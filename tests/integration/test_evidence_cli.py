@@ -223,6 +223,77 @@ def test_json_output(cli, signed):
     assert doc["evidence_digest"].startswith("sha256:")
 
 
+def _keyless_shaped(pack: Path, leaf_cert: Path) -> None:
+    """The pack's bundle with a certificate where a Fulcio certificate goes, and no Rekor
+    entry: what a forged keyless signature looks like."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    leaf = x509.load_pem_x509_certificate(leaf_cert.read_bytes())
+    der = base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()
+
+    def edit(content: dict[str, bytes]) -> None:
+        bundle = json.loads(content[layout.SIGNATURE])
+        bundle["verificationMaterial"] = {"certificate": {"rawBytes": der}, "tlogEntries": []}
+        content[layout.SIGNATURE] = json.dumps(bundle).encode()
+
+    tamper(pack, edit)
+
+
+def _trusted_root(path: Path, ca_cert: Path) -> Path:
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    root = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    raw = base64.b64encode(root.public_bytes(serialization.Encoding.DER)).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                "tlogs": [],
+                "ctlogs": [],
+                "timestampAuthorities": [],
+                "certificateAuthorities": [
+                    {
+                        "subject": {"organization": "acme", "commonName": "acme"},
+                        "uri": "https://fulcio.acme.test",
+                        "certChain": {"certificates": [{"rawBytes": raw}]},
+                        "validFor": {"start": "2020-01-01T00:00:00Z"},
+                    }
+                ],
+            }
+        )
+    )
+    return path
+
+
+def test_keyless_verification_is_offline_and_refuses_a_bundle_without_a_log_entry(
+    cli, signed, workspace
+):
+    """A certificate from a CA in the pinned root, but no transparency log entry: refused, with
+    the pinned root and with the public-good root shipped with sigstore, without the network."""
+    pack, _ = signed
+    ca = pki(workspace / "pki")
+    _keyless_shaped(pack, ca.leaf_cert)
+    root = _trusted_root(workspace / "trusted_root.json", ca.root_ca)
+    for extra in (["--trust-root", str(root)], []):
+        r = verify(cli, pack, "--identity", ca.identity, "--issuer", "https://oidc.acme.test",
+                   *extra)  # fmt: skip
+        assert r.code == 1
+        line = one_fail_line(r)
+        assert "the signature does not verify: the Sigstore bundle cannot be read" in line
+        assert "log entry" in line
+        assert r.err == ""  # no warning about offline mode: offline is the point
+    r = verify(cli, pack, "--identity", ca.identity, "--issuer", "https://oidc.acme.test",
+               "--trust-root", str(workspace / "keys" / "release.pub"))  # fmt: skip
+    assert r.code == 1
+    assert "cannot read the trust root" in one_fail_line(r)
+
+
 # --- tampering: each refused with one line and a non-zero exit ---------------------------------
 
 
