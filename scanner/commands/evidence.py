@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.commands.interface import AddCommon, Subparsers
-from scanner.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from scanner.errors import EXIT_FINDINGS, EXIT_OK, ModelwardError, UsageError
 
 if TYPE_CHECKING:
     from scanner.evidence.check import Opened
@@ -120,7 +120,10 @@ def _verify(args: argparse.Namespace) -> int:
         opened = open_pack(args.pack, trust)  # archive.PackError (exit 2) passes through
     except NotVerified as exc:
         return _report(args, None, exc.problems, [])
-    differences = compare.differences(opened.document, rejudge(opened))
+    try:
+        differences = compare.differences(opened.document, rejudge(opened))
+    except ModelwardError as exc:  # the archived policies, mappings or inputs do not load
+        return _report(args, None, [f"the archived scan cannot be judged again: {exc}"], [])
     if not args.json and not args.quiet:
         p = opened.predicate
         scan = p["scan"]
@@ -218,7 +221,10 @@ def rejudge(opened: Opened) -> dict[str, Any]:
             waiver_max_days=settings.waiver_max_days,
             baseline=local(settings.baseline.member) if settings.baseline else None,
         )
-        prepared = prepare(request)
+        try:
+            prepared = prepare(request)
+        except ModelwardError as exc:  # name the files as the scan read them, not our copies
+            raise type(exc)(_as_archived(exc.message, _origins(opened, root))) from None
         document = opened.document
         inventory = Inventory(
             Resource(

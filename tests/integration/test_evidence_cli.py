@@ -612,3 +612,18 @@ def test_verify_flags(cli, signed):
     assert r.code == 2 and "--identity needs --issuer" in r.err
     r = cli("evidence", "verify", str(pack), "--key", "nope.pub")
     assert r.code == 2 and "--key nope.pub: no such file" in r.err
+
+
+def test_archived_policies_that_do_not_load_are_named_as_the_scan_read_them(cli, signed, workspace):
+    pack, public = signed
+
+    def break_it(content: dict[str, bytes]) -> None:
+        content["policies/0/few_files.yaml"] = b"id: [unclosed\n"
+
+    resign(pack, workspace / "keys" / "release.key", break_it)
+    r = verify(cli, pack, "--key", str(public))
+    assert r.code == 1
+    line = one_fail_line(r)
+    assert "the archived scan cannot be judged again:" in line
+    assert str(workspace / "pack" / "few_files.yaml") in line
+    assert "modelward-evidence-" not in line  # never the private copy's path
