@@ -201,7 +201,9 @@ def test_scan_step_signs_keyless_by_default_and_stops_without_an_oidc_token(work
     env = {
         name: ""
         for name in os.environ
-        if name.startswith(("ACTIONS_ID_TOKEN", "SIGSTORE_", "GITLAB", "BUILDKITE", "CIRCLE"))
+        if name.startswith(
+            ("ACTIONS_ID_TOKEN", "SIGSTORE_", "GITLAB", "BUILDKITE", "CIRCLE", "GOOGLE_")
+        )
     }
     code, outputs, summary = run_scan_step(
         workspace, MW_EVIDENCE_PACK="modelward-results/evidence-pack.zip", **env
