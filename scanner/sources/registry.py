@@ -7,6 +7,7 @@ from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
+from scanner.sources.azure.options import OPTION_NAMES as AZURE_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
 
@@ -14,7 +15,7 @@ SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
 NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("azure", "gcs", "vertex", "oci")
+PLANNED_KINDS = ("gcs", "vertex", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -33,6 +34,12 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _azure_source(spec: SourceSpec) -> Source:
+    from scanner.sources.azure.source import AzureSource
+
+    return AzureSource(spec)
 
 
 def _mlflow_source(spec: SourceSpec) -> Source:
@@ -75,6 +82,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "mlflow": _mlflow_source,
     "logs": _logs_source,
     "aws": _aws_source,
+    "azure": _azure_source,
 }
 
 
@@ -112,6 +120,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     ),
     "logs": LOGS_OPTIONS,
     "aws": AWS_OPTIONS,
+    "azure": AZURE_OPTIONS,
 }
 
 
