@@ -72,8 +72,9 @@ def test_ids_are_quoted_and_carry_no_credentials():
     [
         ("s3://b/fraud/3/", "s3://b/fraud/3", "s3", False),
         ("gs://b/m", "gs://b/m", "gs", False),
-        ("wasbs://c@acct.blob.core.windows.net/m/", "wasbs://c@acct.blob.core.windows.net/m",
-         "azure", False),
+        ("wasbs://c@acct.blob.core.windows.net/m/", "azure://acct/c/m", "azure", False),
+        ("abfss://fs@acct.dfs.core.windows.net/a/b?sv=x&sig=y", "azure://acct/fs/a/b", "azure",
+         False),
         ("/srv/art/1/abc/artifacts/model/", "file:///srv/art/1/abc/artifacts/model", "local", True),
         ("file:///srv/a%20b/m", "file:///srv/a%20b/m", "local", True),
         ("mlflow-artifacts:/1/r/artifacts/model", "mlflow-artifacts://mlflow.internal:5000/1/r/artifacts/model",

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from scanner.redact import redact_uri
+from scanner.sources import store_uris
 from scanner.sources.mlflow.settings import Target
 
 _LOGGED_MODEL = re.compile(r"^models:/(m-[0-9a-fA-F]+)/?$")
@@ -58,8 +59,10 @@ def locate(uri: str, target: Target) -> Location:
     """The canonical artefact location of a storage URI (already resolved from runs:/, models:/).
 
     A plain path is a local directory. `mlflow-artifacts:` is qualified with the tracking
-    server's host. Everything else (s3, gs, wasbs, hdfs, ...) is kept as the registry wrote it,
-    without a trailing slash and without credentials."""
+    server's host. An object-store URI a storage source reports under another spelling
+    (`wasbs://c@acct.blob.core.windows.net/p`) becomes that source's id
+    (`azure://acct/c/p`, `scanner.sources.store_uris`). Everything else (s3, gs, hdfs, ...) is
+    kept as the registry wrote it, without a trailing slash and without credentials."""
     uri = uri.strip()
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
@@ -76,6 +79,10 @@ def locate(uri: str, target: Target) -> Location:
         public = urlunsplit(("mlflow-artifacts", netloc, path.rstrip("/") or "/", "", ""))
         listing = f"mlflow-artifacts:{path}" if not parts.netloc else public
         return Location(public.rstrip("/"), "mlflow-artifacts", listing)
+    stored = store_uris.canonical(uri)
+    if stored is not None:  # the id the object store's own source reports (azure://...)
+        canonical_id, provider = stored
+        return Location(canonical_id, provider, None)
     netloc = parts.netloc
     if scheme in _USERINFO_SCHEMES and "@" in netloc:
         netloc = netloc.rpartition("@")[2]
