@@ -9,9 +9,9 @@ that id, which is what `canonical` does, for every registry source alike.
 
 Converters are listed per provider in `CONVERTERS` as (scheme, function) pairs, tried in
 order for a URI of that scheme (`https` is claimed by several providers, each by its hosts):
-a provider adds its own block and touches no other's. A URI no entry knows is not an object-store URI we report
-(`None`: the caller keeps it as written). Credentials, SAS tokens and other query strings
-never become part of an id.
+a provider adds its own block and touches no other's. A URI no entry knows is not an
+object-store URI we report (`None`: the caller keeps it as written). Credentials, SAS tokens
+and other query strings never become part of an id.
 """
 
 from __future__ import annotations
