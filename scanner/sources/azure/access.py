@@ -28,7 +28,7 @@ class Grant:
     principal: str  # the principal resource id (`*` for anyone)
     storage: str  # the container's storage id
     via: str  # `data_action`, `account_key`, `public_access`
-    assignment: str  # the role assignment's id (lower-case), "" for public access
+    assignment: str  # the role assignment's id, "" for public access
     role: str  # role name, or the public access level
     scope: str  # the assignment's scope, or the container
     actions: tuple[str, ...]
@@ -89,7 +89,7 @@ def _grant(a: Assignment, storage: str, via: str, role: str, pattern: str) -> Gr
         principal=principal_id(a.principal),
         storage=storage,
         via=via,
-        assignment=a.key,
+        assignment=a.id,
         role=role,
         scope=a.scope,
         actions=(pattern,),

@@ -319,7 +319,7 @@ def _just_in_time(grants: list[Grant], access_rbac: rbac.Rbac) -> bool | Unknown
     activated = access_rbac.activated
     if isinstance(activated, Unknown):
         return Unknown(f"PIM activations unreadable ({activated.reason})")
-    ids = {g.assignment for g in grants}
+    ids = {g.assignment.lower() for g in grants}
     return bool(ids) and ids <= activated
 
 

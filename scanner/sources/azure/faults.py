@@ -47,18 +47,6 @@ T = TypeVar("T")
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
-# ARM collections the source lists: their answers must carry a `value` list.
-ARM_COLLECTIONS = frozenset(
-    {
-        "storageaccounts",
-        "containers",
-        "roleassignments",
-        "roleassignmentscheduleinstances",
-        "diagnosticsettings",
-        "resources",
-        "userassignedidentities",
-    }
-)
 # Data-plane 403 codes that are the account's own network rules, not a missing role.
 NETWORK_DENIALS = frozenset({"AuthorizationFailure"})
 # Data-plane 403 codes that mean the credential itself is not accepted.
@@ -260,8 +248,7 @@ def check_arm_body(url: str, text: str) -> Any:
         raise MalformedAnswer(f"not JSON ({_preview(text)})") from None
     if not isinstance(body, dict):
         raise MalformedAnswer(f"a JSON {type(body).__name__}, not an object")
-    last = urlsplit(url).path.rstrip("/").rpartition("/")[2].lower()
-    if last in ARM_COLLECTIONS:
+    if is_collection(urlsplit(url).path):
         value = body.get("value")
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise MalformedAnswer("a listing without its `value` list of objects")
@@ -271,6 +258,17 @@ def check_arm_body(url: str, text: str) -> Any:
     elif not isinstance(body.get("properties", {}), dict):
         raise MalformedAnswer("`properties` is not an object")
     return body
+
+
+def is_collection(path: str) -> bool:
+    """Is an ARM path a collection (`.../providers/NS/type[/name/type]...`, an odd number of
+    segments after the last provider namespace) rather than one resource? `/resources` and
+    `/resourceGroups` of a subscription are collections without a namespace."""
+    parts = [p for p in path.lower().split("/") if p]
+    if "providers" not in parts:
+        return len(parts) == 3 and parts[0] == "subscriptions"
+    last = len(parts) - 1 - parts[::-1].index("providers")
+    return len(parts[last + 2 :]) % 2 == 1
 
 
 def _preview(text: str) -> str:
