@@ -80,7 +80,11 @@ def _account(name: str, blob_url: str, good: bool) -> dict[str, Any]:
             "keySource": "Microsoft.Keyvault" if good else "Microsoft.Storage",
             "requireInfrastructureEncryption": False,
             "services": {
-                "blob": {"enabled": True, "keyType": "Account", "lastEnabledTime": "2025-02-03T10:00:00Z"}
+                "blob": {
+                    "enabled": True,
+                    "keyType": "Account",
+                    "lastEnabledTime": "2025-02-03T10:00:00Z",
+                }
             },
         },
     }
@@ -159,8 +163,16 @@ def _blob_service(account: str, good: bool) -> dict[str, Any]:
 
 def _diagnostic(account: str, good: bool) -> dict[str, Any]:
     logs = [
-        {"category": "StorageRead", "enabled": good, "retentionPolicy": {"enabled": False, "days": 0}},
-        {"category": "StorageWrite", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}},
+        {
+            "category": "StorageRead",
+            "enabled": good,
+            "retentionPolicy": {"enabled": False, "days": 0},
+        },
+        {
+            "category": "StorageWrite",
+            "enabled": True,
+            "retentionPolicy": {"enabled": False, "days": 0},
+        },
     ]
     return {
         "id": f"{account_id(account)}/blobServices/default/providers/microsoft.insights/diagnosticSettings/to-workspace",
@@ -170,7 +182,13 @@ def _diagnostic(account: str, good: bool) -> dict[str, Any]:
             "workspaceId": f"{RG_ID}/providers/Microsoft.OperationalInsights/workspaces/mw-logs",
             "storageAccountId": None,
             "eventHubAuthorizationRuleId": None,
-            "metrics": [{"category": "Transaction", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}}],
+            "metrics": [
+                {
+                    "category": "Transaction",
+                    "enabled": True,
+                    "retentionPolicy": {"enabled": False, "days": 0},
+                }
+            ],
             "logs": logs,
             "logAnalyticsDestinationType": None,
         },
@@ -257,7 +275,10 @@ def arm_estate(blob_url: Any) -> ArmEstate:
                 "scanResultsEventGridTopicResourceId": None,
                 "operationStatus": {"code": "Succeeded"},
             },
-            "sensitiveDataDiscovery": {"isEnabled": False, "operationStatus": {"code": "Succeeded"}},
+            "sensitiveDataDiscovery": {
+                "isEnabled": False,
+                "operationStatus": {"code": "Succeeded"},
+            },
             "overrideSubscriptionLevelSettings": True,
         },
     }
@@ -268,7 +289,11 @@ def arm_estate(blob_url: Any) -> ArmEstate:
         "properties": {"pricingTier": "Free", "freeTrialRemainingTime": "PT0S"},
     }
     reader_on_bad = _assignment(
-        "a0000000-0000-4000-8000-000000000001", READER_USER, "User", BLOB_DATA_READER, account_id(BAD)
+        "a0000000-0000-4000-8000-000000000001",
+        READER_USER,
+        "User",
+        BLOB_DATA_READER,
+        account_id(BAD),
     )
     oncall_on_good = _assignment(
         "a0000000-0000-4000-8000-000000000004",
@@ -279,7 +304,9 @@ def arm_estate(blob_url: Any) -> ArmEstate:
     )
     estate.role_assignments = [
         reader_on_bad,
-        _assignment("a0000000-0000-4000-8000-000000000002", ADMIN_GROUP, "Group", CONTRIBUTOR, RG_ID),
+        _assignment(
+            "a0000000-0000-4000-8000-000000000002", ADMIN_GROUP, "Group", CONTRIBUTOR, RG_ID
+        ),
         _assignment(
             "a0000000-0000-4000-8000-000000000003",
             INFERENCE_MI,
@@ -362,7 +389,10 @@ def seed(connection_string: Any, service_client: Any = None) -> None:
         # twin, off for the other (Azurite's default has them on).
         service.set_service_properties(
             analytics_logging=BlobAnalyticsLogging(
-                read=good, write=good, delete=good, retention_policy=RetentionPolicy(good, 30 if good else None)
+                read=good,
+                write=good,
+                delete=good,
+                retention_policy=RetentionPolicy(good, 30 if good else None),
             ),
             delete_retention_policy=RetentionPolicy(good, 30 if good else None),
         )
@@ -384,9 +414,10 @@ def snapshot(connection_string: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in (BAD, GOOD):
         service = BlobServiceClient.from_connection_string(connection_string(name))
-        props = service.get_service_properties()
+        logging = service.get_service_properties()["analytics_logging"]
+        retention = logging.retention_policy
         out[name] = {
-            "logging": repr(vars(props["analytics_logging"])),
+            "logging": (logging.read, logging.write, logging.delete, retention.enabled),
             "containers": {},
         }
         for c in service.list_containers(include_metadata=True):

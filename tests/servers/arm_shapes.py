@@ -37,7 +37,10 @@ TENANT = "72f988bf-0000-4000-8000-00000000cafe"
 SCANNER_OID = "5c4e1a0e-0000-4000-8000-00000000beef"
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
-_ACCT = _SUB + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Storage/storageAccounts/(?P<acct>[^/]+)"
+_ACCT = (
+    _SUB
+    + r"/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Storage/storageAccounts/(?P<acct>[^/]+)"
+)
 _AUTH = _SUB + r"/providers/Microsoft\.Authorization"
 
 
@@ -184,7 +187,9 @@ class ArmShapeServer:
             return _send(
                 handler,
                 400,
-                arm_error("MissingApiVersionParameter", "The api-version query parameter is required."),
+                arm_error(
+                    "MissingApiVersionParameter", "The api-version query parameter is required."
+                ),
             )
         fault = self._fault(parts.path)
         if fault is not None:
@@ -235,7 +240,9 @@ class ArmShapeServer:
         }
         return _send(handler, 200, json.dumps(body).encode())
 
-    def _page(self, items: list[dict[str, Any]], query: dict[str, str], path: str) -> dict[str, Any]:
+    def _page(
+        self, items: list[dict[str, Any]], query: dict[str, str], path: str
+    ) -> dict[str, Any]:
         start = int(query.get("$skipToken", "0") or 0)
         size = self.page_size
         body: dict[str, Any] = {"value": items[start : start + size]}

@@ -105,7 +105,6 @@ class Builder:
         # principal id -> (its grants, the assignment that made it) for `principals()`
         self.grants: dict[str, list[Grant]] = defaultdict(list)
         self.assignments: dict[str, rbac.Assignment] = {}
-        self.unknown_grants: Unknown | None = None
 
     # -- storage ---------------------------------------------------------------------------
 
@@ -118,7 +117,9 @@ class Builder:
         grants = self._grants(account, container, access_rbac, conf)
         if not isinstance(grants, Unknown):
             if is_public is True:
-                grants = [*grants, access.anonymous_grant(container.id, str(level))]
+                anyone = access.anonymous_grant(container.id, str(level))
+                self.grants[ANYONE].append(anyone)
+                grants = [*grants, anyone]
             elif isinstance(is_public, Unknown):
                 grants = Unknown(f"whether anyone can read it is unknown ({is_public.reason})")
         readers, count, grant_attrs = access.readers(grants)
@@ -204,7 +205,6 @@ class Builder:
             access_rbac, account.arm_id, container_arm_id, container.id, conf.shared_key()
         )
         if isinstance(grants, Unknown):
-            self.unknown_grants = self.unknown_grants or grants
             return grants
         listed = access_rbac.assignments if isinstance(access_rbac.assignments, list) else []
         assignments = {access.principal_id(a.principal): a for a in listed}

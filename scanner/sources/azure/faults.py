@@ -161,6 +161,9 @@ def classify(
 
     if isinstance(exc, WriteRefused):
         raise exc
+    # DecodeError is an HttpResponseError (of a 200): it must be told apart first.
+    if isinstance(exc, MalformedAnswer | DecodeError | DeserializationError):
+        return f"malformed answer from {operation}: {_first_line(exc)}", FAILED
     if isinstance(exc, ClientAuthenticationError):  # no credential, or a 401
         return f"{operation}: credentials rejected: {_first_line(exc)}", UNAUTHENTICATED
     if isinstance(exc, HttpResponseError):
@@ -183,8 +186,6 @@ def classify(
         return f"cannot reach the endpoint for {operation}: {_first_line(exc)}", UNREACHABLE
     if isinstance(exc, ServiceResponseError):  # sent, but the answer broke off or timed out
         return f"no answer to {operation}: {_first_line(exc)}", UNREACHABLE
-    if isinstance(exc, MalformedAnswer | DecodeError | DeserializationError):
-        return f"malformed answer from {operation}: {_first_line(exc)}", FAILED
     if isinstance(exc, ValueError | KeyError | TypeError | AttributeError):
         # The generated clients raise these when a body lacks what they index into.
         return f"malformed answer from {operation}: {type(exc).__name__}", FAILED
