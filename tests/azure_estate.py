@@ -175,7 +175,8 @@ def _diagnostic(account: str, good: bool) -> dict[str, Any]:
         },
     ]
     return {
-        "id": f"{account_id(account)}/blobServices/default/providers/microsoft.insights/diagnosticSettings/to-workspace",
+        "id": f"{account_id(account)}/blobServices/default/providers"
+        "/microsoft.insights/diagnosticSettings/to-workspace",
         "type": "Microsoft.Insights/diagnosticSettings",
         "name": "to-workspace",
         "properties": {

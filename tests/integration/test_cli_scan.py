@@ -207,13 +207,15 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
     ("spec", "code", "message"),
     [
         ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
-        ("azure:acct", 2, "the 'azure' source is not implemented yet"),
+        ("azure:acct", 2, "expected KEY=VALUE options separated by commas"),
+        ("azure:account=Acct_1", 2, "'Acct_1' (account) is not a storage account name"),
+        ("azure:subscription=x", 2, "'x' is not a subscription id"),
         ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, logs, mlflow, path)",
+            "unknown source type 'ftp' (available: attestations, aws, azure, logs, mlflow, path)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

@@ -1,4 +1,4 @@
-"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` source's shape tests.
+"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests.
 
 No emulator exists for the management plane (storage account settings, role assignments,
 diagnostic settings, Defender for Storage), so this server answers the GETs the source makes

@@ -102,25 +102,11 @@ def azurite(location: Path, tls: Tls, keys: Mapping[str, str]) -> Iterator[Azuri
     }
     location.mkdir(parents=True, exist_ok=True)
     log = (location / "azurite.log").open("wb")
+    command = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    command += ["--location", str(location), "--skipApiVersionCheck", "--disableTelemetry"]
+    command += ["--loose", "--cert", str(tls.cert), "--key", str(tls.key), "--oauth", "basic"]
     proc = subprocess.Popen(
-        [
-            str(AZURITE_BLOB),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            str(location),
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-            "--loose",
-            "--cert",
-            str(tls.cert),
-            "--key",
-            str(tls.key),
-            "--oauth",
-            "basic",
-        ],  # fmt: skip
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
