@@ -81,8 +81,8 @@ def locate(uri: str, target: Target) -> Location:
         return Location(public.rstrip("/"), "mlflow-artifacts", listing)
     stored = store_uris.canonical(uri)
     if stored is not None:  # the id the object store's own source reports (azure://...)
-        canonical_id, provider = stored
-        return Location(canonical_id, provider, None)
+        canonical_id, store = stored
+        return Location(canonical_id, store, None)
     netloc = parts.netloc
     if scheme in _USERINFO_SCHEMES and "@" in netloc:
         netloc = netloc.rpartition("@")[2]
