@@ -90,8 +90,13 @@ def subscription_spec(arm, **extra: Any) -> str:
     return "azure:" + ",".join(f"{k}={v}" for k, v in options.items())
 
 
+CALLED: set[str] = set()  # every permission a scan in this module needed
+
+
 def collect(spec: str) -> tuple[dict[str, Resource], tuple[str, ...]]:
-    collection = build_source(parse_spec(spec)).collect(lambda _: None)
+    source = build_source(parse_spec(spec))
+    collection = source.collect(lambda _: None)
+    CALLED.update(source.calls.calls)  # type: ignore[attr-defined]
     return {r.id: r for r in collection.resources}, collection.problems
 
 
@@ -276,6 +281,15 @@ def test_a_scan_changes_nothing(scanned, blobs):
     _, _, requests = scanned
     assert est.snapshot(server.connection_string) == before
     assert {method for method, _ in requests} == {"GET"}
+
+
+def test_the_documented_role_grants_every_permission_a_scan_needs(scanned):
+    """docs/azure-role.json is the minimal read-only role: every action or data action the
+    source asked for is in it, and nothing that lists keys or writes."""
+    role = json.loads((REPO / "docs" / "azure-role.json").read_text(encoding="utf-8"))
+    granted = set(role["Actions"]) | set(role["DataActions"])
+    assert CALLED and CALLED <= granted, sorted(CALLED - granted)
+    assert not [a for a in granted if a.endswith(("/write", "/delete", "/action"))]
 
 
 @pytest.mark.shape
