@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.sources.azure.faults import (
+    MalformedAnswer,
     ReadOnlyPolicy,
     ShapePolicy,
     check_arm_body,
@@ -131,8 +132,6 @@ class Arm:
             yield from body["value"]
             link = body.get("nextLink")
             if link and urlsplit(link).netloc != host:
-                from scanner.sources.azure.faults import MalformedAnswer
-
                 raise MalformedAnswer(f"a nextLink to another host ({urlsplit(link).netloc})")
             url = link or ""
 
