@@ -274,3 +274,42 @@ def test_collections_are_told_from_resources(path, collection):
 def test_malformed_bodies_are_refused(path, body):
     with pytest.raises(MalformedAnswer):
         check_arm_body(f"https://management.azure.com{path}?api-version=x", body)
+
+
+class _Http:
+    def __init__(self, method: str, url: str, status: int = 200, body: bytes = b"") -> None:
+        self.method, self.url, self.status_code, self._body = method, url, status, body
+        self.request = self
+
+    def body(self) -> bytes:
+        return self._body
+
+
+class _Pipeline:
+    def __init__(self, http: _Http) -> None:
+        self.http_response = self.http_request = http
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html>Sign in to the proxy</html>", b'<?xml version="1.0"?><Error/>'],
+)
+def test_a_blob_listing_that_is_not_enumeration_results_is_refused(body):
+    from scanner.sources.azure.faults import check_blob_response
+
+    response = _Pipeline(
+        _Http("GET", "https://a.blob.core.windows.net/c?restype=container&comp=list", body=body)
+    )
+    with pytest.raises(MalformedAnswer):
+        check_blob_response(response)
+    good = b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="x">'
+    check_blob_response(_Pipeline(_Http("GET", response.http_response.url, body=good)))
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
+def test_writes_are_refused_before_they_are_sent(method):
+    from scanner.sources.azure.faults import WriteRefused, refuse_writes
+
+    with pytest.raises(WriteRefused):
+        refuse_writes(_Pipeline(_Http(method, "https://a.blob.core.windows.net/c/b")))
+    refuse_writes(_Pipeline(_Http("GET", "https://a.blob.core.windows.net/c/b")))
