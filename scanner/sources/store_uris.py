@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import SplitResult, unquote, urlsplit
 
-# ---- Azure Blob Storage (and ADLS Gen2, the same accounts through their dfs endpoint) ----
+# ---- Azure Blob Storage (and ADLS Gen2, the same accounts through their dfs endpoint) -----
 
 # ACCOUNT.blob.core.windows.net, ACCOUNT.dfs.core.usgovcloudapi.net, ... (any Azure cloud)
 _AZURE_HOST = re.compile(r"^([a-z0-9]{3,24})\.(blob|dfs)\.core\.[a-z0-9.-]+$")
@@ -49,6 +49,18 @@ def _azure_id(account: str, container: str, path: str) -> str:
     return f"azure://{account}/{container}" + (f"/{path}" if path else "/")
 
 
+# ---- Google Cloud Storage --------------------------------------------------------------
+
+
+def _gcs(parts: SplitResult) -> tuple[str, str] | None:
+    """`gs://BUCKET/PREFIX`, the id the gcs: source gives the model directory there (MLflow
+    and Vertex AI `artifactUri` spell it the same way; only the trailing slash goes)."""
+    if not parts.netloc:
+        return None
+    prefix = parts.path.strip("/")
+    return (f"gs://{parts.netloc}/{prefix}" if prefix else f"gs://{parts.netloc}/"), "gcs"
+
+
 Converter = Callable[[SplitResult], tuple[str, str] | None]
 
 CONVERTERS: list[tuple[str, Converter]] = [
@@ -58,6 +70,8 @@ CONVERTERS: list[tuple[str, Converter]] = [
     ("abfss", _azure_user_at_host),
     ("abfs", _azure_user_at_host),
     ("https", _azure_https),
+    # Google Cloud Storage
+    ("gs", _gcs),
 ]
 
 

@@ -206,7 +206,9 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
-        ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
+        ("gcs:bucket", 2, "expected KEY=VALUE options separated by commas"),
+        ("gcs:buckets=models", 2, "project=ID is required"),
+        ("vertex:project=my-project", 2, "location=REGION is required"),
         ("azure:acct", 2, "expected KEY=VALUE options separated by commas"),
         ("azure:account=Acct_1", 2, "'Acct_1' (account) is not a storage account name"),
         ("azure:subscription=x", 2, "'x' is not a subscription id"),
@@ -215,7 +217,8 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, azure, logs, mlflow, path)",
+            "unknown source type 'ftp' (available: attestations, aws, azure, docker-archive, gcs, logs, "
+            "mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
