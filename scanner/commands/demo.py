@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 
 NAME = "demo"

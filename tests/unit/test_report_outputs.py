@@ -40,7 +40,8 @@ HOSTILE_CELLS = [
     "\u202eevil\u202c bidi",
     "",
 ]
-PARSER = MarkdownIt("commonmark").enable("table")
+# CommonMark with GitHub's table and strikethrough extensions.
+PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def _flat(value: str) -> str:
@@ -67,12 +68,50 @@ def test_markdown_cells_stay_one_cell_of_plain_text(value):
         assert tag not in body[1] and tag not in body[2]
     import html as html_lib
 
-    shown_text = html_lib.unescape(body[1]).replace(md.ZWSP, "")
-    assert shown_text == _flat(value)
+    # Text between matching backticks is shown as code; everything else exactly as written.
+    shown = re.sub(r"</?code>", "`", body[1])
+    shown_text = html_lib.unescape(shown).replace(md.ZWSP, "")
+    assert shown_text == _flat(value).replace("``double``", "`double`")
     if value:
         code = re.fullmatch(r"<code>(.*)</code>", body[2], flags=re.S)
         assert code is not None
         assert html_lib.unescape(code.group(1)).strip() == _flat(value).strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "written", "shown"),
+    [
+        # A regex reads in the raw file as it does rendered: no doubled backslashes.
+        ('matches "\\S"', 'matches "\\S"', 'matches "\\S"'),
+        ('matches "\\\\S"', 'matches "\\\\\\S"', 'matches "\\\\S"'),
+        ("^[0-9a-f]{7,64}$", "^\\[0-9a-f]{7,64}\\$", "^[0-9a-f]{7,64}$"),
+        # Inside a word an underscore opens nothing: left as it is.
+        ("serialization.pickle_based", "serialization.pickle_based", "serialization.pickle_based"),
+        ("_em_", "\\_em\\_", "_em_"),
+        ("a & b &amp; c", "a & b \\&amp; c", "a & b &amp; c"),
+        ("trailing \\", "trailing \\\\", "trailing \\"),
+    ],
+)
+def test_markdown_text_escapes_only_what_gfm_would_read_as_markup(value, written, shown):
+    import html as html_lib
+
+    assert md.text(value) == written
+    assert html_lib.unescape(PARSER.render(written)) == f"<p>{shown}</p>\n"
+
+
+def test_markdown_backticks_are_code_not_literal_ticks():
+    written = md.text("gate deployment on `modelward verify`.")
+    assert written == "gate deployment on `modelward verify`."
+    assert PARSER.render(written) == "<p>gate deployment on <code>modelward verify</code>.</p>\n"
+    assert PARSER.render(md.text("a ` lone tick")) == "<p>a ` lone tick</p>\n"
+
+
+@pytest.mark.parametrize("value", ["# heading", "> quote", "- item", "+ item", "1. first", "2) x"])
+def test_markdown_text_opens_no_block_at_the_start_of_a_list_item(value):
+    import html as html_lib
+
+    html = PARSER.render(f"- {md.text(value)}\n")
+    assert html_lib.unescape(html) == f"<ul>\n<li>{value}</li>\n</ul>\n"
 
 
 def test_markdown_mentions_do_not_notify():
