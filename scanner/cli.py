@@ -91,7 +91,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    # Typed as the base class: the commands' `add_parser` take argparse's subparsers action.
+    parser: argparse.ArgumentParser = Parser(
         prog=PROG,
         description="Policy-as-code compliance scanner for machine-learning model IP protection.",
         epilog=examples(

@@ -22,7 +22,9 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="list and show framework mappings",
         description="The compliance frameworks results are mapped to, and which policies "
         "(or which attestations, for manual controls) stand behind each control.",
-        epilog=examples("modelward frameworks list", "modelward frameworks show iso-iec-42001-2023"),
+        epilog=examples(
+            "modelward frameworks list", "modelward frameworks show iso-iec-42001-2023"
+        ),
     )
     frw_sub = frw.add_subparsers(dest="frameworks_command", metavar="ACTION", required=True)
     f_list = frw_sub.add_parser(

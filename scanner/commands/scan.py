@@ -34,8 +34,7 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
             "modelward scan --source path:./models",
             "modelward scan --source path:./models --source attestations:./evidence.yaml "
             "-o out --format html,md,sarif",
-            "modelward scan -c modelward.yaml --fail-on critical "
-            "--baseline out/results.json",
+            "modelward scan -c modelward.yaml --fail-on critical --baseline out/results.json",
             "modelward scan --source path:./models --no-builtin-policies --policies ./my-policies",
             notes=(
                 "Sources (repeatable --source, or `sources:` in modelward.yaml): path:DIR "
