@@ -14,7 +14,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from scanner import __version__
-from scanner.commands import bom, demo, diff, frameworks, logs, policies, report, scan, verify
+from scanner.commands import (
+    bom,
+    demo,
+    diff,
+    frameworks,
+    init,
+    logs,
+    policies,
+    report,
+    scan,
+    verify,
+)
 from scanner.commands.arguments import add_common, examples
 from scanner.commands.interface import Command
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError
@@ -24,6 +35,7 @@ PROG = "modelward"
 # In the order `modelward --help` lists them.
 COMMANDS: tuple[Command, ...] = (
     scan,
+    init,
     policies,
     frameworks,
     report,
