@@ -46,7 +46,7 @@ def text(value: object, limit: int = 300) -> str:
     """Inline text: shown as written, never interpreted as Markdown, HTML or a mention; spans
     between matching backticks are shown as code."""
     parts = []
-    for is_code, piece in _code_spans(_flat(value, limit)):
+    for is_code, piece in code_spans(_flat(value, limit)):
         parts.append(code(piece) if is_code else _escape(piece))
     s = "".join(parts)
     start = _BLOCK_START.match(s)
@@ -58,7 +58,7 @@ def text(value: object, limit: int = 300) -> str:
     return _MENTION.sub("@" + ZWSP, s)
 
 
-def _code_spans(s: str) -> list[tuple[bool, str]]:
+def code_spans(s: str) -> list[tuple[bool, str]]:
     """(is code, text) pieces: a run of backticks up to the next run of the same length is a
     code span, as CommonMark pairs them; an unmatched run is text (and escaped as such)."""
     pieces: list[tuple[bool, str]] = []

@@ -8,7 +8,6 @@ unknown values, a failed source) built by the real results pipeline.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -21,9 +20,10 @@ from tests.integration.report_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    axe_source,
+    assert_no_serious_violations,
     missing,
     open_report,
+    serious_violations,
     visible_rows,
 )
 from tests.results_builder import IMG, SCRIPT, build_results
@@ -124,7 +124,23 @@ def constructed(tmp_path_factory) -> tuple[Path, dict]:
     return root / "report.html", document
 
 
-@pytest.fixture(params=["scanned", "constructed"])
+@pytest.fixture(scope="module")
+def builtin(tmp_path_factory) -> tuple[Path, dict]:
+    """A real scan with the built-in pack and mappings: real remediation snippets (long
+    command lines, Terraform), every framework, governance failures for want of evidence."""
+    root = tmp_path_factory.mktemp("builtin")
+    safe_model(root / "models", "fraud-detector")
+    pickle_model(root / "models", "legacy")
+    pickle_model(root / "models", "churn")
+    out = root / "out"
+    r = run_subprocess(
+        "scan", "-q", "--source", f"path:{root / 'models'}", "-o", str(out), "--format", "json,html"
+    )
+    assert r.code == 1, r.err
+    return out / "report.html", results.load(out / "results.json")
+
+
+@pytest.fixture(params=["scanned", "constructed", "builtin"])
 def report(request) -> tuple[Path, dict]:
     return request.getfixturevalue(request.param)
 
@@ -249,22 +265,33 @@ def test_keyboard_reaches_the_filter(browser, constructed):
     page.context.close()
 
 
-def test_axe_finds_no_serious_violations(browser, report):
+@pytest.mark.parametrize("width", [1280, 400])
+def test_axe_finds_no_serious_violations(browser, report, width):
+    """On a wide screen and a phone's: nothing axe-core calls serious or critical, such as a
+    scrolling code block a keyboard cannot reach."""
     path, _ = report
-    source = axe_source()
-    page = open_report(browser, path, bypass_csp=True).page  # CSP would refuse the injected axe
-    page.add_script_tag(content=source)
-    found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    opened = open_report(browser, path, bypass_csp=True)  # CSP would refuse the injected axe
+    opened.page.set_viewport_size({"width": width, "height": 900})
+    assert_no_serious_violations(opened.page)
+    opened.page.context.close()
+
+
+def test_the_axe_check_fails_on_a_serious_violation(browser, tmp_path):
+    """The check above can fail: a page with a scrolling region no keyboard reaches (axe-core's
+    `scrollable-region-focusable`, serious), and an image without a text alternative."""
+    page_file = tmp_path / "bad.html"
+    page_file.write_text(
+        "<!DOCTYPE html><html lang='en'><head><title>bad</title></head><body><main>"
+        "<h1>A bad page</h1><div style='overflow:auto; width:8rem; height:3rem'>"
+        f"<p>{'words that do not fit ' * 40}</p></div>"
+        "<img src='data:,'></main></body></html>",
+        encoding="utf-8",
     )
-    serious = [v for v in found if v["impact"] in ("serious", "critical")]
-    assert serious == [], json.dumps(
-        [
-            {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"][:3]]}
-            for v in serious
-        ],
-        indent=1,
-    )
+    page = open_report(browser, page_file, bypass_csp=True).page
+    found = {v["id"] for v in serious_violations(page)}
+    assert {"scrollable-region-focusable", "image-alt"} <= found
+    with pytest.raises(AssertionError, match="scrollable-region-focusable"):
+        assert_no_serious_violations(page)
     page.context.close()
 
 
@@ -302,7 +329,7 @@ def test_without_javascript_everything_is_listed_and_counts_match(browser, repor
             assert status == f"cs-{control['status']}"
             if control["status"] == "manual":
                 assert "Needs evidence" in row.text_content()
-    severity_rows = page.locator("#summary table").nth(2).locator("tbody tr")
+    severity_rows = page.locator("table.severity tbody tr")
     for i, sev in enumerate(SEVERITY_ORDER):
         cells = [int(c) for c in severity_rows.nth(i).locator("td.num").all_text_contents()]
         counts = document["summary"]["by_severity"][sev]
