@@ -310,8 +310,9 @@ class Gap:
 
 @dataclass(frozen=True)
 class SourceView:
-    """A source as a reader needs it: read in full, read with gaps (its resources hold
-    Unknown values: an object it was denied, an account it does not scan), or failed."""
+    """A source as a reader needs it: complete, with gaps (its resources hold Unknown values:
+    an object it was denied, an account it does not scan, a registry no source in the scan
+    reads), or failed. "Sources 3 of 3 read" would hide the gaps."""
 
     name: str
     type: str

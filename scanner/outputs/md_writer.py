@@ -47,7 +47,7 @@ def _header(document: Mapping[str, Any]) -> str:
     failed = [v for v in views if v.status == "failed"]
     partial = [v for v in views if v.status == "partial"]
     full = len(views) - len(failed) - len(partial)
-    line = f"- **Sources:** {full} of {len(views)} read in full"
+    line = f"- **Sources:** {full} of {len(views)} complete"
     if failed:
         named = ", ".join(md.code(v.name, 80) for v in failed[:5])
         line += f"; incomplete, so the level may be overstated: {named}"
@@ -57,7 +57,7 @@ def _header(document: Mapping[str, Any]) -> str:
     for v in partial[:5]:
         denied = f"; denied {', '.join(md.code(d, 60) for d in v.denied)}" if v.denied else ""
         lines.append(
-            f"  - partly read: {md.code(v.name, 80)}, {v.unread} of {v.resource_count} "
+            f"  - gaps in {md.code(v.name, 80)}: {v.unread} of {v.resource_count} "
             f"resources with values it could not determine{denied}"
         )
     return "\n".join(lines) + "\n"

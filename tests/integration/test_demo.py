@@ -150,3 +150,22 @@ def test_keep_running_serves_the_estate_the_config_scans_it_again_and_ids_stay(
     assert proc.returncode == 0, rest
     assert "demo: stopping the servers" in rest
     assert port_is_free(port) and port_is_free(port + 1)
+
+
+def test_the_demo_report_prints_as_a_board_pack(demo):
+    """5 to 15 A4 pages: the executive summary, the overview, what to fix first and the
+    framework tables; every finding, policy and resource stays on screen."""
+    from tests.integration.report_browser import CHROMIUM, CHROMIUM_ARGS, missing, pdf_pages
+
+    _, out = demo
+    if not CHROMIUM.exists():
+        missing("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        pages = pdf_pages(page)
+        browser.close()
+    assert 5 <= pages <= 15, pages

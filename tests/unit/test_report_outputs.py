@@ -291,3 +291,56 @@ def test_an_empty_scan_renders_in_every_format():
     assert "no evaluated policy checks the applied rung" in text
     assert "Failing findings" not in text
     assert render_csv(document).count("\r\n") == 1  # the header only
+
+
+def _with_gaps(document):
+    """The first artefact's files could not be read (denied), as an S3 source reports it."""
+    artefact = next(r for r in document["resources"] if r["type"] == "artefact")
+    denied = {"$unknown": "denied: s3:GetObject"}
+    artefact["attributes"]["files"] = [{"path": "model.bin", "format": denied}]
+    artefact["attributes"]["serialization"] = {
+        "unsafe": {"$unknown": "not scanned: format of model.bin unknown (denied: s3:GetObject)"}
+    }
+    for source in document["scan"]["sources"]:
+        source["status"], source["error"] = "ok", None
+    return artefact
+
+
+def test_sources_with_unknown_values_are_partial_and_say_what_was_denied():
+    document = build_results(scale=2)
+    artefact = _with_gaps(document)
+    views = {v.name: v for v in digest.source_views(document)}
+    gapped = views[artefact["source"]]
+    assert gapped.status == "partial" and gapped.unread == 1
+    assert gapped.denied == ("s3:GetObject",)
+    # the reason that explains the others, once
+    assert [g.reason for g in gapped.gaps] == ["denied: s3:GetObject"]
+    assert all(v.status == "read" for n, v in views.items() if n != artefact["source"])
+    text = render_markdown(document)
+    assert f"gaps in `{artefact['source']}`: 1 of" in text and "denied `s3:GetObject`" in text
+    complete = len(views) - 1
+    assert f"- **Sources:** {complete} of {len(views)} complete" in text
+
+
+def test_framework_scores_leave_out_manual_and_the_ladder():
+    document = build_results(scale=3)
+    scores = {s.id: s for s in digest.framework_scores(document)}
+    assert "maturity" not in scores
+    for fw in document["frameworks"]:
+        if fw["id"] == "maturity":
+            continue
+        counts = fw["summary"]
+        score = scores[fw["id"]]
+        assert score.met == counts["met"] and score.manual == counts["manual"]
+        assert score.automated == sum(counts.values()) - counts["manual"] - counts["not_applicable"]
+        assert score.percent == (
+            round(100 * counts["met"] / score.automated) if score.automated else None
+        )
+
+
+def test_the_maturity_sentence_says_why_and_what_the_rung_means():
+    document = build_results(scale=2)
+    view = digest.maturity_view(document)
+    assert view.meaning == digest.RUNG_MEANING[view.level]
+    if view.next and view.next_checked:
+        assert view.sentence.startswith(f"{view.level}, because {view.next} does not hold yet")
