@@ -251,14 +251,17 @@ def test_a_path_that_vanishes_during_the_scan_is_a_failed_source(cli, pack, tmp_
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
-        ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
+        ("gcs:bucket", 2, "expected KEY=VALUE options separated by commas"),
+        ("gcs:buckets=models", 2, "project=ID is required"),
+        ("vertex:project=my-project", 2, "location=REGION is required"),
         ("azure:acct", 2, "the 'azure' source is not implemented yet"),
         ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, logs, mlflow, path)",
+            "unknown source type 'ftp' (available: attestations, aws, gcs, logs, mlflow, path, "
+            "vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
