@@ -13,16 +13,28 @@ from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
+from scanner.sources.oci.options import OPTION_NAMES as OCI_OPTIONS
+from scanner.sources.oci.options import REGISTRY_ONLY as OCI_REGISTRY_ONLY
 from scanner.sources.vertex.options import OPTION_NAMES as VERTEX_OPTIONS
 
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
-NEEDS_TARGET = ("path", "attestations", "logs", "mlflow", "gcs", "vertex")
-PLANNED_KINDS = ("azure", "oci")
+NEEDS_TARGET = (
+    "path",
+    "attestations",
+    "logs",
+    "mlflow",
+    "gcs",
+    "vertex",
+    "oci",
+    "oci-layout",
+    "docker-archive",
+)
+PLANNED_KINDS = ("azure",)
 # Kinds whose target is a local path (or, for logs, a glob), resolved against the config file's
 # directory, and checked to exist before any source is contacted.
-PATH_KINDS = ("path", "attestations", "logs")
+PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -53,6 +65,12 @@ def _vertex_source(spec: SourceSpec) -> Source:
     from scanner.sources.vertex.source import VertexSource
 
     return VertexSource(spec)
+
+
+def _oci_source(spec: SourceSpec) -> Source:
+    from scanner.sources.oci.source import OciSource
+
+    return OciSource(spec)
 
 
 def _mlflow_source(spec: SourceSpec) -> Source:
@@ -97,6 +115,9 @@ FACTORIES: dict[str, SourceFactory] = {
     "aws": _aws_source,
     "gcs": _gcs_source,
     "vertex": _vertex_source,
+    "oci": _oci_source,
+    "oci-layout": _oci_source,
+    "docker-archive": _oci_source,
 }
 
 
@@ -136,12 +157,17 @@ OPTIONS: dict[str, frozenset[str]] = {
     "aws": AWS_OPTIONS,
     "gcs": GCS_OPTIONS,
     "vertex": VERTEX_OPTIONS,
+    "oci": OCI_OPTIONS,
+    "oci-layout": OCI_OPTIONS - OCI_REGISTRY_ONLY,
+    "docker-archive": OCI_OPTIONS - OCI_REGISTRY_ONLY,
 }
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
 # `integrity.trust` (scanner/config.py `with_trust`).
-INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
+    kind: frozenset({"trust"}) for kind in ("path", "oci", "oci-layout", "docker-archive")
+}
 
 
 def build_source(spec: SourceSpec) -> Source:
