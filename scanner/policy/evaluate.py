@@ -12,10 +12,22 @@ from typing import Any
 
 from scanner.findings import Finding
 from scanner.inventory import Inventory, Resource
-from scanner.policy.conditions import EvalContext, Outcome, Reason, describe, evaluate, texts
+from scanner.policy.conditions import (
+    EvalContext,
+    Outcome,
+    Reason,
+    describe,
+    evaluate,
+    texts,
+)
+from scanner.policy.message import render
 from scanner.policy.model import Policy
+from scanner.policy.outcome import clip_evidence
 
 MAX_MESSAGE = 1000
+# Evidence key for the evaluator's own account of a failure when a template tells it in words:
+# `$` cannot start an attribute a source reports, so it never collides with a field path.
+CHECK_DETAIL = "$check"
 
 
 def missing_resource_id(resource_type: str) -> str:
@@ -102,7 +114,20 @@ def _evaluate_one(
         return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
-    return done("fail", _message(outcome.reasons))
+    if policy.message is None:
+        return done("fail", _message(outcome.reasons))
+    detail = _message(outcome.reasons)
+
+    def record(path: str, value: object) -> None:
+        ctx.evidence.setdefault(path, clip_evidence(value))
+
+    text = render(policy.message, resource, inventory, record)
+    ctx.evidence[CHECK_DETAIL] = detail
+    return done("fail", _clip(text))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
 
 
 def _apply_requirement(
