@@ -82,10 +82,24 @@ def _high_value(attrs: Mapping[str, Any], settings: LinkSettings) -> bool | Unkn
     return False
 
 
+def _high_value_reasons(attrs: Mapping[str, Any], value: bool | Unknown) -> list[str]:
+    if isinstance(value, Unknown):
+        return [value.reason]
+    said = [
+        f"{key.replace('_', ' ')} is {attrs[key]}"
+        for key in ("classification", "ip_value")
+        if isinstance(attrs.get(key), str)
+    ]
+    return said or ["neither a classification nor an IP value is recorded"]
+
+
 def link_high_value(a: _Attrs, settings: LinkSettings) -> None:
     for rtype in ("model", "model_version"):
         for rid, attrs in a.of(rtype):
             a.set_default(rid, "high_value", _high_value(attrs, settings))
+            a.set_default(
+                rid, "high_value_reasons", _high_value_reasons(attrs, attrs["high_value"])
+            )
 
 
 def _closest_artefact(uri: str, artefacts: Iterable[str]) -> str | None:
@@ -157,8 +171,15 @@ def link_registration(a: _Attrs) -> None:
         a.set_default(rid, "registered_by", [Ref(e) for e in entries])
         if entries:
             a.set_default(rid, "registered", True)
+            names = [a.resources[e].name if e in a.resources else e for e in entries]
+            a.set_default(rid, "registered_reasons", [f"used by {n}" for n in names])
         elif registries_present:
             a.set_default(rid, "registered", False)
+            a.set_default(
+                rid,
+                "registered_reasons",
+                ["no model registry version or endpoint in this scan points at these files"],
+            )
         else:
             a.set_default(
                 rid,
@@ -302,7 +323,20 @@ def link_serialization_defaults(a: _Attrs) -> None:
                 if keras or not isinstance(formats, list)
                 else []
             )
+        unsafe = ser.get("unsafe")
+        if "unsafe_reasons" not in ser and isinstance(unsafe, list):
+            ser["unsafe_reasons"] = [_unsafe_words(item) for item in unsafe]
         attrs["serialization"] = ser
+
+
+def _unsafe_words(item: Any) -> str:
+    """`model.pkl imports os.system (runs operating-system commands) when loaded`."""
+    if not isinstance(item, Mapping):
+        return str(item)
+    what = item.get("global") or item.get("layer") or "code"
+    risk = item.get("risk") or item.get("reason")
+    where = item.get("file", "a file")
+    return f"{where} imports {what}" + (f" ({risk})" if risk else "") + " when loaded"
 
 
 # Order matters: refs are fixed before registration, high value before storage and serving.

@@ -154,6 +154,7 @@ class Builder:
             "https_only": https_only,
             "network_restricted": restricted,
             "network_reasons": network_reasons,
+            "network_restricted_reasons": network_reasons,
             "network": network,
             "access_logging": {
                 "server_access": settings.classic_read_logging(account),

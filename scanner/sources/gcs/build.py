@@ -119,6 +119,7 @@ def storage(
         "tls_only_reason": NOT_TLS_ONLY,
         "network_restricted": network.restricted,
         "network_restriction": list(network.reasons),
+        "network_restricted_reasons": list(network.reasons),
         "access_logging": {
             "server_access": _setting(settings, lambda s: s["usage_logs"] is not None),
             "read_events": audit.read_events(facts),

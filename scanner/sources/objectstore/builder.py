@@ -165,7 +165,9 @@ def build_artefact(
     return Resource(
         id=uri,
         type="artefact",
-        name=owner.rpartition("/")[2] if owner else container.name,
+        # Where it is (`acme-models-prod/credit-scoring/2`): the last segment alone is
+        # `model` or `2` for half the estate.
+        name=f"{container.name}/{owner.strip('/')}" if owner.strip("/") else container.name,
         source=source,
         attributes=attributes,
         raw={
