@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -169,3 +170,34 @@ def test_the_demo_report_prints_as_a_board_pack(demo):
         pages = pdf_pages(page)
         browser.close()
     assert 5 <= pages <= 15, pages
+
+
+SNAPSHOT = REPO / "tests" / "integration" / "snapshots" / "demo_messages.json"
+# What a message must never look like: the evaluator talking to itself instead of to an auditor.
+EVALUATOR_OUTPUT = re.compile(
+    r"is (true|false), expected (true|false)|item\(s\), expected|none of the alternatives holds"
+    r"|is not set \(expected"
+)
+
+
+def _messages(out) -> dict[str, str]:
+    doc = json.loads((out / "results.json").read_text())
+    port = re.compile(r"127\.0\.0\.1:\d+")
+    return {
+        f"{f['policy_id']} {f['resource_name']}": port.sub("127.0.0.1:PORT", f["message"])
+        for f in doc["findings"]
+        if f["status"] == "fail"
+    }
+
+
+def test_every_failing_finding_of_the_demo_says_why_in_words(demo):
+    """Snapshot of the demo's failure messages (MODELWARD_UPDATE_SNAPSHOTS=1 rewrites it)."""
+    r, out = demo
+    assert r.code == 0, r.err[-3000:]
+    messages = _messages(out)
+    assert messages
+    talking_to_itself = {k: m for k, m in messages.items() if EVALUATOR_OUTPUT.search(m)}
+    assert talking_to_itself == {}
+    if os.environ.get("MODELWARD_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(json.dumps(messages, indent=2, sort_keys=True) + "\n")
+    assert messages == json.loads(SNAPSHOT.read_text())
