@@ -555,11 +555,14 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     defender = ("azure-defender://mwbad", "azure-defender://mwgood")
     assert tuple(status("MW-NET-03", d) for d in defender) == ("fail", "pass")
     assert status("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}") == "fail"
-    assert found[("MW-STO-01", BAD)]["message"] == (
+    public = found[("MW-STO-01", BAD)]
+    assert "holds models and can be read by anyone: " in public["message"]
+    assert public["evidence"]["$check"] == (
         'public is true, expected false; readers[*] matches: kind equals "anonymous"'
     )
-    assert found[("MW-STO-06", BAD)]["message"] == "tls_only is false, expected true"
-    assert (
-        "grants[1].wildcard_action is true"
-        in found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]["message"]
-    )
+    tls = found[("MW-STO-06", BAD)]
+    assert tls["message"].endswith("holds models and accepts unencrypted (non-TLS) connections")
+    assert tls["evidence"]["$check"] == "tls_only is false, expected true"
+    admin = found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]
+    assert "reads model storage through a wildcard grant" in admin["message"]
+    assert "grants[1].wildcard_action is true" in admin["evidence"]["$check"]
