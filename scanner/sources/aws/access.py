@@ -291,7 +291,7 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     else:
         every = bool(out.grants) and all({"vpce", "vpc"} & set(g.restricted_by) for g in out.grants)
         out.network_restricted = t_or(network_deny, every)
-    out.network_restricted_reasons = _network_reasons(network_deny, out.grants)
+    out.network_restricted_reasons = network_reasons(network_deny, out.grants)
     return out
 
 
@@ -302,7 +302,7 @@ _VIA_WORDS = {
 }
 
 
-def _network_reasons(network_deny: Tri, grants: list[GrantRecord] | Unknown) -> list[str]:
+def network_reasons(network_deny: Tri, grants: list[GrantRecord] | Unknown) -> list[str]:
     """Why the bucket is (not) limited to private networks, in words: the Deny that limits it,
     or every grant that reads objects with no VPC condition, naming principal, action and the
     policy that grants it."""
