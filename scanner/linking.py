@@ -48,11 +48,23 @@ class _Attrs:
     def of(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [(rid, self.attrs[rid]) for rid in self.by_type.get(rtype, [])]
 
-    def set_default(self, rid: str, key: str, value: Any) -> None:
-        """Set unless a source already reported a value (an Unknown is replaced)."""
+    def set_default(self, rid: str, key: str, value: Any) -> bool:
+        """Set unless a source already reported a value (an Unknown is replaced); True if set."""
         current = self.attrs[rid].get(key)
         if key not in self.attrs[rid] or isinstance(current, Unknown):
             self.attrs[rid][key] = value
+            return True
+        return False
+
+    def set_explained(self, rid: str, key: str, value: Any, reasons: list[str]) -> None:
+        """A linked value with its `<key>_reasons`. Reasons are added only with a value linking
+        decided: next to a value a source reported they could contradict it."""
+        if self.set_default(rid, key, value):
+            self.set_default(rid, key + "_reasons", reasons)
+
+    def name(self, rid: str) -> str:
+        resource = self.resources.get(rid)
+        return resource.name if resource is not None and resource.name else rid
 
     def frozen(self) -> Inventory:
         return Inventory(replace(r, attributes=self.attrs[r.id]) for r in self.resources.values())
@@ -207,15 +219,32 @@ def link_serving(a: _Attrs) -> None:
         endpoint_name = a.resources[eid].name
         served = [_served_entry(a, v, eid, endpoint_name) for v in versions]
         a.set_default(eid, "served", served)
-        high = [a.attrs[v].get("high_value") for v in versions if v in a.attrs]
-        if any(h is True for h in high):
-            a.set_default(eid, "serves_high_value", True)
-        elif any(isinstance(h, Unknown) for h in high):
-            a.set_default(eid, "serves_high_value", next(h for h in high if isinstance(h, Unknown)))
-        else:
-            a.set_default(eid, "serves_high_value", False)
+        value, reasons = _serves_high_value(a, versions)
+        a.set_explained(eid, "serves_high_value", value, reasons)
     for vid, _attrs in a.of("model_version"):
         a.set_default(vid, "deployments", [Ref(e) for e in sorted(deployments.get(vid, []))])
+
+
+def _serves_high_value(a: _Attrs, versions: list[str]) -> tuple[bool | Unknown, list[str]]:
+    """Whether any served version is high-value, and which versions decided it."""
+    high = [(v, a.attrs[v].get("high_value")) for v in versions if v in a.attrs]
+    decisive = [v for v, h in high if h is True]
+    if decisive:
+        return True, [_why_high_value(a, v) for v in decisive]
+    unknown = [(v, h) for v, h in high if isinstance(h, Unknown)]
+    if unknown:
+        v, h = unknown[0]
+        return h, [f"cannot tell whether {a.name(v)} is high-value: {h.reason}"]
+    if not versions:
+        return False, ["serves no model version that a registry in this scan reports"]
+    names = ", ".join(a.name(v) for v in versions)
+    return False, [f"serves {names}, none of them high-value"]
+
+
+def _why_high_value(a: _Attrs, vid: str) -> str:
+    said = a.attrs[vid].get("high_value_reasons")
+    why = "; ".join(r for r in said if isinstance(r, str)) if isinstance(said, list) else ""
+    return f"serves {a.name(vid)}, which is high-value" + (f" ({why})" if why else "")
 
 
 def _served_entry(a: _Attrs, vid: str, eid: str, endpoint_name: str) -> dict[str, Any]:
@@ -243,20 +272,34 @@ def link_storage_contents(a: _Attrs) -> None:
     for aid, attrs in a.of("artefact"):
         for sid in _refs(attrs.get("storage")):
             holds[sid].add(aid)
-    production: set[str] = set()
-    high_value: set[str] = set()
-    for _vid, attrs in a.of("model_version"):
+    # storage id -> the versions (and where their files are) that make it hold such models
+    production: dict[str, list[str]] = defaultdict(list)
+    high_value: dict[str, list[str]] = defaultdict(list)
+    for vid, attrs in a.of("model_version"):
         for art in _refs(attrs.get("artefact")):
             for sid in _refs(a.attrs.get(art, {}).get("storage")):
+                where = f"{a.name(vid)} (files at {a.name(art)})"
                 if attrs.get("stage") == "production":
-                    production.add(sid)
+                    production[sid].append(f"holds {where}, which is in production")
                 if attrs.get("high_value") is True:
-                    high_value.add(sid)
+                    high_value[sid].append(f"holds {where}, which is high-value")
     for sid, attrs in a.of("storage"):
         if holds.get(sid):
             attrs["holds_models"] = True  # the one upgrade allowed: files are known to be there
-        a.set_default(sid, "holds_production_models", sid in production)
-        a.set_default(sid, "holds_high_value_models", sid in high_value)
+        a.set_explained(
+            sid,
+            "holds_production_models",
+            sid in production,
+            sorted(set(production[sid]))
+            or ["no model version in production in this scan keeps its files here"],
+        )
+        a.set_explained(
+            sid,
+            "holds_high_value_models",
+            sid in high_value,
+            sorted(set(high_value[sid]))
+            or ["no high-value model version in this scan keeps its files here"],
+        )
 
 
 def link_traffic(a: _Attrs) -> None:
@@ -286,9 +329,18 @@ def _limit_ratio(endpoint: Mapping[str, Any], traffic: Mapping[str, Any]) -> flo
 def link_hosting(a: _Attrs) -> None:
     """Networks and threat detectors matter where models are: endpoints' VPCs, and the
     accounts and regions holding model storage or endpoints."""
-    vpcs = {v for _eid, e in a.of("endpoint") for v in _refs(e.get("vpc")) + _refs(e.get("vpcs"))}
+    hosted: dict[str, set[str]] = defaultdict(set)
+    for eid, e in a.of("endpoint"):
+        for vpc in _refs(e.get("vpc")) + _refs(e.get("vpcs")):
+            hosted[vpc].add(eid)
     for nid, _attrs in a.of("network"):
-        a.set_default(nid, "hosts_models", nid in vpcs)
+        a.set_explained(
+            nid,
+            "hosts_models",
+            nid in hosted,
+            [f"endpoint {a.name(e)} runs in it" for e in sorted(hosted[nid])]
+            or ["no model endpoint in this scan runs in it"],
+        )
     places = set()
     for _sid, s in a.of("storage"):
         if s.get("holds_models") is True:

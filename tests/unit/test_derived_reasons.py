@@ -76,3 +76,70 @@ def test_linking_explains_registration_high_value_and_unsafe_imports():
     version = linked["mlflow+x/models/fraud/versions/3"]
     assert version["high_value"] is True
     assert version["high_value_reasons"] == ["classification is restricted"]
+
+
+def _estate(*extra: Resource, source_says: dict | None = None) -> dict[str, dict]:
+    version = "mlflow+x/models/fraud/versions/3"
+    resources = [
+        Resource("s3://b", "storage", "b", "aws", dict(source_says or {})),
+        Resource("s3://c", "storage", "c", "aws", {}),
+        Resource("s3://b/fraud/3", "artefact", "b/fraud/3", "aws", {"storage": Ref("s3://b")}),
+        Resource(
+            version,
+            "model_version",
+            "fraud/3",
+            "mlflow",
+            {
+                "artefact": Ref("s3://b/fraud/3"),
+                "classification": "restricted",
+                "stage": "production",
+            },
+        ),
+        Resource("vpc-a", "network", "vpc-a", "aws", {}),
+        Resource("vpc-b", "network", "vpc-b", "aws", {}),
+        Resource(
+            "ep-1",
+            "endpoint",
+            "fraud-prod",
+            "aws",
+            {"artefacts": [Ref("s3://b/fraud/3")], "vpc": Ref("vpc-a")},
+        ),
+        Resource("ep-2", "endpoint", "idle", "aws", {}),
+        *extra,
+    ]
+    return {r.id: dict(r.attributes) for r in link(Inventory(resources))}
+
+
+def test_linking_explains_serving_and_holding_high_value_and_production_models():
+    out = _estate()
+    assert out["ep-1"]["serves_high_value"] is True
+    assert out["ep-1"]["serves_high_value_reasons"] == [
+        "serves fraud/3, which is high-value (classification is restricted)"
+    ]
+    assert out["ep-2"]["serves_high_value"] is False
+    assert out["ep-2"]["serves_high_value_reasons"] == [
+        "serves no model version that a registry in this scan reports"
+    ]
+    assert out["s3://b"]["holds_production_models_reasons"] == [
+        "holds fraud/3 (files at b/fraud/3), which is in production"
+    ]
+    assert out["s3://b"]["holds_high_value_models_reasons"] == [
+        "holds fraud/3 (files at b/fraud/3), which is high-value"
+    ]
+    assert out["s3://c"]["holds_production_models"] is False
+    assert out["s3://c"]["holds_production_models_reasons"] == [
+        "no model version in production in this scan keeps its files here"
+    ]
+    assert out["s3://c"]["holds_high_value_models_reasons"] == [
+        "no high-value model version in this scan keeps its files here"
+    ]
+    assert out["vpc-a"]["hosts_models_reasons"] == ["endpoint fraud-prod runs in it"]
+    assert out["vpc-b"]["hosts_models_reasons"] == ["no model endpoint in this scan runs in it"]
+
+
+def test_linked_reasons_never_sit_next_to_a_value_a_source_reported():
+    out = _estate(source_says={"holds_production_models": False})
+    assert out["s3://b"]["holds_production_models"] is False
+    assert "holds_production_models_reasons" not in out["s3://b"]
+    assert out["s3://b"]["holds_high_value_models"] is True  # linked, so explained
+    assert out["s3://b"]["holds_high_value_models_reasons"]
