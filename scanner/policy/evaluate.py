@@ -20,7 +20,7 @@ from scanner.policy.conditions import (
     evaluate,
     texts,
 )
-from scanner.policy.message import render
+from scanner.policy.message import REASONS_SUFFIX, fields_read, render
 from scanner.policy.model import Policy
 from scanner.policy.outcome import clip_evidence
 
@@ -114,16 +114,38 @@ def _evaluate_one(
         return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
-    if policy.message is None:
-        return done("fail", _message(outcome.reasons))
-    detail = _message(outcome.reasons)
-
     def record(path: str, value: object) -> None:
         ctx.evidence.setdefault(path, clip_evidence(value))
+
+    if policy.message is None:
+        return done("fail", _clip(_fallback(policy, resource, inventory, outcome, record)))
+    detail = _message(outcome.reasons)
 
     text = render(policy.message, resource, inventory, record)
     ctx.evidence[CHECK_DETAIL] = detail
     return done("fail", _clip(text))
+
+
+def _fallback(
+    policy: Policy,
+    resource: Resource,
+    inventory: Inventory,
+    outcome: Outcome,
+    record: Callable[[str, Any], None],
+) -> str:
+    """A failure in words for a policy without a message template: the resource, what the
+    check found, and the `<field>_reasons` of each derived attribute the failure names, so a
+    policy gets the estate's own explanation ("role X can read … with no VPC condition")
+    without writing a template."""
+    text = f"{resource.name}: {_message(outcome.reasons)}"
+    for path in sorted(fields_read([policy.check])):
+        if f"`{path}`" not in text:
+            continue
+        why = inventory.resolve(resource, path + REASONS_SUFFIX)
+        if isinstance(why, list) and why and all(isinstance(w, str) for w in why):
+            record(path + REASONS_SUFFIX, why)
+            text += f". Why `{path}` is what it is: {'; '.join(dict.fromkeys(why))}"
+    return text
 
 
 def _clip(text: str) -> str:

@@ -52,7 +52,56 @@ def test_a_failure_is_told_by_the_template_with_the_reasons(tmp_path):
     )
     # The evidence shows the reasons the message quotes and keeps the evaluator's account.
     assert finding.evidence["network_restricted_reasons"] == reasons
-    assert finding.evidence[CHECK_DETAIL] == "network_restricted is false, expected true"
+    assert finding.evidence[CHECK_DETAIL] == "`network_restricted` is not true"
+
+
+def test_without_a_template_the_failure_names_the_resource_and_quotes_the_reasons(tmp_path):
+    no_template = "\n".join(line for line in POLICY.splitlines() if not line.startswith("message"))
+    [policy] = _load(tmp_path, no_template)
+    assert policy.message is None
+    reasons = [
+        "role data-scientist-wildcard can read objects through s3:GetObjectVersion with no VPC "
+        "condition (identity policy everything-s3)",
+        "account 2 can read objects through s3:GetObject with no VPC condition (bucket policy)",
+    ]
+    storage = _storage(network_restricted=False, network_restricted_reasons=reasons)
+    [finding] = evaluate_policy(policy, Inventory([storage]), NOW)
+    assert finding.status == "fail"
+    assert finding.message == (
+        "acme-models-prod: `network_restricted` is not true. Why `network_restricted` is what "
+        f"it is: {reasons[0]}; {reasons[1]}"
+    )
+    assert finding.evidence["network_restricted_reasons"] == reasons
+    # Without reasons the decisive fact still reads as a sentence, never "expected true".
+    [bare] = evaluate_policy(policy, Inventory([_storage(network_restricted=False)]), NOW)
+    assert bare.message == "acme-models-prod: `network_restricted` is not true"
+    assert "expected" not in bare.message
+
+
+def test_reasons_of_fields_the_failure_does_not_name_are_left_out(tmp_path):
+    policy_text = """\
+    id: T-TWO-01
+    title: Model storage is private and encrypted
+    severity: high
+    maturity: applied
+    resource: storage
+    check:
+      all:
+        - {field: public, equals: false}
+        - {field: network_restricted, equals: true}
+    """
+    [policy] = _load(tmp_path, policy_text)
+    storage = _storage(
+        public=True,
+        public_reasons=["the bucket policy grants s3:GetObject to *"],
+        network_restricted=True,
+        network_restricted_reasons=["the bucket policy denies reads outside a VPC endpoint"],
+    )
+    [finding] = evaluate_policy(policy, Inventory([storage]), NOW)
+    assert finding.message == (
+        "acme-models-prod: `public` is true, and must not be. Why `public` is what it is: "
+        "the bucket policy grants s3:GetObject to *"
+    )
 
 
 def test_passing_and_unknown_findings_keep_their_own_messages(tmp_path):
