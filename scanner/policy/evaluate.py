@@ -114,6 +114,7 @@ def _evaluate_one(
         return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
+
     def record(path: str, value: object) -> None:
         ctx.evidence.setdefault(path, clip_evidence(value))
 

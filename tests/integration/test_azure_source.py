@@ -558,11 +558,11 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     public = found[("MW-STO-01", BAD)]
     assert "holds models and can be read by anyone: " in public["message"]
     assert public["evidence"]["$check"] == (
-        'public is true, expected false; readers[*] matches: kind equals "anonymous"'
+        '`public` is true, and must not be; `readers[*].kind` is "anonymous", and must not'
     )
     tls = found[("MW-STO-06", BAD)]
     assert tls["message"].endswith("holds models and accepts unencrypted (non-TLS) connections")
-    assert tls["evidence"]["$check"] == "tls_only is false, expected true"
+    assert tls["evidence"]["$check"] == "`tls_only` is not true"
     admin = found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]
     assert "reads model storage through a wildcard grant" in admin["message"]
-    assert "grants[1].wildcard_action is true" in admin["evidence"]["$check"]
+    assert "grants[1].wildcard_action` is true" in admin["evidence"]["$check"]

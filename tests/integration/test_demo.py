@@ -176,7 +176,7 @@ SNAPSHOT = REPO / "tests" / "integration" / "snapshots" / "demo_messages.json"
 # What a message must never look like: the evaluator talking to itself instead of to an auditor.
 EVALUATOR_OUTPUT = re.compile(
     r"is (true|false), expected (true|false)|item\(s\), expected|none of the alternatives holds"
-    r"|is not set \(expected"
+    r"|is not set \(expected|must not hold: |matches: \w+ (equals|in) "
 )
 
 

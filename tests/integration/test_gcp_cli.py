@@ -47,7 +47,7 @@ def test_gcs_and_vertex_scan_with_the_builtin_pack(gcp, tmp_path) -> None:
     public = finding(results, "MW-STO-01", f"gs://{PUBLIC}")
     assert public["status"] == "fail"
     assert "can be read by anyone: " in public["message"]
-    assert public["evidence"]["$check"].startswith("public is true")
+    assert public["evidence"]["$check"].startswith("`public` is true")
     assert finding(results, "MW-STO-01", f"gs://{PRIVATE}")["status"] == "pass"
 
     # Versions and retention: the private bucket keeps them, the public one does not.
