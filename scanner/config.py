@@ -74,6 +74,12 @@ def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
         target = str(base / os.path.expanduser(target))
     elif spec.kind == "mlflow":
         target = _resolve_mlflow_store(target, base)
+    elif (
+        spec.kind == "access-logs"
+        and not target.startswith(("s3://", "athena:"))
+        and not os.path.isabs(os.path.expanduser(target))
+    ):
+        target = str(base / os.path.expanduser(target))
     if target == spec.target:
         return spec
     return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)

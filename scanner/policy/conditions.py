@@ -119,6 +119,11 @@ def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None
 
 
 MAX_ID_IN_LABEL = 200
+MAX_SUMMARY = 400
+
+
+def _clip_summary(text: str) -> str:
+    return text if len(text) <= MAX_SUMMARY else f"{text[:MAX_SUMMARY]}…"
 
 
 def _item_label(label: str, index: int, item: Any) -> str:
@@ -145,11 +150,14 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if not isinstance(value, list | tuple):
         return failed(lambda: f"{label} is {shown(value)}, not a list")
     results = []
+    summaries: dict[str, str] = {}
     for index, item in enumerate(value):
         item_label = _item_label(label, index, item)
         if isinstance(item, Ref):
             deref = ctx.inventory.deref(item)
             item = deref
+        elif isinstance(item, Mapping) and isinstance(item.get("summary"), str):
+            summaries[item_label] = item["summary"]
         if isinstance(item, Unknown):
             results.append(
                 (item_label, Outcome(None, (f"{item_label} is unknown: {item.reason}",)))
@@ -178,7 +186,16 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return failed(lambda: f"{label} {what}")
     # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
-        return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))
+        # An item that says what it is in words (`summary`, as linking writes for reads) is
+        # quoted: "who read how much from where" rather than only the test it matched.
+        return Outcome(
+            False,
+            tuple(
+                f"{lbl} matches: {describe(cond.item)}"
+                + (f" ({_clip_summary(summaries[lbl])})" if lbl in summaries else "")
+                for lbl in matched
+            ),
+        )
     if unknown:
         return Outcome(None, unknown_reasons)
     absent_items = [o for _, o in results if o.absent]

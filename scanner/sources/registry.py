@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.sources.access_logs.options import OPTION_NAMES as ACCESS_LOG_OPTIONS
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
@@ -21,6 +22,7 @@ NEEDS_TARGET = (
     "path",
     "attestations",
     "logs",
+    "access-logs",
     "mlflow",
     "gcs",
     "vertex",
@@ -83,6 +85,18 @@ def _logs_source(spec: SourceSpec) -> Source:
     return LogsSource(spec)
 
 
+# Access logs are read by DuckDB too (the numeric stack of the inference-log analysis is not
+# needed); the Athena mode shares the source, and so the requirement.
+ACCESS_LOGS_MODULES = ("duckdb",)
+
+
+def _access_logs_source(spec: SourceSpec) -> Source:
+    require_extra("logs", ACCESS_LOGS_MODULES, f"source {spec.text!r}")
+    from scanner.sources.access_logs.source import AccessLogsSource
+
+    return AccessLogsSource(spec)
+
+
 def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
     """Optional dependencies missing: a usage error naming the extra, before anything runs."""
     import importlib
@@ -106,6 +120,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "attestations": _attestations_source,
     "mlflow": _mlflow_source,
     "logs": _logs_source,
+    "access-logs": _access_logs_source,
     "aws": _aws_source,
     "gcs": _gcs_source,
     "vertex": _vertex_source,
@@ -148,6 +163,7 @@ OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "logs": LOGS_OPTIONS,
+    "access-logs": ACCESS_LOG_OPTIONS,
     "aws": AWS_OPTIONS,
     "gcs": GCS_OPTIONS,
     "vertex": VERTEX_OPTIONS,

@@ -297,4 +297,3 @@ def _vector(field: Any, *, scores: bool = False) -> str:
             END)"""
     finite = f"list_bool_and(list_transform({vec}, lambda x: x IS NOT NULL AND isfinite(x)))"
     return f"(CASE WHEN len({vec}) > 0 AND {finite} THEN {vec} END)"
-
