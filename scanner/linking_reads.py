@@ -612,7 +612,9 @@ def _artefact(
             if b.get("whole_file") is None and isinstance(size, int) and size > 0:
                 b["object_size"] = size
                 b["whole_file"] = b["bytes"] >= size
-                b["reason"] += f"; the artefact lists the file at {_size(size)}"
+                b["reason"] += f"; the artefact lists the file at {_size(size)}, so that is " + (
+                    "the whole file" if b["whole_file"] else "part of it"
+                )
             bulk.append(b)
         else:
             here = sum(

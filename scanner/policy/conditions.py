@@ -149,15 +149,15 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(False, (f"{label} is not set",), absent=True)
     if not isinstance(value, list | tuple):
         return failed(lambda: f"{label} is {shown(value)}, not a list")
-    results = []
-    summaries: dict[str, str] = {}
+    results: list[tuple[str, Outcome]] = []
+    summaries: dict[int, str] = {}  # by position: several items may share one label
     for index, item in enumerate(value):
         item_label = _item_label(label, index, item)
         if isinstance(item, Ref):
             deref = ctx.inventory.deref(item)
             item = deref
         elif isinstance(item, Mapping) and isinstance(item.get("summary"), str):
-            summaries[item_label] = item["summary"]
+            summaries[len(results)] = item["summary"]
         if isinstance(item, Unknown):
             results.append(
                 (item_label, Outcome(None, (f"{item_label} is unknown: {item.reason}",)))
@@ -174,6 +174,11 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
             )
         return Outcome(None, unknown_reasons) if unknown else TRUE
     matched = [lbl for lbl, o in results if o.value is True]
+    said = [
+        f" ({_clip_summary(summaries[i])})" if i in summaries else ""
+        for i, (_lbl, o) in enumerate(results)
+        if o.value is True
+    ]
     if cond.quantifier == "any_item":
         if matched:
             return TRUE
@@ -191,9 +196,8 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(
             False,
             tuple(
-                f"{lbl} matches: {describe(cond.item)}"
-                + (f" ({_clip_summary(summaries[lbl])})" if lbl in summaries else "")
-                for lbl in matched
+                f"{lbl} matches: {describe(cond.item)}{words}"
+                for lbl, words in zip(matched, said, strict=True)
             ),
         )
     if unknown:

@@ -106,9 +106,12 @@ def _entry(
     thresholds: Mapping[str, float],
 ) -> dict[str, Any]:
     own = (
-        f"{d.bytes / median:.0f}x its median day ({size(median)} over {history} other days)"
+        f"{d.bytes / median:.0f}x its median day ({size(median)} over {history} other active days)"
         if median
-        else f"no usual volume to compare with ({history} other active day(s))"
+        else (
+            f"no usual volume of its own to compare with ({history} other active day(s), "
+            f"fewer than {int(thresholds['min_history_days'])})"
+        )
     )
     pop = (
         f"{d.bytes / p99:.1f}x the other principals' p99 day ({size(p99)})"
@@ -155,11 +158,7 @@ def public_read(
     ips: Iterable[str],
 ) -> dict[str, Any]:
     whole = None if object_size is None or object_size <= 0 else read_bytes >= object_size
-    what = (
-        "the whole file"
-        if whole
-        else ("part of the file" if whole is False else "the file (its full size is not logged)")
-    )
+    what = {True: "; that is the whole file", False: "; that is part of the file", None: ""}
     shown = sorted(ips)
     return {
         "principal": principal,
@@ -172,7 +171,7 @@ def public_read(
         "whole_file": whole,
         "public_ips": shown[:10],
         "reason": (
-            f"read {size(read_bytes)} of {key} ({what}) in one request on {iso_day(day)} from "
-            f"public IP {', '.join(shown[:3]) or 'unknown'}"
+            f"read {size(read_bytes)} of {key} in one request on {iso_day(day)} from public IP "
+            f"{', '.join(shown[:3]) or 'unknown'}{what[whole]}"
         ),
     }

@@ -4,8 +4,9 @@ Neither format has a reliable name: CloudTrail delivers `..._CloudTrail_REGION_.
 but copies and exports are renamed; S3 server access log objects have no extension at all
 (`PREFIX2024-05-01-10-15-03-6F1A2B3C4D5E6F70`), and either may be gzipped or not. So a file is
 sniffed: gzip by its magic bytes, then the first 64 KiB of text. A JSON object whose first key
-is `Records` is CloudTrail; a line that starts like the documented server access log record
-(`OWNER BUCKET [06/Feb/2019:00:00:38 +0000] ...`) is a server access log. CloudTrail digest
+is `Records` is CloudTrail, and so is a first line that is one CloudTrail record (exports); a
+line that starts like the documented server access log record (`OWNER BUCKET
+[06/Feb/2019:00:00:38 +0000] ...`) is a server access log. CloudTrail digest
 files (`{"awsAccountId": ..., "digestStartTime": ...}`) are recognised and left out; anything
 else is reported.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import json
 import os
 import re
 import zlib
@@ -106,6 +108,15 @@ def sniff(text: bytes) -> str | None:
         return CLOUDTRAIL
     if _DIGEST.match(text):
         return "digest"
+    first = text.lstrip().split(b"\n", 1)[0]
+    if first.startswith(b"{"):
+        # Newline-delimited records, as CloudTrail exports and log pipelines write them.
+        try:
+            record = json.loads(first)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "eventTime" in record and "eventName" in record:
+            return CLOUDTRAIL
     for line in text.splitlines()[:20]:
         if _SERVER_LINE.match(line):
             return SERVER_ACCESS
