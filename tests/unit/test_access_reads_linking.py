@@ -369,3 +369,37 @@ def test_no_access_logs_no_attributes(tmp_path: Path) -> None:
     out = {r.id: r.attributes for r in link(Inventory(estate(READERS)))}
     assert "read_window" not in out[BUCKET]
     assert verdict({k: dict(v) for k, v in out.items()}, "MW-IAM-05").status == "not_applicable"
+
+
+def test_the_report_shows_who_can_read_and_who_did_per_production_model(tmp_path: Path) -> None:
+    from scanner.inventory import to_jsonable
+    from scanner.outputs.html_values import Values, read_access_rows
+
+    log = access_log(tmp_path, workload())
+    inventory = link(Inventory([*estate(READERS), log]))
+    document = {
+        "resources": [
+            {
+                "id": r.id,
+                "type": r.type,
+                "name": r.name,
+                "attributes": to_jsonable(dict(r.attributes)),
+            }
+            for r in inventory
+        ]
+    }
+    values = Values(
+        {r.id: f"r{i}" for i, r in enumerate(inventory)}, {r.id: r.name for r in inventory}
+    )
+    (row,) = read_access_rows(document, values)
+    assert "fraud/3" in row["version"]
+    assert row["usage"] == "read by 2 of 6 principals who can; 4 unused for 90+ days"
+    did = {
+        str(d["who"]).split(">")[1].split("<")[0]: (d["reads"], d["bytes"], d["can"])
+        for d in row["did"]
+    }
+    assert did["old-pipeline"] == (1, "1.0 MB", False)
+    assert did["mallory"] == (3, "12.0 GB", True)
+    unused = {str(u).split(">")[1].split("<")[0] for u in row["unused"]}
+    assert unused == {"legacy-etl", "breakglass", "bob", "new-scorer"}
+    assert any("from public IP 203.0.113.77" in a for a in row["alerts"])
