@@ -9,12 +9,11 @@ import json
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from scanner.inventory import Inventory, Ref, Unknown
+from scanner.inventory import Inventory, Unknown
 from scanner.linking import link
 from scanner.sources.interface import SourceError
 from scanner.sources.registry import build_source, parse_spec
@@ -26,7 +25,7 @@ from tests.accesslogs import (
     daily,
     write_cloudtrail,
 )
-from tests.aws_estate import ACCOUNT, aws_env, policy, safetensors, scan, trust
+from tests.aws_estate import ACCOUNT, aws_env, policy, safetensors, trust
 from tests.helpers import REPO
 from tests.servers.athena import AthenaShapeServer
 
@@ -221,9 +220,8 @@ def test_athena_runs_the_same_aggregation_as_duckdb(athena, tmp_path: Path) -> N
         )
     assert remote.problems == ()
     (a,), (b,) = local.resources, remote.resources
-    assert (
-        b.id
-        == "access-log:athena:workgroup=primary,table=security.cloudtrail_logs,catalog=AwsDataCatalog"
+    assert b.id == (
+        "access-log:athena:workgroup=primary,table=security.cloudtrail_logs,catalog=AwsDataCatalog"
     )
     assert b.attributes["buckets"] == a.attributes["buckets"]
     assert b.attributes["coverage"]["first_record"] == a.attributes["coverage"]["first_record"]
@@ -250,14 +248,14 @@ def test_athena_failures_are_source_errors(athena) -> None:
             )
         assert server.requests[-1][0] == "StopQueryExecution"
     server = athena()
-    with server.running():
-        with pytest.raises(
-            SourceError, match=r"the Athena query .* failed: FAILED: .*missing_table"
-        ):
-            collect(
-                "access-logs:athena:workgroup=primary,table=security.missing_table",
-                poll_seconds=0.01,
-            )
+    with (
+        server.running(),
+        pytest.raises(SourceError, match=r"the Athena query .* failed: FAILED: .*missing_table"),
+    ):
+        collect(
+            "access-logs:athena:workgroup=primary,table=security.missing_table",
+            poll_seconds=0.01,
+        )
 
 
 # ------------------------------------------------------------------------------------------

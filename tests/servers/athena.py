@@ -29,9 +29,9 @@ import contextlib
 import json
 import threading
 import uuid
-from decimal import Decimal
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -332,7 +332,7 @@ class AthenaShapeServer:
                 raw = self.rfile.read(length) if length else b"{}"
                 return json.loads(raw or b"{}")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 path = urlsplit(self.path).path
                 body = self._body()
                 target = self.headers.get("X-Amz-Target", "")
@@ -358,7 +358,7 @@ class AthenaShapeServer:
                     return
                 self._send(400, _error("UnknownOperationException", f"no such operation: {path}"))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 segments = parts.path.strip("/").split("/")
                 query = parse_qs(parts.query)
