@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scanner.demo.aws_estate import TRAIL_LOGS
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
 
 
 def _require_demo_extra() -> None:
-    missing = [m for m in ("mlflow.server", "moto.server", "boto3") if not _importable(m)]
+    missing = [m for m in ("mlflow.server", "moto.server", "boto3", "duckdb") if not _importable(m)]
     if missing:
         raise UsageError(
             f"modelward demo needs the MLflow server and the moto server ({', '.join(missing)} "
@@ -113,7 +114,7 @@ def write_config(
     path: Path, mlflow_url: str, evidence: Path, out_dir: Path, formats: list[str]
 ) -> Path:
     path.write_text(
-        f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations.
+        f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations + access logs.
 version: 1
 sources:
   - spec: mlflow:{mlflow_url}
@@ -122,6 +123,8 @@ sources:
     name: aws-account
   - spec: attestations:{evidence.name}
     name: evidence
+  - spec: access-logs:s3://{TRAIL_LOGS}/AWSLogs/
+    name: cloudtrail-data-events
 output:
   dir: {out_dir}
   formats: [{", ".join(formats)}]
@@ -136,7 +139,7 @@ gate:
 def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], None] = print) -> int:
     """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report."""
     _require_demo_extra()
-    from scanner.demo import aws_estate, registry_estate, serving_estate
+    from scanner.demo import access_estate, aws_estate, registry_estate, serving_estate
     from scanner.demo.servers import mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
@@ -160,6 +163,7 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
                 say(f"demo: MLflow at {ml.url}; registering models ...")
                 registry = registry_estate.seed_registry(ml.url)
                 serving_estate.seed_serving(moto, estate, registry)
+                access_estate.seed_access_logs(moto, registry, dt.datetime.now(dt.UTC))
                 aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
                 evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
                 config = write_config(

@@ -26,6 +26,9 @@ from scanner.sources.model_dirs import MARKER_FILES
 
 READ_OPERATIONS = ("GetObject", "GetObjectVersion", "SelectObjectContent", "CopyObject")
 
+# SageMaker's packaging of a model (what its ModelDataUrl names): not a model extension, but
+# reading it is reading the model.
+SAGEMAKER_ARCHIVE = "model.tar.gz"
 NETWORKS = ("vpc_endpoint", "in_vpc", "aws", "public", "unknown")
 COLUMNS = (
     "level",
@@ -64,10 +67,11 @@ def _like_escape(text: str) -> str:
 
 
 def _model_key(column: str) -> str:
-    """The key names a model file or marker (by name, as the object-store listing narrows)."""
+    """The key names a model file or marker (by name, as the object-store listing narrows), or
+    SageMaker's model archive."""
     key = f"lower({column})"
     tests = [f"{key} LIKE '%{_like_escape(ext.lower())}' ESCAPE '\\'" for ext in MODEL_EXTENSIONS]
-    for name in sorted({*SAVEDMODEL_NAMES, *MARKER_FILES}):
+    for name in sorted({*SAVEDMODEL_NAMES, *MARKER_FILES, SAGEMAKER_ARCHIVE}):
         n = _like_escape(name)
         tests.append(f"({column} = '{n}' OR {column} LIKE '%/{n}' ESCAPE '\\')")
     return "(" + " OR ".join(sorted(tests)) + ")"
