@@ -9,8 +9,9 @@ reads of the artefact bucket) would have delivered them. The story an assessor s
 - bob and carol (data scientists) read them now and then, through the endpoint too;
 - `ml-reporting`, a standing role with read access, has read nothing for 120 days;
 - `ml-breakglass` has read nothing either, but it is just-in-time access, not standing access;
-- three days ago alice's long-lived key downloaded every production model from a public IP,
-  several gigabytes in a day, although the bucket admits reads only through its endpoint.
+- three days ago alice's long-lived key downloaded every production model, and SageMaker's
+  credit-scoring archive, from a public IP: 13.5 GB in a day, where nobody else reads more than
+  5.5.
 
 The byte counts are what the logs would say for production-sized weights; the demo's own files
 are a few hundred bytes.
@@ -135,7 +136,7 @@ def reads(models: Iterable[tuple[str, int]], now: dt.datetime) -> list[dict[str,
                 _record(base + dt.timedelta(hours=4), ("user", "bob"), key, size, rng, **private)
             )
         if day % 14 == 9:
-            key, size = models[-1]
+            key, size = next(m for m in models if m[0].endswith("adapter.safetensors"))
             out.append(
                 _record(base + dt.timedelta(hours=5), ("user", "carol"), key, size, rng, **private)
             )

@@ -243,7 +243,13 @@ def read_access_rows(document: Mapping[str, Any], values: Values) -> list[dict[s
                     }
                 )
         if isinstance(unused, list):
-            row["unused"] = [values.link(u["id"]) for u in unused if isinstance(u, dict)]
+            row["unused"] = [
+                Markup(
+                    values.link(u["id"]) + (" (just-in-time)" if u.get("standing") is False else "")
+                )
+                for u in unused
+                if isinstance(u, dict)
+            ]
         for key in ("bulk_reads", "unexpected_reads"):
             items = here.get(key)
             if isinstance(items, list):

@@ -1,14 +1,13 @@
 """access-logs: against real parts on loopback: log objects in the moto server (`s3://`),
-genuine S3 server access logs that moto writes, the Athena shape server (`athena:`), and a
-whole scan with the aws: source and the built-in policies in a real process."""
+genuine S3 server access logs that moto writes, and the Athena shape server (`athena:`). The
+whole scan (aws: + access-logs:s3://, the built-in policies, the report) in a real process is
+the demo's (tests/integration/test_demo.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,7 @@ from tests.accesslogs import (
     daily,
     write_cloudtrail,
 )
-from tests.aws_estate import ACCOUNT, aws_env, policy, safetensors, trust
-from tests.helpers import REPO
+from tests.aws_estate import ACCOUNT, aws_env, policy, safetensors
 from tests.servers.athena import AthenaShapeServer
 
 pytestmark = pytest.mark.slow
@@ -256,85 +254,3 @@ def test_athena_failures_are_source_errors(athena) -> None:
             "access-logs:athena:workgroup=primary,table=security.missing_table",
             poll_seconds=0.01,
         )
-
-
-# ------------------------------------------------------------------------------------------
-# A whole scan: aws: + access-logs:, the built-in policies, a real process
-
-
-def seed_estate(moto) -> None:
-    s3, iam = moto.client("s3"), moto.client("iam")
-    s3.create_bucket(Bucket="scan-models")
-    for v in range(3):
-        s3.put_object(Bucket="scan-models", Key=f"fraud/{v}/model.safetensors", Body=safetensors())
-    read = policy(
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::scan-models/*"}
-    )
-    for who, principal in (
-        (SERVE, {"Service": "sagemaker.amazonaws.com"}),
-        (LEGACY, {"Service": "glue.amazonaws.com"}),
-    ):
-        iam.create_role(RoleName=who.name, AssumeRolePolicyDocument=trust(principal))
-        iam.put_role_policy(RoleName=who.name, PolicyName="read", PolicyDocument=read)
-    iam.create_user(UserName=MALLORY.name)
-    iam.put_user_policy(UserName=MALLORY.name, PolicyName="read", PolicyDocument=read)
-
-
-def test_scan_with_access_logs_fails_the_two_policies_in_words(moto, tmp_path: Path) -> None:
-    seed_estate(moto)
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    start = now - dt.timedelta(days=100)
-    reads = daily(
-        SERVE,
-        "scan-models",
-        ["fraud/0/model.safetensors"],
-        start=start,
-        days=100,
-        bytes_each=2 * GB,
-        vpce="vpce-0abc",
-    )
-    reads += [
-        Read(
-            now - dt.timedelta(days=2),
-            "scan-models",
-            f"fraud/{v}/model.safetensors",
-            MALLORY,
-            ip="203.0.113.77",
-            bytes=5 * GB,
-        )
-        for v in range(3)
-    ]
-    write_cloudtrail(tmp_path / "trail", reads)
-    upload(moto, "scan-trail", tmp_path / "trail")
-    config = tmp_path / "modelward.yaml"
-    config.write_text(
-        "version: 1\nsources:\n  - spec: 'aws:'\n  - spec: access-logs:s3://scan-trail/AWSLogs/\n"
-        f"output:\n  dir: {tmp_path / 'out'}\n  formats: [json, html]\n"
-    )
-    with aws_env(moto):
-        import os
-
-        proc = subprocess.run(
-            [sys.executable, "-m", "scanner", "scan", "-c", str(config), "--fail-on", "critical"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=dict(os.environ),
-        )
-    assert proc.returncode in (0, 1), proc.stderr
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
-    findings = {
-        (f["policy_id"], f["resource_id"]): f
-        for f in results["findings"]
-        if f["policy_id"] in ("MW-IAM-05", "MW-NET-04")
-    }
-    net = findings[("MW-NET-04", "s3://scan-models")]
-    assert net["status"] == "fail"
-    assert "user mallory read 15.0 GB of model files" in net["message"]
-    assert "from public IP 203.0.113.77" in net["message"]
-    storage = next(r for r in results["resources"] if r["id"] == "s3://scan-models")
-    unused = [u["id"] for u in storage["attributes"]["unused_readers"]]
-    assert unused == [LEGACY.arn]
-    usage = storage["attributes"]["reader_usage"]
-    assert usage["can_read"] >= 3 and usage["did_read"] == 2
