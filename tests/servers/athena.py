@@ -5,8 +5,9 @@ moto's Athena does not run SQL (it returns results queued in advance through its
 it cannot show that the aggregation works as SQL. This server runs the submitted query in
 DuckDB over a table with the columns of AWS's documented CloudTrail table (`useridentity`
 struct with `sessioncontext.sessionissuer`, `requestparameters` and `additionaleventdata` as
-JSON text, `vpcendpointid`, ...), after defining the three Trino functions the query uses that
-DuckDB names differently (`json_extract_scalar`, `from_iso8601_timestamp`, `to_unixtime`).
+JSON text, `vpcendpointid`, ...), after defining the four Trino functions the query uses that
+DuckDB names differently (`json_extract_scalar`, `from_iso8601_timestamp`, `to_unixtime`,
+`regexp_like`).
 The Trino dialect itself is therefore exercised only as far as DuckDB shares it; the API shape
 is exercised exactly, including what boto3 parses:
 
@@ -74,6 +75,7 @@ TRINO_FUNCTIONS = (
     "json_extract_string(j, replace(replace(p, '$[\"', '$.\"'), '\"]', '\"'))",
     "CREATE TEMP MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
     "CREATE TEMP MACRO to_unixtime(t) AS epoch(t)",
+    "CREATE TEMP MACRO regexp_like(s, p) AS regexp_matches(s, p)",
 )
 ATHENA_TYPES = {
     "BIGINT": "bigint",

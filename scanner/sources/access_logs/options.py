@@ -50,6 +50,7 @@ OPTION_NAMES = frozenset(
         "max_malformed",
         "max_files",
         "batch_mb",
+        "max_json_mb",
         "thresholds",
         "poll_seconds",
         "timeout_seconds",
@@ -85,6 +86,9 @@ class AccessLogOptions:
     max_malformed: float = 0.01
     max_files: int = 1_000_000
     batch_mb: int = 256  # s3://: bytes downloaded per batch before DuckDB reads them
+    # One CloudTrail file's JSON (uncompressed); DuckDB's reader holds up to twice this per
+    # thread, so it is what memory_limit must leave room for. A larger file is unreadable.
+    max_json_mb: int = 32
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     profile: str | None = None
     region: str | None = None
@@ -154,6 +158,7 @@ def parse_options(spec: SourceSpec) -> AccessLogOptions:
         ("threads", 1, 256),
         ("max_files", 1, 10_000_000),
         ("batch_mb", 1, 100_000),
+        ("max_json_mb", 1, 1024),
     ):
         if name in raw:
             value = _as_int(raw[name])

@@ -22,11 +22,10 @@ from typing import Any
 from scanner.inventory import Ref, Resource
 from scanner.sources.access_logs.files import LogFile, Sorted, discover, sort_files
 from scanner.sources.access_logs.options import AccessLogOptions, parse_options
-from scanner.sources.access_logs.query import COLUMNS, Window, duckdb_query
+from scanner.sources.access_logs.query import COLUMNS, DUCKDB_FUNCTIONS, Window, duckdb_query
 from scanner.sources.access_logs.summarise import Coverage, iso, summarise
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
 
-MAX_OBJECT_BYTES = 128 * 1024 * 1024  # one CloudTrail file's JSON; larger is unreadable
 DAY = 86_400.0
 
 
@@ -86,12 +85,12 @@ def _read_files(
     problems: list[str] = []
     unrecognised: list[str] = []
     with DuckWorkspace("modelward-access-logs-", options.memory_limit, options.threads) as ws:
-        loader = Loader(ws, options.label, MAX_OBJECT_BYTES)
+        loader = Loader(ws, options.label, options.max_json_mb * 1024 * 1024)
         for sorted_files, batch_problems in _batches(options, ws.tmp, progress):
             problems.extend(batch_problems)
             unrecognised.extend(sorted_files.unrecognised)
             loader.load(sorted_files.files)
-        counts = loader.counts
+        counts = loader.finish()
         if counts.files == 0:
             raise SourceError(
                 f"{options.label}: no CloudTrail or S3 server access log files"
@@ -103,6 +102,8 @@ def _read_files(
             )
         progress(f"{counts.records} record(s) in {counts.files} file(s); aggregating")
         with ws.errors(options.label):
+            for statement in DUCKDB_FUNCTIONS:
+                ws.con.execute(statement)
             rows = ws.con.execute(duckdb_query(window)).fetchall()
     if unrecognised:
         problems.append(

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from scanner.redact import redact_text
@@ -87,9 +88,16 @@ class Coverage:
     last: float | None = None
 
 
-def text(value: Any) -> str:
-    out = redact_text(str(value))
+@lru_cache(maxsize=65536)
+def _text(value: str) -> str:
+    out = redact_text(value)
     return out if len(out) <= MAX_TEXT else out[: MAX_TEXT - 1] + "…"
+
+
+def text(value: Any) -> str:
+    """A string from the logs as a resource keeps it: redacted, clipped. The same principals,
+    buckets and directories recur on every row, so the redaction is remembered."""
+    return _text(str(value))
 
 
 def iso(ts: float | None) -> str | None:
