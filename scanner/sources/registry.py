@@ -8,6 +8,7 @@ from typing import Any
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.access_logs.options import OPTION_NAMES as ACCESS_LOG_OPTIONS
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
+from scanner.sources.azure.options import OPTION_NAMES as AZURE_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
@@ -30,7 +31,7 @@ NEEDS_TARGET = (
     "oci-layout",
     "docker-archive",
 )
-PLANNED_KINDS = ("azure",)
+PLANNED_KINDS: tuple[str, ...] = ()
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -49,6 +50,12 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _azure_source(spec: SourceSpec) -> Source:
+    from scanner.sources.azure.source import AzureSource
+
+    return AzureSource(spec)
 
 
 def _gcs_source(spec: SourceSpec) -> Source:
@@ -122,6 +129,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "logs": _logs_source,
     "access-logs": _access_logs_source,
     "aws": _aws_source,
+    "azure": _azure_source,
     "gcs": _gcs_source,
     "vertex": _vertex_source,
     "oci": _oci_source,
@@ -165,6 +173,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     "logs": LOGS_OPTIONS,
     "access-logs": ACCESS_LOG_OPTIONS,
     "aws": AWS_OPTIONS,
+    "azure": AZURE_OPTIONS,
     "gcs": GCS_OPTIONS,
     "vertex": VERTEX_OPTIONS,
     "oci": OCI_OPTIONS,
