@@ -289,11 +289,28 @@ def test_a_broken_file_is_counted_not_fatal_for_the_others(tmp_path: Path) -> No
     out = collect(tmp_path, max_malformed=0.5)
     assert len(out.problems) == 1
     assert (
-        "records malformed: a file that is not valid JSON or not a complete gzip stream"
-        in out.problems[0]
+        "records malformed: a file that is not valid JSON, not a complete gzip stream, or over "
+        "max_json_mb" in out.problems[0]
     )
     assert str(broken) in out.problems[0]
     assert bucket(out)["read_events"] == 119
+
+
+def test_a_cloudtrail_file_over_max_json_mb_is_unreadable_not_the_others(tmp_path: Path) -> None:
+    write_cloudtrail(tmp_path, reads(), per_file=1000)
+    # One file whose JSON object is over 1 MiB once decompressed (a few kB of gzip).
+    padding = [{"eventName": "GetObject", "padding": "x" * 1024} for _ in range(1100)]
+    big = tmp_path / "AWSLogs" / "big.json.gz"
+    big.write_bytes(gzip.compress(json.dumps({"Records": padding}).encode()))
+    out = collect(tmp_path, max_json_mb=1, max_malformed=0.5)
+    assert len(out.problems) == 1
+    assert (
+        "a file that is not valid JSON, not a complete gzip stream, or over max_json_mb"
+        in out.problems[0]
+    )
+    assert f"{big} (its JSON is 1 MB, more than max_json_mb 1)" in out.problems[0]
+    assert bucket(out)["read_events"] == 119
+    assert out.resources[0].attributes["coverage"]["malformed"] == {"unreadable_file": 1}
 
 
 def test_unrecognised_files_are_reported(tmp_path: Path) -> None:
@@ -340,6 +357,7 @@ def test_logs_without_records_are_a_problem(tmp_path: Path) -> None:
         ("access-logs:athena:workgroup", {}, "expected athena:KEY=VALUE"),
         ("access-logs:s3://", {}, "expected s3://BUCKET/PREFIX"),
         ("access-logs:./x", {"colour": 1}, "unknown option 'colour'"),
+        ("access-logs:./x", {"max_json_mb": 0}, "max_json_mb must be an integer between 1"),
     ],
 )
 def test_bad_options_are_usage_errors(spec: str, options: dict, message: str) -> None:

@@ -40,6 +40,9 @@ class LogFile:
     format: str  # cloudtrail | s3-server-access
     gzipped: bool
     size: int
+    # A `{"Records": [...]}` file is one JSON object that DuckDB holds whole: its decompressed
+    # size (see object_bytes). None for line-oriented files, which are read a line at a time.
+    object_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,18 @@ def head(path: str) -> tuple[bytes, bool]:
     return text, True
 
 
+def object_bytes(path: str, gzipped: bool, size: int) -> int:
+    """The decompressed size of a file: a gzip member records it (mod 2**32) in its last four
+    bytes, so a multi-GB file is not decompressed to be measured. The trailer describes only
+    the last member and can be crafted; it bounds what CloudTrail delivers (one member, well
+    under 4 GiB), which is what the check is for."""
+    if not gzipped or size < 18:
+        return size
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        return int.from_bytes(handle.read(4), "little")
+
+
 def sniff(text: bytes) -> str | None:
     """`cloudtrail`, `s3-server-access`, `digest` or None, from the start of a file's text."""
     if _RECORDS.match(text):
@@ -146,5 +161,8 @@ def sort_files(paths: list[tuple[str, str]], requested: str) -> Sorted:
         if kind is None:
             unrecognised.append(name)
             continue
-        files.append(LogFile(path=path, name=name, format=kind, gzipped=gz, size=size))
+        whole = object_bytes(path, gz, size) if _RECORDS.match(text) else None
+        files.append(
+            LogFile(path=path, name=name, format=kind, gzipped=gz, size=size, object_bytes=whole)
+        )
     return Sorted(tuple(files), digests, tuple(unrecognised))

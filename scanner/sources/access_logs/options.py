@@ -86,8 +86,8 @@ class AccessLogOptions:
     max_malformed: float = 0.01
     max_files: int = 1_000_000
     batch_mb: int = 256  # s3://: bytes downloaded per batch before DuckDB reads them
-    # One CloudTrail file's JSON (uncompressed); DuckDB's reader holds up to twice this per
-    # thread, so it is what memory_limit must leave room for. A larger file is unreadable.
+    # One CloudTrail file's JSON (uncompressed); DuckDB's reader holds such a file whole, so
+    # this is what memory_limit must leave room for. A larger file is counted unreadable.
     max_json_mb: int = 32
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     profile: str | None = None
