@@ -16,12 +16,10 @@ from scanner import schemas
 from scanner.artefacts.signatures.trust import TrustConfigError, TrustPolicy, parse_trust
 from scanner.errors import InputFileError
 from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import parse_spec
+from scanner.sources.registry import PATH_KINDS, is_local_access_logs, parse_spec
 from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
-# Source kinds whose target is a local path, resolved against the config file's directory.
-PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
 # Source kinds that verify signatures, and so are handed `integrity.trust`.
 TRUST_KINDS = ("path", "oci", "oci-layout", "docker-archive")
 
@@ -74,11 +72,7 @@ def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
         target = str(base / os.path.expanduser(target))
     elif spec.kind == "mlflow":
         target = _resolve_mlflow_store(target, base)
-    elif (
-        spec.kind == "access-logs"
-        and not target.startswith(("s3://", "athena:"))
-        and not os.path.isabs(os.path.expanduser(target))
-    ):
+    elif is_local_access_logs(spec) and not os.path.isabs(os.path.expanduser(target)):
         target = str(base / os.path.expanduser(target))
     if target == spec.target:
         return spec
