@@ -16,7 +16,7 @@ from scanner import schemas
 from scanner.artefacts.signatures.trust import TrustConfigError, TrustPolicy, parse_trust
 from scanner.errors import InputFileError
 from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import PATH_KINDS, parse_spec
+from scanner.sources.registry import PATH_KINDS, is_local_access_logs, parse_spec
 from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
@@ -72,6 +72,8 @@ def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
         target = str(base / os.path.expanduser(target))
     elif spec.kind == "mlflow":
         target = _resolve_mlflow_store(target, base)
+    elif is_local_access_logs(spec) and not os.path.isabs(os.path.expanduser(target)):
+        target = str(base / os.path.expanduser(target))
     if target == spec.target:
         return spec
     return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)

@@ -29,6 +29,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "threat_detection",
     "attestation",
     "traffic",
+    "access_log",
 )
 
 

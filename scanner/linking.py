@@ -22,6 +22,7 @@ from typing import Any
 
 from scanner.artefacts.digests import link_digests
 from scanner.inventory import Inventory, Ref, Unknown
+from scanner.linking_reads import link_reads
 
 HIGH_VALUE_CLASSIFICATIONS = frozenset({"restricted", "confidential"})
 HIGH_VALUE_IP = frozenset({"high"})
@@ -305,6 +306,19 @@ def link_serialization_defaults(a: _Attrs) -> None:
         attrs["serialization"] = ser
 
 
+def link_access_logs(a: _Attrs) -> None:
+    """Who can read each bucket joined with who did (`scanner/linking_reads.py`)."""
+    updates = link_reads(
+        a.of("access_log"),
+        a.of("storage"),
+        a.of("artefact"),
+        [(pid, a.resources[pid].name, attrs) for pid, attrs in a.of("principal")],
+    )
+    for rid, values in updates.items():
+        for key, value in values.items():
+            a.set_default(rid, key, value)
+
+
 # Order matters: refs are fixed before registration, high value before storage and serving.
 STEPS: tuple[Callable[[_Attrs, LinkSettings], None], ...] = (
     lambda a, s: link_storage_refs(a),
@@ -316,6 +330,7 @@ STEPS: tuple[Callable[[_Attrs, LinkSettings], None], ...] = (
     lambda a, s: link_traffic(a),
     lambda a, s: link_hosting(a),
     lambda a, s: link_serialization_defaults(a),
+    lambda a, s: link_access_logs(a),
 )
 
 

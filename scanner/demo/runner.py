@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.demo import DEFAULT_PORT
+from scanner.demo.aws_estate import TRAIL_LOGS
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
 
 
 def _require_demo_extra() -> None:
-    missing = [m for m in ("mlflow.server", "moto.server", "boto3") if not _importable(m)]
+    missing = [m for m in ("mlflow.server", "moto.server", "boto3", "duckdb") if not _importable(m)]
     if missing:
         raise UsageError(
             f"modelward demo needs the MLflow server and the moto server ({', '.join(missing)} "
@@ -143,16 +144,17 @@ def write_config(
     demo = "modelward demo" + ("" if out == "out/demo" else f" -o {out}") + " --keep-running"
     path.write_text(
         f"""# The config `modelward demo` scanned with: an MLflow registry, an AWS account
-# (emulated on this machine) and a file of organisational evidence. Paths are relative to
-# this file.
+# (emulated on this machine) with a trail of S3 data events, and a file of organisational
+# evidence. Paths are relative to this file.
 #
 # To scan the demo estate again, keep it running (first shell), then use this file (second):
 #   {demo}
 #   . {_shown(env_file)} && modelward scan -c {_shown(path)}
 #
 # For your own estate: point mlflow: at your tracking server, keep aws: (it then reads your
-# account with your usual AWS credentials, read-only), list your own evidence, or let
-# `modelward init` write a starter file for what it finds on your machine.
+# account with your usual AWS credentials, read-only), point access-logs: at your trail's
+# S3 prefix, list your own evidence, or let `modelward init` write a starter file for what it
+# finds on your machine.
 version: 1
 sources:
   - spec: mlflow:{mlflow_url}
@@ -161,6 +163,8 @@ sources:
     name: aws-account
   - spec: attestations:{evidence.name}
     name: evidence
+  - spec: access-logs:s3://{TRAIL_LOGS}/AWSLogs/
+    name: cloudtrail-data-events
 output:
   dir: ..
   formats: [{", ".join(formats)}]
@@ -202,7 +206,7 @@ def run_demo(
     """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report; with
     `keep_running`, leave the estate up until Ctrl-C (or SIGTERM)."""
     _require_demo_extra()
-    from scanner.demo import aws_estate, registry_estate, serving_estate
+    from scanner.demo import access_estate, aws_estate, registry_estate, serving_estate
     from scanner.demo.servers import mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
@@ -238,6 +242,7 @@ def run_demo(
                 say(f"demo: MLflow at {ml.url}; registering models ...")
                 registry = registry_estate.seed_registry(ml.url)
                 serving_estate.seed_serving(moto, estate, registry)
+                access_estate.seed_access_logs(moto, registry, dt.datetime.now(dt.UTC))
                 aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
                 evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
                 env_file = write_env(estate_dir / "demo.env", env)

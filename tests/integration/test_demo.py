@@ -44,6 +44,7 @@ def test_demo_scans_every_source_and_writes_the_outputs(demo):
         "mlflow-registry": "ok",
         "aws-account": "ok",
         "evidence": "ok",
+        "cloudtrail-data-events": "ok",
     }
     types = {res["type"] for res in doc["resources"]}
     assert {"model", "model_version", "storage", "principal", "endpoint", "attestation"} <= types
@@ -80,6 +81,23 @@ def test_demo_flags_the_malicious_pickle_in_the_partner_bucket(demo):
     flagged = _findings(out, "MW-INT-03")["s3://acme-partner-exchange/models/churn-v0"]
     assert flagged["status"] == "fail"
     assert "serialization.unsafe" in flagged["message"]
+
+
+def test_demo_shows_who_can_read_and_who_did(demo):
+    """The trail of data events: a standing role idle for 120 days, a just-in-time role that is
+    not standing access, and a public-IP download of every production model."""
+    _, out = demo
+    unused = _findings(out, "MW-IAM-05")["s3://acme-ml-artifacts"]
+    assert unused["status"] == "fail"
+    assert "role ml-reporting can read s3://acme-ml-artifacts" in unused["message"]
+    assert "ml-breakglass" not in unused["message"]
+    theft = _findings(out, "MW-NET-04")["s3://acme-ml-artifacts"]
+    assert theft["status"] == "fail"
+    assert "user alice read" in theft["message"]
+    assert "198.51.100.23" in theft["message"]
+    html = (out / "report.html").read_text()
+    assert "Who can read and who did" in html
+    assert "ml-reporting" in html
 
 
 def _env_file(path) -> dict[str, str]:
