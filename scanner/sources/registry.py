@@ -116,8 +116,12 @@ OPTIONS: dict[str, frozenset[str]] = {
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
-# `integrity.trust` (scanner/config.py `with_trust`).
-INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
+# `integrity.trust` (scanner/config.py `with_trust`), for every source that verifies
+# signatures where the models live (a new object-store source adds its kind here).
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
+    "path": frozenset({"trust"}),
+    "aws": frozenset({"trust"}),
+}
 
 
 def build_source(spec: SourceSpec) -> Source:

@@ -140,7 +140,8 @@ def test_model_directories_become_artefacts_with_files_digests_and_formats():
         False,
     )
     assert a["serialization"] == {"formats": ["safetensors"], "pickle_based": False}
-    assert a["signature"] == {"present": False}
+    assert a["signature"]["present"] is False and a["signature"]["verified"] is False
+    assert a["provenance"]["present"] is False
     assert fraud.raw == {
         "bucket": "store",
         "prefix": "models/fraud",
@@ -182,8 +183,8 @@ def test_over_the_integrity_budget_unsafe_stays_unknown_and_nothing_is_copied():
     reader = MemoryReader(TREE)
     evil = build(reader, integrity_max_bytes=8)["mem://store/models/evil"]
     assert evil.attributes["serialization"]["unsafe"] == Unknown(
-        f"{len(EVIL) + 6} bytes of model files: over the 8-byte budget for scanning in-memory "
-        "artefacts (mem option integrity_max_bytes)"
+        f"not scanned: model is {len(EVIL) + 6} bytes; budget 8 bytes: raise "
+        "integrity_max_bytes (mem source option) or verify in the pipeline"
     )
     assert reader.whole == []
 

@@ -53,6 +53,9 @@ class SignatureResult:
     error: str | None = None
     file: str | None = None  # the signature file, relative to the model directory
     manifest: tuple[tuple[str, str, str], ...] = field(default=())  # (path, algorithm, digest)
+    # Where the compared file digests came from, when not from hashing local files: `read`
+    # (hashed while the objects streamed), `S3 checksum` (the store's own SHA-256), or both.
+    digests_from: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -64,6 +67,8 @@ class SignatureResult:
         }
         if self.file is not None:
             out["file"] = self.file
+        if self.digests_from is not None:
+            out["digests_from"] = self.digests_from
         if self.manifest:
             out["manifest"] = [
                 {"path": p, "algorithm": a, "digest": d} for p, a, d in self.manifest

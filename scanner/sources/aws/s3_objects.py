@@ -9,6 +9,7 @@ directories (`model_prefixes`, for the access and CloudTrail evaluation).
 
 from __future__ import annotations
 
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.inventory import Resource, Unknown
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.s3 import BucketFacts
@@ -52,10 +53,16 @@ def run_read(ctx: AwsContext, task: tuple[BucketFacts, StoredObject], sniff_byte
 
 
 def artefacts(
-    ctx: AwsContext, facts: BucketFacts, source: str, integrity_max_bytes: int
+    ctx: AwsContext,
+    facts: BucketFacts,
+    source: str,
+    integrity_max_bytes: int,
+    trust: TrustPolicy | None = None,
 ) -> list[Resource]:
     reader = S3Reader(ctx, facts.region, facts.name)
-    return build_artefacts(facts.contents, container(facts), source, reader, integrity_max_bytes)
+    return build_artefacts(
+        facts.contents, container(facts), source, reader, integrity_max_bytes, trust
+    )
 
 
 def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:

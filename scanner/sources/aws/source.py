@@ -204,7 +204,13 @@ class AwsSource:
                 access = accesses[facts.id]
                 resources.append(builder.storage(facts, access, scan.account_pab, coverage))
                 resources.extend(
-                    s3_objects.artefacts(scan.ctx, facts, source, self.options.integrity_max_bytes)
+                    s3_objects.artefacts(
+                        scan.ctx,
+                        facts,
+                        source,
+                        self.options.integrity_max_bytes,
+                        self.options.trust,
+                    )
                 )
             resources.extend(coverage.trail_resources(scan.buckets, source))
             for got in scan.collected:

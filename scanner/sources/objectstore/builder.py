@@ -17,18 +17,17 @@ call of `read_object` per object, which never raises, so a source runs them on i
 from __future__ import annotations
 
 import io
-import posixpath
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.artefacts.formats import Sniffed, sniff_stream
 from scanner.artefacts.integrity import SniffedFile, serialization_summary
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.model_dirs import MARKER_FILES, group_model_dirs, named_like_model
-from scanner.sources.objectstore.integrity import scan_serialization
+from scanner.sources.objectstore.integrity import check_integrity
 from scanner.sources.objectstore.ranged import RangedObject
 from scanner.sources.objectstore.reader import (
     Container,
@@ -37,9 +36,6 @@ from scanner.sources.objectstore.reader import (
     ObjectStoreReader,
     StoredObject,
 )
-
-SIGNATURE_SUFFIXES = (".sigstore", ".intoto.jsonl", ".sigstore.json")
-SIGNATURE_NAMES = frozenset({"model.sig"})
 
 
 @dataclass(frozen=True)
@@ -131,22 +127,32 @@ def build_artefacts(
     source: str,
     reader: ObjectStoreReader,
     integrity_max_bytes: int,
+    trust: TrustPolicy | None = None,
 ) -> list[Resource]:
-    """One `artefact` per model directory, serialization scanned within the byte budget."""
+    """One `artefact` per model directory; its signature, attestations and serialization
+    checked within the byte budget (`integrity.py`), against the trust for that model (its
+    name, prefix or URI matched by `integrity.trust.models`)."""
+    policy = trust or TrustPolicy()
     out: list[Resource] = []
     for owner, members in sorted(contents.model_dirs().items()):
         # A model at the container's root keeps the trailing slash: the container's URI is
         # the storage's id.
         uri = redact(f"{container.uri}/{owner}")
+        name = owner.rpartition("/")[2] if owner else container.name
         attributes = _attributes(contents, container, uri, owner, members)
-        scanned = scan_serialization(attributes, members, reader, container, integrity_max_bytes)
-        if scanned is not None:
-            attributes["serialization"] = scanned
+        check_integrity(
+            attributes,
+            members,
+            reader,
+            container,
+            integrity_max_bytes,
+            policy.for_model(name, owner, uri),
+        )
         out.append(
             Resource(
                 id=uri,
                 type="artefact",
-                name=owner.rpartition("/")[2] if owner else container.name,
+                name=name,
                 source=source,
                 attributes=attributes,
                 raw={
@@ -202,27 +208,9 @@ def _attributes(
             "total_size": sum(m.size for m in members),
             "listing_truncated": contents.truncated,
             "serialization": serialization,
-            "signature": _signature((m.key for m in members), container),
         }
     )
     return attributes
-
-
-def _signature(names: Iterable[str], container: Container) -> dict[str, Any]:
-    found = sorted(
-        n
-        for n in names
-        if posixpath.basename(n) in SIGNATURE_NAMES or n.lower().endswith(SIGNATURE_SUFFIXES)
-    )
-    out: dict[str, Any] = {"present": bool(found)}
-    if found:
-        first = posixpath.basename(found[0])
-        out["kind"] = "openssf-model-signing" if first == "model.sig" else "sigstore"
-        out["files"] = found
-        out["verified"] = Unknown(
-            f"signature verification of {container.label} artefacts not implemented yet"
-        )
-    return out
 
 
 def _key(obj: StoredObject) -> str:
