@@ -479,6 +479,22 @@ class LocalSigstore:
         ).sign(model, signature)
 
 
+    def sign_statement(self, statement: bytes, identity: str, trust: TrustFiles) -> str:
+        """A Sigstore bundle (JSON) over an in-toto statement, signed keylessly: how
+        `sigstore attest` and CI provenance generators publish attestations."""
+        from sigstore import dsse
+        from sigstore.models import ClientTrustConfig
+        from sigstore.oidc import IdentityToken
+        from sigstore.sign import SigningContext
+
+        config = ClientTrustConfig.from_json(trust.client_config.read_text(encoding="utf-8"))
+        context = SigningContext.from_trust_config(config)
+        token = IdentityToken(self.identity_token(identity))
+        with context.signer(token) as signer:
+            bundle = signer.sign_dsse(dsse.Statement(statement))
+        return bundle.to_json()
+
+
 def _handler(sigstore: LocalSigstore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name

@@ -190,10 +190,10 @@ def _decide(
     if verdict is False:
         return replace(base, error=_short(comparison.describe()))
     if verdict is None:
+        # The reason names what to do (over the budget) or the file that failed to read.
         first = comparison.unhashed[0]
-        more = f" and {len(comparison.unhashed) - 1} more" if len(comparison.unhashed) > 1 else ""
-        reason = digests.missing_reason or "no digest"
-        return replace(base, verified=Unknown(f"{first}{more} not compared: {reason}"))
+        reason = digests.missing_reason or f"{first} has no digest to compare"
+        return replace(base, verified=Unknown(reason))
     return replace(base, verified=True, manifest=entries, digests_from=_sources(digests))
 
 
@@ -226,8 +226,9 @@ def judge_attestation(checked: Checked, digests: Digests) -> ProvenanceResult:
     elif match.no_sha256 and not match.unhashed:
         verified = Unknown(_short(match.describe()))
     else:
-        reason = digests.missing_reason or "no digest"
-        verified = Unknown(f"subjects {', '.join(match.unhashed)} not compared: {reason}")
+        verified = Unknown(
+            digests.missing_reason or f"subject {match.unhashed[0]} has no digest to compare"
+        )
     return ProvenanceResult(
         present=True,
         file=checked.rel,
