@@ -478,7 +478,6 @@ class LocalSigstore:
             oidc_issuer=f"{self.url}/oidc",
         ).sign(model, signature)
 
-
     def sign_statement(self, statement: bytes, identity: str, trust: TrustFiles) -> str:
         """A Sigstore bundle (JSON) over an in-toto statement, signed keylessly: how
         `sigstore attest` and CI provenance generators publish attestations."""
@@ -497,7 +496,7 @@ class LocalSigstore:
 
 def _handler(sigstore: LocalSigstore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the demo prints its own progress
 
         def _send(self, status: int, doc: Any) -> None:

@@ -189,7 +189,7 @@ def test_over_the_budget_the_signature_is_unknown_with_the_sizes(estate):
 
 def test_stored_sha256_checksums_verify_without_downloading_the_files(estate):
     # The budget holds the signature file but not the weights: S3's own SHA-256 decides.
-    arts, _, source = _scan(estate, budget=4096)
+    arts, _, _ = _scan(estate, budget=4096)
     sig = arts["checksummed/fraud"]["signature"]
     assert sig["verified"] is True, sig
     assert sig["digests_from"] == "S3 checksum"

@@ -144,5 +144,5 @@ def test_the_log_proves_inclusion_for_every_entry_of_a_larger_tree():
 def test_fulcio_refuses_a_token_from_another_issuer(sigstore):
     local, _, _ = sigstore
     forged = LocalSigstore(issuer=local.issuer).identity_token(CI)
-    with pytest.raises(Exception, match="[Ss]ignature"):
+    with pytest.raises(Exception, match=r"[Ss]ignature"):
         local.issue(b"not used", forged)

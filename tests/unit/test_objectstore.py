@@ -13,6 +13,7 @@ import pickle
 from collections import OrderedDict
 from typing import Any
 
+from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
 from scanner.inventory import Ref, Unknown
 from scanner.sources.interface import SourceSpec
 from scanner.sources.local import LocalPathSource
@@ -25,7 +26,6 @@ from scanner.sources.objectstore import (
     build_artefacts,
     read_object,
 )
-from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
 from tests.aws_estate import safetensors
 from tests.signing import key_pair, sign_with_key
 
