@@ -303,7 +303,7 @@ class LocalSigstore:
         envelope_text = content["envelope"]
         envelope = json.loads(envelope_text)
         payload = base64.b64decode(envelope["payload"])
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {
@@ -471,7 +471,8 @@ class LocalSigstore:
         token for `identity` would run it."""
         import model_signing
 
-        model_signing.signing.Config().use_sigstore_signer(
+        config = model_signing.signing.Config()  # type: ignore[no-untyped-call]
+        config.use_sigstore_signer(
             identity_token=self.identity_token(identity),
             trust_config=trust.client_config,
             use_ambient_credentials=False,
