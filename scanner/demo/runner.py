@@ -18,8 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
+
+if TYPE_CHECKING:
+    from scanner.demo.signing_estate import SigningEstate
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
 
@@ -110,8 +114,14 @@ attestations:
 
 
 def write_config(
-    path: Path, mlflow_url: str, evidence: Path, out_dir: Path, formats: list[str]
+    path: Path,
+    mlflow_url: str,
+    evidence: Path,
+    out_dir: Path,
+    formats: list[str],
+    signing: SigningEstate,
 ) -> Path:
+    base = path.parent
     path.write_text(
         f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations.
 version: 1
@@ -122,6 +132,18 @@ sources:
     name: aws-account
   - spec: attestations:{evidence.name}
     name: evidence
+# Who may sign the models: the release key, and the training pipeline's keyless identity
+# (pinned to the demo Sigstore's trusted root, so verification never leaves the machine).
+integrity:
+  trust:
+    keys: [{signing.release_key.relative_to(base).as_posix()}]
+    identities:
+      - identity: {signing.identity}
+        issuer: {signing.issuer}
+        trust_root: {signing.trusted_root.relative_to(base).as_posix()}
+params:
+  MW-INT-05:
+    trusted_builders: [{signing.builder}]
 output:
   dir: {out_dir}
   formats: [{", ".join(formats)}]
@@ -136,7 +158,7 @@ gate:
 def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], None] = print) -> int:
     """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report."""
     _require_demo_extra()
-    from scanner.demo import aws_estate, registry_estate, serving_estate
+    from scanner.demo import aws_estate, registry_estate, serving_estate, signing_estate
     from scanner.demo.servers import mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
@@ -158,12 +180,16 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
             say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
             with mlflow_server(Path(tmp), artifact_root=estate.artifact_root, extra_env=env) as ml:
                 say(f"demo: MLflow at {ml.url}; registering models ...")
-                registry = registry_estate.seed_registry(ml.url)
+                registry = registry_estate.seed_registry(ml.url, estate.release_root)
                 serving_estate.seed_serving(moto, estate, registry)
+                say("demo: signing the production models (release key; keyless, local Sigstore)")
+                signing = signing_estate.sign_production_models(
+                    moto.client("s3", aws_estate.REGION), registry, estate_dir
+                )
                 aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
                 evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
                 config = write_config(
-                    estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats
+                    estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats, signing
                 )
                 say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
                 try:
