@@ -109,7 +109,7 @@ def _provenance(model: Path) -> bytes:
     }
     statement = Statement(subjects, SLSA_V1, predicate)
     statement.validate()
-    return json_format.MessageToJson(statement.pb).encode()
+    return str(json_format.MessageToJson(statement.pb)).encode()
 
 
 def _sign_with_key(model: Path, private: Path) -> Path:
