@@ -136,18 +136,18 @@ def signature_facts(model: Path, rel_names: list[str], trust: TrustSet) -> Signa
 
 def attestation_file(model: Path, rel_names: Sequence[str]) -> tuple[Path, str] | None:
     """The in-toto attestation of a model directory (a top-level `*.intoto.jsonl`,
-    `*.intoto.json`, `*.dsse.json` or a `*.sigstore.json` that is not the signature), or of a
-    single model file (`FILE.intoto.jsonl` beside it): (path, name relative to the model)."""
+    `*.intoto.json`, `*.dsse.json` or `*.sigstore.json`, else `DIR.intoto.jsonl` beside it), or
+    of a single model file (`FILE.intoto.jsonl` beside it): (path, name relative to the model).
+    A `.sigstore.json` that turns out to be a model-signing signature is not an attestation."""
     if model.is_dir():
         for name in sorted(n for n in rel_names if "/" not in n):
             lower = name.lower()
             if lower.endswith(ATTESTATION_SUFFIXES) or lower.endswith(".sigstore.json"):
                 return model / name, name
-        return None
-    for suffix in (".intoto.jsonl", ".intoto.json"):
+    for suffix in (".intoto.jsonl", ".intoto.json", ".sigstore.json"):
         candidate = model.with_name(model.name + suffix)
         if candidate.is_file():
-            return candidate, candidate.name
+            return candidate, f"../{candidate.name}" if model.is_dir() else candidate.name
     return None
 
 

@@ -259,3 +259,29 @@ def test_a_keyless_attestation_bundle_verifies_with_the_same_trust(scanned):
     prov = scanned[0]["attested-keyless/fraud"]["provenance"]
     assert prov["verified"] is True, prov
     assert prov["identity"] == f"{CI} (https://oidc.acme.example)"
+
+
+@pytest.fixture(scope="module")
+def mlflow_layout(estate, tmp_path_factory):
+    """An MLflow run that logged `model/` and then `model.sig` beside it (signed over model/)."""
+    moto, trust, _, _ = estate
+    root = tmp_path_factory.mktemp("mlflow-run")
+    keys = key_pair(root / "keys")
+    model = _model(root, "model")
+    (model / "MLmodel").write_text("flavors: {pytorch: {}}\n")
+    signature = sign_with_key(model, keys, root / "model.sig")
+    s3 = moto.client("s3")
+    _upload(s3, "mlflow/1/run1/artifacts/model", model)
+    s3.put_object(
+        Bucket=BUCKET, Key="mlflow/1/run1/artifacts/model.sig", Body=signature.read_bytes()
+    )
+    return TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+
+
+def test_a_signature_logged_beside_the_model_directory_verifies_it(estate, mlflow_layout):
+    arts, _, _ = _scan(estate, trust=mlflow_layout)
+    # `model.sig` beside `model/` is the directory's signature, not a marker of `artifacts/`.
+    assert "mlflow/1/run1/artifacts" not in arts
+    sig = arts["mlflow/1/run1/artifacts/model"]["signature"]
+    assert sig["verified"] is True, sig
+    assert sig["file"] == "../model.sig"

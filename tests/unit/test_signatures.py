@@ -297,3 +297,21 @@ def test_a_local_attestation_by_an_untrusted_key_fails(tmp_path, keys):
     assert attributes["provenance"]["verified"] is False
     assert "not signed by the trusted key release.pub" in attributes["provenance"]["error"]
     assert "builder_id" not in attributes["provenance"]  # an unverified claim is not reported
+
+
+def test_a_signature_beside_a_model_directory_is_its_signature(tmp_path, keys):
+    model = model_dir(tmp_path)
+    sign_with_key(model, keys[0], tmp_path / "fraud.sig")
+    result = verify(model, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert result.verified is True, result.error
+    assert result.file == "../fraud.sig"
+
+
+def test_mlflows_model_sig_beside_model_is_not_a_marker_of_the_run(tmp_path, keys):
+    run = tmp_path / "artifacts"
+    model = model_dir(run, "model")
+    sign_with_key(model, keys[0], run / "model.sig")
+    attributes = _collect(run, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert attributes["location"]["path"] == str(model)
+    assert attributes["signature"]["verified"] is True
+    assert attributes["signature"]["file"] == "../model.sig"

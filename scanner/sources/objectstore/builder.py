@@ -23,6 +23,7 @@ from typing import Any
 
 from scanner.artefacts.formats import Sniffed, sniff_stream
 from scanner.artefacts.integrity import SniffedFile, serialization_summary
+from scanner.artefacts.signatures import SIBLING_SUFFIXES
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
@@ -133,6 +134,7 @@ def build_artefacts(
     checked within the byte budget (`integrity.py`), against the trust for that model (its
     name, prefix or URI matched by `integrity.trust.models`)."""
     policy = trust or TrustPolicy()
+    listed = {} if isinstance(contents.objects, Unknown) else {o.key: o for o in contents.objects}
     out: list[Resource] = []
     for owner, members in sorted(contents.model_dirs().items()):
         # A model at the container's root keeps the trailing slash: the container's URI is
@@ -147,6 +149,7 @@ def build_artefacts(
             container,
             integrity_max_bytes,
             policy.for_model(name, owner, uri),
+            siblings=[listed[k] for k in _beside(owner) if k in listed],
         )
         out.append(
             Resource(
@@ -211,6 +214,12 @@ def _attributes(
         }
     )
     return attributes
+
+
+def _beside(owner: str) -> list[str]:
+    """Keys of a signature or attestation next to a model directory (`fraud.sig` beside
+    `fraud/`; MLflow's `model.sig` beside `model/`), in order of preference."""
+    return [f"{owner}{suffix}" for suffix in SIBLING_SUFFIXES] if owner else []
 
 
 def _key(obj: StoredObject) -> str:

@@ -97,16 +97,20 @@ def check_integrity(
     container: Container,
     budget: int,
     trust: TrustSet,
+    siblings: Sequence[StoredObject] = (),
 ) -> None:
     """Fill an artefact's `signature`, `provenance`, `serialization.unsafe/lambda_layers` and
-    the `sha256` of the files it read, in place. Never raises for a read that fails: the
-    answers that needed it become Unknown with the reason."""
+    the `sha256` of the files it read, in place. `siblings` are signature or attestation
+    objects beside the model directory (`fraud.sig` next to `fraud/`), known as `../NAME`.
+    Never raises for a read that fails: the answers that needed it become Unknown."""
     prefix = attributes["location"]["prefix"]
     cut = len(prefix) + 1 if prefix else 0
     plan = _Plan({m.key[cut:]: m for m in members}, budget)
+    paths = sorted(plan.members)
+    beside = [f"../{s.name}" for s in siblings]
+    plan.members.update(zip(beside, siblings, strict=True))
     files = [f for f in attributes.get("files") or () if isinstance(f, dict)]
     recorded = {f["path"]: f["sha256"] for f in files if isinstance(f.get("sha256"), str)}
-    paths = sorted(plan.members)
     total = sum(m.size for m in members)
     over_budget = (
         f"model is {human_size(total)}; budget {human_size(budget)}: raise "
@@ -116,7 +120,7 @@ def check_integrity(
 
     with tempfile.TemporaryDirectory(prefix="modelward-objects-") as tmp:
         local = _LocalCopies(Path(tmp))
-        checked = _check_signature_files(plan, paths, reader, local, trust)
+        checked = _check_signature_files(plan, paths, beside, reader, local, trust)
         needed: set[str] = set()
         for c in checked:
             needed |= needed_digests(c, paths)
@@ -162,16 +166,18 @@ class _LocalCopies:
 def _check_signature_files(
     plan: _Plan,
     paths: Sequence[str],
+    beside: Sequence[str],
     reader: ObjectStoreReader,
     local: _LocalCopies,
     trust: TrustSet,
 ) -> list[Checked]:
     """Stage one for every signature or attestation file at the top of the model directory
-    (`model.sig` first), each read whole within the budget."""
+    (`model.sig` first), then those beside it, each read whole within the budget."""
     found = sorted(
         (p for p in paths if "/" not in p and is_signature_name(p)),
         key=lambda p: (p != MODEL_SIG, p),
     )
+    found.extend(beside)
     out: list[Checked] = []
     for rel in found:
         obj = plan.members[rel]
