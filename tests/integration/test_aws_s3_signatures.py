@@ -264,7 +264,7 @@ def test_a_keyless_attestation_bundle_verifies_with_the_same_trust(scanned):
 @pytest.fixture(scope="module")
 def mlflow_layout(estate, tmp_path_factory):
     """An MLflow run that logged `model/` and then `model.sig` beside it (signed over model/)."""
-    moto, trust, _, _ = estate
+    moto = estate[0]
     root = tmp_path_factory.mktemp("mlflow-run")
     keys = key_pair(root / "keys")
     model = _model(root, "model")
