@@ -285,3 +285,64 @@ def test_a_signature_logged_beside_the_model_directory_verifies_it(estate, mlflo
     sig = arts["mlflow/1/run1/artifacts/model"]["signature"]
     assert sig["verified"] is True, sig
     assert sig["file"] == "../model.sig"
+
+
+@pytest.fixture(scope="module")
+def sagemaker_recorded(estate, tmp_path_factory):
+    """Model packages whose CustomerMetadataProperties say where their signature is."""
+    moto = estate[0]
+    root = tmp_path_factory.mktemp("sagemaker")
+    keys = key_pair(root / "keys")
+    s3, sm = moto.client("s3"), moto.client("sagemaker")
+    model = _model(root, "credit")
+    signature = sign_with_key(model, keys, root / "credit-v1.sig")
+    _upload(s3, "sm/credit/v1", model)
+    s3.put_object(Bucket=BUCKET, Key="signatures/credit-v1.sig", Body=signature.read_bytes())
+    sm.create_model_package_group(ModelPackageGroupName="credit")
+    for version, pointer in (
+        ("v1", f"s3://{BUCKET}/signatures/credit-v1.sig"),
+        ("v2", "../../../signatures/credit-v2.sig"),  # relative to the files; not uploaded
+    ):
+        if version == "v2":
+            _upload(s3, "sm/credit/v2", model)
+        sm.create_model_package(
+            ModelPackageGroupName="credit",
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [
+                    {
+                        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:1",
+                        "ModelDataUrl": f"s3://{BUCKET}/sm/credit/{version}/model.safetensors",
+                    }
+                ],
+                "SupportedContentTypes": ["application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+            CustomerMetadataProperties={"signature": pointer},
+        )
+    return TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+
+
+def test_a_signature_a_model_package_records_is_read_where_it_says(estate, sagemaker_recorded):
+    moto = estate[0]
+    resources, _, _ = scan(moto, "aws:", {"trust": sagemaker_recorded})
+    packages = {
+        r.attributes["version"]: attrs(r)
+        for r in resources.values()
+        if r.type == "model_version" and "model-package/credit/" in r.id
+    }
+    assert packages["1"]["recorded_signature"] == {
+        "uri": f"s3://{BUCKET}/signatures/credit-v1.sig",
+        "source": "CustomerMetadataProperties.signature",
+    }
+    sig = attrs(resources[f"s3://{BUCKET}/sm/credit/v1"])["signature"]
+    assert sig["verified"] is True, sig
+    assert sig["file"] == "../../../signatures/credit-v1.sig"
+    assert sig["recorded_in"] == "CustomerMetadataProperties.signature"
+    # A pointer to an object that is not there: the registry's word is not silently dropped.
+    missing = attrs(resources[f"s3://{BUCKET}/sm/credit/v2"])["signature"]
+    assert missing["present"] is True
+    assert (
+        "records the signature at s3://ml-signed/signatures/credit-v2.sig"
+        in (missing["verified"]["$unknown"])
+    )

@@ -9,8 +9,10 @@ directories (`model_prefixes`, for the access and CloudTrail evaluation).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from scanner.artefacts.signatures.trust import TrustPolicy
-from scanner.inventory import Resource, Unknown
+from scanner.inventory import Ref, Resource, Unknown
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.s3 import BucketFacts
 from scanner.sources.aws.s3_reader import S3Reader
@@ -58,11 +60,24 @@ def artefacts(
     source: str,
     integrity_max_bytes: int,
     trust: TrustPolicy | None = None,
+    recorded: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Resource]:
     reader = S3Reader(ctx, facts.region, facts.name)
     return build_artefacts(
-        facts.contents, container(facts), source, reader, integrity_max_bytes, trust
+        facts.contents, container(facts), source, reader, integrity_max_bytes, trust, recorded
     )
+
+
+def recorded_signatures(resources: Iterable[Resource]) -> dict[str, tuple[str, str]]:
+    """Artefact URI -> (signature URI, where recorded), from the model versions a registry
+    collector reported (SageMaker model packages): the S3 artefacts read the signature there."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in resources:
+        pointer = r.attributes.get("recorded_signature")
+        artefact = r.attributes.get("artefact")
+        if r.type == "model_version" and isinstance(pointer, Mapping) and isinstance(artefact, Ref):
+            out.setdefault(artefact.id, (str(pointer["uri"]), str(pointer["source"])))
+    return out
 
 
 def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:

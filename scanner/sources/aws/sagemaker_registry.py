@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.artefacts.signatures.recorded import TAG as SIGNATURE_TAG
+from scanner.artefacts.signatures.recorded import recorded_signature
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact, redact_text, redact_uri
 from scanner.sources.aws.sagemaker_calls import Reader, strip_metadata
@@ -296,6 +298,11 @@ def _described(description: Mapping[str, Any], model: Resource) -> dict[str, Any
     dirs = artefact_dirs(description)
     if dirs:
         out["artefact"] = Ref(dirs[0])
+        pointer = recorded_signature(
+            props.get(SIGNATURE_TAG), dirs[0], f"CustomerMetadataProperties.{SIGNATURE_TAG}"
+        )
+        if pointer is not None:
+            out["recorded_signature"] = pointer
     digest = recorded_digest(props, description)
     if digest is not None:
         out["recorded_digest"] = digest

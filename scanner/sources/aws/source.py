@@ -198,6 +198,9 @@ class AwsSource:
                 accesses[facts.id] = evaluate_bucket(facts, scope)
                 problems.extend(facts.problems)
         builder = build.Builder(source, self.options)
+        recorded = s3_objects.recorded_signatures(
+            r for scan in scans for got in scan.collected for r in got.resources
+        )
         for scan in scans:
             coverage = build.TrailCoverage(scan.trails, scan.trails_denied)
             for facts in scan.buckets:
@@ -210,6 +213,7 @@ class AwsSource:
                         source,
                         self.options.integrity_max_bytes,
                         self.options.trust,
+                        recorded,
                     )
                 )
             resources.extend(coverage.trail_resources(scan.buckets, source))

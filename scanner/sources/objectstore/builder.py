@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.model_dirs import MARKER_FILES, group_model_dirs, named_like_model
-from scanner.sources.objectstore.integrity import check_integrity
+from scanner.sources.objectstore.integrity import RecordedSignature, check_integrity
 from scanner.sources.objectstore.ranged import RangedObject
 from scanner.sources.objectstore.reader import (
     Container,
@@ -129,10 +130,12 @@ def build_artefacts(
     reader: ObjectStoreReader,
     integrity_max_bytes: int,
     trust: TrustPolicy | None = None,
+    recorded: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Resource]:
     """One `artefact` per model directory; its signature, attestations and serialization
     checked within the byte budget (`integrity.py`), against the trust for that model (its
-    name, prefix or URI matched by `integrity.trust.models`)."""
+    name, prefix or URI matched by `integrity.trust.models`). `recorded` maps an artefact URI
+    to the signature a registry records for it, `(uri, where the registry keeps it)`."""
     policy = trust or TrustPolicy()
     listed = {} if isinstance(contents.objects, Unknown) else {o.key: o for o in contents.objects}
     out: list[Resource] = []
@@ -150,6 +153,7 @@ def build_artefacts(
             integrity_max_bytes,
             policy.for_model(name, owner, uri),
             siblings=[listed[k] for k in _beside(owner) if k in listed],
+            recorded=_recorded((recorded or {}).get(uri), container, listed),
         )
         out.append(
             Resource(
@@ -214,6 +218,17 @@ def _attributes(
         }
     )
     return attributes
+
+
+def _recorded(
+    pointer: tuple[str, str] | None, container: Container, listed: Mapping[str, StoredObject]
+) -> RecordedSignature | None:
+    if pointer is None:
+        return None
+    uri, source = pointer
+    inside = uri.startswith(f"{container.uri}/")
+    obj = listed.get(uri[len(container.uri) + 1 :]) if inside else None
+    return RecordedSignature(uri, source, obj)
 
 
 def _beside(owner: str) -> list[str]:

@@ -76,6 +76,39 @@ def human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class RecordedSignature:
+    """A signature a registry records for the model (`scanner.artefacts.signatures.recorded`)."""
+
+    uri: str
+    source: str  # where the registry keeps the pointer (`CustomerMetadataProperties.signature`)
+    obj: StoredObject | None  # the object it names, None when the listing does not hold it
+
+
+def _note_recorded(
+    attributes: dict[str, Any],
+    recorded: RecordedSignature,
+    rel: str | None,
+    container: Container,
+) -> None:
+    signature = attributes["signature"]
+    if rel is not None and signature.get("file") == rel:
+        signature["recorded_in"] = recorded.source
+        return
+    if rel is not None:
+        return  # it was read, and is an attestation: `provenance` reports it
+    attributes["signature"] = {
+        **signature,
+        "present": True,
+        "verified": Unknown(
+            f"the registry ({recorded.source}) records the signature at {recorded.uri}, which "
+            f"the {container.label} listing of {container.uri} does not hold"
+        ),
+        "error": None,
+        "recorded_in": recorded.source,
+    }
+
+
 @dataclass
 class _Plan:
     """What one artefact reads, and what it found."""
@@ -98,6 +131,7 @@ def check_integrity(
     budget: int,
     trust: TrustSet,
     siblings: Sequence[StoredObject] = (),
+    recorded: RecordedSignature | None = None,
 ) -> None:
     """Fill an artefact's `signature`, `provenance`, `serialization.unsafe/lambda_layers` and
     the `sha256` of the files it read, in place. `siblings` are signature or attestation
@@ -109,8 +143,13 @@ def check_integrity(
     paths = sorted(plan.members)
     beside = [f"../{s.name}" for s in siblings]
     plan.members.update(zip(beside, siblings, strict=True))
+    first = None
+    if recorded is not None and recorded.obj is not None:
+        # The registry's word comes first: the signature it names is the one checked.
+        first = posixpath.relpath(recorded.obj.key, prefix or ".")
+        plan.members[first] = recorded.obj
     files = [f for f in attributes.get("files") or () if isinstance(f, dict)]
-    recorded = {f["path"]: f["sha256"] for f in files if isinstance(f.get("sha256"), str)}
+    stored = {f["path"]: f["sha256"] for f in files if isinstance(f.get("sha256"), str)}
     total = sum(m.size for m in members)
     over_budget = (
         f"model is {human_size(total)}; budget {human_size(budget)}: raise "
@@ -120,11 +159,11 @@ def check_integrity(
 
     with tempfile.TemporaryDirectory(prefix="modelward-objects-") as tmp:
         local = _LocalCopies(Path(tmp))
-        checked = _check_signature_files(plan, paths, beside, reader, local, trust)
+        checked = _check_signature_files(plan, paths, beside, first, reader, local, trust)
         needed: set[str] = set()
         for c in checked:
             needed |= needed_digests(c, paths)
-        digest_reads = {p for p in needed if p not in recorded}
+        digest_reads = {p for p in needed if p not in stored}
         scan_reads = {
             f["path"] for f in files if scan_wanted and should_scan(f["path"], f.get("format"))
         }
@@ -142,8 +181,10 @@ def check_integrity(
         for f in files:
             if "sha256" not in f and f["path"] in plan.digests:
                 f["sha256"] = plan.digests[f["path"]]
-        digests = _digests(plan, recorded, needed, digest_reads - reads, over_budget, container)
+        digests = _digests(plan, stored, needed, digest_reads - reads, over_budget, container)
         _judge(attributes, checked, digests, paths)
+        if recorded is not None:
+            _note_recorded(attributes, recorded, first, container)
         if scan_wanted:
             attributes["serialization"] = _scan(
                 attributes, files, plan, local, scan_reads, reads, over_budget
@@ -167,17 +208,21 @@ def _check_signature_files(
     plan: _Plan,
     paths: Sequence[str],
     beside: Sequence[str],
+    first: str | None,
     reader: ObjectStoreReader,
     local: _LocalCopies,
     trust: TrustSet,
 ) -> list[Checked]:
-    """Stage one for every signature or attestation file at the top of the model directory
-    (`model.sig` first), then those beside it, each read whole within the budget."""
+    """Stage one for the signature a registry records (`first`), every signature or
+    attestation file at the top of the model directory (`model.sig` first), then those beside
+    it, each read whole within the budget."""
     found = sorted(
         (p for p in paths if "/" not in p and is_signature_name(p)),
         key=lambda p: (p != MODEL_SIG, p),
     )
     found.extend(beside)
+    if first is not None:
+        found = [first, *(f for f in found if f != first)]
     out: list[Checked] = []
     for rel in found:
         obj = plan.members[rel]
