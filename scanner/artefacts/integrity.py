@@ -181,3 +181,23 @@ def add_integrity(
         signature = signature_from_attestation(checked, provenance, names)
     attributes["signature"] = signature.attributes()
     attributes["provenance"] = provenance.attributes()
+
+
+def attestation_as_signature(
+    model: Path, attestation: Path, rel: str, rel_names: Sequence[str], trust: TrustSet
+) -> SignatureResult:
+    """An in-toto attestation standing in for a model's signature (`modelward verify`): its
+    statement checked, then its subjects against the files, hashed here."""
+    from scanner.artefacts.hashing import hash_files
+
+    base = model if model.is_dir() else model.parent
+    names = list(rel_names) if model.is_dir() else [model.name]
+    hashed = hash_files([str(base / n) for n in names])
+    digests = {
+        n: value if isinstance(value := hashed.get(str(base / n)), str) else None for n in names
+    }
+    checked = check_file(attestation, rel, trust)
+    if not checked.is_attestation and checked.final is None:
+        return check(model, attestation, trust)
+    provenance = judge_attestation(checked, Digests(digests, "the file could not be read"))
+    return signature_from_attestation(checked, provenance, names)

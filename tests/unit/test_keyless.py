@@ -146,3 +146,32 @@ def test_fulcio_refuses_a_token_from_another_issuer(sigstore):
     forged = LocalSigstore(issuer=local.issuer).identity_token(CI)
     with pytest.raises(Exception, match=r"[Ss]ignature"):
         local.issue(b"not used", forged)
+
+
+def test_modelward_verify_pins_identity_issuer_and_trust_root(sigstore, cli):
+    local, trust, signed = sigstore
+    model = str(signed[CI])
+    root = str(trust.trusted_root)
+    ok = cli("verify", model, "--identity", CI, "--issuer", local.issuer, "--trust-root", root)
+    assert ok.code == 0, ok.out + ok.err
+    assert f"signed by {CI} (https://oidc.acme.example)" in ok.out
+    wrong = cli(
+        "verify", model, "--identity", PERSON, "--issuer", local.issuer, "--trust-root", root
+    )
+    assert wrong.code == 1 and "SANs do not match" in wrong.out
+
+
+def test_modelward_verify_accepts_an_attestation_that_covers_every_file(tmp_path, cli):
+    from tests.signing import dsse_envelope, key_pair, slsa_statement
+
+    keys = key_pair(tmp_path / "keys")
+    model = model_dir(tmp_path)
+    files = {
+        p.relative_to(model).as_posix(): p.read_bytes() for p in model.rglob("*") if p.is_file()
+    }
+    (model / "provenance.intoto.jsonl").write_bytes(dsse_envelope(slsa_statement(files), keys))
+    ok = cli("verify", str(model), "--key", str(keys.public))
+    assert ok.code == 0, ok.out + ok.err
+    (model / "config.json").write_text("{}")
+    changed = cli("verify", str(model), "--key", str(keys.public))
+    assert changed.code == 1 and "digest differs: config.json" in changed.out
