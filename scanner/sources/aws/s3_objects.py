@@ -10,6 +10,7 @@ directories (`model_prefixes`, for the access and CloudTrail evaluation).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
 
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.inventory import Ref, Resource, Unknown
@@ -61,10 +62,21 @@ def artefacts(
     integrity_max_bytes: int,
     trust: TrustPolicy | None = None,
     recorded: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> list[Resource]:
     reader = S3Reader(ctx, facts.region, facts.name)
     return build_artefacts(
-        facts.contents, container(facts), source, reader, integrity_max_bytes, trust, recorded
+        facts.contents,
+        container(facts),
+        source,
+        reader,
+        integrity_max_bytes,
+        trust,
+        recorded,
+        pool=pool,
+        workers=workers,
     )
 
 

@@ -69,7 +69,8 @@ class AwsSource:
                 problems.extend(region_problems)
                 progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
                 scans.append(self._scan_account(ctx, regions, pool, progress))
-        resources, more = self._assemble(scans)
+            # Still on the pool: the artefacts' integrity checks read objects concurrently.
+            resources, more = self._assemble(scans, pool)
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
@@ -184,7 +185,9 @@ class AwsSource:
 
     # ---------------------------------------------------------------------------------------
 
-    def _assemble(self, scans: list[AccountScan]) -> tuple[list[Resource], list[str]]:
+    def _assemble(
+        self, scans: list[AccountScan], pool: ThreadPoolExecutor
+    ) -> tuple[list[Resource], list[str]]:
         source = self.spec.name
         scope = Scope(
             iam={s.ctx.account: s.iam for s in scans if s.iam is not None},
@@ -214,6 +217,8 @@ class AwsSource:
                         self.options.integrity_max_bytes,
                         self.options.trust,
                         recorded,
+                        pool=pool,
+                        workers=self.options.workers,
                     )
                 )
             resources.extend(coverage.trail_resources(scan.buckets, source))

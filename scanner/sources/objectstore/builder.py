@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from scanner.sources.objectstore.reader import (
     ObjectStoreReader,
     StoredObject,
 )
+from scanner.sources.pool import shared_map
 
 
 @dataclass(frozen=True)
@@ -131,15 +133,20 @@ def build_artefacts(
     integrity_max_bytes: int,
     trust: TrustPolicy | None = None,
     recorded: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> list[Resource]:
     """One `artefact` per model directory; its signature, attestations and serialization
     checked within the byte budget (`integrity.py`), against the trust for that model (its
     name, prefix or URI matched by `integrity.trust.models`). `recorded` maps an artefact URI
-    to the signature a registry records for it, `(uri, where the registry keeps it)`."""
+    to the signature a registry records for it, `(uri, where the registry keeps it)`. The
+    artefacts are checked concurrently on the source's `pool` (at most `workers` at a time)."""
     policy = trust or TrustPolicy()
     listed = {} if isinstance(contents.objects, Unknown) else {o.key: o for o in contents.objects}
-    out: list[Resource] = []
-    for owner, members in sorted(contents.model_dirs().items()):
+
+    def one(item: tuple[str, list[StoredObject]]) -> Resource:
+        owner, members = item
         # A model at the container's root keeps the trailing slash: the container's URI is
         # the storage's id.
         uri = redact(f"{container.uri}/{owner}")
@@ -155,20 +162,20 @@ def build_artefacts(
             siblings=[listed[k] for k in _beside(owner) if k in listed],
             recorded=_recorded((recorded or {}).get(uri), container, listed),
         )
-        out.append(
-            Resource(
-                id=uri,
-                type="artefact",
-                name=name,
-                source=source,
-                attributes=attributes,
-                raw={
-                    container.kind: container.name,
-                    "prefix": owner,
-                    "keys": sorted(m.key for m in members),
-                },
-            )
+        return Resource(
+            id=uri,
+            type="artefact",
+            name=name,
+            source=source,
+            attributes=attributes,
+            raw={
+                container.kind: container.name,
+                "prefix": owner,
+                "keys": sorted(m.key for m in members),
+            },
         )
+
+    out = shared_map(pool, workers, one, sorted(contents.model_dirs().items()))
     return out
 
 
