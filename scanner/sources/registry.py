@@ -7,14 +7,16 @@ from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
+from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
+from scanner.sources.vertex.options import OPTION_NAMES as VERTEX_OPTIONS
 
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
-NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("azure", "gcs", "vertex", "oci")
+NEEDS_TARGET = ("path", "attestations", "logs", "mlflow", "gcs", "vertex")
+PLANNED_KINDS = ("azure", "oci")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -33,6 +35,18 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _gcs_source(spec: SourceSpec) -> Source:
+    from scanner.sources.gcs.source import GcsSource
+
+    return GcsSource(spec)
+
+
+def _vertex_source(spec: SourceSpec) -> Source:
+    from scanner.sources.vertex.source import VertexSource
+
+    return VertexSource(spec)
 
 
 def _mlflow_source(spec: SourceSpec) -> Source:
@@ -75,6 +89,8 @@ FACTORIES: dict[str, SourceFactory] = {
     "mlflow": _mlflow_source,
     "logs": _logs_source,
     "aws": _aws_source,
+    "gcs": _gcs_source,
+    "vertex": _vertex_source,
 }
 
 
@@ -112,6 +128,8 @@ OPTIONS: dict[str, frozenset[str]] = {
     ),
     "logs": LOGS_OPTIONS,
     "aws": AWS_OPTIONS,
+    "gcs": GCS_OPTIONS,
+    "vertex": VERTEX_OPTIONS,
 }
 
 
@@ -121,6 +139,7 @@ OPTIONS: dict[str, frozenset[str]] = {
 INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
     "path": frozenset({"trust"}),
     "aws": frozenset({"trust"}),
+    "gcs": frozenset({"trust"}),
 }
 
 

@@ -194,6 +194,7 @@ def _attributes(
                 "path": m.key[cut:],
                 "size": m.size,
                 **({"sha256": read.sha256} if read.sha256 is not None else {}),
+                **dict(m.digests),
                 "etag": (m.etag or "").strip('"') or None,
                 "format": read.format,
             }
