@@ -21,7 +21,7 @@ from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
 # Source kinds whose target is a local path, resolved against the config file's directory.
-PATH_KINDS = ("path", "attestations", "logs")
+PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
 
 
 class ConfigError(InputFileError):

@@ -10,13 +10,25 @@ from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
+from scanner.sources.oci.options import OPTION_NAMES as OCI_OPTIONS
+from scanner.sources.oci.options import REGISTRY_ONLY as OCI_REGISTRY_ONLY
 from scanner.sources.vertex.options import OPTION_NAMES as VERTEX_OPTIONS
 
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
-NEEDS_TARGET = ("path", "attestations", "logs", "mlflow", "gcs", "vertex")
-PLANNED_KINDS = ("azure", "oci")
+NEEDS_TARGET = (
+    "path",
+    "attestations",
+    "logs",
+    "mlflow",
+    "gcs",
+    "vertex",
+    "oci",
+    "oci-layout",
+    "docker-archive",
+)
+PLANNED_KINDS = ("azure",)
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -47,6 +59,12 @@ def _vertex_source(spec: SourceSpec) -> Source:
     from scanner.sources.vertex.source import VertexSource
 
     return VertexSource(spec)
+
+
+def _oci_source(spec: SourceSpec) -> Source:
+    from scanner.sources.oci.source import OciSource
+
+    return OciSource(spec)
 
 
 def _mlflow_source(spec: SourceSpec) -> Source:
@@ -91,6 +109,9 @@ FACTORIES: dict[str, SourceFactory] = {
     "aws": _aws_source,
     "gcs": _gcs_source,
     "vertex": _vertex_source,
+    "oci": _oci_source,
+    "oci-layout": _oci_source,
+    "docker-archive": _oci_source,
 }
 
 
@@ -130,16 +151,18 @@ OPTIONS: dict[str, frozenset[str]] = {
     "aws": AWS_OPTIONS,
     "gcs": GCS_OPTIONS,
     "vertex": VERTEX_OPTIONS,
+    "oci": OCI_OPTIONS,
+    "oci-layout": OCI_OPTIONS - OCI_REGISTRY_ONLY,
+    "docker-archive": OCI_OPTIONS - OCI_REGISTRY_ONLY,
 }
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
 # `integrity.trust` (scanner/config.py `with_trust`), for every source that verifies
-# signatures where the models live (a new object-store source adds its kind here).
+# signatures (a new object-store source adds its kind here).
 INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
-    "path": frozenset({"trust"}),
-    "aws": frozenset({"trust"}),
-    "gcs": frozenset({"trust"}),
+    kind: frozenset({"trust"})
+    for kind in ("path", "aws", "gcs", "oci", "oci-layout", "docker-archive")
 }
 
 

@@ -215,8 +215,8 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, gcs, logs, mlflow, path, "
-            "vertex)",
+            "unknown source type 'ftp' (available: attestations, aws, docker-archive, gcs, logs, "
+            "mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

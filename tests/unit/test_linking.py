@@ -205,3 +205,32 @@ def test_registry_uris_meet_cloud_storage_ids():
     assert len(out[directory]["registered_by"]) == 2
     assert out[bucket]["holds_production_models"] is True
     assert out[bucket]["holds_high_value_models"] is True
+
+
+def test_an_endpoint_running_an_image_links_to_every_platform_of_its_tag() -> None:
+    host = "1.dkr.ecr.eu-west-1.amazonaws.com"
+    amd, arm = f"oci://{host}/serving@sha256:{'a' * 64}", f"oci://{host}/serving@sha256:{'b' * 64}"
+    out = linked(
+        r(
+            amd,
+            "artefact",
+            "oci",
+            references=[f"{host}/serving:3"],
+            storage=Ref(f"oci://{host}/serving"),
+        ),
+        r(arm, "artefact", "oci", references=[f"{host}/serving:3"]),
+        r(f"oci://{host}/serving", "storage", "oci", holds_models=True),
+        r("oci://other/x@sha256:" + "c" * 64, "artefact", "oci", references=["other/x:1"]),
+        r(
+            "arn:ep",
+            "endpoint",
+            "aws",
+            artefacts=[Ref("s3://b/m"), Ref(f"oci://{host}/serving:3")],
+            images=[Ref(f"oci://{host}/serving:3")],
+            model_versions=[],
+        ),
+    )
+    assert out["arn:ep"]["artefacts"] == [Ref("s3://b/m"), Ref(amd), Ref(arm)]
+    assert out[amd]["registered"] is True and out[amd]["registered_by"] == [Ref("arn:ep")]
+    # no registry in this estate: whether the other image is registered cannot be told
+    assert isinstance(out["oci://other/x@sha256:" + "c" * 64]["registered"], Unknown)

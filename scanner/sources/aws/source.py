@@ -24,6 +24,7 @@ from scanner.sources.aws import (
     build,
     cloudtrail,
     ec2,
+    ecr,
     guardduty,
     iam,
     s3,
@@ -39,7 +40,7 @@ from scanner.sources.interface import Collection, Progress, SourceSpec
 
 # Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
 # name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
-REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
+REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty, ecr)
 
 
 class AwsSource:

@@ -12,6 +12,7 @@ serialization summary, and the serialization scan within `integrity_max_bytes`
 from scanner.sources.objectstore.builder import (
     ObjectRead,
     StoreContents,
+    build_artefact,
     build_artefacts,
     read_object,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ObjectStoreReader",
     "StoreContents",
     "StoredObject",
+    "build_artefact",
     "build_artefacts",
     "read_object",
 ]

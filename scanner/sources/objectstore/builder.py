@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from scanner.artefacts.formats import Sniffed, sniff_stream
 from scanner.artefacts.integrity import SniffedFile, serialization_summary
 from scanner.artefacts.signatures import SIBLING_SUFFIXES
-from scanner.artefacts.signatures.trust import TrustPolicy
+from scanner.artefacts.signatures.trust import TrustPolicy, TrustSet
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.model_dirs import MARKER_FILES, group_model_dirs, named_like_model
@@ -147,36 +147,72 @@ def build_artefacts(
 
     def one(item: tuple[str, list[StoredObject]]) -> Resource:
         owner, members = item
-        # A model at the container's root keeps the trailing slash: the container's URI is
-        # the storage's id.
         uri = redact(f"{container.uri}/{owner}")
         name = owner.rpartition("/")[2] if owner else container.name
-        attributes = _attributes(contents, container, uri, owner, members)
-        check_integrity(
-            attributes,
-            members,
-            reader,
+        return build_artefact(
+            contents,
             container,
+            source,
+            reader,
             integrity_max_bytes,
-            policy.for_model(name, owner, uri),
+            owner,
+            members,
+            trust=policy.for_model(name, owner, uri),
             siblings=[listed[k] for k in _beside(owner) if k in listed],
             recorded=_recorded((recorded or {}).get(uri), container, listed),
         )
-        return Resource(
-            id=uri,
-            type="artefact",
-            name=name,
-            source=source,
-            attributes=attributes,
-            raw={
-                container.kind: container.name,
-                "prefix": owner,
-                "keys": sorted(m.key for m in members),
-            },
-        )
 
-    out = shared_map(pool, workers, one, sorted(contents.model_dirs().items()))
-    return out
+    return shared_map(pool, workers, one, sorted(contents.model_dirs().items()))
+
+
+def build_artefact(
+    contents: StoreContents,
+    container: Container,
+    source: str,
+    reader: ObjectStoreReader,
+    integrity_max_bytes: int,
+    owner: str,
+    members: list[StoredObject],
+    uri: str | None = None,
+    *,
+    trust: TrustSet | None = None,
+    siblings: Sequence[StoredObject] = (),
+    recorded: RecordedSignature | None = None,
+) -> Resource:
+    """One `artefact` of `members` (objects under `owner`, `""` for the container's root),
+    its integrity checked against `trust` (none given: nothing can verify, so a signature is
+    Unknown, never true).
+
+    Object stores call it once per model directory; a container that is itself one artefact
+    (an image, whose model files are wherever its layers put them) calls it once with every
+    model file and its own `uri`.
+    """
+    # A model at the container's root keeps the trailing slash: the container's URI is
+    # the storage's id.
+    uri = redact(uri if uri is not None else f"{container.uri}/{owner}")
+    attributes = _attributes(contents, container, uri, owner, members)
+    check_integrity(
+        attributes,
+        members,
+        reader,
+        container,
+        integrity_max_bytes,
+        trust or TrustSet(),
+        siblings=siblings,
+        recorded=recorded,
+    )
+    return Resource(
+        id=uri,
+        type="artefact",
+        name=owner.rpartition("/")[2] if owner else container.name,
+        source=source,
+        attributes=attributes,
+        raw={
+            container.kind: container.name,
+            "prefix": owner,
+            "keys": sorted(m.key for m in members),
+        },
+    )
 
 
 def _attributes(
