@@ -171,7 +171,7 @@ OPTIONS: dict[str, frozenset[str]] = {
 # signatures (a new object-store source adds its kind here).
 INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
     kind: frozenset({"trust"})
-    for kind in ("path", "aws", "gcs", "oci", "oci-layout", "docker-archive")
+    for kind in ("path", "aws", "azure", "gcs", "oci", "oci-layout", "docker-archive")
 }
 
 
