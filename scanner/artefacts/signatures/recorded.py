@@ -1,9 +1,10 @@
 """Where a registry says a model's signature is: a pointer kept with the model version.
 
 Teams record the signature of a version in the registry itself: an MLflow version tag
-`signature`, a SageMaker model package's `CustomerMetadataProperties.signature`. The value is
-a URI (`s3://bucket/sigs/fraud-3.sig`) or a path relative to the version's files
-(`model.sig`, `../model.sig`). Registry sources report it as `recorded_signature {uri,
+`signature`, a SageMaker model package's `CustomerMetadataProperties.signature` (or its model
+card's `additional_information.custom_details.signature`). The value is a URI
+(`s3://bucket/sigs/fraud-3.sig`) or a path relative to the version's files (`model.sig`,
+`../model.sig`). Registry sources report it as `recorded_signature {uri,
 source}` on the version; a source that reads the store it points into reads the signature
 from there (`scanner.sources.objectstore`).
 """
