@@ -189,9 +189,11 @@ OPTIONS: dict[str, frozenset[str]] = {
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
-# `integrity.trust` (scanner/config.py `with_trust`).
+# `integrity.trust` (scanner/config.py `with_trust`), for every source that verifies
+# signatures (a new object-store source adds its kind here).
 INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
-    kind: frozenset({"trust"}) for kind in ("path", "oci", "oci-layout", "docker-archive")
+    kind: frozenset({"trust"})
+    for kind in ("path", "aws", "azure", "gcs", "oci", "oci-layout", "docker-archive")
 }
 
 

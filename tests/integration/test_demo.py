@@ -100,6 +100,33 @@ def test_demo_shows_who_can_read_and_who_did(demo):
     assert "ml-reporting" in html
 
 
+def test_demo_verifies_the_signed_production_models_where_they_live(demo):
+    _, out = demo
+    doc = json.loads((out / "results.json").read_text())
+
+    def status(policy: str, model: str, version: str) -> dict:
+        return next(
+            f
+            for f in doc["findings"]
+            if f["policy_id"] == policy
+            and f["resource_id"].endswith(f"/models/{model}/versions/{version}")
+        )
+
+    # fraud-detector 1: keyless (the demo's own Sigstore), with verified SLSA provenance.
+    for policy in ("MW-INT-01", "MW-INT-02", "MW-INT-05"):
+        assert status(policy, "fraud-detector", "1")["status"] == "pass", policy
+    # pricing-llm-adapter 1: the release key; nobody recorded how it was built.
+    assert status("MW-INT-02", "pricing-llm-adapter", "1")["status"] == "pass"
+    assert status("MW-INT-05", "pricing-llm-adapter", "1")["status"] == "fail"
+    # fraud-detector 2: signed, then its weights were swapped in the bucket.
+    tampered = status("MW-INT-02", "fraud-detector", "2")
+    assert tampered["status"] == "fail"
+    assert "changed: model.safetensors" in tampered["message"]
+    # The only checks left unanswered are those on the bucket that denies reads on purpose.
+    errors = [f for f in doc["findings"] if f["status"] == "error"]
+    assert errors and all(f["resource_id"].startswith("s3://acme-ml-artifacts/") for f in errors)
+
+
 def _env_file(path) -> dict[str, str]:
     pairs = (
         line.removeprefix("export ").split("=", 1)

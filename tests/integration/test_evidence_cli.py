@@ -294,6 +294,45 @@ def test_keyless_verification_is_offline_and_refuses_a_bundle_without_a_log_entr
     assert "cannot read the trust root" in one_fail_line(r)
 
 
+def test_keyless_pack_verifies_offline_against_a_local_trust_root(cli, workspace, monkeypatch):
+    """Signed keyless against the local Sigstore (its OIDC issuer, Fulcio and Rekor, given by
+    --evidence-trust-config), then verified with the services gone, pinned to its trusted
+    root and to the signer's identity and issuer; a wrong identity, a wrong issuer and a root
+    of another Sigstore instance are each refused."""
+    from scanner.demo.local_sigstore import LocalSigstore
+
+    ci = "https://ci.acme.example/pipelines/compliance-scan"
+    sigstore = LocalSigstore(issuer="https://oidc.acme.example")
+    with sigstore.serving():
+        trust = sigstore.write_trust(workspace / "sigstore")
+        monkeypatch.setenv("SIGSTORE_IDENTITY_TOKEN", sigstore.identity_token(ci))
+        r = cli("scan", *SCAN_ARGS, "--evidence-pack", "evidence/pack.zip", "--evidence-keyless",
+                "--evidence-trust-config", str(trust.client_config), cwd=workspace)  # fmt: skip
+    assert r.code == 1, r.err  # the gate fails on the pickle model; the pack is written
+    assert len(sigstore.entries) == 1  # the signature went into the (local) transparency log
+    pack = workspace / "evidence" / "pack.zip"
+    root = str(trust.trusted_root)
+
+    v = verify(cli, pack, "--identity", ci, "--issuer", sigstore.issuer, "--trust-root", root)
+    assert v.code == 0, v.out
+    assert f"signature: verified, signed by {ci} ({sigstore.issuer})" in v.out
+    assert v.err == ""
+
+    wrong_identity = verify(cli, pack, "--identity", "https://ci.acme.example/other",
+                            "--issuer", sigstore.issuer, "--trust-root", root)  # fmt: skip
+    assert wrong_identity.code == 1
+    assert "SANs do not match https://ci.acme.example/other" in one_fail_line(wrong_identity)
+    wrong_issuer = verify(cli, pack, "--identity", ci, "--issuer", "https://oidc.other.example",
+                          "--trust-root", root)  # fmt: skip
+    assert wrong_issuer.code == 1
+    assert "OIDCIssuer does not match" in one_fail_line(wrong_issuer)
+    other = LocalSigstore(issuer=sigstore.issuer, name="other").write_trust(workspace / "other")
+    another_ca = verify(cli, pack, "--identity", ci, "--issuer", sigstore.issuer,
+                        "--trust-root", str(other.trusted_root))  # fmt: skip
+    assert another_ca.code == 1
+    assert "failed to build timestamp certificate chain" in one_fail_line(another_ca)
+
+
 # --- tampering: each refused with one line and a non-zero exit ---------------------------------
 
 

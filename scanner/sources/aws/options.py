@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
 
@@ -56,6 +57,9 @@ class AwsOptions:
     jit_tag: str = DEFAULT_JIT_TAG
     jit_max_session_seconds: int = DEFAULT_JIT_MAX_SESSION
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
+    # Who may sign the models in the buckets: the config's `integrity.trust`, handed over by
+    # the config loader (never a user option of the source itself).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
     @property
     def all_regions(self) -> bool:
@@ -114,6 +118,9 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
             f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
         )
     merged: dict[str, Any] = {**config, **from_target}
+    trust = merged.pop("trust", TrustPolicy())
+    if not isinstance(trust, TrustPolicy):
+        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
     unknown = sorted(set(merged) - OPTION_NAMES)
     if unknown:
         raise UsageError(
@@ -156,4 +163,4 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
         kw["jit_role_patterns"] = _list(spec, "jit_role_patterns", merged["jit_role_patterns"])
     if "jit_tag" in merged:
         kw["jit_tag"] = _text(spec, "jit_tag", merged["jit_tag"])
-    return AwsOptions(**kw)
+    return AwsOptions(**kw, trust=trust)

@@ -70,7 +70,8 @@ class AwsSource:
                 problems.extend(region_problems)
                 progress(f"{text}: {acct.label}: regions {', '.join(regions) or 'none'}")
                 scans.append(self._scan_account(ctx, regions, pool, progress))
-        resources, more = self._assemble(scans)
+            # Still on the pool: the artefacts' integrity checks read objects concurrently.
+            resources, more = self._assemble(scans, pool)
         problems.extend(more)
         for scan in scans:
             problems.extend(scan.problems)
@@ -185,7 +186,9 @@ class AwsSource:
 
     # ---------------------------------------------------------------------------------------
 
-    def _assemble(self, scans: list[AccountScan]) -> tuple[list[Resource], list[str]]:
+    def _assemble(
+        self, scans: list[AccountScan], pool: ThreadPoolExecutor
+    ) -> tuple[list[Resource], list[str]]:
         source = self.spec.name
         scope = Scope(
             iam={s.ctx.account: s.iam for s in scans if s.iam is not None},
@@ -199,13 +202,25 @@ class AwsSource:
                 accesses[facts.id] = evaluate_bucket(facts, scope)
                 problems.extend(facts.problems)
         builder = build.Builder(source, self.options)
+        recorded = s3_objects.recorded_signatures(
+            r for scan in scans for got in scan.collected for r in got.resources
+        )
         for scan in scans:
             coverage = build.TrailCoverage(scan.trails, scan.trails_denied)
             for facts in scan.buckets:
                 access = accesses[facts.id]
                 resources.append(builder.storage(facts, access, scan.account_pab, coverage))
                 resources.extend(
-                    s3_objects.artefacts(scan.ctx, facts, source, self.options.integrity_max_bytes)
+                    s3_objects.artefacts(
+                        scan.ctx,
+                        facts,
+                        source,
+                        self.options.integrity_max_bytes,
+                        self.options.trust,
+                        recorded,
+                        pool=pool,
+                        workers=self.options.workers,
+                    )
                 )
             resources.extend(coverage.trail_resources(scan.buckets, source))
             for got in scan.collected:
