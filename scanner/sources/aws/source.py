@@ -210,7 +210,7 @@ class AwsSource:
             for got in scan.collected:
                 resources.extend(got.resources)
                 problems.extend(got.problems)
-        resources.extend(builder.principals(scans, accesses))
+        resources.extend(builder.principals(scans))
         return resources, problems
 
 
