@@ -11,7 +11,18 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from scanner import __version__
-from scanner.commands import bom, demo, diff, frameworks, logs, policies, report, scan, verify
+from scanner.commands import (
+    bom,
+    demo,
+    diff,
+    frameworks,
+    logs,
+    merge,
+    policies,
+    report,
+    scan,
+    verify,
+)
 from scanner.commands.arguments import add_common
 from scanner.commands.interface import Command
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError
@@ -21,6 +32,7 @@ PROG = "modelward"
 # In the order `modelward --help` lists them.
 COMMANDS: tuple[Command, ...] = (
     scan,
+    merge,
     policies,
     frameworks,
     report,

@@ -16,15 +16,20 @@ from typing import Any
 from scanner import __version__
 from scanner.errors import InputFileError
 from scanner.findings import STATUSES, Finding
-from scanner.inventory import Resource, to_jsonable
+from scanner.inventory import Inventory, Resource, from_jsonable, to_jsonable
 from scanner.policy.model import SEVERITIES, Policy
 from scanner.redact import redact
 from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
 
 # 1.1 added `policies`, the waiver object and the gate's rules, decisions, waivers and baseline.
-# Additions only: 1.0 documents are still read, and writers cope with their absence.
-SCHEMA_VERSION = "1.1"
+# 1.2 added what rebuilds the collected inventory (`resources[].collected`), shard and target
+# of the scan (`scan.shard`, `scan.target`) and per-account statuses (`scan.sources[].accounts`).
+# Additions only: 1.0 and 1.1 documents are still read, and writers cope with their absence.
+SCHEMA_VERSION = "1.2"
+# Attributes written into results after evaluation (scanner/bom/completeness.py): neither a
+# source nor linking reported them, so rebuilding the collected inventory drops them.
+ANNOTATIONS = frozenset({"bom_completeness"})
 RESULTS_SCHEMA = "results.schema.json"
 MAX_RESULTS_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -42,18 +47,72 @@ def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
     return {"total": len(findings), "by_status": by_status, "by_severity": by_severity}
 
 
-def resource_dict(resource: Resource) -> dict[str, Any]:
+def collected_diff(
+    linked: Resource, collected: Resource | None, origins: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What turns `linked` back into the resource the sources reported: the attributes linking
+    added, the collected values of those it changed, and (for a resource several sources
+    reported) which source each attribute not from `linked.source` came from. Empty for a
+    resource linking did not touch. `merge` uses it to link shard results again as one."""
+    if collected is None:
+        return {"by_linking": True}
+    out: dict[str, Any] = {}
+    before = collected.attributes
+    added = []
+    replaced = {}
+    for key, value in linked.attributes.items():
+        if key not in before:
+            added.append(key)
+        else:
+            old = before[key]
+            if old is not value and old != value:
+                replaced[key] = old
+    if added:
+        out["added"] = sorted(added)
+    if replaced:
+        out["replaced"] = to_jsonable(replaced)
+    if origins:
+        out["origins"] = dict(sorted(origins.items()))
+    return out
+
+
+def resource_dict(resource: Resource, collected: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # Ids and names are redacted like everything else, so findings still point at them.
-    redacted: dict[str, Any] = redact(
-        {
-            "id": resource.id,
-            "type": resource.type,
-            "name": resource.name,
-            "source": resource.source,
-            "attributes": to_jsonable(resource.attributes),
-        }
-    )
+    out: dict[str, Any] = {
+        "id": resource.id,
+        "type": resource.type,
+        "name": resource.name,
+        "source": resource.source,
+        "attributes": to_jsonable(resource.attributes),
+    }
+    if collected:
+        out["collected"] = collected
+    redacted: dict[str, Any] = redact(out)
     return redacted
+
+
+def collected_resources(document: Mapping[str, Any]) -> list[Resource]:
+    """The resources as the sources reported them, before linking, from a results document
+    (1.2 or later): linked-only resources dropped, linked attributes taken off, the collected
+    values restored. A resource several sources reported comes back as one part per source,
+    each with the attributes that source's value won for, so merging them in the scan's
+    source order gives what the scan's own merge gave."""
+    out: list[Resource] = []
+    for item in document.get("resources", []):
+        collected = item.get("collected") or {}
+        if collected.get("by_linking"):
+            continue
+        drop = set(collected.get("added", ())) | ANNOTATIONS
+        attributes = {k: v for k, v in item["attributes"].items() if k not in drop}
+        attributes.update(collected.get("replaced", {}))
+        values = from_jsonable(attributes)
+        origins: Mapping[str, str] = collected.get("origins", {})
+        parts: dict[str, dict[str, Any]] = {item["source"]: {}}
+        for key, value in values.items():
+            parts.setdefault(origins.get(key, item["source"]), {})[key] = value
+        for source, attrs in parts.items():
+            out.append(Resource(item["id"], item["type"], item["name"], source, attrs))
+    return out
 
 
 def policy_dict(policy: Policy) -> dict[str, Any]:
@@ -84,26 +143,37 @@ def build(
     maturity: Mapping[str, Any],
     gate: Mapping[str, Any],
     policies: Sequence[Policy] = (),
+    collected: Inventory | None = None,
 ) -> dict[str, Any]:
+    """The document. With `collected` (the inventory before linking), every resource records
+    what rebuilds it (`collected_diff`), so shard results can be merged and linked again."""
+
+    def diff(r: Resource) -> dict[str, Any] | None:
+        if collected is None:
+            return None
+        return collected_diff(r, collected.get(r.id), collected.origins.get(r.id))
+
     # Every string, whatever stage wrote it (source errors, gate reasons, control lists), goes
-    # through redaction: no credential in a URI reaches a file meant to be shared.
-    document: dict[str, Any] = redact(
+    # through redaction: no credential in a URI reaches a file meant to be shared. Resources
+    # and findings are redacted one by one as they are converted (they are most of the
+    # document, and redacting them twice was a third of the time of a large scan).
+    head: dict[str, Any] = redact(
         {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "modelward", "version": __version__},
             "scan": dict(scan),
             "policies": [policy_dict(p) for p in sorted(policies, key=lambda p: p.id)],
-            "resources": [
-                resource_dict(r) for r in sorted(resources, key=lambda r: (r.type, r.id))
-            ],
-            "findings": [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)],
             "frameworks": list(frameworks),
             "maturity": dict(maturity),
             "summary": summarise(findings),
             "gate": dict(gate),
         }
     )
-    return document
+    head["resources"] = [
+        resource_dict(r, diff(r)) for r in sorted(resources, key=lambda r: (r.type, r.id))
+    ]
+    head["findings"] = [redact(f.to_dict()) for f in sorted(findings, key=lambda f: f.key)]
+    return head
 
 
 def problems(document: Any) -> list[str]:

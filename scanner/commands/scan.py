@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
 from scanner.commands.interface import AddCommon, Subparsers
@@ -22,12 +24,7 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         description="Scan the configured sources and evaluate the policies.",
     )
     common(scan)
-    scan.add_argument(
-        "-c",
-        "--config",
-        metavar="FILE",
-        help="config file (default: ./modelward.yaml when present)",
-    )
+    add_config(scan)
     scan.add_argument(
         "--source",
         action="append",
@@ -36,6 +33,40 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="a source: path:DIR, attestations:FILE, aws:[KEY=VALUE,...], logs:PATH, "
         "mlflow:URI (repeatable; replaces the config's sources)",
     )
+    scan.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="scan the K-th of N shares of the accounts and sources (stable: a shard keeps its "
+        "share as the estate grows); combine the N results with `modelward merge`",
+    )
+    scan.add_argument(
+        "--model",
+        metavar="NAME[/VERSION]",
+        help="a targeted scan: only what this model's versions touch (files, bucket and its "
+        "readers, endpoints), judged by the policies for those",
+    )
+    scan.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a targeted scan of this resource id (s3://bucket, an endpoint ARN...; repeatable)",
+    )
+    add_judging(scan)
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./modelward.yaml when present)",
+    )
+
+
+def add_judging(scan: argparse.ArgumentParser) -> None:
+    """What turns an inventory into results: policies, frameworks, gate, outputs (the
+    arguments `merge` takes too, since it judges the merged inventory again)."""
     add_policy_selection(scan)
     scan.add_argument(
         "--policy",
@@ -133,19 +164,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner import baseline as baselines
-    from scanner.commands.documents import bom_options, check_contract, render_all
-    from scanner.commands.gate_settings import gate_settings
     from scanner.config import load_config, resolve_source, with_trust
-    from scanner.outputs.interface import prepare_output_dir, write_atomically
-    from scanner.outputs.registry import parse_formats
-    from scanner.policy import params as param_overrides
-    from scanner.progress import make_reporter
-    from scanner.scan import ScanRequest, prepare
     from scanner.scan import run as run_scan
     from scanner.sources.registry import parse_spec
-    from scanner.terminal import print_scan_summary, safe
-    from scanner.waivers import DEFAULT_MAX_DAYS
+    from scanner.sources.shards import Shard
+    from scanner.targeting import Target
 
     config = load_config(args.config)
     cwd = Path.cwd()
@@ -157,6 +180,43 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
         )
+    target = None
+    if args.model is not None or args.resource:
+        if args.model is not None and not args.model.strip("/ "):
+            raise UsageError("--model needs a model name (NAME or NAME/VERSION)")
+        if args.shard:
+            raise UsageError("--shard and a targeted scan (--model, --resource) do not combine")
+        target = Target(
+            model=args.model.strip() if args.model else None,
+            resources=frozenset(r.strip() for r in args.resource if r.strip()),
+        )
+    shard = Shard.parse(args.shard) if args.shard else None
+    return judge(args, config, sources, lambda prepared, reporter: run_scan(prepared, reporter),
+                 shard=shard, target=target)  # fmt: skip
+
+
+def judge(
+    args: argparse.Namespace,
+    config: Any,
+    sources: tuple[Any, ...],
+    produce: Callable[[Any, Any], dict[str, Any]],
+    *,
+    shard: Any = None,
+    target: Any = None,
+) -> int:
+    """Prepare from config and flags (every input checked before any work), let `produce`
+    make the results document (a scan, or a merge of shard results), then write and gate."""
+    from scanner import baseline as baselines
+    from scanner.commands.documents import bom_options, check_contract, render_all
+    from scanner.commands.gate_settings import gate_settings
+    from scanner.outputs.interface import prepare_output_dir, write_atomically
+    from scanner.outputs.registry import parse_formats
+    from scanner.policy import params as param_overrides
+    from scanner.progress import make_reporter
+    from scanner.scan import ScanRequest, prepare
+    from scanner.terminal import print_scan_summary, safe
+    from scanner.waivers import DEFAULT_MAX_DAYS
+
     overrides = param_overrides.merge(config.params, param_overrides.from_flags(args.param))
     request = ScanRequest(
         sources=sources,
@@ -173,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
         waivers=Path(args.waivers) if args.waivers else config.waivers,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
         baseline=Path(args.baseline) if args.baseline else config.baseline,
+        shard=shard,
+        target=target,
     )
     formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
@@ -188,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
     try:
-        document = run_scan(prepared, reporter)
+        document = produce(prepared, reporter)
     finally:
         reporter.close()
     check_contract(document)

@@ -28,10 +28,20 @@ def _message(reasons: tuple[Reason, ...]) -> str:
     return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
 
 
-def evaluate_policy(policy: Policy, inventory: Inventory, now: dt.datetime) -> list[Finding]:
+def evaluate_policy(
+    policy: Policy,
+    inventory: Inventory,
+    now: dt.datetime,
+    only: frozenset[str] | None = None,
+) -> list[Finding]:
+    """One finding per resource of the policy's type (of those in `only`, when given: a
+    targeted scan judges the resources its target touches, not everything collected)."""
     findings: list[Finding] = []
     in_scope_passed = in_scope_errors = 0
-    for resource in inventory.of_type(policy.resource):
+    subjects = inventory.of_type(policy.resource)
+    if only is not None:
+        subjects = [r for r in subjects if r.id in only]
+    for resource in subjects:
         finding = _evaluate_one(policy, resource, inventory, now)
         findings.append(finding)
         if finding.status == "pass":
@@ -153,10 +163,11 @@ def evaluate_all(
     inventory: Inventory,
     now: dt.datetime,
     on_policy: Callable[[Policy], None] | None = None,
+    only: frozenset[str] | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     for policy in policies:
         if on_policy:
             on_policy(policy)
-        findings.extend(evaluate_policy(policy, inventory, now))
+        findings.extend(evaluate_policy(policy, inventory, now, only))
     return sorted(findings, key=lambda f: f.key)

@@ -1,0 +1,35 @@
+"""`modelward merge`: the results of every shard of a scan → one results document."""
+
+from __future__ import annotations
+
+import argparse
+
+from scanner.commands.interface import AddCommon, Subparsers
+from scanner.commands.scan import add_config, add_judging, judge
+
+NAME = "merge"
+
+
+def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
+    merge = subparsers.add_parser(
+        NAME,
+        help="combine the results of a sharded scan (--shard K/N) into one",
+        description="Combine the results.json of every shard of a scan into the document one "
+        "scan of the whole estate would have written: readers across accounts, registry "
+        "versions and the buckets holding them, frameworks, maturity and the gate are judged "
+        "again over everything. Give it the shards' config and policy flags.",
+    )
+    common(merge)
+    merge.add_argument("results", nargs="+", metavar="RESULTS", help="every shard's results.json")
+    add_config(merge)
+    add_judging(merge)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.config import load_config
+    from scanner.merge import merge
+
+    config = load_config(args.config)
+    return judge(
+        args, config, (), lambda prepared, reporter: merge(prepared, args.results, reporter)
+    )
