@@ -310,6 +310,8 @@ def link_readers(a: _Attrs) -> None:
         if pid in a.attrs:
             continue
         provider = first_source[f"provider:{pid}"]
+        admin: bool | Unknown
+        account: str | None
         if pid == ANYONE:
             kind, name, account, admin = "anonymous", "anyone", None, False
         else:

@@ -109,6 +109,14 @@ class Narrowing:
     def needs(self, *types: str) -> bool:
         return self.types is None or any(t in self.types for t in types)
 
+    def names_version(self, name: str) -> bool:
+        """Is a version named `name` (`MODEL/VERSION`, as registries name them) the target?"""
+        if self.model is None:
+            return False
+        if "/" in self.model:
+            return name == self.model
+        return name.rsplit("/", 1)[0] == self.model
+
 
 Progress = Callable[[str], None]
 
