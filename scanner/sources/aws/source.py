@@ -97,7 +97,33 @@ class AwsSource:
         ):
             # Accounts run on their own small pool: each waits on calls it submitted to the
             # shared call pool, so their waiting never takes a call worker.
-            outcomes = list(accounts.map(lambda c: self._account(c, base, pool, progress), found))
+            opened = list(accounts.map(lambda c: self._open(c, base, pool, progress), found))
+            early: dict[str, AccountScan] = {}
+            named: set[str] | None = None
+            if self.narrowing.targeted:
+                # The target's files may sit in another account than its registry entry or
+                # endpoint: every account's registry and endpoints are read first, and the
+                # buckets they name are then looked for in every account.
+                ready = [o for o in opened if not isinstance(o, str)]
+                first = list(accounts.map(lambda o: self._regional(o[0], o[1]), ready))
+                early = {o[0].account: got for o, got in zip(ready, first, strict=True)}
+                found_early = [g for got in early.values() for g in got.collected]
+                named = _target_buckets(self.narrowing, found_early)
+            outcomes = list(
+                accounts.map(
+                    lambda o: (
+                        o
+                        if isinstance(o, str)
+                        else (
+                            self._scan_account(
+                                o[0], o[1], pool, progress, early.get(o[0].account), named
+                            ),
+                            o[2],
+                        )
+                    ),
+                    opened,
+                )
+            )
         failed = [o for o in outcomes if isinstance(o, str)]
         if found and len(failed) == len(found) and not opts.org:
             raise session.all_failed(text, failed)
@@ -124,14 +150,14 @@ class AwsSource:
             accounts=tuple(statuses) if several else (),
         )
 
-    def _account(
+    def _open(
         self,
         candidate: Candidate,
         base: Any,
         pool: ThreadPoolExecutor,
         progress: Progress,
-    ) -> tuple[AccountScan, list[str]] | str:
-        """One account read whole; the reason, when its role could not be assumed."""
+    ) -> tuple[AwsContext, list[str], list[str]] | str:
+        """The account's context and regions; the reason, when its role cannot be assumed."""
         opts = self.options
         acct = session.assume(candidate, opts, base)
         if isinstance(acct, str):
@@ -146,12 +172,37 @@ class AwsSource:
         )
         regions, region_problems = session.regions(ctx, opts)
         progress(f"{self.spec.text}: {acct.label}: regions {', '.join(regions) or 'none'}")
-        return self._scan_account(ctx, regions, pool, progress), region_problems
+        return ctx, regions, region_problems
+
+    def _regional(self, ctx: AwsContext, regions: list[str]) -> AccountScan:
+        """The regional collectors whose families some selected policy reads, run and awaited
+        (their resources in `collected`, their failures in `problems`)."""
+        assert ctx.pool is not None
+        scan = AccountScan(ctx, regions)
+        pool = ctx.pool
+        running = [
+            (module.__name__.rsplit(".", 1)[-1], region,
+             pool.submit(module.collect, ctx, region, self.spec.name))
+            for region in regions
+            for module in REGIONAL_COLLECTORS
+            if self.narrowing.needs(*FAMILY_TYPES[module])
+        ]  # fmt: skip
+        for name, region, collecting in running:
+            got = self._result(collecting, scan, f"{name} collector in {region}")
+            if isinstance(got, AwsCollected):
+                scan.collected.append(got)
+        return scan
 
     # ---------------------------------------------------------------------------------------
 
     def _scan_account(
-        self, ctx: AwsContext, regions: list[str], pool: ThreadPoolExecutor, progress: Progress
+        self,
+        ctx: AwsContext,
+        regions: list[str],
+        pool: ThreadPoolExecutor,
+        progress: Progress,
+        early: AccountScan | None = None,
+        named: set[str] | None = None,
     ) -> AccountScan:
         opts = self.options
         scan = AccountScan(ctx, regions)
@@ -182,31 +233,29 @@ class AwsSource:
         trails_future = maybe(
             wanted.needs("audit_trail", "storage"), cloudtrail.describe, ctx, regions
         )
-        regional: list[tuple[str, str, Future[AwsCollected]]] = [
-            (
-                module.__name__.rsplit(".", 1)[-1],
-                region,
-                pool.submit(module.collect, ctx, region, self.spec.name),
-            )
-            for region in regions
-            for module in REGIONAL_COLLECTORS
-            if wanted.needs(*FAMILY_TYPES[module])
-        ]
-        if wanted.targeted:
-            # Which buckets the target's files are in is known only once the registries
-            # (also SageMaker's, read by the regional collectors) have named them.
-            for name, region, collecting in regional:
-                got = self._result(collecting, scan, f"{name} collector in {region}")
-                if isinstance(got, AwsCollected):
-                    scan.collected.append(got)
-            regional = []
+        regional: list[tuple[str, str, Future[AwsCollected]]] = []
+        if early is not None:  # read before, to learn the target's buckets
+            scan.collected.extend(early.collected)
+            scan.problems.extend(early.problems)
+        else:
+            regional = [
+                (
+                    module.__name__.rsplit(".", 1)[-1],
+                    region,
+                    pool.submit(module.collect, ctx, region, self.spec.name),
+                )
+                for region in regions
+                for module in REGIONAL_COLLECTORS
+                if wanted.needs(*FAMILY_TYPES[module])
+            ]
 
         buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
         if isinstance(buckets, Unknown):
             scan.problems.append(f"account {ctx.account}: cannot list buckets ({buckets.reason})")
             buckets = []
         if wanted.targeted and buckets:
-            named = _target_buckets(wanted, scan.collected)
+            if named is None:
+                named = _target_buckets(wanted, scan.collected)
             buckets = [b for b in buckets if b.get("Name") in named]
         progress(f"{self.spec.text}: account {ctx.account}: {len(buckets or [])} buckets")
         selected = set(regions) if opts.regions is not None else None
