@@ -203,13 +203,10 @@ class Inventory:
         - an `Unknown` anywhere stops resolution and is returned as is.
         A `Ref` at the end of the path is returned as is (operators compare its id).
         """
-        value = (
-            self.view(start)
-            if isinstance(start, Resource) and start.id in self._by_id
-            else start.view()
-            if isinstance(start, Resource)
-            else start
-        )
+        if isinstance(start, Resource):
+            value = self.view(start) if start.id in self._by_id else start.view()
+        else:
+            value = start
         if not path or path == ".":
             return value
         for segment in _segments(path):
@@ -217,6 +214,9 @@ class Inventory:
         return value
 
     def _step(self, value: Any, segment: str) -> Any:
+        # Plain dicts first, without the abstract-class check: this runs for every path segment.
+        if type(value) is dict or type(value) is ResourceView:
+            return value.get(segment, MISSING)
         if isinstance(value, Unknown) or value is MISSING:
             return value
         if isinstance(value, Ref):

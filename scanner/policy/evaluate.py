@@ -41,8 +41,10 @@ def evaluate_policy(
     subjects = inventory.of_type(policy.resource)
     if only is not None:
         subjects = [r for r in subjects if r.id in only]
+    # The pass message is the same for every resource: built once, not once per pass.
+    passed = f"ok: {describe(policy.check, params=policy.params)}"
     for resource in subjects:
-        finding = _evaluate_one(policy, resource, inventory, now)
+        finding = _evaluate_one(policy, resource, inventory, now, passed)
         findings.append(finding)
         if finding.status == "pass":
             in_scope_passed += 1
@@ -77,7 +79,7 @@ def _finding(
 
 
 def _evaluate_one(
-    policy: Policy, resource: Resource, inventory: Inventory, now: dt.datetime
+    policy: Policy, resource: Resource, inventory: Inventory, now: dt.datetime, passed: str
 ) -> Finding:
     ctx = EvalContext(inventory=inventory, params=policy.params, now=now)
 
@@ -109,7 +111,7 @@ def _evaluate_one(
             )
     outcome: Outcome = evaluate(policy.check, resource, ctx)
     if outcome.value is True:
-        return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
+        return done("pass", passed)
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
     return done("fail", _message(outcome.reasons))
