@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ def render_all(
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Every format rendered in memory first, then written atomically: all or nothing."""
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes | Iterable[bytes]] = {}
     for writer in writers_for(formats, options):
         files.update(writer.render(document))
     return write_atomically(out_dir, files)
