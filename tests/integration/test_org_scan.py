@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from scanner.cli import main
 from scanner.sources.shards import account_unit, owner
 from tests.aws_estate import aws_env, safetensors
-from tests.helpers import REPO, load_results
+from tests.helpers import REPO, CliResult, load_results
 from tests.servers.moto import moto_server
 
 pytestmark = pytest.mark.slow
@@ -284,7 +285,9 @@ def test_include_and_exclude_by_account_and_ou(cli, org):
     r = _scan(cli, org, tmp / "ex", "--fail-on", "none", spec=spec)
     (source,) = load_results(tmp / "ex")["scan"]["sources"]
     assert r.code == 0, r.err
-    assert {a["id"] for a in source["accounts"]} == {accounts["ml"], accounts["data"]}
+    assert {a["id"] for a in source["accounts"]} == {
+        a for n, a in accounts.items() if n not in ("locked", "management")
+    }
     assert source["status"] == "ok"
 
 
@@ -296,19 +299,36 @@ def test_unknown_ou_is_a_problem_not_a_silent_empty_scan(cli, org):
     assert source["problems"][0].startswith("organizational unit ou-abcd-12345678: cannot list")
 
 
-def test_shards_merge_into_the_unsharded_result_byte_for_byte(cli, org):
+@pytest.fixture(scope="module")
+def cli_module():
+    """The CLI in-process for module fixtures (output is not captured: only the code counts)."""
+
+    def run(*args: str) -> CliResult:
+        return CliResult(main(list(args)), "", "")
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def sharded(cli_module, org):
+    """One unsharded scan and its two shards (`ml` and `data` are in different shards: the
+    fixture chose them so)."""
     _server, _env, _accounts, _ou, tmp = org
-    count = 2  # `ml` and `data` are in different shards (the fixture chose them so)
-    full = _scan(cli, org, tmp / "full")
+    full = _scan(cli_module, org, tmp / "full")
     shards = []
-    for k in range(1, count + 1):
-        _scan(cli, org, tmp / f"shard-{k}", "--shard", f"{k}/{count}")
+    for k in (1, 2):
+        _scan(cli_module, org, tmp / f"shard-{k}", "--shard", f"{k}/2")
         shards.append(str(tmp / f"shard-{k}" / "results.json"))
-        doc = load_results(tmp / f"shard-{k}")
-        assert doc["scan"]["shard"] == {"index": k, "count": count, "sources": [ORG]}
-    # Neither shard alone links the version in `ml` to the bucket in `data`.
-    for path in shards:
+    return full, shards
+
+
+def test_shards_merge_into_the_unsharded_result_byte_for_byte(cli, org, sharded):
+    tmp = org[-1]
+    full, shards = sharded
+    for k, path in enumerate(shards, start=1):
         doc = json.loads(Path(path).read_text())
+        assert doc["scan"]["shard"] == {"index": k, "count": 2, "sources": [ORG]}
+        # Neither shard alone links the version in `ml` to the bucket in `data`.
         versions = [r for r in doc["resources"] if r["type"] == "model_version"]
         storage = {r["id"] for r in doc["resources"] if r["type"] == "storage"}
         assert not (versions and "s3://data-models" in storage)
@@ -323,17 +343,14 @@ def test_shards_merge_into_the_unsharded_result_byte_for_byte(cli, org):
     assert "shard" not in doc["scan"]
 
 
-def test_merge_refuses_an_incomplete_or_mixed_set(cli, org):
-    _server, _env, _accounts, _ou, tmp = org
-    _scan(cli, org, tmp / "m1", "--shard", "1/2")
-    _scan(cli, org, tmp / "m2", "--shard", "2/2")
-    one, two = (str(tmp / f"m{k}" / "results.json") for k in (1, 2))
+def test_merge_refuses_an_incomplete_or_mixed_set(cli, org, sharded):
+    tmp = org[-1]
+    _full, (one, two) = sharded
     r = cli("merge", one, *POLICIES, "-o", str(tmp / "bad"))
     assert r.code == 2 and "shard 2/2 is missing" in r.err
     r = cli("merge", one, one, two, *POLICIES, "-o", str(tmp / "bad"))
     assert r.code == 2 and "shard 1/2 is given twice" in r.err
-    _scan(cli, org, tmp / "whole")
-    whole = str(tmp / "whole" / "results.json")
+    whole = str(tmp / "full" / "results.json")
     r = cli("merge", one, whole, *POLICIES, "-o", str(tmp / "bad"))
     assert r.code == 2 and "not a shard result" in r.err
     r = cli("merge", one, two, "--policy", "MW-STO-*", "-o", str(tmp / "bad"))
