@@ -72,6 +72,8 @@ class ScanRequest:
     baseline: Path | None = None
     shard: Shard | None = None
     target: Target | None = None
+    # Read every API family, whatever the selected policies read (a BOM lists every model).
+    collect_everything: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ def narrowing_for(prepared: Prepared) -> Narrowing:
     if target is not None:
         policies = tuple(p for p in policies if p.resource in target.TYPES)
     return Narrowing(
-        types=needed_types(policies),
+        types=None if prepared.request.collect_everything else needed_types(policies),
         model=target.model if target is not None else None,
         ids=target.resources if target is not None else frozenset(),
     )

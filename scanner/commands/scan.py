@@ -218,6 +218,7 @@ def judge(
     from scanner.waivers import DEFAULT_MAX_DAYS
 
     overrides = param_overrides.merge(config.params, param_overrides.from_flags(args.param))
+    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     request = ScanRequest(
         sources=sources,
         policy_dirs=(*config.policy_dirs, *(Path(p) for p in args.policies)),
@@ -235,8 +236,8 @@ def judge(
         baseline=Path(args.baseline) if args.baseline else config.baseline,
         shard=shard,
         target=target,
+        collect_everything=bool({"cyclonedx", "spdx"} & set(formats)),
     )
-    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
     if (args.format or config.formats) and not out_dir_arg:
         what = "--format" if args.format else f"{config.file}: output.formats"
