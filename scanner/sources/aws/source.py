@@ -24,6 +24,7 @@ from scanner.sources.aws import (
     build,
     cloudtrail,
     ec2,
+    ecr,
     guardduty,
     iam,
     s3,
@@ -48,7 +49,7 @@ from scanner.sources.shards import Shard, account_unit
 
 # Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
 # name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
-REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
+REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty, ecr)
 # The resource types each regional collector reports: a scan whose policies read none of them
 # skips the collector's API family (scanner/targeting.py says which types policies read).
 FAMILY_TYPES: dict[ModuleType, tuple[str, ...]] = {
@@ -56,6 +57,7 @@ FAMILY_TYPES: dict[ModuleType, tuple[str, ...]] = {
     apigateway: ("endpoint",),
     ec2: ("network",),
     guardduty: ("threat_detection",),
+    ecr: ("storage",),
 }
 
 
