@@ -84,7 +84,7 @@ def score(model: Model, datasets: Mapping[str, Dataset]) -> Completeness:
 
 def annotate(document: Mapping[str, Any]) -> dict[str, Any]:
     """The results document with `bom_completeness` on every BOM model's resource."""
-    estate = read_estate(document)
+    estate = read_estate(document, with_findings=False)
     by_ref = {d.ref: d for d in estate.datasets}
     scores = {m.ref: score(m, by_ref).to_dict() for m in estate.models}
 
