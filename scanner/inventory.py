@@ -204,11 +204,15 @@ class Inventory:
         A `Ref` at the end of the path is returned as is (operators compare its id).
         """
         if isinstance(start, Resource):
-            value = self.view(start) if start.id in self._by_id else start.view()
+            value = self._views.get(start.id)  # the evaluator's hot path: a cached view
+            if value is None:
+                value = self.view(start) if start.id in self._by_id else start.view()
         else:
             value = start
         if not path or path == ".":
             return value
+        if "." not in path:
+            return self._step(value, path)
         for segment in _segments(path):
             value = self._step(value, segment)
         return value
