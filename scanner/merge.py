@@ -18,9 +18,10 @@ from typing import Any
 
 from scanner import results
 from scanner.errors import UsageError
+from scanner.inventory import Inventory, Resource
 from scanner.policy.operators import as_datetime
 from scanner.progress import Reporter
-from scanner.scan import Prepared, finish, inventory_of
+from scanner.scan import Outcome, Prepared, finish, inventory_of
 from scanner.sources.interface import combined_problems, summary
 from scanner.yamlpos import display_path
 
@@ -118,9 +119,21 @@ def _moment(documents: Sequence[Mapping[str, Any]], key: str, pick: Any) -> dt.d
     return pick(known) if known else None
 
 
+def collected_inventory(documents: Sequence[Mapping[str, Any]], names: Sequence[str]) -> Inventory:
+    """What the sources reported, before linking, rebuilt from results documents (1.2 or
+    later): each source's resources added in the configured source order `names`, so merged
+    attributes resolve as they did in the scan."""
+    order = {name: i for i, name in enumerate(names)}
+    parts: list[list[Resource]] = [[] for _ in range(len(names) + 1)]
+    for document in documents:
+        for resource in results.collected_resources(document):
+            parts[order.get(resource.source, len(names))].append(resource)
+    return inventory_of(parts)
+
+
 def merge(
     prepared: Prepared, paths: Sequence[str | os.PathLike[str]], reporter: Reporter
-) -> dict[str, Any]:
+) -> Outcome:
     loaded = [(display_path(p), results.load(p)) for p in paths]
     check_complete(loaded)
     documents = [d for _, d in sorted(loaded, key=lambda item: item[1]["scan"]["shard"]["index"])]
@@ -145,15 +158,10 @@ def merge(
         if not entries:
             raise MergeError(f"no shard reports source {name!r}")
         statuses.append(merge_statuses(entries))
-    order = {name: i for i, name in enumerate(names)}
-    parts: list[list[Any]] = [[] for _ in range(len(names) + 1)]
-    for document in documents:
-        for resource in results.collected_resources(document):
-            parts[order.get(resource.source, len(names))].append(resource)
     started = _moment(documents, "started_at", min) or dt.datetime.now(dt.UTC)
     return finish(
         prepared,
-        inventory_of(parts),
+        collected_inventory(documents, names),
         statuses,
         started=started,
         extra={},

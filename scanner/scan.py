@@ -297,7 +297,20 @@ def narrowing_for(prepared: Prepared) -> Narrowing:
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A scan's results document, and the linked inventory it was judged on (whose resources
+    keep the raw source answers that results.json leaves out: evidence packs archive them)."""
+
+    document: dict[str, Any]
+    inventory: Inventory
+
+
 def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
+    return run_with_inventory(prepared, reporter).document
+
+
+def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
     started = dt.datetime.now(dt.UTC)
     request = prepared.request
     collected, statuses = collect(
@@ -340,30 +353,51 @@ def finish(
     reporter: Reporter,
     as_of: dt.datetime | None = None,
     finished: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """Everything after collection, from the collected inventory: link, evaluate, waive, roll
-    up, gate, and the document. A scan calls it with what its sources read; `merge` with the
-    inventory rebuilt from shard results, so both judge the same estate the same way."""
+) -> Outcome:
+    """Everything after collection, from the collected inventory: link, then `judge`. A scan
+    calls it with what its sources read; `merge` with the inventory rebuilt from shard
+    results, so both judge the same estate the same way."""
     with cycle_collection_paused():
-        return _finish(prepared, collected, statuses, started, extra, reporter, as_of, finished)
+        inventory = link(collected)
+        document = judge(
+            prepared,
+            inventory,
+            statuses,
+            reporter,
+            started=started,
+            extra=extra,
+            as_of=as_of,
+            finished=finished,
+            collected=collected,
+        )
+        return Outcome(document, inventory)
 
 
-def _finish(
+def judge(
     prepared: Prepared,
-    collected: Inventory,
+    inventory: Inventory,
     statuses: list[dict[str, Any]],
-    started: dt.datetime,
-    extra: Mapping[str, Any],
     reporter: Reporter,
-    as_of: dt.datetime | None,
-    finished: dt.datetime | None,
+    *,
+    started: dt.datetime,
+    extra: Mapping[str, Any] | None = None,
+    as_of: dt.datetime | None = None,
+    finished: dt.datetime | None = None,
+    collected: Inventory | None = None,
 ) -> dict[str, Any]:
-    inventory = link(collected)
-    now = prepared.request.as_of or as_of or dt.datetime.now(dt.UTC)
+    """Everything after linking: a pure function of the linked inventory, the prepared
+    policies, mappings, waivers, baseline and gate settings, the target, and the evaluation
+    date (plus the scan's id and clock times). `modelward evidence verify` runs it again on an
+    archived scan. With `collected` (the inventory before linking), every resource records
+    what rebuilds it, so shard results can be merged and linked again.
+
+    The evaluation date is kept to the second, as results record it (`scan.as_of`), so an
+    archived scan re-evaluated as of its recorded date sees the same instant."""
+    now = (prepared.request.as_of or as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     policies = prepared.policies
     target = prepared.request.target
     judged: frozenset[str] | None = None
-    scan_extra = dict(extra)
+    scan_extra = dict(extra or {})
     if target is not None:
         judged = judged_ids(inventory, target)
         policies = tuple(p for p in policies if p.resource in target.TYPES)

@@ -18,6 +18,28 @@ def check_contract(document: dict[str, Any]) -> None:
         raise RuntimeError(f"results do not match the schema: {problems[0]}")
 
 
+def render(
+    formats: Sequence[str],
+    document: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, bytes | Iterable[bytes]]:
+    """Every format rendered: file name → bytes, or pieces to write in turn (results.json of a
+    large scan is never held whole; `write_atomically` streams them)."""
+    files: dict[str, bytes | Iterable[bytes]] = {}
+    for writer in writers_for(formats, options):
+        files.update(writer.render(document))
+    return files
+
+
+def whole(files: Mapping[str, bytes | Iterable[bytes]]) -> dict[str, bytes]:
+    """Every file's content joined into bytes: for what must hash or archive the same bytes it
+    writes (an evidence pack), at the cost of holding them."""
+    return {
+        name: content if isinstance(content, bytes) else b"".join(content)
+        for name, content in files.items()
+    }
+
+
 def render_all(
     out_dir: Path,
     formats: Sequence[str],
@@ -25,10 +47,7 @@ def render_all(
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Every format rendered in memory first, then written atomically: all or nothing."""
-    files: dict[str, bytes | Iterable[bytes]] = {}
-    for writer in writers_for(formats, options):
-        files.update(writer.render(document))
-    return write_atomically(out_dir, files)
+    return write_atomically(out_dir, render(formats, document, options))
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ import argparse
 
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.commands.scan import add_config, add_judging, judge
+from scanner.errors import UsageError
 
 NAME = "merge"
 
@@ -29,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
     from scanner.config import load_config
     from scanner.merge import merge
 
+    if args.evidence_pack:
+        # A pack archives the sources' answers, which shard results do not carry.
+        raise UsageError(
+            "merge does not write evidence packs (not implemented yet): the shards' results do "
+            "not carry the sources' answers a pack archives"
+        )
     config = load_config(args.config)
     return judge(
         args, config, (), lambda prepared, reporter: merge(prepared, args.results, reporter)

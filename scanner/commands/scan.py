@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
+from scanner.commands.evidence_pack import add_flags as add_evidence_flags
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
 from scanner.gate import FAIL_ON_CHOICES
@@ -162,11 +163,12 @@ def add_judging(scan: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the findings that fail now to FILE, as a baseline for later scans",
     )
+    add_evidence_flags(scan)
 
 
 def run(args: argparse.Namespace) -> int:
     from scanner.config import load_config, resolve_source, with_trust
-    from scanner.scan import run as run_scan
+    from scanner.scan import run_with_inventory
     from scanner.sources.registry import parse_spec
     from scanner.sources.shards import Shard
     from scanner.targeting import Target
@@ -192,15 +194,14 @@ def run(args: argparse.Namespace) -> int:
             resources=frozenset(r.strip() for r in args.resource if r.strip()),
         )
     shard = Shard.parse(args.shard) if args.shard else None
-    return judge(args, config, sources, lambda prepared, reporter: run_scan(prepared, reporter),
-                 shard=shard, target=target)  # fmt: skip
+    return judge(args, config, sources, run_with_inventory, shard=shard, target=target)
 
 
 def judge(
     args: argparse.Namespace,
     config: Any,
     sources: tuple[Any, ...],
-    produce: Callable[[Any, Any], dict[str, Any]],
+    produce: Callable[[Any, Any], Any],
     *,
     shard: Any = None,
     target: Any = None,
@@ -208,7 +209,8 @@ def judge(
     """Prepare from config and flags (every input checked before any work), let `produce`
     make the results document (a scan, or a merge of shard results), then write and gate."""
     from scanner import baseline as baselines
-    from scanner.commands.documents import bom_options, check_contract, render_all
+    from scanner.commands import evidence_pack
+    from scanner.commands.documents import bom_options, check_contract, render, whole
     from scanner.commands.gate_settings import gate_settings
     from scanner.outputs.interface import prepare_output_dir, write_atomically
     from scanner.outputs.registry import parse_formats
@@ -248,27 +250,43 @@ def judge(
     create_baseline = Path(args.create_baseline) if args.create_baseline else None
     if create_baseline is not None:
         prepare_output_dir(create_baseline.parent)
+    pack_job = evidence_pack.start(args)
     reporter = make_reporter(args.quiet, args.verbose)
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
     try:
-        document = produce(prepared, reporter)
+        outcome = produce(prepared, reporter)
     finally:
         reporter.close()
+    document = outcome.document
     check_contract(document)
     with_findings = bool(
         args.bom_with_findings if args.bom_with_findings is not None else config.bom_with_findings
     )
-    written = (
-        render_all(out_dir, formats, document, bom_options(with_findings))
-        if out_dir is not None
-        else []
+    options = bom_options(with_findings)
+    pack = None
+    if pack_job is not None:  # the reports show the pack's digest and signer
+        pack = evidence_pack.collect(pack_job, outcome, request, config, formats, with_findings)
+        options.update(pack.report_options)
+    files: Mapping[str, bytes | Iterable[bytes]] = (
+        render(formats, document, options) if out_dir is not None else {}
     )
+    baseline = (
+        {create_baseline.name: baselines.dumps(baselines.create(document))}
+        if create_baseline is not None
+        else {}
+    )
+    sealed = None
+    if pack is not None:
+        # The pack holds the very bytes written, so streamed outputs are joined first. Signed
+        # before anything is written: a pack that cannot be signed leaves no outputs behind.
+        files = whole(files)
+        sealed = pack.seal(document, whole(files), baseline, options)
+    written = write_atomically(out_dir, files) if out_dir is not None else []
     if create_baseline is not None:
-        written += write_atomically(
-            create_baseline.parent,
-            {create_baseline.name: baselines.dumps(baselines.create(document))},
-        )
+        written += write_atomically(create_baseline.parent, baseline)
+    if sealed is not None:
+        written += sealed.write()
     if not args.quiet:
         print_scan_summary(document, sys.stdout)
         for path in written:
