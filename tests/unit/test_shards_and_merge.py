@@ -41,6 +41,54 @@ def test_a_shard_keeps_its_share_when_the_estate_grows_and_few_move_when_shards_
     assert len(moved) < len(before) / 3
 
 
+# One spec of every kind a scan can read; none is contacted (building a source only checks
+# its options). Every kind but `aws:` is one unit; `aws:` divides by account inside its run.
+EVERY_KIND = (
+    "aws:",
+    "azure:subscription=00000000-0000-0000-0000-000000000001",
+    "azure:account=models",
+    "gcs:project=ml-project-1",
+    "vertex:project=ml-project-1,location=europe-west4",
+    "oci:registry.example.com/team/model:1",
+    "oci-layout:./layout",
+    "docker-archive:./image.tar",
+    "mlflow:http://127.0.0.1:9",
+    "path:./models",
+    "attestations:./evidence.yaml",
+    "logs:./access.log",
+)
+
+
+def _shares(specs: tuple[str, ...], count: int) -> dict[int, list[str]]:
+    from scanner.scan import _share
+    from scanner.sources.registry import build_source, parse_spec
+
+    out = {}
+    for index in range(1, count + 1):
+        sources = [build_source(parse_spec(text)) for text in specs]  # fresh, as each job's
+        out[index] = [s.spec.name for s in _share(sources, Shard(index, count))]
+    return out
+
+
+@pytest.mark.parametrize("count", [2, 3, 7])
+def test_every_source_kind_is_run_by_exactly_one_shard_and_aws_by_every_shard(count):
+    shares = _shares(EVERY_KIND, count)
+    for text in EVERY_KIND:
+        runs = [k for k, names in shares.items() if text in names]
+        if text == "aws:":
+            assert runs == list(range(1, count + 1))  # each reads the accounts it owns
+        else:
+            assert runs == [owner(f"source:{text}", count)], text
+    assert _shares(EVERY_KIND, count) == shares  # the same in every run
+
+
+def test_a_source_keeps_its_shard_when_others_are_added_or_reordered():
+    before = _shares(EVERY_KIND[1:6], 3)
+    after = _shares(tuple(reversed(EVERY_KIND)), 3)
+    for index, names in before.items():
+        assert set(names) <= set(after[index])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
