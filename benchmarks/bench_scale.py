@@ -76,7 +76,7 @@ def scan(count: int) -> dict[str, float]:
     started = dt.datetime.now(dt.UTC)
     document = finish(
         prepared, collected, [], started=started, extra={}, reporter=make_reporter(True, 0)
-    )
+    ).document
     del collected
     check_contract(document)
     with tempfile.TemporaryDirectory() as out:
