@@ -45,7 +45,7 @@ from scanner.sources.interface import (
     SourceSpec,
     summary,
 )
-from scanner.sources.registry import build_source
+from scanner.sources.registry import build_source, check_local_targets
 from scanner.sources.shards import Shard, source_unit
 from scanner.targeting import Target, judged_ids, needed_types, seeds
 
@@ -123,6 +123,7 @@ def prepare(request: ScanRequest) -> Prepared:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"source {dupes[0]!r} is given more than once")
+    check_local_targets(request.sources)
     sources = tuple(build_source(spec) for spec in request.sources)
     request.gate.check_patterns([p.id for p in pack.policies])
     waivers = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.commands.scan import add_config, add_judging, judge
 from scanner.errors import UsageError
@@ -19,6 +20,15 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         "scan of the whole estate would have written: readers across accounts, registry "
         "versions and the buckets holding them, frameworks, maturity and the gate are judged "
         "again over everything. Give it the shards' config and policy flags.",
+        epilog=examples(
+            "modelward merge shard-*/results.json -c modelward.yaml -o results",
+            "modelward merge s1/results.json s2/results.json -o merged --format json,html "
+            "--fail-on critical",
+            notes=(
+                "Each shard ran `modelward scan --shard K/N`; every shard 1..N must be given "
+                "exactly once. docs/sharding.md has recipes for CI matrices and Kubernetes.",
+            ),
+        ),
     )
     common(merge)
     merge.add_argument("results", nargs="+", metavar="RESULTS", help="every shard's results.json")
