@@ -159,7 +159,7 @@ def test_megabyte_hostile_values_survive_the_results_writer():
     doc = results.build(
         scan={}, resources=resources, findings=[], frameworks=[], maturity={}, gate={}
     )
-    text = json.dumps(doc, ensure_ascii=False)
+    text = results.dumps(doc)
     back = json.loads(text)
     assert back["resources"][0]["attributes"]["owner"] == big
     assert back["resources"][1]["attributes"]["classification"] == big.lower()
