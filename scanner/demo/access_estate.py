@@ -1,9 +1,9 @@
-"""The demo's trail of S3 data events: 150 days of who read the artefact bucket.
+"""The demo's trail of S3 data events: 150 days of who read the production models.
 
 CloudTrail does not deliver logs in the emulator, so the trail's bucket is filled here with
 log files in the documented CloudTrail format (`{"Records": [...]}`, gzip, under
 `AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`), as the trail `org-trail` (which logs object
-reads of the artefact bucket) would have delivered them. The story an assessor should find:
+reads of the model buckets) would have delivered them. The story an assessor should find:
 
 - the SageMaker serving role loads the production models every day, through the VPC endpoint;
 - bob and carol (data scientists) read them now and then, through the endpoint too;
@@ -66,13 +66,16 @@ def _user_identity(kind: str, name: str) -> dict[str, Any]:
 def _record(
     when: dt.datetime,
     who: tuple[str, str],
-    key: str,
+    path: str,
     size: int,
     rng: random.Random,
     *,
     vpce: str | None,
     ip: str,
 ) -> dict[str, Any]:
+    """`path` is `BUCKET/KEY`: the production models and SageMaker's archive live in
+    different buckets."""
+    bucket, key = path.split("/", 1)
     record: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": _user_identity(*who),
@@ -83,16 +86,16 @@ def _record(
         "sourceIPAddress": ip,
         "userAgent": "[Boto3/1.34.0 Python/3.11]",
         "requestParameters": {
-            "bucketName": aws.ARTIFACTS,
+            "bucketName": bucket,
             "key": key,
-            "Host": f"{aws.ARTIFACTS}.s3.amazonaws.com",
+            "Host": f"{bucket}.s3.amazonaws.com",
         },
         "responseElements": None,
         "additionalEventData": {"bytesTransferredOut": float(size), "SignatureVersion": "SigV4"},
         "requestID": f"{rng.getrandbits(64):016X}",
         "eventID": f"{rng.getrandbits(128):032x}",
         "readOnly": True,
-        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{aws.ARTIFACTS}/{key}"}],
+        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"}],
         "eventType": "AwsApiCall",
         "managementEvent": False,
         "recipientAccountId": aws.ACCOUNT,
@@ -103,12 +106,13 @@ def _record(
     return record
 
 
-def _key(source_uri: str, name: str) -> str:
-    return f"{source_uri.removeprefix(f's3://{aws.ARTIFACTS}/')}/{name}"
+def _path(source_uri: str, name: str) -> str:
+    """`BUCKET/KEY` of a file of the model version at `source_uri` (`s3://BUCKET/PREFIX`)."""
+    return f"{source_uri.removeprefix('s3://').rstrip('/')}/{name}"
 
 
 # SageMaker's credit-scoring archive (serving_estate), which alice took too.
-CREDIT_ARCHIVE = ("sagemaker/credit-scoring/v1/model.tar.gz", 8 * GB)
+CREDIT_ARCHIVE = (f"{aws.ARTIFACTS}/sagemaker/credit-scoring/v1/model.tar.gz", 8 * GB)
 
 
 def production_files(registry: RegistryEstate) -> list[tuple[str, dict[str, int]]]:
@@ -120,7 +124,8 @@ def production_files(registry: RegistryEstate) -> list[tuple[str, dict[str, int]
 
 
 def reads(models: Iterable[tuple[str, int]], now: dt.datetime) -> list[dict[str, Any]]:
-    """The story above as CloudTrail records; `models` are (key, bytes) of production files."""
+    """The story above as CloudTrail records; `models` are (BUCKET/KEY, bytes) of production
+    files."""
     rng = random.Random(22)
     models = list(models)
     out: list[dict[str, Any]] = []
@@ -162,6 +167,8 @@ def reads(models: Iterable[tuple[str, int]], now: dt.datetime) -> list[dict[str,
 def seed_access_logs(server: Any, registry: RegistryEstate, now: dt.datetime) -> None:
     """The `ml-reporting` role and the trail's log files."""
     production = production_files(registry)
+    # The bucket the release pipeline writes production models to.
+    bucket = registry.fraud.source.removeprefix("s3://").split("/", 1)[0]
     iam = server.client("iam", aws.REGION)
     iam.create_role(
         RoleName="ml-reporting",
@@ -188,13 +195,13 @@ def seed_access_logs(server: Any, registry: RegistryEstate, now: dt.datetime) ->
                     {
                         "Effect": "Allow",
                         "Action": ["s3:GetObject"],
-                        "Resource": f"arn:aws:s3:::{aws.ARTIFACTS}/*",
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
                     }
                 ],
             }
         ),
     )
-    models = [(_key(uri, name), size) for uri, files in production for name, size in files.items()]
+    models = [(_path(uri, name), size) for uri, files in production for name, size in files.items()]
     by_day: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
     for record in reads(models, now):
         by_day[dt.date.fromisoformat(record["eventTime"][:10])].append(record)
