@@ -35,6 +35,9 @@ from scanner.policy.model import (
 )
 
 OWN_FIELDS = ("id", "type", "name", "source")
+# The evaluator's own sentence about the failure: for checks over lists, where only the
+# evaluation knows which items decided ("`unused_readers[role/x].standing` is true …").
+CHECK_PLACEHOLDER = "$check"
 REASONS_SUFFIX = "_reasons"
 MAX_VALUE_CHARS = 300
 MAX_LIST_ITEMS = 10
@@ -120,7 +123,7 @@ def unknown_placeholders(template: MessageTemplate, read: Iterable[str]) -> list
     reads (`grants.action` when the check reads `grants`), and that attribute's reasons
     (`network_restricted_reasons`, `serialization.unsafe_reasons`).
     """
-    allowed = set(OWN_FIELDS)
+    allowed = {*OWN_FIELDS, CHECK_PLACEHOLDER}
     for path in read:
         root = path.split(".")[0]
         allowed.update((root, root + REASONS_SUFFIX, path + REASONS_SUFFIX))
@@ -136,8 +139,10 @@ def render(
     resource: Any,
     inventory: Inventory,
     record: Callable[[str, Any], None] | None = None,
+    check: str = "",
 ) -> str:
-    """The template with every placeholder replaced by the resource's value, as plain text.
+    """The template with every placeholder replaced by the resource's value, as plain text;
+    `{$check}` by `check`, the evaluator's account of the failure.
 
     `record` receives each value read, so that the evidence shows what the message says.
     """
@@ -145,6 +150,9 @@ def render(
     for index, part in enumerate(template.parts):
         if index % 2 == 0:
             out.append(part)
+            continue
+        if part == CHECK_PLACEHOLDER:
+            out.append(check)
             continue
         value = inventory.resolve(resource, part)
         if record is not None:

@@ -303,7 +303,8 @@ CASES = [
         "{field: created_at, older_than_days: 30}",
         {"created_at": "2025-05-20T12:00:00Z"},
         "fail",
-        '`created_at` is "2025-05-20T12:00:00Z", only 12 days ago; it must be more than 30 days old',
+        '`created_at` is "2025-05-20T12:00:00Z", only 12 days ago; it must be more than 30 '
+        "days old",
     ),
     (
         "{field: created_at, older_than_days: 30}",
@@ -1010,7 +1011,8 @@ def test_scope() -> None:
         "s3://b": ("fail", "//b: `public` is true, and must not be"),
         "s3://c": (
             "error",
-            "cannot tell whether the policy applies: `holds_models` is unknown: s3:ListBucket denied",
+            "cannot tell whether the policy applies: `holds_models` is unknown: "
+            "s3:ListBucket denied",
         ),
         "s3://d": ("pass", "ok: public equals false"),
         # Whether it applies hangs on a value nobody reported: error, not a silent skip.
