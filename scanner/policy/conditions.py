@@ -79,7 +79,7 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
             return inner
         if inner.value is False:
             return inner if inner.absent else TRUE
-        return Outcome(False, (lambda: f"{claim(cond.item, prefix)}, and must not",))
+        return Outcome(False, (lambda: f"{claim(cond.item, prefix, ctx.params)}, and must not",))
     if isinstance(cond, Quantified):
         return _quantified(cond, subject, ctx, prefix)
     if isinstance(cond, FieldTest):
@@ -116,21 +116,25 @@ def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None
     return walk(cond, prefix)
 
 
-def claim(cond: Condition, prefix: str = "") -> str:
+def claim(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None = None) -> str:
     """The condition as a statement about the resource, for failures that say a condition
-    held when it must not ("`readers[anyone].kind` is "anonymous", and must not")."""
+    held when it must not ("`readers[anyone].kind` is "anonymous", and must not"); params
+    show their values."""
     if isinstance(cond, AllOf):
-        return " and ".join(claim(i, prefix) for i in cond.items)
+        parts = [claim(i, prefix, params) for i in cond.items]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     if isinstance(cond, AnyOf):
-        return "either " + " or ".join(claim(i, prefix) for i in cond.items)
+        return "either " + " or ".join(claim(i, prefix, params) for i in cond.items)
     if isinstance(cond, Not):
-        return f"it is not so that {claim(cond.item, prefix)}"
+        return f"it is not so that {claim(cond.item, prefix, params)}"
     if isinstance(cond, Quantified):
         which = {"any_item": "some item", "every_item": "every item", "no_item": "no item"}
-        item = claim(cond.item, "").replace("`", "")
+        item = claim(cond.item, "", params).replace("`", "")
         return f"{which[cond.quantifier]} of {named(_label(prefix, cond.field))} has {item}"
     assert isinstance(cond, FieldTest)
-    operand = cond.operand.name if isinstance(cond.operand, ParamRef) else cond.operand
+    operand = cond.operand
+    if isinstance(operand, ParamRef):
+        operand = params[operand.name] if params and operand.name in params else operand.name
     wants = required(cond.op, operand)
     # "be true" → "is true", "have at most 1 item" → "has at most 1 item"
     for verb, says in (("be ", "is "), ("not be ", "is not "), ("have ", "has ")):
@@ -212,7 +216,8 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         def what() -> str:
             if not results:
                 return f"{named(label)} is empty"
-            return f"no item of {named(label)} has {claim(cond.item).replace('`', '')}"
+            wanted = claim(cond.item, "", ctx.params).replace("`", "")
+            return f"no item of {named(label)} has {wanted}"
 
         absent = tuple(r for _, o in results if o.absent for r in o.reasons)
         if absent:  # say which values were missing: that, not a mismatch, may be the cause
@@ -225,7 +230,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(
             False,
             tuple(
-                f"{claim(cond.item, lbl)}, and must not{words}"
+                _unwanted(cond.item, lbl, ctx.params) + words
                 for lbl, words in zip(matched, said, strict=True)
             ),
         )
@@ -235,6 +240,14 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if absent_items:
         return Outcome(False, tuple(r for o in absent_items for r in o.reasons), absent=True)
     return TRUE
+
+
+def _unwanted(item: Condition, label: str, params: Mapping[str, Any]) -> str:
+    """An item a `no_item` check found: "`formats[1]` is "pickle", and must not" for a plain
+    value; "`bulk_reads[bob]` must not be there: kind is one of [...]" for a record."""
+    if isinstance(item, FieldTest) and not item.field:
+        return f"{claim(item, label, params)}, and must not"
+    return f"{named(label)} must not be there: {claim(item, '', params).replace('`', '')}"
 
 
 # Operators that compare a value as a whole; an Unknown anywhere inside it makes them unknown.
