@@ -558,7 +558,7 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     public = found[("MW-STO-01", BAD)]
     assert "holds models and can be read by anyone: " in public["message"]
     assert public["evidence"]["$check"] == (
-        '`public` is true, and must not be; `readers[*].kind` is "anonymous", and must not'
+        '`public` is true, and must not be; `readers[*]` must not be there: kind is "anonymous"'
     )
     tls = found[("MW-STO-06", BAD)]
     assert tls["message"].endswith("holds models and accepts unencrypted (non-TLS) connections")
