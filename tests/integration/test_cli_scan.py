@@ -266,8 +266,8 @@ def test_a_path_that_vanishes_during_the_scan_is_a_failed_source(cli, pack, tmp_
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: access-logs, attestations, aws, azure, docker-archive, gcs, "
-            "logs, mlflow, oci, oci-layout, path, vertex)",
+            "unknown source type 'ftp' (available: access-logs, attestations, aws, azure, "
+            "docker-archive, gcs, logs, mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],
