@@ -9,6 +9,7 @@ from pathlib import Path
 from scanner.commands.arguments import add_policy_selection
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from scanner.outputs.remediation import PROVIDERS, one_provider
 
 NAME = "policies"
 
@@ -21,6 +22,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
     p_show = pol_sub.add_parser("show", help="show one policy")
     p_show.add_argument("policy_id", metavar="ID")
+    p_show.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="show only this provider's remediation steps (besides the provider-neutral ones)",
+    )
     add_policy_selection(p_show)
     p_val = pol_sub.add_parser("validate", help="validate policy files (exit 2 on any error)")
     p_val.add_argument("dirs", nargs="+", metavar="DIR")
@@ -80,8 +86,11 @@ def _show(args: argparse.Namespace) -> int:
     policy = load_pack(args).by_id().get(args.policy_id)
     if policy is None:
         raise UsageError(f"no policy with id '{args.policy_id}'")
+    document = dict(policy.document)
+    if args.provider:
+        document = one_provider(document, args.provider)
     print(f"# {policy.file}")
-    print(yaml.safe_dump(dict(policy.document), sort_keys=False, allow_unicode=True), end="")
+    print(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
 
 

@@ -44,7 +44,7 @@ class PolicyInfo:
     resource: str = ""
     description: str = ""
     rationale: str = ""
-    remediation: Mapping[str, str] | None = None
+    remediation: Mapping[str, Any] | None = None
     references: tuple[str, ...] = ()
 
     @property

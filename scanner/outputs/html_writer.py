@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from scanner.bundled import bundled_dir
-from scanner.outputs import digest
+from scanner.outputs import digest, remediation
 from scanner.outputs.html_values import Values, iter_refs, safe_url
 from scanner.outputs.interface import OutputError
 
@@ -136,6 +136,7 @@ class _View:
         self.maturity = digest.maturity_view(document)
         self.findings = digest.ordered_findings(document["findings"], ranks)
         self.framework_titles = {fw["id"]: fw["title"] for fw in document["frameworks"]}
+        self.providers = remediation.ProviderIndex(document)
 
     def policy_link(self, pid: str) -> dict[str, str]:
         return {"id": pid, "anchor": self.policy_anchor.get(pid, "")}
@@ -201,6 +202,7 @@ class _View:
                 "why": digest.why(p),
                 "anchor": self.policy_anchor[p.policy.id],
                 "remediation": p.policy.remediation or {},
+                "provider_steps": self.provider_steps(p),
                 "references": [(r, safe_url(r)) for r in p.policy.references],
                 "resources": [self.values.link(r) for r in (*p.failing, *p.errors)[:20]],
                 "resources_rest": max(0, p.resource_count - 20),
@@ -209,9 +211,23 @@ class _View:
             for p in self.priorities
         ]
 
+    def provider_steps(self, priority: digest.Priority) -> list[dict[str, Any]]:
+        """The steps each provider of the policy's failing resources has of its own."""
+        found = self.providers.specific_steps(
+            priority.policy.remediation, (*priority.failing, *priority.errors)
+        )
+        return [{"steps": steps, "count": count} for steps, count in found]
+
+    def fix_line(self, pid: str, resource_id: str) -> str:
+        """A failing finding's one-line fix: the neutral summary, and its provider's own."""
+        info = self.policies[pid]
+        steps = remediation.for_provider(info.remediation, self.providers.of(resource_id))
+        if steps is None or not steps.summary:
+            return info.fix
+        return f"{info.fix} On {steps.label}: {steps.summary}".strip()
+
     def finding_rows(self) -> list[dict[str, Any]]:
         rows = []
-        fixes = {pid: info.fix for pid, info in self.policies.items()}
         for f in self.findings:
             controls = f["controls"]
             frameworks = sorted({c["framework"] for c in controls})
@@ -223,7 +239,9 @@ class _View:
                     "frameworks": "|" + "|".join(frameworks) + "|",
                     "status": "n/a" if f["status"] == "not_applicable" else f["status"],
                     "evidence": self.values.mapping(f["evidence"]) if f["evidence"] else None,
-                    "fix": fixes.get(f["policy_id"], "") if f["status"] in digest.FAILING else "",
+                    "fix": self.fix_line(f["policy_id"], f["resource_id"])
+                    if f["status"] in digest.FAILING
+                    else "",
                     "waiver": _waiver(f["waiver"]) if f.get("waiver") else None,
                 }
             )
