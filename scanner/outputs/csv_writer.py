@@ -62,9 +62,7 @@ def render_csv(document: Mapping[str, Any]) -> str:
         waiver = f.get("waiver")
         failing = f["status"] in digest.FAILING
         provider = providers.of(f["resource_id"])
-        steps = (
-            remediation.text_for(known[f["policy_id"]].remediation, provider) if failing else ""
-        )
+        steps = remediation.text_for(known[f["policy_id"]].remediation, provider) if failing else ""
         writer.writerow(
             [
                 cell(f["policy_id"]),
