@@ -49,7 +49,8 @@ class PolicyInfo:
 
     @property
     def fix(self) -> str:
-        return (self.remediation or {}).get("summary", "")
+        summary = (self.remediation or {}).get("summary", "")
+        return summary if isinstance(summary, str) else ""
 
 
 @dataclass(frozen=True)
