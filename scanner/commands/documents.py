@@ -18,6 +18,18 @@ def check_contract(document: dict[str, Any]) -> None:
         raise RuntimeError(f"results do not match the schema: {problems[0]}")
 
 
+def render(
+    formats: Sequence[str],
+    document: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, bytes]:
+    """Every format rendered in memory: file name → bytes."""
+    files: dict[str, bytes] = {}
+    for writer in writers_for(formats, options):
+        files.update(writer.render(document))
+    return files
+
+
 def render_all(
     out_dir: Path,
     formats: Sequence[str],
@@ -25,10 +37,7 @@ def render_all(
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Every format rendered in memory first, then written atomically: all or nothing."""
-    files: dict[str, bytes] = {}
-    for writer in writers_for(formats, options):
-        files.update(writer.render(document))
-    return write_atomically(out_dir, files)
+    return write_atomically(out_dir, render(formats, document, options))
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
