@@ -2,8 +2,10 @@
 
 The scan is the one a user runs (`modelward scan -c FILE`), handed in by the `demo` command as
 a function of the config file, with the config written next to the outputs, so the demo
-doubles as a worked example of a config for MLflow + AWS + attestations. Being handed the
-scan keeps this package below the command line: it never imports `scanner.cli`.
+doubles as a worked example of a config for MLflow + AWS + Azure + Google Cloud +
+attestations. Azure and Google Cloud are scanned when their emulators are installed
+(`clouds.py`); otherwise the demo says which it skipped and why, and scans the rest. Being
+handed the scan keeps this package below the command line: it never imports `scanner.cli`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
@@ -38,21 +39,6 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The scan's AWS source finds the emulator through AWS_ENDPOINT_URL, as boto3 does."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def write_evidence(path: Path, today: dt.date) -> Path:
@@ -110,17 +96,30 @@ attestations:
 
 
 def write_config(
-    path: Path, mlflow_url: str, evidence: Path, out_dir: Path, formats: list[str]
+    path: Path,
+    mlflow_url: str,
+    evidence: Path,
+    out_dir: Path,
+    formats: list[str],
+    cloud_sources: Sequence[tuple[str, str]] = (),
 ) -> Path:
+    """The scan's config; `cloud_sources` are (spec, name) of the Azure and Google Cloud
+    sources whose estates were seeded."""
+    clouds = "".join(f'  - spec: "{spec}"\n    name: {name}\n' for spec, name in cloud_sources)
+    scanned = "MLflow + AWS" + (
+        " + Azure" if any(s.startswith("azure:") for s, _ in cloud_sources) else ""
+    )
+    if any(s.startswith(("gcs:", "vertex:")) for s, _ in cloud_sources):
+        scanned += " + Google Cloud"
     path.write_text(
-        f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations.
+        f"""# The config `modelward demo` scanned with: {scanned} + attestations.
 version: 1
 sources:
   - spec: mlflow:{mlflow_url}
     name: mlflow-registry
   - spec: "aws:"
     name: aws-account
-  - spec: attestations:{evidence.name}
+{clouds}  - spec: attestations:{evidence.name}
     name: evidence
 output:
   dir: {out_dir}
@@ -136,8 +135,8 @@ gate:
 def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], None] = print) -> int:
     """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report."""
     _require_demo_extra()
-    from scanner.demo import aws_estate, registry_estate, serving_estate
-    from scanner.demo.servers import mlflow_server, moto_server
+    from scanner.demo import aws_estate, clouds, registry_estate, serving_estate
+    from scanner.demo.servers import environment, mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -146,31 +145,43 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
     estate_dir = out_dir / "estate"
     estate_dir.mkdir(parents=True, exist_ok=True)
     formats = sorted(WRITERS)
-    with tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp, moto_server() as moto:
-        env = {
+    with (
+        tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp,
+        ExitStack() as stack,
+    ):
+        moto = stack.enter_context(moto_server())
+        env: dict[str, str | None] = {
             **moto.env(),
             "MLFLOW_S3_ENDPOINT_URL": moto.url,
             "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         }
-        with _environment(env):
-            say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
-            estate = aws_estate.seed_aws(moto)
-            say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
-            with mlflow_server(Path(tmp), artifact_root=estate.artifact_root, extra_env=env) as ml:
-                say(f"demo: MLflow at {ml.url}; registering models ...")
-                registry = registry_estate.seed_registry(ml.url)
-                serving_estate.seed_serving(moto, estate, registry)
-                aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
-                evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
-                config = write_config(
-                    estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats
-                )
-                say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
-                try:
-                    code = scan(config)
-                except ModelwardError as exc:  # the summary below still says where things are
-                    say(f"demo: the scan failed: {exc.message}")
-                    code = exc.exit_code
+        stack.enter_context(environment(env))
+        say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
+        estate = aws_estate.seed_aws(moto)
+        say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
+        ml = stack.enter_context(mlflow_server(Path(tmp), artifact_root=estate.artifact_root))
+        say(f"demo: MLflow at {ml.url}; registering models ...")
+        registry = registry_estate.seed_registry(ml.url)
+        serving_estate.seed_serving(moto, estate, registry)
+        aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
+        seeded = [
+            stack.enter_context(clouds.azure(Path(tmp) / "azure", say)),
+            stack.enter_context(clouds.gcp(Path(tmp) / "gcp", say)),
+        ]
+        cloud_sources = [source for c in seeded if c is not None for source in c.sources]
+        for cloud in seeded:
+            if cloud is not None:
+                stack.enter_context(environment(cloud.env))
+        evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
+        config = write_config(
+            estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats, cloud_sources
+        )
+        say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
+        try:
+            code = scan(config)
+        except ModelwardError as exc:  # the summary below still says where things are
+            say(f"demo: the scan failed: {exc.message}")
+            code = exc.exit_code
     shutil.rmtree(estate_dir / "__pycache__", ignore_errors=True)
     report = out_dir / "report.html"
     say("")

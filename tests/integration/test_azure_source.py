@@ -1,10 +1,10 @@
 """The `azure:` source against real parts: Azurite for the Blob data plane, and the ARM shape
 server for the management plane.
 
-Tests marked `shape` read the management plane from `tests/servers/arm_shapes.py` (responses
+Tests marked `shape` read the management plane from `scanner/demo/arm_shapes.py` (responses
 shaped as the documented REST API: no emulator exists for it); the data plane is always
 Azurite, read with a token over HTTPS in subscription mode exactly as in Azure, or with a
-connection string in account mode. The estate is `tests/azure_estate.py`: two twin accounts,
+connection string in account mode. The estate is `scanner/demo/azure_estate.py`: two twin accounts,
 one with every misconfiguration and one with each fixed.
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
+from scanner.demo import azure_estate as est
+from scanner.demo.arm_shapes import arm_shape_server
+from scanner.demo.azurite import azurite, make_tls, missing
 from scanner.inventory import Resource, Unknown
 from scanner.sources.interface import SourceError
 from scanner.sources.registry import build_source, parse_spec
-from tests import azure_estate as est
 from tests.helpers import REPO, load_results
-from tests.servers.arm_shapes import arm_shape_server
-from tests.servers.azurite import AZURITE_BLOB, azurite, make_tls
 from tests.standards import in_ci
 
 pytestmark = pytest.mark.slow
@@ -55,8 +55,8 @@ def tls(tmp_path_factory):
 @pytest.fixture(scope="module")
 def blobs(tls, tmp_path_factory):
     """Azurite, seeded once; `before` is its state before any scan."""
-    if not AZURITE_BLOB.exists():  # CI must run these (.ci/run installs npm)
-        message = "Azurite is not installed (make install runs npm ci in requirements/npm)"
+    message = missing()
+    if message is not None:  # CI must run these (.ci/run installs npm)
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)

@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.demo.azurite import Tls
 from scanner.demo.servers import free_port
-from tests.servers.azurite import Tls
 
 IDENTITY_SECRET = "modelward-test-identity-header"
 TENANT = "72f988bf-0000-4000-8000-00000000cafe"
@@ -223,7 +223,7 @@ class ArmShapeServer:
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except (IndexError, ValueError):
             return False
-        return claims.get("aud") == self.base and claims.get("exp", 0) > time.time()
+        return bool(claims.get("aud") == self.base and claims.get("exp", 0) > time.time())
 
     def _token(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
         if not self.identity_up:

