@@ -22,6 +22,7 @@ from scanner.demo import azure_estate as est
 from scanner.demo.arm_shapes import arm_shape_server
 from scanner.demo.azurite import azurite, make_tls, missing
 from scanner.inventory import Resource, Unknown
+from scanner.sources.azure.access import ANYONE
 from scanner.sources.interface import SourceError
 from scanner.sources.registry import build_source, parse_spec
 from tests.helpers import REPO, load_results
@@ -235,7 +236,7 @@ def test_who_can_read_model_blobs(scanned):
     oncall = f"azure-principal://{est.ONCALL_USER}"
     bad_readers = {r.id for r in resources[BAD].attributes["readers"]}
     good_readers = {r.id for r in resources[GOOD].attributes["readers"]}
-    assert bad_readers == {"*", user, group}
+    assert bad_readers == {ANYONE, user, group}
     assert good_readers == {mi, oncall}  # no account key: allowSharedKeyAccess is false
     grants = {g["principal"].id: g for g in resources[BAD].attributes["access_grants"]}
     assert (grants[user]["via"], grants[user]["role"]) == (
@@ -243,7 +244,7 @@ def test_who_can_read_model_blobs(scanned):
         "Storage Blob Data Reader",
     )
     assert (grants[group]["via"], grants[group]["wildcard_action"]) == ("account_key", True)
-    assert grants["*"]["via"] == "public_access"
+    assert grants[ANYONE]["via"] == "public_access"
 
     kinds = {
         pid: (resources[pid].attributes["kind"], resources[pid].attributes["principal_type"])
@@ -257,7 +258,7 @@ def test_who_can_read_model_blobs(scanned):
     }
     assert resources[user].attributes["just_in_time"] is False  # standing assignment
     assert resources[oncall].attributes["just_in_time"] is True  # activated through PIM
-    assert resources["*"].attributes["kind"] == "anonymous"
+    assert resources[ANYONE].attributes["kind"] == "anonymous"
     assert resources[group].attributes["admin"] is False  # Contributor cannot assign roles
 
 
@@ -556,7 +557,8 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     assert tuple(status("MW-NET-03", d) for d in defender) == ("fail", "pass")
     assert status("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}") == "fail"
     assert found[("MW-STO-01", BAD)]["message"] == (
-        'public is true, expected false; readers[*] matches: kind equals "anonymous"'
+        "public is true, expected false; "
+        'readers[azure-principal://anonymous] matches: kind equals "anonymous"'
     )
     assert found[("MW-STO-06", BAD)]["message"] == "tls_only is false, expected true"
     assert (

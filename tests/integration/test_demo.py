@@ -110,6 +110,22 @@ def test_demo_outputs_name_resources_from_each_cloud(demo):
     assert any(ref and ref.startswith("s3://") for ref in cdx_refs)
 
 
+def test_demo_keeps_each_clouds_anonymous_readers_apart(demo):
+    out = _every_cloud(demo)
+    doc = json.loads((out / "results.json").read_text())
+    anonymous = {
+        r["id"]: {ref["$ref"] for ref in r["attributes"]["can_read"]}
+        for r in doc["resources"]
+        if r["type"] == "principal" and r["attributes"].get("kind") == "anonymous"
+    }
+    assert "s3://acme-models-public-share" in anonymous["*"]
+    assert f"azure://{azure_estate.BAD}/models" in anonymous["azure-principal://anonymous"]
+    assert f"gs://{gcp_estate.PUBLIC}" in anonymous["allUsers"]
+    everything = set().union(*anonymous.values())
+    assert not any(store.startswith(("azure://", "gs://")) for store in anonymous["*"])
+    assert f"azure://{azure_estate.GOOD}/models" not in everything
+
+
 def test_demo_sarif_shows_each_cloud_with_its_own_remediation(demo):
     out = _every_cloud(demo)
     sarif = json.loads((out / "results.sarif").read_text())
