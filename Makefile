@@ -27,8 +27,9 @@ install: $(UV) node-tools
 	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/test.txt
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 
-# Node tools the tests use (axe-core), from requirements/npm/package-lock.json. Without npm the
-# tests that need them skip and say so (under CI they fail; .ci/run installs npm).
+# Node tools the tests and the demo use (axe-core, Azurite), from requirements/npm/package-lock.json.
+# Without npm the tests that need them skip and say so (under CI they fail; .ci/run installs
+# npm), and the demo skips Azure and says so.
 node-tools:
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix requirements/npm --no-audit --no-fund --loglevel=error >/dev/null; \
