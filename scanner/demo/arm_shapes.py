@@ -1,4 +1,5 @@
-"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests.
+"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests and
+the demo.
 
 No emulator exists for the management plane (storage account settings, role assignments,
 diagnostic settings, Defender for Storage), so this server answers the GETs the source makes

@@ -1,4 +1,4 @@
-"""A small Azure estate for tests: two storage accounts that are twins except for their settings.
+"""A small Azure estate for the tests and the demo: two storage accounts, twins but for settings.
 
 `mwbad` has every misconfiguration the storage policies look for, `mwgood` the fixed twin of
 each: a public container vs a private one (with anonymous access forbidden on the account),
