@@ -60,17 +60,21 @@ def test_azurite_without_node_says_so(monkeypatch, tmp_path):
 
 def test_the_config_names_only_the_clouds_that_were_seeded(tmp_path):
     from scanner.config import load_config
-    from scanner.demo.runner import write_config
+    from scanner.demo.runner import write_config, write_env
 
     evidence = tmp_path / "evidence.yaml"
     evidence.write_text("version: 1\nattestations: []\n")
     sources = [("gcs:project=acme-ml", "gcs-project")]
+    env_file = write_env(tmp_path / "demo.env", {"STORAGE_EMULATOR_HOST": "http://h", "X": None})
     config = write_config(
-        tmp_path / "modelward.yaml", "http://127.0.0.1:1", evidence, tmp_path, ["json"], sources
+        tmp_path / "modelward.yaml", "http://127.0.0.1:1", evidence, env_file, ["json"], sources
     )
     text = config.read_text()
-    assert text.startswith("# The config `modelward demo` scanned with: MLflow + AWS + Google")
-    assert "azure" not in text
+    assert text.startswith(
+        "# The config `modelward demo` scanned with: an MLflow registry, an AWS account, "
+        "a Google Cloud project"
+    )
+    assert "azure" not in text.lower()
     loaded = load_config(config)
     assert [s.name for s in loaded.sources] == [
         "mlflow-registry",
@@ -78,3 +82,12 @@ def test_the_config_names_only_the_clouds_that_were_seeded(tmp_path):
         "gcs-project",
         "evidence",
     ]
+
+
+def test_the_env_file_unsets_what_the_scan_ran_without(tmp_path):
+    from scanner.demo.runner import write_env
+
+    env = {"GOOGLE_CLOUD_PROJECT": None, "CLOUDSDK_CONFIG": "/tmp/a dir/no-gcloud"}
+    lines = write_env(tmp_path / "demo.env", env).read_text().splitlines()
+    assert "unset GOOGLE_CLOUD_PROJECT" in lines
+    assert "export CLOUDSDK_CONFIG='/tmp/a dir/no-gcloud'" in lines
