@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,18 @@ from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import PolicySet, load_policy_dirs
 from scanner.policy.model import Policy
 from scanner.progress import Reporter
-from scanner.sources.interface import Source, SourceError, SourceSpec
+from scanner.sources.interface import (
+    Divisible,
+    Narrowable,
+    Narrowing,
+    Source,
+    SourceError,
+    SourceSpec,
+    summary,
+)
 from scanner.sources.registry import build_source, check_local_targets
+from scanner.sources.shards import Shard, source_unit
+from scanner.targeting import Target, judged_ids, needed_types, seeds
 
 MAX_PARALLEL_SOURCES = 4
 
@@ -60,6 +72,10 @@ class ScanRequest:
     waivers: Path | None = None
     waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
     baseline: Path | None = None
+    shard: Shard | None = None
+    target: Target | None = None
+    # Read every API family, whatever the selected policies read (a BOM lists every model).
+    collect_everything: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,14 +152,14 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
     started = time.monotonic()
     resources: list[Resource] = []
     problems: list[str] = []
+    accounts: list[dict[str, Any]] = []
     error: str | None = None
     try:
         collection = source.collect(lambda message: reporter.source_progress(name, message))
         resources = list(collection.resources)
         problems = list(collection.problems)
-        if problems:
-            more = f" (+{len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-            error = problems[0] + more
+        accounts = [a.to_dict() for a in collection.accounts]
+        error = summary(problems)
     except SourceError as exc:
         error = exc.message
     except ModelwardError:
@@ -162,32 +178,82 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
     }
     if problems:
         entry["problems"] = problems
+    if accounts:
+        entry["accounts"] = accounts
     return entry, resources
 
 
-def collect(
+def _run_sources(
     sources: Sequence[Source], reporter: Reporter
-) -> tuple[Inventory, list[dict[str, Any]]]:
+) -> list[tuple[dict[str, Any], list[Resource]]]:
+    if not sources:
+        return []
     with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_SOURCES, len(sources)))) as pool:
-        outcomes = list(pool.map(lambda s: _collect_one(s, reporter), sources))
+        return list(pool.map(lambda s: _collect_one(s, reporter), sources))
+
+
+def inventory_of(parts: Sequence[Sequence[Resource]]) -> Inventory:
+    """One inventory from the sources' resources, added in source order (the first known value
+    of an attribute wins, so the order is part of the result)."""
     inventory = Inventory()
     try:
-        for _, resources in outcomes:
+        for resources in parts:
             for resource in resources:
                 inventory.add(resource)
     except InventoryError as exc:
         raise InventoryConflictError(f"sources disagree: {exc}") from None
-    return inventory, [entry for entry, _ in outcomes]
+    return inventory
 
 
-def evaluate(
-    prepared: Prepared, inventory: Inventory, now: dt.datetime, reporter: Reporter
-) -> list[Finding]:
-    reporter.policies_started(len(prepared.policies))
-    findings = evaluate_all(
-        prepared.policies, inventory, now, on_policy=lambda p: reporter.policy_done(p.id)
-    )
-    return fw.attach_controls(findings, prepared.frameworks)
+def _share(sources: Sequence[Source], shard: Shard | None) -> list[Source]:
+    """The sources this shard runs: its share of the accounts of every source that divides
+    by account, and every other source the shard owns."""
+    if shard is None:
+        return list(sources)
+    chosen: list[Source] = []
+    for source in sources:
+        if isinstance(source, Divisible):
+            source.divide(shard)
+            chosen.append(source)
+        elif shard.owns(source_unit(source.spec.name)):
+            chosen.append(source)
+    return chosen
+
+
+def collect(
+    sources: Sequence[Source],
+    reporter: Reporter,
+    shard: Shard | None = None,
+    narrowing: Narrowing | None = None,
+) -> tuple[Inventory, list[dict[str, Any]]]:
+    """Run the sources (this shard's share of them) and merge what they report.
+
+    A targeted scan runs in two rounds: first every source that can find the target by itself
+    (registries name the model's versions and the URIs of its files), then the sources that
+    need those ids to know which bucket to read (`Narrowable.needs_seeds`).
+    """
+    chosen = _share(sources, shard)
+    first = list(chosen)
+    second: list[Source] = []
+    if narrowing is not None:
+        for source in chosen:
+            if isinstance(source, Narrowable):
+                source.narrow(narrowing)
+                if narrowing.targeted and source.needs_seeds:
+                    second.append(source)
+        first = [s for s in chosen if s not in second]
+    outcomes = dict(zip(map(id, first), _run_sources(first, reporter), strict=True))
+    if second:
+        assert narrowing is not None
+        found = inventory_of([resources for _, resources in outcomes.values()])
+        seeded = Narrowing(narrowing.types, narrowing.model, narrowing.ids | seeds(found))
+        for source in second:
+            assert isinstance(source, Narrowable)
+            source.narrow(seeded)
+        outcomes.update(zip(map(id, second), _run_sources(second, reporter), strict=True))
+    ordered = [outcomes[id(s)] for s in chosen]
+    inventory = inventory_of([resources for _, resources in ordered])
+    return inventory, [entry for entry, _ in ordered]
 
 
 def _gate(
@@ -219,6 +285,19 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def narrowing_for(prepared: Prepared) -> Narrowing:
+    """What the sources must read: the types the selected policies need, and the target."""
+    target = prepared.request.target
+    policies = prepared.policies
+    if target is not None:
+        policies = tuple(p for p in policies if p.resource in target.TYPES)
+    return Narrowing(
+        types=None if prepared.request.collect_everything else needed_types(policies),
+        model=target.model if target is not None else None,
+        ids=target.resources if target is not None else frozenset(),
+    )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A scan's results document, and the linked inventory it was judged on (whose resources
@@ -234,9 +313,65 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
 
 def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
     started = dt.datetime.now(dt.UTC)
-    collected, statuses = collect(prepared.sources, reporter)
-    inventory = link(collected)
-    return Outcome(judge(prepared, inventory, statuses, reporter, started=started), inventory)
+    request = prepared.request
+    collected, statuses = collect(
+        prepared.sources, reporter, request.shard, narrowing_for(prepared)
+    )
+    extra: dict[str, Any] = {}
+    if request.shard is not None:
+        extra["shard"] = {
+            "index": request.shard.index,
+            "count": request.shard.count,
+            "sources": [s.spec.name for s in prepared.sources],
+        }
+    return finish(prepared, collected, statuses, started=started, extra=extra, reporter=reporter)
+
+
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Linking, evaluation and the document allocate millions of small objects that form
+    almost no reference cycles (a few hundred per 300,000 findings, measured), while CPython's
+    cycle collector would walk every live object of a large inventory again and again: about
+    a third of evaluation time at 100,000 resources (benchmarks/bench_scale.py). It is paused
+    here and runs once afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect()
+
+
+def finish(
+    prepared: Prepared,
+    collected: Inventory,
+    statuses: list[dict[str, Any]],
+    *,
+    started: dt.datetime,
+    extra: Mapping[str, Any],
+    reporter: Reporter,
+    as_of: dt.datetime | None = None,
+    finished: dt.datetime | None = None,
+) -> Outcome:
+    """Everything after collection, from the collected inventory: link, then `judge`. A scan
+    calls it with what its sources read; `merge` with the inventory rebuilt from shard
+    results, so both judge the same estate the same way."""
+    with cycle_collection_paused():
+        inventory = link(collected)
+        document = judge(
+            prepared,
+            inventory,
+            statuses,
+            reporter,
+            started=started,
+            extra=extra,
+            as_of=as_of,
+            finished=finished,
+            collected=collected,
+        )
+        return Outcome(document, inventory)
 
 
 def judge(
@@ -246,33 +381,58 @@ def judge(
     reporter: Reporter,
     *,
     started: dt.datetime,
+    extra: Mapping[str, Any] | None = None,
+    as_of: dt.datetime | None = None,
+    finished: dt.datetime | None = None,
+    collected: Inventory | None = None,
 ) -> dict[str, Any]:
-    """Everything after collection: a pure function of the linked inventory, the prepared
-    policies, mappings, waivers, baseline and gate settings, and the evaluation date (plus the
-    scan's id and clock times). `modelward evidence verify` runs it again on an archived scan.
+    """Everything after linking: a pure function of the linked inventory, the prepared
+    policies, mappings, waivers, baseline and gate settings, the target, and the evaluation
+    date (plus the scan's id and clock times). `modelward evidence verify` runs it again on an
+    archived scan. With `collected` (the inventory before linking), every resource records
+    what rebuilds it, so shard results can be merged and linked again.
 
     The evaluation date is kept to the second, as results record it (`scan.as_of`), so an
     archived scan re-evaluated as of its recorded date sees the same instant."""
-    now = (prepared.request.as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    findings = evaluate(prepared, inventory, now, reporter)
+    now = (prepared.request.as_of or as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    policies = prepared.policies
+    target = prepared.request.target
+    judged: frozenset[str] | None = None
+    scan_extra = dict(extra or {})
+    if target is not None:
+        judged = judged_ids(inventory, target)
+        policies = tuple(p for p in policies if p.resource in target.TYPES)
+        scan_extra["target"] = {
+            "model": target.model,
+            "resources": sorted(target.resources),
+            "judged": sorted(judged),
+        }
+        prepared = replace(prepared, policies=policies)
+    reporter.policies_started(len(policies))
+    findings = evaluate_all(
+        policies, inventory, now, on_policy=lambda p: reporter.policy_done(p.id), only=judged
+    )
+    findings = fw.attach_controls(findings, prepared.frameworks)
     findings, gate = _gate(prepared, findings, statuses, now)
     scan = {
         "id": str(uuid.uuid4()),
         "started_at": iso(started),
-        "finished_at": iso(dt.datetime.now(dt.UTC)),
+        "finished_at": iso(finished or dt.datetime.now(dt.UTC)),
         "sources": statuses,
         "as_of": iso(now),
         "policy_pack": {"count": len(prepared.pack.policies), "sha256": prepared.pack.sha256},
         "params": prepared.params_changed,
+        **scan_extra,
     }
     document = results.build(
         scan=scan,
-        policies=prepared.policies,
+        policies=policies,
         resources=list(inventory),
         findings=findings,
         frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),
-        maturity=fw.maturity(prepared.policies, findings),
+        maturity=fw.maturity(policies, findings),
         gate=gate,
+        collected=collected,
     )
     # After evaluation on purpose: a summary for reports, not an input to policies.
     return bom_completeness.annotate(document)

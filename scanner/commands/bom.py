@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         # a waived finding is not a vulnerability to report; baselines are for gating only
         waivers=config.waivers if with_findings else None,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+        collect_everything=True,  # the BOM lists every model, whatever the policies read
     )
     target = None if args.output == "-" else Path(args.output)
     if target is not None:

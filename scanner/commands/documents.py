@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,22 @@ def render(
     formats: Sequence[str],
     document: dict[str, Any],
     options: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, bytes]:
-    """Every format rendered in memory: file name → bytes."""
-    files: dict[str, bytes] = {}
+) -> dict[str, bytes | Iterable[bytes]]:
+    """Every format rendered: file name → bytes, or pieces to write in turn (results.json of a
+    large scan is never held whole; `write_atomically` streams them)."""
+    files: dict[str, bytes | Iterable[bytes]] = {}
     for writer in writers_for(formats, options):
         files.update(writer.render(document))
     return files
+
+
+def whole(files: Mapping[str, bytes | Iterable[bytes]]) -> dict[str, bytes]:
+    """Every file's content joined into bytes: for what must hash or archive the same bytes it
+    writes (an evidence pack), at the cost of holding them."""
+    return {
+        name: content if isinstance(content, bytes) else b"".join(content)
+        for name, content in files.items()
+    }
 
 
 def render_all(
@@ -42,11 +52,12 @@ def render_all(
 
 def render_one(
     fmt: str, document: dict[str, Any], options: Mapping[str, Mapping[str, Any]] | None = None
-) -> bytes:
-    """One format's single file, for standard output (every writer writes one file)."""
+) -> Iterable[bytes]:
+    """One format's single file, for standard output (every writer writes one file), in the
+    pieces to write in turn (results.json is streamed, as to a file)."""
     (writer,) = writers_for([fmt], options)
     (content,) = writer.render(document).values()
-    return content
+    return (content,) if isinstance(content, bytes) else content
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,8 +26,9 @@ class OutputError(ModelwardError):
 class Writer(Protocol):
     format: str
 
-    def render(self, document: Mapping[str, Any]) -> dict[str, bytes]:
-        """File name → content. Pure: no I/O."""
+    def render(self, document: Mapping[str, Any]) -> Mapping[str, bytes | Iterable[bytes]]:
+        """File name → content, whole or as pieces to write in turn (a large results.json).
+        Pure: no I/O."""
         ...
 
 
@@ -50,7 +51,7 @@ def _umask() -> int:
     return current
 
 
-def write_atomically(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+def write_atomically(out_dir: Path, files: Mapping[str, bytes | Iterable[bytes]]) -> list[Path]:
     """Write every file under a temporary name first, then rename them all into place."""
     staged: list[tuple[str, Path]] = []
     mode = 0o666 & ~_umask()  # mkstemp makes 0600; outputs get the mode any new file would
@@ -59,7 +60,11 @@ def write_atomically(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
             fd, tmp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(content)
+                if isinstance(content, bytes):
+                    fh.write(content)
+                else:
+                    for piece in content:
+                        fh.write(piece)
                 fh.flush()
                 os.fsync(fh.fileno())
             staged.append((name, Path(tmp_name)))

@@ -61,13 +61,29 @@ def test_azurite_without_node_says_so(monkeypatch, tmp_path):
 def test_the_config_names_only_the_clouds_that_were_seeded(tmp_path):
     from scanner.config import load_config
     from scanner.demo.runner import write_config, write_env
+    from scanner.demo.signing_estate import SigningEstate
 
     evidence = tmp_path / "evidence.yaml"
     evidence.write_text("version: 1\nattestations: []\n")
+    (tmp_path / "release.pub.pem").write_text("not read by load_config\n")
+    (tmp_path / "trusted_root.json").write_text("{}\n")
+    signing = SigningEstate(
+        release_key=tmp_path / "release.pub.pem",
+        trusted_root=tmp_path / "trusted_root.json",
+        identity="https://ci.example/train",
+        issuer="https://issuer.example",
+        builder="https://ci.example/builders/train@v1",
+    )
     sources = [("gcs:project=acme-ml", "gcs-project")]
     env_file = write_env(tmp_path / "demo.env", {"STORAGE_EMULATOR_HOST": "http://h", "X": None})
     config = write_config(
-        tmp_path / "modelward.yaml", "http://127.0.0.1:1", evidence, env_file, ["json"], sources
+        tmp_path / "modelward.yaml",
+        "http://127.0.0.1:1",
+        evidence,
+        env_file,
+        ["json"],
+        signing,
+        sources,
     )
     text = config.read_text()
     assert text.startswith(
@@ -81,7 +97,11 @@ def test_the_config_names_only_the_clouds_that_were_seeded(tmp_path):
         "aws-account",
         "gcs-project",
         "evidence",
+        "cloudtrail-data-events",
     ]
+    trusted = loaded.trust.default
+    assert [k.path for k in trusted.keys] == [tmp_path / "release.pub.pem"]
+    assert [i.identity for i in trusted.identities] == ["https://ci.example/train"]
 
 
 def test_the_env_file_unsets_what_the_scan_ran_without(tmp_path):

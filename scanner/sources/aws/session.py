@@ -14,8 +14,10 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.inventory import Unknown
+from scanner.sources.aws import organization
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.aws.organization import Candidate
 from scanner.sources.interface import SourceError
 
 DEFAULT_REGION = "us-east-1"
@@ -85,45 +87,67 @@ def _failure(text: str, exc: Exception) -> SourceError:
     return SourceError(f"source {text!r}: {type(exc).__name__}: {exc}")
 
 
-def accounts(text: str, options: AwsOptions) -> tuple[list[Account], list[str]]:
-    """One session per account; problems for roles that could not be assumed."""
+def _probe_config(options: AwsOptions) -> Any:
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    session = base_session(text, options)
-    region = session.region_name or DEFAULT_REGION
     # The first call doubles as the reachability probe: few retries, so an endpoint that is
     # down fails in seconds rather than after the full adaptive back-off.
-    probe = Config(retries={"max_attempts": min(options.max_attempts, 3)}, connect_timeout=10)
-    sts = session.client("sts", region_name=region, config=probe)
-    if not options.role_arns:
+    return Config(retries={"max_attempts": min(options.max_attempts, 3)}, connect_timeout=10)
+
+
+def candidates(text: str, options: AwsOptions, session: Any) -> tuple[list[Candidate], list[str]]:
+    """The accounts the options name, in account-id order, and problems reading that list."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = session.region_name or DEFAULT_REGION
+    found: list[Candidate]
+    problems: list[str] = []
+    if options.org:
+        found, problems = organization.accounts(
+            text, options, session, region, _probe_config(options)
+        )
+    elif options.role_arns:
+        found = [Candidate(arn.split(":")[4], arn, arn) for arn in options.role_arns]
+    else:
+        sts = session.client("sts", region_name=region, config=_probe_config(options))
         try:
             identity = sts.get_caller_identity()
         except (BotoCoreError, ClientError) as exc:
             raise _failure(text, exc) from None
         account = str(identity["Account"])
-        return [Account(account, session, f"account {account}")], []
-    out: list[Account] = []
-    problems: list[str] = []
-    last: Exception | None = None
-    for arn in options.role_arns:
-        try:
-            creds = sts.assume_role(RoleArn=arn, RoleSessionName="modelward-scan")["Credentials"]
-        except (BotoCoreError, ClientError) as exc:
-            last = exc
-            problems.append(f"{arn}: cannot assume role ({_code(exc)})")
-            continue
-        assumed = new_session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=region,
-        )
-        out.append(Account(arn.split(":")[4], assumed, arn))
-    if not out:
-        assert last is not None
-        raise _failure(text, last)
-    return out, problems
+        found = [Candidate(account, f"account {account}")]
+    if options.accounts:
+        found = [c for c in found if c.account in options.accounts]
+    found = [c for c in found if c.account not in options.exclude_accounts]
+    return sorted(found, key=lambda c: (c.account, c.label)), problems
+
+
+def assume(candidate: Candidate, options: AwsOptions, session: Any) -> Account | str:
+    """A session in the candidate's account, or the one-line reason it could not be had."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if candidate.role_arn is None:
+        return Account(candidate.account, session, candidate.label)
+    region = session.region_name or DEFAULT_REGION
+    sts = session.client("sts", region_name=region, config=_probe_config(options))
+    params: dict[str, Any] = {"RoleArn": candidate.role_arn, "RoleSessionName": "modelward-scan"}
+    if options.external_id is not None:
+        params["ExternalId"] = options.external_id
+    try:
+        creds = sts.assume_role(**params)["Credentials"]
+    except (BotoCoreError, ClientError) as exc:
+        return f"{candidate.role_arn}: cannot assume role ({_code(exc)})"
+    assumed = new_session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+    return Account(candidate.account, assumed, candidate.label)
+
+
+def all_failed(text: str, reasons: list[str]) -> SourceError:
+    return SourceError(f"source {text!r}: no account could be read: {reasons[0]}")
 
 
 def _code(exc: Exception) -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from scanner.inventory import Resource, Unknown
-from scanner.sources.interface import Collection, Progress, SourceSpec
+from scanner.sources.interface import Collection, Narrowing, Progress, SourceSpec
 from scanner.sources.mlflow import normalise, uris
 from scanner.sources.mlflow.client import Registry, RequestFailed
 from scanner.sources.mlflow.settings import Settings, load_settings
@@ -25,9 +25,16 @@ from scanner.terminal import safe
 class MlflowSource:
     """Read-only: only search/get/list calls are made."""
 
+    # A registry finds a targeted model by its name; it needs no ids from other sources.
+    needs_seeds = False
+
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.settings: Settings = load_settings(spec)
+        self.narrowing = Narrowing()
+
+    def narrow(self, narrowing: Narrowing) -> None:
+        self.narrowing = narrowing
 
     def _describe(self, reason: str) -> str:
         target = self.settings.target
@@ -39,8 +46,17 @@ class MlflowSource:
         registry = Registry(settings, self._describe)
         problems: list[str] = []
         progress(f"reading registered models from {settings.target.public}")
-        models = {m.name: m for m in registry.registered_models()}
-        versions = list(registry.model_versions())
+        wanted = self.narrowing
+        if not wanted.needs("model", "model_version", "artefact"):
+            return Collection(resources=())
+        # A targeted scan reads one model's entries (by name; a version is picked from them).
+        name = wanted.model.split("/", 1)[0] if wanted.model is not None else None
+        if wanted.targeted and name is None:
+            name = ""  # --resource alone: no registry entry is the target
+        models = {m.name: m for m in registry.registered_models(name)} if name != "" else {}
+        versions = list(registry.model_versions(name)) if name != "" else []
+        if wanted.model is not None and "/" in wanted.model:
+            versions = [v for v in versions if wanted.names_version(f"{v.name}/{v.version}")]
         progress(f"{len(models)} registered model(s), {len(versions)} version(s)")
 
         # Entities are not hashable: everything per version is kept by its index.
