@@ -47,6 +47,11 @@ TYPE_NOUNS = {
 }
 TOP_FIXES = 5  # in the executive summary; the Fix first section lists every failing policy
 FAILING_SHOWN = 10  # failing resources named per control before the rest is folded away
+# On paper a board pack names a few resources per policy and per control and counts the rest:
+# every failing resource is on screen (and in the findings), while listing them all in print
+# made a three-cloud estate's report longer than a board reads (5 to 15 pages).
+PRINT_SHOWN = 5  # failing resources named per policy in the printed Fix first
+PRINT_FAILING_SHOWN = 3  # failing resources named per control in the printed framework tables
 
 
 @cache
@@ -196,6 +201,10 @@ class _View:
                         "policy_links": [self.policy_link(p) for p in c["policies"]],
                         "failing_shown": [self.values.link(r) for r in failing[:FAILING_SHOWN]],
                         "failing_rest": [self.values.link(r) for r in failing[FAILING_SHOWN:]],
+                        "print_failing": [
+                            self.values.link(r) for r in failing[:PRINT_FAILING_SHOWN]
+                        ],
+                        "print_failing_rest": max(0, len(failing) - PRINT_FAILING_SHOWN),
                         "attested_links": [self.values.link(r) for r in c.get("attested_by", [])],
                     }
                 )
@@ -245,6 +254,10 @@ class _View:
                 "references": [(r, safe_url(r)) for r in p.policy.references],
                 "resources": [self.values.link(r) for r in (*p.failing, *p.errors)[:20]],
                 "resources_rest": max(0, p.resource_count - 20),
+                "print_resources": [
+                    self.values.link(r) for r in (*p.failing, *p.errors)[:PRINT_SHOWN]
+                ],
+                "print_resources_rest": max(0, p.resource_count - PRINT_SHOWN),
                 "controls": self.control_groups(p.controls),
             }
             for p in self.priorities

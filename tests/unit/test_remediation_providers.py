@@ -243,11 +243,11 @@ SOURCE_KINDS = {"aws:": "aws", "azure:account=mlmodels": "azure", "gcs:project=a
 SOURCE_KINDS["path:/srv/models"] = "path"
 
 
-def _document() -> dict:
+def _document(stores: dict[str, tuple[str, str]] = STORES) -> dict:
     policy = _policy()
     resources = [
         Resource(rid, "storage", rid.rsplit("/", 1)[-1], source, {"public": True})
-        for rid, (_, source) in STORES.items()
+        for rid, (_, source) in stores.items()
     ]
     findings = [
         Finding(
@@ -410,6 +410,44 @@ def test_html_fix_first_shows_each_providers_steps_and_rows_their_own_fix() -> N
     assert "On AWS: Turn on S3 Block Public Access." in rows["s3://ml-public"]
     local = rows["file:///srv/models/local-public"]
     assert "Fix: Make the storage private." in local and "On " not in local.split("Fix:")[1]
+
+
+def test_html_print_names_a_few_failing_resources_and_which_providers_have_steps() -> None:
+    """On paper (the board pack) Fix first names PRINT_SHOWN resources and counts the rest, and
+    says in one line which providers have steps of their own (hidden in print, kept on screen);
+    the framework tables name PRINT_FAILING_SHOWN per control. The screen keeps every name."""
+    import re
+
+    from scanner.outputs.html_writer import PRINT_FAILING_SHOWN, PRINT_SHOWN
+
+    buckets = {f"s3://ml-public-{i:02d}": ("aws", "aws:") for i in range(8)}
+    html = render_html(_document({**STORES, **buckets}))
+    total = len(STORES) + len(buckets)
+    printed = re.search(r'<p class="failing print-only">(.*?)</p>', html, re.S)
+    assert printed is not None
+    text = re.sub(r"<[^>]+>", "", printed.group(1))
+    names = text.split(":", 1)[1].split(" and ")[0].split(", ")
+    assert len(names) == PRINT_SHOWN, text
+    assert f"and {total - PRINT_SHOWN} more" in text
+    assert "on screen for AWS (9), Azure (1), Google Cloud (1)" in text
+    screen = re.search(r'<p class="failing screen-only">(.*?)</p>', html, re.S)
+    assert screen is not None and all(b.rsplit("/", 1)[-1] in screen.group(1) for b in buckets)
+    assert '<div class="provider-steps">' in html  # the steps themselves, for the screen
+    css = (Path(__file__).parents[2] / "reports" / "report.css").read_text()
+    print_rules = css.split("@media print", 1)[1]
+    assert ".fix .provider-steps { display: none; }" in print_rules
+    from tests.results_builder import build_results
+
+    estate = build_results()
+    cells = re.findall(r'<span class="print-inline">(.*?)</span>', render_html(estate), re.S)
+    longest = max(
+        len(c["failing"]) for fw in estate["frameworks"] for c in fw["controls"] if c["failing"]
+    )
+    assert cells and longest > PRINT_FAILING_SHOWN
+    for cell in cells:
+        text = re.sub(r"<[^>]+>", "", cell)
+        assert len(text.split(" and ")[0].split(", ")) <= PRINT_FAILING_SHOWN, cell
+    assert any(f" and {longest - PRINT_FAILING_SHOWN} more" in c for c in cells)
 
 
 def test_policies_show_can_narrow_the_steps_to_one_provider(tmp_path: Path) -> None:
