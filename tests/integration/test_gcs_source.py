@@ -383,7 +383,7 @@ def test_a_signed_model_in_cloud_storage_is_verified_in_place(gcp, tmp_path) -> 
     # The object-store builder verifies signatures for every provider: Cloud Storage keeps
     # no SHA-256, so the signed files are read (once) within integrity_max_bytes.
     from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
-    from tests.gcp_estate import put, storage_client
+    from scanner.demo.gcp_estate import put, storage_client
     from tests.signing import key_pair, sign_with_key
 
     keys = key_pair(tmp_path / "keys")
