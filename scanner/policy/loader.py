@@ -219,12 +219,17 @@ def _message_template(
     return template
 
 
-def _remediation(value: Any) -> dict[str, str]:
+def _remediation(value: Any) -> dict[str, Any]:
+    """The remediation as plain data: a string is the summary; `providers` stays nested, one
+    mapping of steps per provider (the schema has checked the keys)."""
     if value is None:
         return {}
     if isinstance(value, str):
         return {"summary": value}
-    return dict(value)
+    out: dict[str, Any] = {k: v for k, v in value.items() if k != "providers"}
+    if "providers" in value:
+        out["providers"] = {name: dict(steps) for name, steps in value["providers"].items()}
+    return out
 
 
 def _line_key(line: str) -> tuple[str, int, int]:

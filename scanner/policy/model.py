@@ -117,7 +117,9 @@ class Policy:
     require_in_scope: RequireInScope | None = None
     description: str = ""
     rationale: str = ""
-    remediation: Mapping[str, str] = field(default_factory=dict)
+    # `summary`, `console`, `cli`, `terraform`, `other` (provider-neutral text), `providers`
+    # (provider name → the same keys, for that provider only) and `providers_note`.
+    remediation: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     file: str = ""

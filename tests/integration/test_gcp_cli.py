@@ -1,12 +1,12 @@
 """`modelward scan --source gcs:… --source vertex:…` in a real process with the built-in pack:
-fake-gcs-server behind the GCP shape server (tests/gcp_estate.py), findings explained in words,
-and exit 3 when a provider cannot be read."""
+fake-gcs-server behind the GCP shape server (scanner/demo/gcp_estate.py), findings explained
+in words, and exit 3 when a provider cannot be read."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.gcp_estate import (
+from scanner.demo.gcp_estate import (
     FRAUD_MODEL,
     LOCATION,
     PRIVATE,

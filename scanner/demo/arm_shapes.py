@@ -1,4 +1,5 @@
-"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests.
+"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests and
+the demo.
 
 No emulator exists for the management plane (storage account settings, role assignments,
 diagnostic settings, Defender for Storage), so this server answers the GETs the source makes
@@ -29,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.demo.azurite import Tls
 from scanner.demo.servers import free_port
-from tests.servers.azurite import Tls
 
 IDENTITY_SECRET = "modelward-test-identity-header"
 TENANT = "72f988bf-0000-4000-8000-00000000cafe"
@@ -223,7 +224,7 @@ class ArmShapeServer:
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except (IndexError, ValueError):
             return False
-        return claims.get("aud") == self.base and claims.get("exp", 0) > time.time()
+        return bool(claims.get("aud") == self.base and claims.get("exp", 0) > time.time())
 
     def _token(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
         if not self.identity_up:
