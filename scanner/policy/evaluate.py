@@ -134,7 +134,9 @@ def _evaluate_one(
         return done("fail", _clip(_fallback(policy, resource, inventory, outcome, record)))
     detail = _message(outcome.reasons)
 
-    text = render(policy.message, resource, inventory, record, detail)
+    text = render(
+        policy.message, resource, inventory, record, list(dict.fromkeys(texts(outcome.reasons)))
+    )
     ctx.evidence[CHECK_DETAIL] = detail
     return done("fail", _clip(text))
 

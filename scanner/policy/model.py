@@ -93,11 +93,14 @@ class RequireInScope:
 @dataclass(frozen=True)
 class MessageTemplate:
     """A parsed message template (scanner/policy/message.py): literal text and field paths,
-    alternating (literal first)."""
+    alternating (literal first), and what each placeholder says when its value is absent."""
 
     source: str
     parts: tuple[str, ...]  # even indexes: literal text; odd indexes: field paths
     offsets: tuple[int, ...] = ()  # where each placeholder starts in `source`
+    # Per placeholder, the words for a value nobody recorded (`{owner|no owner recorded}`), or
+    # None for the renderer's default.
+    fallbacks: tuple[str | None, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:

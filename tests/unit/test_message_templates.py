@@ -125,13 +125,145 @@ def test_hostile_values_stay_data(tmp_path):
     assert len(finding.message) <= 1001
 
 
-def test_unknown_renders_as_unknown_and_missing_as_not_reported(tmp_path):
+def test_unknown_says_why_and_missing_reads_not_recorded(tmp_path):
     [policy] = _load(tmp_path, POLICY)
-    unknown = _storage(network_restricted=False, network_restricted_reasons=Unknown("denied"))
+    unknown = _storage(
+        network_restricted=False, network_restricted_reasons=Unknown("denied: s3:GetBucketPolicy")
+    )
     missing = Resource("s3://m", "storage", "m", "aws", {"network_restricted": False})
     found = {f.resource_id: f for f in evaluate_policy(policy, Inventory([unknown, missing]), NOW)}
-    assert found["s3://b"].message.endswith("private networks: unknown")
-    assert found["s3://m"].message.endswith("private networks: not reported")
+    # Could not be read: says so and why. Not recorded: a different fact, in other words.
+    assert found["s3://b"].message.endswith(
+        "private networks: unknown (denied: s3:GetBucketPolicy)"
+    )
+    assert found["s3://m"].message.endswith("private networks: not recorded")
+
+
+FALLBACK = POLICY.replace(
+    "{network_restricted_reasons}",
+    "{network_restricted_reasons|no grant was named as the reason}",
+)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "said"),
+    [
+        (None, "no grant was named as the reason"),  # not set at all
+        ([], "no grant was named as the reason"),  # an empty list
+        ("  ", "no grant was named as the reason"),  # blank text
+        ([None, ""], "no grant was named as the reason"),  # a list of nothing
+        (Unknown("throttled"), "unknown (throttled)"),  # Unknown is never "not recorded"
+        (["bucket policy"], "bucket policy"),
+    ],
+)
+def test_a_placeholder_says_in_its_own_words_that_nothing_was_recorded(tmp_path, reasons, said):
+    [policy] = _load(tmp_path, FALLBACK)
+    attrs = {"network_restricted": False}
+    if reasons is not None:
+        attrs["network_restricted_reasons"] = reasons
+    [finding] = evaluate_policy(policy, Inventory([_storage(**attrs)]), NOW)
+    assert finding.message == f"acme-models-prod is reachable from outside private networks: {said}"
+
+
+def test_a_fallback_is_plain_text_parsed_with_the_template():
+    template = parse_template("{owner|no owner recorded} and {name} { tier | none } {{x|y}}")
+    assert template.fields == ("owner", "name", "tier")
+    assert template.fallbacks == ("no owner recorded", None, "none")
+    assert template.parts[-1] == " {x|y}"
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{owner|}", "there are none"),
+        ("{owner|no {name}} x", "no placeholder inside a placeholder"),
+        ("{owner|no {name}", "no placeholder inside a placeholder"),
+        ("{|words}", "must be a field path"),
+        ("{owner|" + "x" * 300 + "}", "at most 200 characters"),
+    ],
+)
+def test_a_bad_fallback_is_refused(template, problem):
+    with pytest.raises(TemplateError) as exc:
+        parse_template(template)
+    assert problem in str(exc.value)
+    assert exc.value.offset == 0
+
+
+def _said(tmp_path, **attrs) -> str:
+    """The message of a policy whose template shows `details` (read by the check)."""
+    [policy] = _load(
+        tmp_path,
+        POLICY.replace("{network_restricted_reasons}", "{details}").replace(
+            "check: {field: network_restricted, equals: true}",
+            "check:\n  all:\n    - {field: network_restricted, equals: true}\n"
+            "    - {field: details, exists: true}",
+        ),
+    )
+    [finding] = evaluate_policy(
+        policy, Inventory([_storage(network_restricted=False, **attrs)]), NOW
+    )
+    return finding.message.removeprefix(
+        "acme-models-prod is reachable from outside private networks: "
+    )
+
+
+def test_records_read_by_their_name_never_as_json(tmp_path):
+    dataset = {"context": "training", "name": "4001", "source": "projects/1/datasets/4001"}
+    assert _said(tmp_path, details=[dataset]) == "4001 (training)"
+    assert _said(tmp_path, details={"id": "grant-7", "role": "Reader"}) == "grant-7"
+    # A record with no name lists what it recorded, in words.
+    code = {"repo": "https://git.example/ml", "commit": "abc1234", "branch": None}
+    assert _said(tmp_path, details=code) == "repo https://git.example/ml, commit abc1234"
+    nested = {"a": {"b": {"c": {"d": 1}}}}
+    assert "{" not in _said(tmp_path, details=nested)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (3, "3"),
+        (2.0, "2"),
+        (0.125, "0.125"),
+        (1 / 3, "0.333"),
+        (float("nan"), "nan"),
+        (dt.date(2025, 1, 2), "2025-01-02"),
+        (True, "yes"),
+        ([1, [2, 3], {"name": "x"}], "1; 2, 3; x"),
+    ],
+)
+def test_values_that_are_not_text_read_as_words(tmp_path, value, said):
+    assert _said(tmp_path, details=value) == said
+
+
+def test_a_long_list_names_five_items_and_counts_the_rest(tmp_path):
+    names = [f"principal-{i}" for i in range(12)]
+    assert _said(tmp_path, details=names) == (
+        "principal-0; principal-1; principal-2; principal-3; principal-4; and 7 more"
+    )
+    # Long items: fewer are named, so that the count is never clipped off the message.
+    long = [f"{i} " + "x" * 250 for i in range(6)]
+    said = _said(tmp_path, details=long)
+    assert said.endswith("; and 4 more") and said.count("x" * 250) == 2
+    # Repeats are said once and do not count.
+    assert _said(tmp_path, details=["a", "b", "a", "a"]) == "a; b"
+
+
+def test_the_full_list_stays_in_the_evidence(tmp_path):
+    [policy] = _load(tmp_path, POLICY)
+    reasons = [f"role r{i} can read objects with no VPC condition" for i in range(12)]
+    storage = _storage(network_restricted=False, network_restricted_reasons=reasons)
+    [finding] = evaluate_policy(policy, Inventory([storage]), NOW)
+    assert finding.message.endswith("; and 7 more")
+    assert finding.evidence["network_restricted_reasons"] == reasons
+
+
+def test_hostile_values_in_records_and_fallbacks_stay_data(tmp_path):
+    hostile = {"name": "{name} {{7*7}}\n\x1b[31m" + "y" * 1000, "context": "{$check}"}
+    said = _said(tmp_path, details=[hostile, {"k": "{0.__class__}"}])
+    assert "{name} {{7*7}}\\n\\u001b[31m" in said
+    assert "{0.__class__}" in said  # printed as itself, never read as a placeholder
+    assert "\n" not in said and "\x1b" not in said
+    assert len(said) < 1000
 
 
 def test_lists_references_and_booleans_read_as_words(tmp_path):
