@@ -384,7 +384,7 @@ def _unused(
                 "summary": (
                     f"{people.who(pid)} can read {where}"
                     + (
-                        f" (through its {' and '.join(v.replace('_', ' ') for v in vias)})"
+                        f" through its {' and '.join(v.replace('_', ' ') for v in vias)}"
                         if vias
                         else ""
                     )

@@ -203,7 +203,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(None, unknown_reasons) if unknown else TRUE
     matched = [lbl for lbl, o in results if o.value is True]
     said = [
-        f" ({_clip_summary(summaries[i])})" if i in summaries else ""
+        _clip_summary(summaries[i]) if i in summaries else ""
         for i, (_lbl, o) in enumerate(results)
         if o.value is True
     ]
@@ -226,11 +226,12 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
         # An item that says what it is in words (`summary`, as linking writes for reads) is
-        # quoted: "who read how much from where" rather than only the test it matched.
+        # told by that sentence: "who read how much from where", not the test it matched (the
+        # values that matched are in the evidence, keyed by the item).
         return Outcome(
             False,
             tuple(
-                _unwanted(cond.item, lbl, ctx.params) + words
+                words if words else _unwanted(cond.item, lbl, ctx.params)
                 for lbl, words in zip(matched, said, strict=True)
             ),
         )
@@ -243,11 +244,12 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
 
 
 def _unwanted(item: Condition, label: str, params: Mapping[str, Any]) -> str:
-    """An item a `no_item` check found: "`formats[1]` is "pickle", and must not" for a plain
-    value; "`bulk_reads[bob]` must not be there: kind is one of [...]" for a record."""
+    """An item a `no_item` check found and that has no `summary` of its own: "`formats[1]` is
+    "pickle", and must not" for a plain value; "`readers[bob]`, whose kind is "anonymous""
+    for a record (the sentence names what was found; the check says it must not be)."""
     if isinstance(item, FieldTest) and not item.field:
         return f"{claim(item, label, params)}, and must not"
-    return f"{named(label)} must not be there: {claim(item, '', params).replace('`', '')}"
+    return f"{named(label)}, whose {claim(item, '', params).replace('`', '')}"
 
 
 # Operators that compare a value as a whole; an Unknown anywhere inside it makes them unknown.

@@ -560,7 +560,7 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     assert "holds models and can be read by anyone: " in public["message"]
     assert public["evidence"]["$check"] == (
         "`public` is true, and must not be; "
-        '`readers[azure-principal://anonymous]` must not be there: kind is "anonymous"'
+        '`readers[azure-principal://anonymous]`, whose kind is "anonymous"'
     )
     tls = found[("MW-STO-06", BAD)]
     assert tls["message"].endswith("holds models and accepts unencrypted (non-TLS) connections")

@@ -223,7 +223,7 @@ def test_unused_standing_access_is_named_and_fails_mw_iam_05(tmp_path: Path, fmt
     assert unused[arn(LEGACY)]["standing"] is True
     assert unused[arn(BREAKGLASS)]["standing"] is False  # just-in-time: not standing access
     assert unused[arn(LEGACY)]["summary"] == (
-        "role legacy-etl can read s3://models (through its identity policy) and read nothing in "
+        "role legacy-etl can read s3://models through its identity policy and read nothing in "
         "the 90 days the logs cover (2024-04-01T00:00:00Z to 2024-06-30T00:00:00Z)"
     )
     # Server access logs name the role session without its path: still the same role.

@@ -584,7 +584,7 @@ def test_quantifiers_over_refs() -> None:
     f = check("{field: readers, no_item: {field: kind, equals: anonymous}}", attrs, *PRINCIPALS)
     assert (f.status, f.message) == (
         "fail",
-        told(f'`readers[{P2}]` must not be there: kind is "anonymous"'),
+        told(f'`readers[{P2}]`, whose kind is "anonymous"'),
     )
     assert f.evidence == {
         "readers": [{"$ref": P1}, {"$ref": P2}],
@@ -716,7 +716,7 @@ GONE_REASON = (
         ("every_item", "human", "fail", f'`readers[{P1}].kind` is "service", and must be "human"'),
         ("every_item", "service", "error", f"cannot evaluate: {GONE_REASON}"),
         # no_item: a match decides; otherwise the unknown item could match
-        ("no_item", "service", "fail", f'`readers[{P1}]` must not be there: kind is "service"'),
+        ("no_item", "service", "fail", f'`readers[{P1}]`, whose kind is "service"'),
         ("no_item", "human", "error", f"cannot evaluate: {GONE_REASON}"),
     ],
 )
@@ -744,7 +744,7 @@ def test_quantifier_items_that_are_refs_are_followed_to_their_fields() -> None:
     f = check(f"{{field: readers, no_item: {{field: id, equals: '{P2}'}}}}", attrs, *PRINCIPALS)
     assert (f.status, f.message) == (
         "fail",
-        told(f'`readers[{P2}]` must not be there: id is "{P2}"'),
+        told(f'`readers[{P2}]`, whose id is "{P2}"'),
     )
     f = check("{field: readers, every_item: {field: type, equals: principal}}", attrs, *PRINCIPALS)
     assert f.status == "pass"
