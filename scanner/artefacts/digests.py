@@ -12,6 +12,9 @@ the archive the registry points at) and every per-file digest of a verified sign
 matches; false when a comparison was made and failed; Unknown (with the reason) when it could
 not be made: no linked artefact, files whose digests nobody computed, an algorithm with no
 counterpart on the files. Versions with nothing recorded get no `digest_match`.
+`digest_match_reasons` says the comparison in words, both digests shortened, so a failure
+names what differs ("the registry recorded sha256 902b1942b1af… and model.safetensors in
+s3://… has 5d41402abc4b…").
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from scanner.inventory import Inventory, Ref, Resource, Unknown
 _FILE_KEYS = {"sha256": ("sha256",), "etag": ("etag",), "md5": ("md5", "etag")}
 # Base64 lengths of the digests stores publish that way (S3 ChecksumSHA256, GCS md5Hash).
 _BASE64_LENGTHS = {"sha256": 44, "md5": 24}
+# Hex digits of a digest shown in words: enough to tell two apart by eye.
+SHORT_DIGEST = 12
+MAX_FILES_NAMED = 3
+
+
+def short(digest: str) -> str:
+    return digest if len(digest) <= SHORT_DIGEST else f"{digest[:SHORT_DIGEST]}…"
 
 
 def normalise_digest(algorithm: str, value: str) -> str:
@@ -144,14 +154,79 @@ def link_digests(inventory: Inventory) -> list[Resource]:
         match = digest_match(version, inventory)
         if match is None:
             continue
+        reasons = digest_reasons(version, inventory, match)
         out.append(
             Resource(
                 id=version.id,
                 type=version.type,
                 name=version.name,
                 source=version.source,
-                attributes={**version.attributes, "digest_match": match},
+                attributes={
+                    **version.attributes,
+                    "digest_match": match,
+                    "digest_match_reasons": reasons,
+                },
                 raw=version.raw,
             )
         )
     return out
+
+
+def digest_reasons(version: Resource, inventory: Inventory, match: Any) -> list[str]:
+    """`digest_match` in words: what the registry recorded and what storage holds."""
+    if isinstance(match, Unknown):
+        return [f"the digests could not be compared: {match.reason}"]
+    recorded = version.attributes.get("recorded_digest")
+    ref = version.attributes.get("artefact")
+    artefact = inventory.get(ref.id) if isinstance(ref, Ref) else None
+    where = artefact.id if artefact is not None else "storage"
+    files = artefact.attributes.get("files") if artefact is not None else None
+    files = files if isinstance(files, list) else []
+    out: list[str] = []
+    if not isinstance(recorded, Mapping):
+        out.append("the registry recorded no digest for the files")
+    else:
+        algorithm = str(recorded.get("algorithm", "")).lower()
+        value = normalise_digest(algorithm, str(recorded.get("value", "")))
+        said = f"the registry recorded {algorithm} {short(value)}"
+        if recorded.get("source"):
+            said += f" ({recorded['source']})"
+        matched, held = _held(algorithm, value, files)
+        if matched is not None:
+            out.append(f"{said}, which {matched} in {where} has")
+        elif held:
+            out.append(f"{said} but {where} holds {'; '.join(held)}")
+        else:
+            out.append(f"{said}, and no file in {where} has it")
+    signature = artefact.attributes.get("signature") if artefact is not None else None
+    if isinstance(signature, Mapping) and signature.get("verified") is True:
+        manifest = signature.get("manifest")
+        if manifest:
+            agrees = compare_manifest(manifest, files)
+            out.append(
+                "every file the verified signature lists has its signed sha256"
+                if agrees is True
+                else "a file differs from what the verified signature lists"
+            )
+    return out
+
+
+def _held(algorithm: str, value: str, files: Sequence[Any]) -> tuple[str | None, list[str]]:
+    """The file whose digest equals `value`, or the first files' digests, shortened."""
+    keys = _FILE_KEYS.get(algorithm, ())
+    held: list[str] = []
+    for entry in files:
+        if not isinstance(entry, Mapping):
+            continue
+        have = next((entry[k] for k in keys if isinstance(entry.get(k), str)), None)
+        if not isinstance(have, str):
+            continue
+        digest = normalise_digest(algorithm, have)
+        if digest == value:
+            return str(entry.get("path")), []
+        if len(held) < MAX_FILES_NAMED:
+            held.append(f"{entry.get('path')} with {algorithm} {short(digest)}")
+    more = sum(1 for e in files if isinstance(e, Mapping)) - len(held)
+    if held and more > 0:
+        held.append(f"and {more} other file(s)")
+    return None, held

@@ -144,3 +144,32 @@ def test_md5_compares_with_a_listed_md5_before_the_etag() -> None:
     assert compare_recorded({"algorithm": "md5", "value": digest}, files) is True
     assert compare_recorded({"algorithm": "md5", "value": as_base64}, files) is True
     assert compare_recorded({"algorithm": "md5", "value": "00" * 16}, files) is False
+
+
+def _reasons(*resources: Resource) -> list[str]:
+    (updated,) = link_digests(Inventory(resources))
+    return updated.attributes["digest_match_reasons"]
+
+
+def test_the_comparison_is_told_in_words_with_both_digests_short() -> None:
+    differs = {"algorithm": "sha256", "value": "00" * 32, "source": "version tag sha256"}
+    assert _reasons(version(differs), artefact()) == [
+        "the registry recorded sha256 000000000000… (version tag sha256) but s3://b/fraud/3 "
+        f"holds model.pkl with sha256 {SHA[:12]}…; MLmodel with sha256 {OTHER[:12]}…"
+    ]
+    same = {"algorithm": "sha256", "value": SHA, "source": "tag"}
+    assert _reasons(version(same), artefact()) == [
+        f"the registry recorded sha256 {SHA[:12]}… (tag), which model.pkl in s3://b/fraud/3 has"
+    ]
+    # No digest recorded, but a verified signature lists the files: said, with what was found.
+    signed = {
+        "verified": True,
+        "manifest": [{"path": "model.pkl", "algorithm": "sha256", "digest": SHA}],
+    }
+    assert _reasons(version(), artefact(signature=signed)) == [
+        "the registry recorded no digest for the files",
+        "every file the verified signature lists has its signed sha256",
+    ]
+    # Cannot compare: why, never a verdict.
+    [why] = _reasons(version(same, ref=Ref("s3://gone")))
+    assert why.startswith("the digests could not be compared: s3://gone")
