@@ -212,21 +212,23 @@ def digest_reasons(version: Resource, inventory: Inventory, match: Any) -> list[
 
 
 def _held(algorithm: str, value: str, files: Sequence[Any]) -> tuple[str | None, list[str]]:
-    """The file whose digest equals `value`, or the first files' digests, shortened."""
+    """The file whose digest equals `value`, or else what the files hold, shortened: model
+    files (those with a recognised `format`) first, since a registry records the model's
+    digest; the others (MLmodel, the signature) are only counted."""
     keys = _FILE_KEYS.get(algorithm, ())
-    held: list[str] = []
-    for entry in files:
-        if not isinstance(entry, Mapping):
-            continue
+    entries = [e for e in files if isinstance(e, Mapping)]
+    digested: list[tuple[Mapping[str, Any], str]] = []
+    for entry in entries:
         have = next((entry[k] for k in keys if isinstance(entry.get(k), str)), None)
         if not isinstance(have, str):
             continue
         digest = normalise_digest(algorithm, have)
         if digest == value:
             return str(entry.get("path")), []
-        if len(held) < MAX_FILES_NAMED:
-            held.append(f"{entry.get('path')} with {algorithm} {short(digest)}")
-    more = sum(1 for e in files if isinstance(e, Mapping)) - len(held)
+        digested.append((entry, digest))
+    models = [(e, d) for e, d in digested if e.get("format")] or digested
+    held = [f"{e.get('path')} with {algorithm} {short(d)}" for e, d in models[:MAX_FILES_NAMED]]
+    more = len(entries) - len(held)
     if held and more > 0:
-        held.append(f"and {more} other file(s)")
+        held[-1] += f" (and {more} other file{'s' if more > 1 else ''})"
     return None, held

@@ -157,6 +157,13 @@ def test_the_comparison_is_told_in_words_with_both_digests_short() -> None:
         "the registry recorded sha256 000000000000… (version tag sha256) but s3://b/fraud/3 "
         f"holds model.pkl with sha256 {SHA[:12]}…; MLmodel with sha256 {OTHER[:12]}…"
     ]
+    # Model files are named, the rest (MLmodel, the signature) counted: a registry records
+    # the model's digest, and a signature differs on every signing.
+    typed = [{**FILES[0], "format": "pickle"}, FILES[1], {"path": "model.sig", "sha256": SHA}]
+    assert _reasons(version(differs), artefact(typed)) == [
+        "the registry recorded sha256 000000000000… (version tag sha256) but s3://b/fraud/3 "
+        f"holds model.pkl with sha256 {SHA[:12]}… (and 2 other files)"
+    ]
     same = {"algorithm": "sha256", "value": SHA, "source": "tag"}
     assert _reasons(version(same), artefact()) == [
         f"the registry recorded sha256 {SHA[:12]}… (tag), which model.pkl in s3://b/fraud/3 has"
