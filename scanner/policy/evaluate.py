@@ -20,7 +20,7 @@ from scanner.policy.conditions import (
     evaluate,
     texts,
 )
-from scanner.policy.message import REASONS_SUFFIX, fields_read, render
+from scanner.policy.message import REASONS_SUFFIX, fields_read, listed, render
 from scanner.policy.model import Policy
 from scanner.policy.outcome import clip_evidence
 
@@ -152,14 +152,16 @@ def _fallback(
     check found, and the `<field>_reasons` of each derived attribute the failure names, so a
     policy gets the estate's own explanation ("role X can read … with no VPC condition")
     without writing a template."""
-    text = f"{resource.name}: {_message(outcome.reasons)}"
+    # Capped like a template's lists (message.listed): a check over a list names a few
+    # deciding items and counts the rest; the evidence keeps them all.
+    text = f"{resource.name}: {listed(texts(outcome.reasons), None)}"
     for path in sorted(fields_read([policy.check])):
         if f"`{path}`" not in text:
             continue
         why = inventory.resolve(resource, path + REASONS_SUFFIX)
         if isinstance(why, list) and why and all(isinstance(w, str) for w in why):
             record(path + REASONS_SUFFIX, why)
-            text += f". Why `{path}` is what it is: {'; '.join(dict.fromkeys(why))}"
+            text += f". Why `{path}` is what it is: {listed(why, None)}"
     return text
 
 

@@ -195,7 +195,7 @@ def render(
             continue
         fallback = fallbacks[index // 2]
         if part == CHECK_PLACEHOLDER:
-            out.append(_listed([_clean(c) for c in check], fallback))
+            out.append(listed(check, fallback))
             continue
         value = inventory.resolve(resource, part)
         if record is not None:
@@ -227,15 +227,16 @@ def _text(value: Any, inventory: Inventory, fallback: str | None = None) -> str:
         return "none" if isinstance(value, list | tuple) else NOT_RECORDED
     if isinstance(value, list | tuple):
         # Mapping over a list repeats values (six grants from one policy): each is said once.
-        return _listed([_words(v, inventory, 1) for v in value if not _absent(v)], fallback)
+        return listed([_words(v, inventory, 1) for v in value if not _absent(v)], fallback)
     return _words(value, inventory, 0)
 
 
-def _listed(items: list[str], fallback: str | None) -> str:
+def listed(items: Sequence[str], fallback: str | None) -> str:
     """Distinct items joined by "; ": the first MAX_LIST_ITEMS, fewer if they would run past
-    MAX_LIST_CHARS, then "and N more". The only place a message's list is capped; the whole
-    list stays in the finding's evidence."""
-    distinct = list(dict.fromkeys(items))
+    MAX_LIST_CHARS, then "and N more". The one place a message's list is capped (templates and
+    the message of a policy without one); the whole list stays in the finding's evidence.
+    Items are cleaned here too: sentences the evaluator or a source wrote quote the estate."""
+    distinct = list(dict.fromkeys(_clean(item) for item in items))
     if not distinct:
         return fallback if fallback is not None else "none"
     shown: list[str] = []
@@ -266,7 +267,10 @@ def _words(value: Any, inventory: Inventory, depth: int) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
-        return str(int(value)) if value.is_integer() else f"{value:.3f}".rstrip("0")
+        if value.is_integer():
+            return str(int(value))
+        plain = f"{value:.3f}".rstrip("0").rstrip(".")
+        return plain if plain not in ("0", "-0") else f"{value:.3g}"
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if depth >= MAX_DEPTH:

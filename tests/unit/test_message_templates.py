@@ -7,12 +7,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.bundled import bundled_dir
 from scanner.inventory import Inventory, Ref, Resource, Unknown
 from scanner.policy.evaluate import CHECK_DETAIL, evaluate_policy
 from scanner.policy.loader import PolicyError, load_policy_dirs
-from scanner.policy.message import TemplateError, parse_template
+from scanner.policy.message import TemplateError, parse_template, render
 
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 
@@ -225,6 +227,8 @@ def test_records_read_by_their_name_never_as_json(tmp_path):
         (2.0, "2"),
         (0.125, "0.125"),
         (1 / 3, "0.333"),
+        (0.00001234, "1.23e-05"),
+        (-2.5, "-2.5"),
         (float("nan"), "nan"),
         (dt.date(2025, 1, 2), "2025-01-02"),
         (True, "yes"),
@@ -316,3 +320,39 @@ def test_every_builtin_policy_has_a_template():
     policies = load_policy_dirs([bundled_dir("policies")]).policies
     assert policies
     assert [p.id for p in policies if p.message is None] == []
+
+
+def test_without_a_template_a_long_list_is_capped_the_same_way(tmp_path):
+    no_template = "\n".join(line for line in POLICY.splitlines() if not line.startswith("message"))
+    [policy] = _load(tmp_path, no_template)
+    reasons = [f"role r{i} can read objects with no VPC condition\n" for i in range(9)]
+    storage = _storage(network_restricted=False, network_restricted_reasons=reasons)
+    [finding] = evaluate_policy(policy, Inventory([storage]), NOW)
+    assert finding.message.endswith("role r4 can read objects with no VPC condition\\n; and 4 more")
+    assert "\n" not in finding.message
+    assert finding.evidence["network_restricted_reasons"] == reasons
+
+
+_ANY_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=400)
+    | st.builds(Unknown, st.text(max_size=400)),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=20), inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=_ANY_VALUE)
+def test_any_value_renders_as_one_bounded_line_of_words(value):
+    """Whatever a source reports (nested records, Unknowns, control characters, huge text),
+    the message is one line, bounded, and never a crash."""
+    template = parse_template("{name}: {details|nothing recorded}")
+    storage = _storage(details=value)
+    said = render(template, storage, Inventory([storage]))
+    assert said.startswith("acme-models-prod: ")
+    assert "\n" not in said and "\x1b" not in said and "\u2028" not in said
+    assert len(said) < 4000
