@@ -54,7 +54,10 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
         falses = [o for o in outcomes if o.value is False]
         if falses:
             return Outcome(
-                False, tuple(r for o in falses for r in o.reasons), all(o.absent for o in falses)
+                False,
+                tuple(r for o in falses for r in o.reasons),
+                all(o.absent for o in falses),
+                tuple(i for o in falses for i in o.items),
             )
         unknown = [o for o in outcomes if o.value is None]
         if unknown:
@@ -72,6 +75,7 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
             False,
             (lambda: f"every alternative fails: {'; '.join(dict.fromkeys(texts(reasons)))}",),
             any(o.absent for o in outcomes),
+            tuple(i for o in outcomes for i in o.items),
         )
     if isinstance(cond, Not):
         inner = evaluate(cond.item, subject, ctx, prefix)
@@ -179,8 +183,10 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return failed(lambda: f"{named(label)} is {shown(value)}, not a list")
     results: list[tuple[str, Outcome]] = []
     summaries: dict[int, str] = {}  # by position: several items may share one label
+    items: list[Any] = []  # by position, as listed (a reference, not what it points to)
     for index, item in enumerate(value):
         item_label = _item_label(label, index, item)
+        items.append(item)
         if isinstance(item, Ref):
             deref = ctx.inventory.deref(item)
             item = deref
@@ -198,7 +204,14 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         falses = [o for _, o in results if o.value is False]
         if falses:
             return Outcome(
-                False, tuple(r for o in falses for r in o.reasons), all(o.absent for o in falses)
+                False,
+                tuple(r for o in falses for r in o.reasons),
+                all(o.absent for o in falses),
+                tuple(
+                    _item_words(items[i], lbl, ctx)
+                    for i, (lbl, o) in enumerate(results)
+                    if o.value is False
+                ),
             )
         return Outcome(None, unknown_reasons) if unknown else TRUE
     matched = [lbl for lbl, o in results if o.value is True]
@@ -234,6 +247,11 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
                 words if words else _unwanted(cond.item, lbl, ctx.params)
                 for lbl, words in zip(matched, said, strict=True)
             ),
+            items=tuple(
+                _item_words(items[i], lbl, ctx)
+                for i, (lbl, o) in enumerate(results)
+                if o.value is True
+            ),
         )
     if unknown:
         return Outcome(None, unknown_reasons)
@@ -241,6 +259,36 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if absent_items:
         return Outcome(False, tuple(r for o in absent_items for r in o.reasons), absent=True)
     return TRUE
+
+
+def _item_words(item: Any, label: str, ctx: EvalContext) -> Reason:
+    """A list item as a person names it, for `{$items}`: its `summary`; the name of the
+    resource a reference points to; a record's name or id; a grant's principal (and the
+    policy that grants it); else its label. Built only if a message reads it."""
+
+    def say() -> str:
+        if isinstance(item, Ref):
+            return say_ref(item)
+        if isinstance(item, Mapping):
+            for key in ("summary", "name", "id"):
+                if isinstance(item.get(key), str) and item[key].strip():
+                    return str(item[key])
+            principal = item.get("principal")
+            if isinstance(principal, Ref | str):
+                who = say_ref(principal)
+                policy = item.get("policy")
+                return f"{who} through {policy}" if isinstance(policy, str) and policy else who
+        if isinstance(item, str | int | float):
+            return str(item)
+        return label
+
+    def say_ref(value: Ref | str) -> str:
+        if isinstance(value, Ref):
+            target = ctx.inventory.get(value.id)
+            return target.name if target is not None and target.name else value.id
+        return value
+
+    return say
 
 
 def _unwanted(item: Condition, label: str, params: Mapping[str, Any]) -> str:

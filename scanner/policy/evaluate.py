@@ -135,7 +135,12 @@ def _evaluate_one(
     detail = _message(outcome.reasons)
 
     text = render(
-        policy.message, resource, inventory, record, list(dict.fromkeys(texts(outcome.reasons)))
+        policy.message,
+        resource,
+        inventory,
+        record,
+        list(dict.fromkeys(texts(outcome.reasons))),
+        texts(outcome.items),
     )
     ctx.evidence[CHECK_DETAIL] = detail
     return done("fail", _clip(text))

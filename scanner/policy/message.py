@@ -44,6 +44,9 @@ OWN_FIELDS = ("id", "type", "name", "source")
 # The evaluator's own sentence about the failure: for checks over lists, where only the
 # evaluation knows which items decided ("`unused_readers[role/x].standing` is true …").
 CHECK_PLACEHOLDER = "$check"
+# The list items that decided the failure, by name: an `every_item` check's failing items, a
+# `no_item` check's matches ("standing human readers: alice; bob", not every reader).
+ITEMS_PLACEHOLDER = "$items"
 REASONS_SUFFIX = "_reasons"
 MAX_VALUE_CHARS = 300
 MAX_REASON_CHARS = 150
@@ -163,7 +166,7 @@ def unknown_placeholders(template: MessageTemplate, read: Iterable[str]) -> list
     reads (`grants.action` when the check reads `grants`), and that attribute's reasons
     (`network_restricted_reasons`, `serialization.unsafe_reasons`).
     """
-    allowed = {*OWN_FIELDS, CHECK_PLACEHOLDER}
+    allowed = {*OWN_FIELDS, CHECK_PLACEHOLDER, ITEMS_PLACEHOLDER}
     for path in read:
         root = path.split(".")[0]
         allowed.update((root, root + REASONS_SUFFIX, path + REASONS_SUFFIX))
@@ -180,10 +183,11 @@ def render(
     inventory: Inventory,
     record: Callable[[str, Any], None] | None = None,
     check: Sequence[str] = (),
+    items: Sequence[str] = (),
 ) -> str:
     """The template with every placeholder replaced by the resource's value, as plain text;
     `{$check}` by `check`, the evaluator's sentences about the failure (one per deciding
-    item, capped like any list).
+    item, capped like any list); `{$items}` by `items`, the deciding list items by name.
 
     `record` receives each value read, so that the evidence shows what the message says.
     """
@@ -196,6 +200,9 @@ def render(
         fallback = fallbacks[index // 2]
         if part == CHECK_PLACEHOLDER:
             out.append(listed(check, fallback))
+            continue
+        if part == ITEMS_PLACEHOLDER:
+            out.append(listed(items, fallback))
             continue
         value = inventory.resolve(resource, part)
         if record is not None:

@@ -34,6 +34,10 @@ class Outcome:
     # False only because an attribute is not set. Negating that must not make it pass: `not`
     # of "public is not set" is still "public is not set", never "public is not true".
     absent: bool = False
+    # For a False: the list items that decided it, in words (an `every_item` check's failing
+    # items, a `no_item` check's matches), for a message template's `{$items}`. A template
+    # listing the whole list would also name the items that passed.
+    items: tuple[Reason, ...] = ()
 
 
 TRUE = Outcome(True)

@@ -356,3 +356,68 @@ def test_any_value_renders_as_one_bounded_line_of_words(value):
     assert said.startswith("acme-models-prod: ")
     assert "\n" not in said and "\x1b" not in said and "\u2028" not in said
     assert len(said) < 4000
+
+
+ITEMS_POLICY = """\
+id: T-IAM-02
+title: No standing human readers
+severity: high
+maturity: applied
+resource: storage
+message: "{name} has standing human readers: {$items|none named}"
+check:
+  field: readers
+  every_item:
+    any:
+      - {field: kind, not_equals: human}
+      - {field: just_in_time, equals: true}
+"""
+
+
+def test_items_names_the_list_items_that_decided_not_the_whole_list(tmp_path):
+    [policy] = _load(tmp_path, ITEMS_POLICY)
+    people = [
+        Resource("arn:aws:iam::1:role/serve", "principal", "serve", "aws", {"kind": "service"}),
+        Resource("arn:aws:iam::1:user/alice", "principal", "alice", "aws", {"kind": "human"}),
+        Resource("arn:aws:iam::1:user/bob", "principal", "bob", "aws", {"kind": "human"}),
+        Resource(
+            "arn:aws:iam::1:role/jit",
+            "principal",
+            "jit",
+            "aws",
+            {"kind": "human", "just_in_time": True},
+        ),
+    ]
+    storage = _storage(readers=[Ref(p.id) for p in people])
+    [finding] = evaluate_policy(policy, Inventory([storage, *people]), NOW)
+    assert finding.message == "acme-models-prod has standing human readers: alice; bob"
+    # The evaluator's account stays in the evidence, per item.
+    assert "`readers[arn:aws:iam::1:user/bob].kind`" in finding.evidence[CHECK_DETAIL]
+
+
+def test_items_of_grant_records_name_the_principal_and_the_policy(tmp_path):
+    [policy] = _load(
+        tmp_path,
+        """\
+id: T-IAM-04
+title: No unrestricted cross-account read
+severity: high
+maturity: applied
+resource: storage
+message: "{name} lets another account read it with no restriction: {$items}"
+check:
+  field: access_grants
+  every_item:
+    any:
+      - {field: cross_account, equals: false}
+      - {field: restricted_by, count_at_least: 1}
+""",
+    )
+    partner = Resource("arn:aws:iam::2:root", "principal", "account 2", "aws", {})
+    grants = [
+        {"principal": Ref("arn:aws:iam::1:role/serve"), "cross_account": False, "policy": "p1"},
+        {"principal": Ref(partner.id), "cross_account": True, "restricted_by": [], "policy": "bp"},
+        {"principal": "*", "cross_account": True, "restricted_by": []},
+    ]
+    [finding] = evaluate_policy(policy, Inventory([_storage(access_grants=grants), partner]), NOW)
+    assert finding.message.endswith("with no restriction: account 2 through bp; *")
