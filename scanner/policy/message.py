@@ -258,6 +258,7 @@ def listed(items: Sequence[str], fallback: str | None) -> str:
 
 
 def _words(value: Any, inventory: Inventory, depth: int) -> str:
+    """One value in words; `depth` bounds how far nested records and lists are followed."""
     if isinstance(value, Unknown):
         return f"unknown ({_clean(value.reason, MAX_REASON_CHARS)})"
     if value is MISSING or value is None:
@@ -301,12 +302,10 @@ def _record(value: Mapping[Any, Any], inventory: Inventory, depth: int) -> str:
         if isinstance(context, str) and context.strip():
             return f"{name} ({context})"
         return str(name)
-    pairs = [
-        f"{k} {_words(v, inventory, depth + 1)}"
-        for k, v in list(value.items())[:MAX_LIST_ITEMS]
-        if not _absent(v)
-    ]
-    return ", ".join(pairs) or "none"
+    present = [(k, v) for k, v in value.items() if not _absent(v)]
+    pairs = [f"{k} {_words(v, inventory, depth + 1)}" for k, v in present[:MAX_LIST_ITEMS]]
+    more = len(present) - len(pairs)
+    return ", ".join(pairs) + (f" and {more} more" if more > 0 else "") if pairs else "none"
 
 
 def _clean(text: str, limit: int = MAX_VALUE_CHARS) -> str:

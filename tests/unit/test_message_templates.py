@@ -218,6 +218,8 @@ def test_records_read_by_their_name_never_as_json(tmp_path):
     assert _said(tmp_path, details=code) == "repo https://git.example/ml, commit abc1234"
     nested = {"a": {"b": {"c": {"d": 1}}}}
     assert "{" not in _said(tmp_path, details=nested)
+    wide = {f"k{i}": i for i in range(8)} | {"empty": None}
+    assert _said(tmp_path, details=wide) == "k0 0, k1 1, k2 2, k3 3, k4 4 and 3 more"
 
 
 @pytest.mark.parametrize(
