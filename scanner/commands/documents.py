@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner import results
-from scanner.outputs.interface import write_atomically
+from scanner.outputs.interface import output_digests, write_atomically
+from scanner.outputs.json_writer import JsonWriter
 from scanner.outputs.registry import writers_for
 
 
@@ -24,11 +25,21 @@ def render_all(
     document: dict[str, Any],
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
-    """Every format rendered in memory first, then written atomically: all or nothing."""
+    """Every format rendered in memory first, then written atomically. results.json, when it
+    is among them, is rendered last with the digests of the others (`scan.outputs`) and renamed
+    into place last: it is the index that tells a consistent output set from a mixed one."""
     files: dict[str, bytes] = {}
+    index: JsonWriter | None = None
     for writer in writers_for(formats, options):
+        if isinstance(writer, JsonWriter):
+            index = writer
+            continue
         files.update(writer.render(document))
-    return write_atomically(out_dir, files)
+    if index is None:
+        return write_atomically(out_dir, files)
+    indexed = {**document, "scan": {**document["scan"], "outputs": output_digests(files)}}
+    files.update(index.render(indexed))
+    return write_atomically(out_dir, files, last=index.filename)
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
