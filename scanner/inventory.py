@@ -44,6 +44,31 @@ class Unknown:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Resources that may exist but were not reported: a listing failed (a bucket listing was
+    denied, a registry search answered with garbage, a whole source failed).
+
+    Linking computes facts about *all* resources of a type ("no production version is stored
+    in this bucket", "no endpoint runs in this VPC"); where resources of that type may be
+    missing, such a negative is not known, so it is `Unknown(reason)` instead of false. A gap
+    limited to an account and region (`None`: anywhere) leaves the others' answers alone.
+    """
+
+    types: frozenset[str]
+    reason: str
+    account: str | None = None
+    region: str | None = None
+
+    def covers(self, rtype: str, account: Any = None, region: Any = None) -> bool:
+        """Whether resources of `rtype` in that account and region may be missing."""
+        if rtype not in self.types:
+            return False
+        if self.account is not None and account is not None and account != self.account:
+            return False
+        return self.region is None or region is None or region == self.region
+
+
+@dataclass(frozen=True)
 class Ref:
     """A reference to another resource by id; resolution follows it."""
 

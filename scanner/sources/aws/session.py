@@ -14,9 +14,12 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.inventory import Unknown
-from scanner.sources.aws.context import AwsContext
+from scanner.sources.aws import answers
+from scanner.sources.aws.context import AwsContext, classify, client_config, install_checks
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.faults import Fault, FaultKind
 from scanner.sources.interface import SourceError
+from scanner.sources.watch import CallWatch
 
 DEFAULT_REGION = "us-east-1"
 
@@ -72,63 +75,101 @@ def base_session(text: str, options: AwsOptions) -> Any:
     return session
 
 
-def _failure(text: str, exc: Exception) -> SourceError:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-
-    if isinstance(exc, NoCredentialsError):
-        raise UsageError(f"source {text!r}: no AWS credentials found") from None
-    if isinstance(exc, EndpointConnectionError):
-        return SourceError(f"source {text!r}: cannot reach the AWS endpoint: {exc}")
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "error")
-        return SourceError(f"source {text!r}: credentials rejected or call failed ({code})")
-    return SourceError(f"source {text!r}: {type(exc).__name__}: {exc}")
+def _failure(text: str, fault: Fault) -> SourceError:
+    """The one line a failed credential check is, naming the operation and the fault."""
+    if fault.kind is FaultKind.DENIED:
+        return SourceError(f"source {text!r}: credentials rejected ({fault.operation} denied)")
+    if fault.kind is FaultKind.UNREACHABLE:
+        return SourceError(f"source {text!r}: cannot reach the AWS endpoint: {fault.reason}")
+    return SourceError(f"source {text!r}: cannot check the credentials: {fault.reason}")
 
 
-def accounts(text: str, options: AwsOptions) -> tuple[list[Account], list[str]]:
+class _Probe:
+    """STS calls made before any context exists: the same retries, timeouts and answer checks
+    as every other call of the source (adaptive mode, `max_attempts`), one line per fault."""
+
+    def __init__(self, session: Any, region: str, options: AwsOptions, watch: CallWatch) -> None:
+        self.options = options
+        self.region = region
+        config = client_config(
+            options.max_attempts,
+            read_timeout=options.read_timeout,
+            connect_timeout=options.connect_timeout,
+        )
+        self.client = session.client("sts", region_name=region, config=config)
+        install_checks(self.client, watch)
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """The answer; raises NoCredentialsError (a usage error) or `_ProbeFault`."""
+        from botocore.exceptions import NoCredentialsError
+
+        method = {"GetCallerIdentity": "get_caller_identity", "AssumeRole": "assume_role"}
+        model = self.client.meta.service_model.operation_model(operation)
+        try:
+            answer: dict[str, Any] = getattr(self.client, method[operation])(**params)
+            answers.check_fields("sts", model, answer)
+        except NoCredentialsError:
+            raise
+        except Exception as exc:  # every fault of the probe is one line, never a traceback
+            name = f"sts:{operation}"
+            raise _ProbeFault(
+                classify(exc, name, name, self.region, self.options.read_timeout)
+            ) from None
+        return answer
+
+
+class _ProbeFault(Exception):
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.reason)
+        self.fault = fault
+
+
+def accounts(
+    text: str, options: AwsOptions, watch: CallWatch | None = None
+) -> tuple[list[Account], list[str]]:
     """One session per account; problems for roles that could not be assumed."""
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import NoCredentialsError
 
     session = base_session(text, options)
     region = session.region_name or DEFAULT_REGION
-    # The first call doubles as the reachability probe: few retries, so an endpoint that is
-    # down fails in seconds rather than after the full adaptive back-off.
-    probe = Config(retries={"max_attempts": min(options.max_attempts, 3)}, connect_timeout=10)
-    sts = session.client("sts", region_name=region, config=probe)
-    if not options.role_arns:
-        try:
-            identity = sts.get_caller_identity()
-        except (BotoCoreError, ClientError) as exc:
-            raise _failure(text, exc) from None
-        account = str(identity["Account"])
-        return [Account(account, session, f"account {account}")], []
-    out: list[Account] = []
-    problems: list[str] = []
-    last: Exception | None = None
-    for arn in options.role_arns:
-        try:
-            creds = sts.assume_role(RoleArn=arn, RoleSessionName="modelward-scan")["Credentials"]
-        except (BotoCoreError, ClientError) as exc:
-            last = exc
-            problems.append(f"{arn}: cannot assume role ({_code(exc)})")
-            continue
-        assumed = new_session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=region,
-        )
-        out.append(Account(arn.split(":")[4], assumed, arn))
+    # The first call doubles as the reachability probe: an endpoint that is down fails after
+    # two attempts without an answer (`context.GIVE_UP_AFTER`), throttling is retried in full.
+    probe = _Probe(session, region, options, watch or CallWatch())
+    try:
+        if not options.role_arns:
+            identity = probe.call("GetCallerIdentity")
+            account = str(identity["Account"])
+            return [Account(account, session, f"account {account}")], []
+        out: list[Account] = []
+        problems: list[str] = []
+        last: Fault | None = None
+        for arn in options.role_arns:
+            try:
+                answer = probe.call("AssumeRole", RoleArn=arn, RoleSessionName="modelward-scan")
+                creds = answer["Credentials"]
+                assumed = new_session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                    region_name=region,
+                )
+            except _ProbeFault as exc:
+                last = exc.fault
+                problems.append(f"{arn}: cannot assume role ({exc.fault.reason})")
+                continue
+            except (KeyError, TypeError):
+                last = Fault(FaultKind.MALFORMED, "sts:AssumeRole", "no credentials in it")
+                problems.append(f"{arn}: cannot assume role ({last.reason})")
+                continue
+            out.append(Account(arn.split(":")[4], assumed, arn))
+    except NoCredentialsError:
+        raise UsageError(f"source {text!r}: no AWS credentials found") from None
+    except _ProbeFault as exc:
+        raise _failure(text, exc.fault) from None
     if not out:
         assert last is not None
         raise _failure(text, last)
     return out, problems
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
 
 
 def regions(ctx: AwsContext, options: AwsOptions) -> tuple[list[str], list[str]]:

@@ -10,6 +10,13 @@ then, once every account is read: access evaluation (IAM x bucket policies, acro
 scanned accounts), CloudTrail coverage, and the resources (artefacts through the object-store
 builder, pickle-based ones scanned within `integrity_max_bytes`).
 A collector that fans out (describe every endpoint) does so on the same pool (`ctx.map`).
+
+A failure costs what it touches (docs/design.md, "Fail-closed at the wire"): a failed call is
+an Unknown on the attributes it feeds (`AwsContext`); a bucket whose task fails keeps its
+storage resource with every setting Unknown; IAM or CloudTrail that cannot be read makes the
+readers and read-event coverage Unknown, never empty; a listing that fails (buckets, a
+region's endpoints) is a `Gap`, so linking claims nothing negative about what it would have
+listed.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from scanner.inventory import Resource, Unknown
+from scanner.inventory import Gap, Resource, Unknown
 from scanner.sources.aws import (
     apigateway,
     build,
@@ -33,17 +40,40 @@ from scanner.sources.aws import (
 )
 from scanner.sources.aws.access import Scope, evaluate_bucket
 from scanner.sources.aws.collected import AccountScan, AwsCollected
-from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.options import parse_options
 from scanner.sources.interface import Collection, Progress, SourceSpec
+from scanner.sources.watch import watch_of
 
 # Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
 # name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
 REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
+# What each regional collector reports, for the gap its failure leaves.
+REGIONAL_TYPES: dict[str, frozenset[str]] = {
+    "sagemaker": frozenset({"model", "model_version", "endpoint"}),
+    "apigateway": frozenset({"endpoint"}),
+    "ec2": frozenset({"network"}),
+    "guardduty": frozenset({"threat_detection"}),
+}
+STORAGE_TYPES = frozenset({"storage", "artefact"})
 
 
 class AwsSource:
     """Read-only view of AWS accounts through boto3's standard credential chain."""
+
+    produces = frozenset(
+        {
+            "storage",
+            "artefact",
+            "principal",
+            "audit_trail",
+            "endpoint",
+            "model",
+            "model_version",
+            "network",
+            "threat_detection",
+        }
+    )
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
@@ -53,8 +83,9 @@ class AwsSource:
     def collect(self, progress: Progress) -> Collection:
         text = self.spec.text
         opts = self.options
+        watch = watch_of(progress)
         self.calls = {}
-        found, problems = session.accounts(text, opts)
+        found, problems = session.accounts(text, opts, watch)
         scans: list[AccountScan] = []
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="aws") as pool:
             for acct in found:
@@ -64,6 +95,9 @@ class AwsSource:
                     max_attempts=opts.max_attempts,
                     max_pool=opts.workers,
                     pool=pool,
+                    read_timeout=opts.read_timeout,
+                    connect_timeout=opts.connect_timeout,
+                    watch=watch,
                 )
                 regions, region_problems = session.regions(ctx, opts)
                 problems.extend(region_problems)
@@ -71,14 +105,17 @@ class AwsSource:
                 scans.append(self._scan_account(ctx, regions, pool, progress))
         resources, more = self._assemble(scans)
         problems.extend(more)
+        gaps: list[Gap] = []
         for scan in scans:
             problems.extend(scan.problems)
-            problems.extend(line for line in scan.ctx.failure_summary() if not _content_read(line))
+            problems.extend(line for line in scan.ctx.problems() if not _content_read(line))
+            gaps.extend(scan.gaps)
             for name, count in scan.ctx.calls.items():
                 self.calls[name] = self.calls.get(name, 0) + count
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
             problems=tuple(dict.fromkeys(problems)),
+            gaps=tuple(dict.fromkeys(gaps)),
         )
 
     # ---------------------------------------------------------------------------------------
@@ -114,16 +151,26 @@ class AwsSource:
         ]
 
         buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
-        if isinstance(buckets, Unknown):
-            scan.problems.append(f"account {ctx.account}: cannot list buckets ({buckets.reason})")
+        if not isinstance(buckets, list):
+            reason = buckets if isinstance(buckets, Unknown) else Unknown("bucket listing failed")
+            scan.problems.append(f"account {ctx.account}: cannot list buckets ({reason.reason})")
+            scan.unlisted(STORAGE_TYPES, f"buckets unlisted: {reason.reason}")
             buckets = []
-        progress(f"{self.spec.text}: account {ctx.account}: {len(buckets or [])} buckets")
+        listed = [b for b in buckets if isinstance(b, dict) and isinstance(b.get("Name"), str)]
+        if len(listed) != len(buckets):
+            why = "malformed answer from s3:ListBuckets (a bucket without a name)"
+            scan.problems.append(f"account {ctx.account}: {why}")
+            scan.unlisted(STORAGE_TYPES, why)
+        progress(f"{self.spec.text}: account {ctx.account}: {len(listed)} buckets")
         selected = set(regions) if opts.regions is not None else None
-        bucket_futures = [pool.submit(self._bucket, ctx, b, keys, selected) for b in buckets or []]
-        for f in bucket_futures:
-            facts = self._result(f, scan, "S3 bucket")
+        bucket_futures = [(b, pool.submit(self._bucket, ctx, b, keys, selected)) for b in listed]
+        for listed_bucket, f in bucket_futures:
+            facts = self._result(f, scan, f"S3 bucket {listed_bucket['Name']}")
             if isinstance(facts, s3.BucketFacts):
                 scan.buckets.append(facts)
+            elif f.exception() is not None:
+                # The bucket's task failed: the bucket is still there, and unread.
+                scan.buckets.append(s3.unreadable(listed_bucket, ctx, home, f.exception()))
         tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
         reads = [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]
         for read in reads:
@@ -131,21 +178,36 @@ class AwsSource:
         progress(f"{self.spec.text}: account {ctx.account}: sniffed {len(tasks)} objects")
 
         loaded = self._result(iam_future, scan, "IAM")
-        scan.iam = loaded if isinstance(loaded, iam.IamAccount | Unknown) else None
+        scan.iam = (
+            loaded
+            if isinstance(loaded, iam.IamAccount | Unknown)
+            else Unknown("IAM could not be read: its collector failed")
+        )
         if isinstance(scan.iam, Unknown):
             scan.problems.append(f"account {ctx.account}: IAM unreadable ({scan.iam.reason})")
-        elif scan.iam is not None:
+        else:
             scan.problems.extend(scan.iam.problems)
         pab = self._result(pab_future, scan, "account public-access block")
-        scan.account_pab = _pab(pab)
+        failed_pab = pab_future.exception() is not None
+        scan.account_pab = (
+            Unknown("the account public-access block could not be read")
+            if (failed_pab)
+            else _pab(pab)
+        )
         described = self._result(trails_future, scan, "CloudTrail")
         if isinstance(described, tuple):
             scan.trails, trail_problems, scan.trails_denied = described
             scan.problems.extend(trail_problems)
+        else:
+            scan.trails_denied = Unknown("CloudTrail could not be read: its collector failed")
         for name, region, collecting in regional:
             got = self._result(collecting, scan, f"{name} collector in {region}")
             if isinstance(got, AwsCollected):
                 scan.collected.append(got)
+                scan.gaps.extend(got.gaps)
+            else:
+                reason = f"the {name} collector failed in {region}"
+                scan.unlisted(REGIONAL_TYPES[name], reason, region)
         return scan
 
     def _bucket(
@@ -171,11 +233,10 @@ class AwsSource:
 
     @staticmethod
     def _result(future: Future[Any], scan: AccountScan, what: str) -> Any:
-        """A task's result; a failed call is a problem line, never a crashed scan."""
+        """A task's result; a task that raised is a problem line, never a crashed scan (calls
+        themselves never raise: `AwsContext`)."""
         try:
             return future.result()
-        except AwsCallError as exc:
-            scan.problems.append(f"account {scan.ctx.account}: {what}: {exc}")
         except Exception as exc:  # a bug in one collector must not hide the others' results
             scan.problems.append(
                 f"account {scan.ctx.account}: {what}: internal error: {type(exc).__name__}: {exc}"
