@@ -122,7 +122,16 @@ class Builder:
         self, scans: list[AccountScan], accesses: dict[str, BucketAccess]
     ) -> list[Resource]:
         by_principal: dict[str, list[GrantRecord]] = defaultdict(list)
-        unknown: Unknown | None = None
+        # A bucket that was not listed, or not read, may grant anyone anything: no principal's
+        # reads are known then (never "reads nothing").
+        unknown: Unknown | None = next(
+            (
+                Unknown(f"some buckets are unlisted ({gap.reason})")
+                for scan in scans
+                if (gap := scan.unlisted_any("storage")) is not None
+            ),
+            None,
+        )
         external: dict[str, str] = {}
         for access in accesses.values():
             if isinstance(access.grants, Unknown):

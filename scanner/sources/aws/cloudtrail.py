@@ -60,13 +60,17 @@ def describe(ctx: AwsContext, regions: Sequence[str]) -> tuple[list[Trail], list
     denied: Unknown | None = None
     for region in regions:
         answer = ctx.call("cloudtrail", region, "describe_trails", includeShadowTrails=True)
-        if isinstance(answer, Unknown):
+        listed = ctx.items(
+            answer.get("trailList") if isinstance(answer, dict) else answer,
+            "cloudtrail:DescribeTrails",
+            "TrailARN",
+        )
+        if not isinstance(listed, list):
             if denied is None:
-                denied = answer
+                denied = listed if isinstance(listed, Unknown) else Unknown("no trail list")
             continue
-        for t in (answer or {}).get("trailList", []):
-            if t.get("TrailARN"):
-                seen.setdefault(t["TrailARN"], t)
+        for t in listed:
+            seen.setdefault(t["TrailARN"], t)
     trails: list[Trail] = []
     problems: list[str] = []
     for arn, t in sorted(seen.items()):

@@ -301,9 +301,12 @@ class AwsContext:
         *,
         absent: Iterable[str] = (),
         action: str | None = None,
+        item_key: str | tuple[str, ...] = (),
         **params: Any,
     ) -> list[Any] | Unknown | None:
-        """Every item of a paginated listing, or Unknown if any page failed."""
+        """Every item of a paginated listing, or Unknown if any page failed. With `item_key`,
+        every item must be an object naming itself by that key (or keys): an item that does
+        not is a malformed answer, never a resource silently skipped."""
         client, operation, name = self._names(service, region, method, action)
         model = client.meta.service_model.operation_model(operation)
         items: list[Any] = []
@@ -319,6 +322,7 @@ class AwsContext:
                     found = page.get(result_key, [])
                     if not isinstance(found, list):
                         raise MalformedAnswer(f"{service}:{operation}", f"{result_key} not a list")
+                    _named(found, f"{service}:{operation}", item_key)
                     items.extend(found)
         except Exception as exc:  # every fault of one call (SDK, wire, hooks) is an Unknown
             return self._outcome(exc, name, f"{service}:{operation}", region, absent)
@@ -362,6 +366,27 @@ class AwsContext:
         if isinstance(exc, ClientError) and _error_code(exc) in set(absent):
             return None
         return self.faults.record(classify(exc, name, operation, region, self.read_timeout))
+
+    def malformed(self, operation: str, why: str) -> Unknown:
+        """An answer whose items lack what the collector needs (found after the call's own
+        checks): recorded like any fault of the call."""
+        return self.faults.record(Fault(FaultKind.MALFORMED, operation, why))
+
+    def items(
+        self, listed: Any, operation: str, key: str | tuple[str, ...]
+    ) -> list[Any] | Unknown | None:
+        """`listed` when it is a list whose every item names itself by `key` (see `_named`),
+        else a malformed answer (recorded): an item skipped would be a resource silently
+        missing from the scan."""
+        if listed is None or isinstance(listed, Unknown):
+            return listed
+        if not isinstance(listed, list):
+            return self.malformed(operation, "not a list")
+        try:
+            _named(listed, operation, key)
+        except MalformedAnswer as exc:
+            return self.faults.record(exc.fault)
+        return listed
 
     def _count(self, name: str) -> None:
         with self._count_lock:  # Counter += is a read-modify-write: not atomic across threads
@@ -430,6 +455,14 @@ def install_checks(client: Any, watch: CallWatch) -> None:
     events.register("before-parse", answers.check_body)
     events.register("request-created", before_attempt)
     events.register("needs-retry", after_attempt)
+
+
+def _named(items: list[Any], operation: str, keys: str | tuple[str, ...]) -> None:
+    """Raise MalformedAnswer unless every item is an object with each of `keys` as text."""
+    for key in (keys,) if isinstance(keys, str) else keys:
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get(key), str) or not item[key]:
+                raise MalformedAnswer(operation, f"an item without {key}")
 
 
 def _label(service: str, operation: str, params: dict[str, Any]) -> str:

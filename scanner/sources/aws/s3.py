@@ -82,8 +82,10 @@ class KeyCache:
             result = answer
         elif answer is None:
             result = Unknown(f"KMS key {key_id} not found")
+        elif not isinstance(manager := (answer.get("KeyMetadata") or {}).get("KeyManager"), str):
+            result = self._ctx.malformed("kms:DescribeKey", "no KeyManager")
         else:
-            result = answer.get("KeyMetadata", {}).get("KeyManager") == "CUSTOMER"
+            result = manager == "CUSTOMER"
         with self._lock:
             self._done[k] = result
         return result

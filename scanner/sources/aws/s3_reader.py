@@ -49,8 +49,11 @@ class S3Reader:
             if isinstance(page, Unknown):
                 return Listing(page)
             assert page is not None
-            for item in page.get("Contents", []):
-                key = item.get("Key", "")
+            contents = self.ctx.items(page.get("Contents", []), "s3:ListObjectsV2", "Key")
+            if not isinstance(contents, list):
+                return Listing(contents if isinstance(contents, Unknown) else Unknown("no list"))
+            for item in contents:
+                key = item["Key"]
                 if key.endswith("/") and not item.get("Size"):
                     continue  # a "folder" placeholder
                 objects.append(

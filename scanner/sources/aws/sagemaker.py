@@ -142,6 +142,7 @@ def _subnet_vpcs(reader: Reader, models: Any, account: str) -> Mapping[str, str]
             "ec2",
             "describe_subnets",
             "Subnets",
+            item_key=("SubnetId", "VpcId"),
             Filters=[{"Name": "subnet-id", "Values": chunk}],
         )
         if isinstance(subnets, Unknown):

@@ -74,26 +74,34 @@ class Reader:
         absent: Iterable[str] = (),
         action: str | None = None,
         quiet: bool = False,
+        item_key: str | tuple[str, ...] = (),
         **params: Any,
     ) -> list[Any] | Unknown | None:
+        """`ctx.pages`; `item_key`: what every item must name itself by."""
         result = self.ctx.pages(
-            service, self.region, method, result_key, absent=tuple(absent), action=action, **params
+            service,
+            self.region,
+            method,
+            result_key,
+            absent=tuple(absent),
+            action=action,
+            item_key=item_key,
+            **params,
         )
         if isinstance(result, Unknown) and not quiet:
             self.note(result)
         return result
 
-    def search(self, resource: str) -> list[Mapping[str, Any]] | None:
-        """Every `resource` record of SageMaker Search (with tags, 100 a page), or None when
-        Search is denied or fails: the caller then lists and describes one by one."""
+    def search(self, resource: str, *keys: str) -> list[Mapping[str, Any]] | None:
+        """Every `resource` record of SageMaker Search (with tags, 100 a page), each naming
+        itself by `keys`, or None when Search is denied, fails or answers malformed records:
+        the caller then lists and describes one by one."""
         records = self.pages("sagemaker", "search", "Results", quiet=True, Resource=resource)
         if not isinstance(records, list):
             return None
-        return [
-            r[resource]
-            for r in records
-            if isinstance(r, Mapping) and isinstance(r.get(resource), Mapping)
-        ]
+        found = [r.get(resource) if isinstance(r, Mapping) else None for r in records]
+        checked = self.ctx.items(found, "sagemaker:Search", keys)
+        return checked if isinstance(checked, list) else None
 
     def note(self, unknown: Unknown) -> None:
         with self._lock:
