@@ -3,17 +3,24 @@
 Everything that can be wrong with the user's inputs (policies, mappings, params, source specs,
 output directory) is checked in `prepare`, before any source is contacted, so a typo costs
 seconds, not a full scan.
+
+Collection runs against a time limit (`--timeout`, `ScanRequest.timeout`): each source gets
+the deadline with its progress callback (`scanner.sources.watch`), makes no request after it
+and returns what it read; while the scan waits, the progress names the requests that have
+been in flight longest. A source still running `DEADLINE_GRACE` seconds after the limit is
+abandoned: its status is an error naming what it was waiting on, and the scan goes on to
+write its outputs without it (exit 3).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,17 +34,27 @@ from scanner.bundled import bundled_dir
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
 from scanner.gate import GateSettings, decide
-from scanner.inventory import Inventory, InventoryError, Resource
+from scanner.inventory import Gap, Inventory, InventoryError, Resource
 from scanner.linking import link
 from scanner.policy import params as param_overrides
 from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import PolicySet, load_policy_dirs
 from scanner.policy.model import Policy
 from scanner.progress import Reporter
-from scanner.sources.interface import Source, SourceError, SourceSpec
+from scanner.sources.interface import Source, SourceError, SourceSpec, produced_types
 from scanner.sources.registry import build_source
+from scanner.sources.watch import CallWatch, Deadline, SourceProgress
 
 MAX_PARALLEL_SOURCES = 4
+# The whole collection's time limit, in seconds, unless the user gives one (`--timeout`).
+DEFAULT_TIMEOUT = 3600.0
+# After the limit, sources have this long to return what they read (their requests in
+# flight end within their read timeout) before they are abandoned.
+DEADLINE_GRACE = 30.0
+# While waiting, a request in flight longer than WAIT_NOTICE seconds is named, every
+# HEARTBEAT seconds.
+HEARTBEAT = 10.0
+WAIT_NOTICE = 5.0
 
 
 class InventoryConflictError(ModelwardError):
@@ -60,6 +77,7 @@ class ScanRequest:
     waivers: Path | None = None
     waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
     baseline: Path | None = None
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds for the whole collection; None: none
 
 
 @dataclass(frozen=True)
@@ -129,17 +147,27 @@ def prepare(request: ScanRequest) -> Prepared:
     )
 
 
-def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], list[Resource]]:
+@dataclass
+class _Outcome:
+    entry: dict[str, Any]
+    resources: list[Resource]
+    gaps: list[Gap]
+
+
+def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outcome:
     name = source.spec.name
     reporter.source_started(name)
     started = time.monotonic()
     resources: list[Resource] = []
     problems: list[str] = []
+    gaps: list[Gap] = []
     error: str | None = None
+    progress = SourceProgress(lambda message: reporter.source_progress(name, message), watch)
     try:
-        collection = source.collect(lambda message: reporter.source_progress(name, message))
+        collection = source.collect(progress)
         resources = list(collection.resources)
         problems = list(collection.problems)
+        gaps = list(collection.gaps)
         if problems:
             more = f" (+{len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
             error = problems[0] + more
@@ -149,7 +177,9 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
         raise  # the user's input to the source is invalid (e.g. a malformed evidence file): exit 2
     except Exception as exc:  # a bug in a source must fail closed, not crash the scan
         error = f"internal error in source: {type(exc).__name__}: {exc}"
-        reporter.note(traceback.format_exc())
+        reporter.debug(traceback.format_exc())
+    if error is not None and not resources:
+        gaps.append(Gap(produced_types(source), f"source {name} failed: {error}"))
     status = "error" if error else "ok"
     reporter.source_done(name, status, len(resources), time.monotonic() - started, error)
     entry: dict[str, Any] = {
@@ -161,22 +191,104 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
     }
     if problems:
         entry["problems"] = problems
-    return entry, resources
+    return _Outcome(entry, resources, gaps)
+
+
+def _abandoned(source: Source, reporter: Reporter, watch: CallWatch, timeout: float) -> _Outcome:
+    """A source still running after the time limit: an error naming what it waits on."""
+    name = source.spec.name
+    waiting = watch.waiting()
+    what = f"; waiting on {waiting[0][0]} for {waiting[0][1]:.0f} s" if waiting else ""
+    error = f"did not finish within the scan's time limit ({timeout:g} s){what}"
+    reporter.source_done(name, "error", 0, timeout, error)
+    entry = {
+        "name": name,
+        "type": source.spec.kind,
+        "status": "error",
+        "error": error,
+        "resource_count": 0,
+    }
+    return _Outcome(entry, [], [Gap(produced_types(source), f"source {name}: {error}")])
+
+
+class _Collector:
+    """Runs the sources (at most MAX_PARALLEL_SOURCES at once) in daemon threads, so a source
+    stuck past the time limit can be left behind without holding the process open."""
+
+    def __init__(self, sources: Sequence[Source], reporter: Reporter, timeout: float | None):
+        self.sources = list(sources)
+        self.reporter = reporter
+        self.timeout = timeout
+        deadline = Deadline(timeout)
+        self.watches = [CallWatch(deadline) for _ in self.sources]
+        self.deadline = deadline
+        self.outcomes: list[_Outcome | BaseException | None] = [None] * len(self.sources)
+        self._slots = threading.Semaphore(MAX_PARALLEL_SOURCES)
+        self._done = threading.Condition()
+
+    def _run(self, index: int) -> None:
+        with self._slots:
+            try:
+                if self.deadline.passed():
+                    result: _Outcome | BaseException = _abandoned(
+                        self.sources[index], self.reporter, self.watches[index], self.timeout or 0
+                    )
+                else:
+                    result = _collect_one(self.sources[index], self.reporter, self.watches[index])
+            except BaseException as exc:  # re-raised on the scan's thread
+                result = exc
+        with self._done:
+            self.outcomes[index] = result
+            self._done.notify_all()
+
+    def run(self) -> list[_Outcome]:
+        for index in range(len(self.sources)):
+            threading.Thread(target=self._run, args=(index,), daemon=True).start()
+        give_up = None if self.timeout is None else time.monotonic() + self.timeout + DEADLINE_GRACE
+        with self._done:
+            while any(o is None for o in self.outcomes):
+                wait = HEARTBEAT
+                if give_up is not None:
+                    wait = min(wait, max(0.0, give_up - time.monotonic()))
+                    if wait == 0.0:
+                        break
+                self._done.wait(wait)
+                self._report_waiting()
+        out: list[_Outcome] = []
+        for index, outcome in enumerate(self.outcomes):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is None:
+                assert self.timeout is not None
+                outcome = _abandoned(
+                    self.sources[index], self.reporter, self.watches[index], self.timeout
+                )
+            out.append(outcome)
+        return out
+
+    def _report_waiting(self) -> None:
+        for source, watch, outcome in zip(self.sources, self.watches, self.outcomes, strict=True):
+            if outcome is None:
+                longest = watch.waiting(WAIT_NOTICE)
+                if longest:
+                    what, seconds = longest[0]
+                    more = f" (+{len(longest) - 1} more)" if len(longest) > 1 else ""
+                    self.reporter.waiting(source.spec.name, f"{what}{more}", seconds)
 
 
 def collect(
-    sources: Sequence[Source], reporter: Reporter
-) -> tuple[Inventory, list[dict[str, Any]]]:
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_SOURCES, len(sources)))) as pool:
-        outcomes = list(pool.map(lambda s: _collect_one(s, reporter), sources))
+    sources: Sequence[Source], reporter: Reporter, timeout: float | None = None
+) -> tuple[Inventory, list[dict[str, Any]], list[Gap]]:
+    outcomes = _Collector(sources, reporter, timeout).run()
     inventory = Inventory()
     try:
-        for _, resources in outcomes:
-            for resource in resources:
+        for outcome in outcomes:
+            for resource in outcome.resources:
                 inventory.add(resource)
     except InventoryError as exc:
         raise InventoryConflictError(f"sources disagree: {exc}") from None
-    return inventory, [entry for entry, _ in outcomes]
+    gaps = [gap for outcome in outcomes for gap in outcome.gaps]
+    return inventory, [outcome.entry for outcome in outcomes], gaps
 
 
 def evaluate(
@@ -220,8 +332,8 @@ def iso(moment: dt.datetime) -> str:
 
 def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
-    collected, statuses = collect(prepared.sources, reporter)
-    inventory = link(collected)
+    collected, statuses, gaps = collect(prepared.sources, reporter, prepared.request.timeout)
+    inventory = link(collected, gaps=gaps)
     now = prepared.request.as_of or dt.datetime.now(dt.UTC)
     findings = evaluate(prepared, inventory, now, reporter)
     findings, gate = _gate(prepared, findings, statuses, now)

@@ -98,6 +98,13 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="do not fail the gate because a source failed",
     )
     scan.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time limit for reading the sources (default: 3600): no request starts after it, "
+        "and what could not be read is unknown (exit 3)",
+    )
+    scan.add_argument(
         "--param",
         action="append",
         default=[],
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from scanner.outputs.registry import parse_formats
     from scanner.policy import params as param_overrides
     from scanner.progress import make_reporter
-    from scanner.scan import ScanRequest, prepare
+    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare
     from scanner.scan import run as run_scan
     from scanner.sources.registry import parse_spec
     from scanner.terminal import print_scan_summary, safe
@@ -173,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         waivers=Path(args.waivers) if args.waivers else config.waivers,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
         baseline=Path(args.baseline) if args.baseline else config.baseline,
+        timeout=args.timeout or config.timeout or DEFAULT_TIMEOUT,
     )
     formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
@@ -220,6 +228,16 @@ def run_with_config(config: Path) -> int:
     parser = argparse.ArgumentParser(prog="modelward")
     add_parser(parser.add_subparsers(dest="command"), add_common)
     return run(parser.parse_args([NAME, "-c", str(config)]))
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 604800:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return seconds
 
 
 def _as_of(text: str | None) -> dt.datetime | None:

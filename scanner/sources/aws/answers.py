@@ -101,7 +101,7 @@ def _has_body(operation_model: Any) -> bool:
         return False
     payload = output.serialization.get("payload")
     if payload is not None:
-        return output.members[payload].type_name == "structure"
+        return bool(output.members[payload].type_name == "structure")
     return any(m.serialization.get("location") in _BODY_LOCATIONS for m in output.members.values())
 
 

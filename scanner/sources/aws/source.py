@@ -168,9 +168,9 @@ class AwsSource:
             facts = self._result(f, scan, f"S3 bucket {listed_bucket['Name']}")
             if isinstance(facts, s3.BucketFacts):
                 scan.buckets.append(facts)
-            elif f.exception() is not None:
+            elif (failure := f.exception()) is not None:
                 # The bucket's task failed: the bucket is still there, and unread.
-                scan.buckets.append(s3.unreadable(listed_bucket, ctx, home, f.exception()))
+                scan.buckets.append(s3.unreadable(listed_bucket, ctx, home, failure))
         tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
         reads = [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]
         for read in reads:
@@ -206,8 +206,8 @@ class AwsSource:
                 scan.collected.append(got)
                 scan.gaps.extend(got.gaps)
             else:
-                reason = f"the {name} collector failed in {region}"
-                scan.unlisted(REGIONAL_TYPES[name], reason, region)
+                failed = f"the {name} collector failed in {region}"
+                scan.unlisted(REGIONAL_TYPES[name], failed, region)
         return scan
 
     def _bucket(
