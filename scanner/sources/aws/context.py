@@ -283,14 +283,18 @@ class AwsContext:
         """One read-only call: the answer, `None` if the setting is absent, or Unknown."""
         client, operation, name = self._names(service, region, method, action)
         model = client.meta.service_model.operation_model(operation)
-        self._count(name)
-        try:
+
+        def once() -> dict[str, Any]:
+            self._count(name)
             with self.watch.call(_label(service, operation, params)):
                 answer: dict[str, Any] = getattr(client, method)(**params)
                 answers.check_fields(service, model, answer)
+            return answer
+
+        try:
+            return _retrying_malformed(once)
         except Exception as exc:  # every fault of one call (SDK, wire, hooks) is an Unknown
             return self._outcome(exc, name, f"{service}:{operation}", region, absent)
-        return answer
 
     def pages(
         self,
@@ -309,8 +313,9 @@ class AwsContext:
         not is a malformed answer, never a resource silently skipped."""
         client, operation, name = self._names(service, region, method, action)
         model = client.meta.service_model.operation_model(operation)
-        items: list[Any] = []
-        try:
+
+        def once() -> list[Any]:
+            items: list[Any] = []
             with self.watch.call(_label(service, operation, params)):
                 if client.can_paginate(method):
                     pages = client.get_paginator(method).paginate(**params)
@@ -324,9 +329,12 @@ class AwsContext:
                         raise MalformedAnswer(f"{service}:{operation}", f"{result_key} not a list")
                     _named(found, f"{service}:{operation}", item_key)
                     items.extend(found)
+            return items
+
+        try:
+            return _retrying_malformed(once)
         except Exception as exc:  # every fault of one call (SDK, wire, hooks) is an Unknown
             return self._outcome(exc, name, f"{service}:{operation}", region, absent)
-        return items
 
     def pages_multi(
         self,
@@ -340,8 +348,9 @@ class AwsContext:
         details: users, groups, roles and policies)."""
         client, operation, name = self._names(service, region, method, None)
         model = client.meta.service_model.operation_model(operation)
-        out: dict[str, list[Any]] = {key: [] for key in result_keys}
-        try:
+
+        def once() -> dict[str, list[Any]]:
+            out: dict[str, list[Any]] = {key: [] for key in result_keys}
             with self.watch.call(_label(service, operation, params)):
                 for page in client.get_paginator(method).paginate(**params):
                     self._count(name)
@@ -351,11 +360,14 @@ class AwsContext:
                         if not isinstance(found, list):
                             raise MalformedAnswer(f"{service}:{operation}", f"{key} not a list")
                         out[key].extend(found)
+            return out
+
+        try:
+            return _retrying_malformed(once)
         except Exception as exc:  # every fault of one call (SDK, wire, hooks) is an Unknown
             failed = self._outcome(exc, name, f"{service}:{operation}", region, ())
             # Nothing is "absent" for these listings, so a failure is always an Unknown.
             return failed if failed is not None else Unknown(f"no answer: {name}")
-        return out
 
     def _outcome(
         self, exc: Exception, name: str, operation: str, region: str | None, absent: Iterable[str]
@@ -455,6 +467,25 @@ def install_checks(client: Any, watch: CallWatch) -> None:
     events.register("before-parse", answers.check_body)
     events.register("request-created", before_attempt)
     events.register("needs-retry", after_attempt)
+    # botocore turns an S3 200 whose body does not parse into a 500 before any other hook sees
+    # it (to retry a stream cut by the network); the malformed-answer check above retries it
+    # the same way (`AwsContext`) and names it for what it is, so that conversion is removed
+    # from the source's clients. If botocore renames it, a 500 is still an Unknown.
+    import botocore.handlers
+
+    convert = getattr(botocore.handlers, "_handle_200_error", None)
+    if convert is not None:
+        events.unregister("before-parse.s3.*", convert)
+
+
+def _retrying_malformed(once: Callable[[], T]) -> T:
+    """`once()`, asked a second time when the answer was malformed: a stream cut by the
+    network is worth a retry (botocore retries S3's the same way); a proxy that answers with
+    its own page answers so again, and the second MalformedAnswer is the fault."""
+    try:
+        return once()
+    except MalformedAnswer:
+        return once()
 
 
 def _named(items: list[Any], operation: str, keys: str | tuple[str, ...]) -> None:

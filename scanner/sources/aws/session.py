@@ -80,7 +80,10 @@ def _failure(text: str, fault: Fault) -> SourceError:
     if fault.kind is FaultKind.DENIED:
         return SourceError(f"source {text!r}: credentials rejected ({fault.operation} denied)")
     if fault.kind is FaultKind.UNREACHABLE:
-        return SourceError(f"source {text!r}: cannot reach the AWS endpoint: {fault.reason}")
+        why = f" ({fault.detail})" if fault.detail else ""
+        return SourceError(
+            f"source {text!r}: cannot reach the AWS endpoint{why}: {fault.operation} failed"
+        )
     return SourceError(f"source {text!r}: cannot check the credentials: {fault.reason}")
 
 

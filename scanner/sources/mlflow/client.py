@@ -88,7 +88,7 @@ def classify(exc: BaseException) -> Failure:
     if "response body was not in a valid JSON format" in text or (
         "JSONDecodeError" in names or "ParseError" in names
     ):
-        return Failure(None, "malformed answer (not a JSON object)")
+        return Failure(None, "malformed answer (not a JSON object)")  # the caller names it
     if "Timeout" in text or any("Timeout" in n for n in names):
         return Failure(None, "no answer within the timeout", True)
     if "too many" in text and "error responses" in text:
@@ -204,7 +204,10 @@ class Registry:
             with self.watch.call(f"mlflow {what}"):
                 return fn()
         except Exception as exc:
-            raise self.fatal(exc) from None
+            reason = classify(exc).reason
+            if reason.startswith("malformed answer"):  # name the answer that was malformed
+                reason = reason.replace("malformed answer", f"malformed answer from {what}", 1)
+            raise SourceError(self._describe(reason)) from None
 
     def _pages(self, fetch: Callable[[str | None], Any], what: str) -> Iterator[Any]:
         token: str | None = None
