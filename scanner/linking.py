@@ -207,8 +207,6 @@ def link_serving(a: _Attrs) -> None:
         named = _refs(listed)
         via_files = [v for art in _refs(files) for v in versions_by_artefact[art]]
         versions = sorted(set(named) | set(via_files))
-        if not isinstance(listed, Unknown):
-            attrs["model_versions"] = [Ref(v) for v in versions]
         for v in versions:
             deployments[v].append(eid)
         # What this endpoint serves is only partly known when its model list or files are
@@ -218,6 +216,10 @@ def link_serving(a: _Attrs) -> None:
             partial = _first_unknown(
                 a.missing("model_version"),
                 *(Unknown(f"the files of {v} are unknown: {u.reason}") for v, u in blind_versions),
+            )
+        if not isinstance(listed, Unknown):
+            attrs["model_versions"] = (
+                [Ref(v) for v in versions] if versions or partial is None else partial
             )
         if unsure_deployments is None and _first_unknown(listed, files) is not None:
             unsure_deployments = Unknown(f"what {eid} serves is unknown")

@@ -12,7 +12,9 @@ a cell of the matrix costs one source's collection plus evaluation.
 
 The property (`violations`), from the fault-free scan to the faulted one: no finding moves
 from fail to pass or to not_applicable, no finding becomes pass or not_applicable that was
-something else, and no finding disappears unless the scan exits 3.
+something else, no finding disappears unless the scan exits 3, --allow-partial does not pass
+what the fault-free scan fails; and no computed value goes from something to a definite empty
+or false (`attribute_violations`: a failed call is Unknown, never "none").
 """
 
 from __future__ import annotations
@@ -208,6 +210,38 @@ def findings(document: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {(f["policy_id"], f["resource_id"]): f["status"] for f in document["findings"]}
 
 
+def attribute_violations(baseline: dict[str, Any], faulted: dict[str, Any]) -> list[str]:
+    """Computed values that a fault turned from something into a definite empty or false: a
+    true that became false, a list with items that became empty, a count above zero that
+    became zero. "No data" must read as Unknown, never as "none"."""
+    before = {r["id"]: r for r in baseline["resources"]}
+    out: list[str] = []
+    for resource in faulted["resources"]:
+        old = before.get(resource["id"])
+        if old is not None:
+            _compare(old["attributes"], resource["attributes"], resource["id"], "", out)
+    return out
+
+
+def _compare(old: Any, new: Any, rid: str, path: str, out: list[str]) -> None:
+    if isinstance(new, dict) and set(new) == {"$unknown"}:
+        return  # Unknown is always allowed: it says "not known"
+    if old is True and new is False:
+        out.append(f"{rid} {path}: true -> false")
+    elif isinstance(old, list) and old and new == []:
+        out.append(f"{rid} {path}: {len(old)} item(s) -> empty")
+    elif _count(old) and _count(new) == 0 and new is not False:
+        out.append(f"{rid} {path}: {old} -> 0")
+    elif isinstance(old, dict) and isinstance(new, dict):
+        for key, value in old.items():
+            if key in new:
+                _compare(value, new[key], rid, f"{path}.{key}".lstrip("."), out)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def violations(baseline: dict[str, Any], faulted: dict[str, Any]) -> list[str]:
     """Where the faulted scan says more than it knows (see the module docstring)."""
     before, after = findings(baseline), findings(faulted)
@@ -227,7 +261,7 @@ def violations(baseline: dict[str, Any], faulted: dict[str, Any]) -> list[str]:
             out.append(f"{key[0]} on {key[1]}: new finding, {now}")
     if _gate_passes_with_allow_partial(faulted) and not _gate_passes_with_allow_partial(baseline):
         out.append("with --allow-partial the gate passes, where the fault-free scan fails")
-    return out
+    return out + attribute_violations(baseline, faulted)
 
 
 def _gate_passes_with_allow_partial(document: dict[str, Any]) -> bool:

@@ -45,20 +45,24 @@ def serialization_summary(files: Iterable[SniffedFile]) -> dict[str, Any]:
 
     `pickle_based` is true when any file is a pickle; otherwise a file whose format could not
     be established makes it Unknown (that file may be one), naming the first such file.
+    `formats` is Unknown then too: the files' formats are not all known, and a list of the
+    known ones would read as the whole (an empty list as "no model formats at all").
     """
     ordered = sorted(files, key=lambda f: f.path)
-    formats = sorted({f.format for f in ordered if isinstance(f.format, str)})
+    formats: list[str] | Unknown = sorted({f.format for f in ordered if isinstance(f.format, str)})
     undetermined = [f for f in ordered if isinstance(f.format, Unknown)]
     pickle_based: bool | Unknown
-    if any(f.pickle_based for f in ordered):
-        pickle_based = True
-    elif undetermined:
+    if undetermined:
         first = undetermined[0]
         assert isinstance(first.format, Unknown)
         more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-        pickle_based = Unknown(
+        formats = Unknown(
             f"format of {first.path}{more} could not be determined ({first.format.reason})"
         )
+    if any(f.pickle_based for f in ordered):
+        pickle_based = True
+    elif isinstance(formats, Unknown):
+        pickle_based = formats
     else:
         pickle_based = False
     return {"formats": formats, "pickle_based": pickle_based}

@@ -260,7 +260,9 @@ class AwsSource:
                 problems.extend(facts.problems)
         builder = build.Builder(source, self.options)
         for scan in scans:
-            coverage = build.TrailCoverage(scan.trails, scan.trails_denied)
+            coverage = build.TrailCoverage(
+                scan.trails, scan.trails_denied, scan.unlisted_any("storage")
+            )
             for facts in scan.buckets:
                 access = accesses[facts.id]
                 resources.append(builder.storage(facts, access, scan.account_pab, coverage))

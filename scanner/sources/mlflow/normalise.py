@@ -96,7 +96,7 @@ class TagFields:
 
 
 def model_resource(
-    settings: Settings, source_name: str, model: Any, version_count: int
+    settings: Settings, source_name: str, model: Any, version_count: int | Unknown
 ) -> Resource:
     tags = _tags(model.tags)
     attributes: dict[str, Any] = {"provider": "mlflow"}

@@ -91,9 +91,10 @@ class MlflowSource:
         for v in versions:
             by_model[v.name].append(v)
         for name, model in models.items():
-            resources.append(
-                normalise.model_resource(settings, self.spec.name, model, len(by_model[name]))
-            )
+            count: int | Unknown = len(by_model[name])
+            if inconsistent is not None:  # the version listing cannot be counted on
+                count = Unknown(inconsistent)
+            resources.append(normalise.model_resource(settings, self.spec.name, model, count))
         for i, v in enumerate(versions):
             model = models.get(v.name)
             alias_map = (model.aliases or {}) if model is not None else {}
