@@ -16,8 +16,9 @@ get the fault instead of (or made out of) the upstream's answer:
 | `stall` | the request is read and never answered (until `stall_max` seconds, then closed) |
 
 A rule matches by the request's operation (`Request.operation`: `s3:GetBucketAcl`,
-`sagemaker:Search`, `mlflow:runs/search`), a prefix of it (`s3:` for every S3 call) or a
-predicate, for every matching request or the first `times` of them.
+`sagemaker:Search`, `mlflow:runs/search`) or a prefix of it (`s3:` for every S3 call), and
+optionally a `subject` in its path (one bucket), for every matching request or the first
+`times` of them.
 
 Bounded on purpose: it listens on 127.0.0.1 only and forwards to a loopback upstream only, at
 most `max_connections` at a time, request and response bodies capped, stalls capped; every
@@ -239,10 +240,18 @@ class FaultProxy:
 
     # Rules -------------------------------------------------------------------------------------
 
-    def fault(self, kind: str, operation: str, times: int | None = None) -> Rule:
+    def fault(
+        self, kind: str, operation: str, times: int | None = None, subject: str | None = None
+    ) -> Rule:
+        """Fault `operation` (every request, or the first `times`); `subject`: only requests
+        whose path or query contains it (one bucket, one run)."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
-        rule = Rule(kind, matching(operation), times)
+        match = matching(operation)
+        if subject is not None:
+            by_operation = match
+            match = lambda request: by_operation(request) and subject in request.target  # noqa: E731
+        rule = Rule(kind, match, times)
         with self._lock:
             self.rules.append(rule)
         return rule
