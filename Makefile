@@ -45,7 +45,7 @@ typecheck: install
 layers: install
 	$(BIN)/lint-imports --no-cache
 
-test: install lint layers
+test: install lint typecheck layers
 	$(BIN)/python -m pytest -q -ra
 
 # Starts a local MLflow server and an emulated AWS account, seeds them, scans them, and

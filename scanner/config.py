@@ -21,7 +21,9 @@ from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
 # Source kinds whose target is a local path, resolved against the config file's directory.
-PATH_KINDS = ("path", "attestations", "logs")
+PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
+# Source kinds that verify signatures, and so are handed `integrity.trust`.
+TRUST_KINDS = ("path", "oci", "oci-layout", "docker-archive")
 
 
 class ConfigError(InputFileError):
@@ -61,7 +63,7 @@ def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
     Trust is configuration of the scan, not of one source, but it reaches the source the way
     every other setting does, so the Source interface stays `spec -> collect()`.
     """
-    if spec.kind != "path" or "trust" in spec.options:
+    if spec.kind not in TRUST_KINDS or "trust" in spec.options:
         return spec
     options = {**spec.options, "trust": trust}
     return SourceSpec(kind=spec.kind, target=spec.target, name=spec.name, options=options)

@@ -115,21 +115,35 @@ def _closest_artefact(uri: str, artefacts: Iterable[str]) -> str | None:
     return None
 
 
+def _image_artefacts(a: _Attrs) -> dict[str, list[str]]:
+    """Image artefacts by every reference that names them (`oci://REGISTRY/REPO:TAG`), one
+    per platform of an index."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for rid, attrs in a.of("artefact"):
+        for reference in attrs.get("references") or ():
+            if isinstance(reference, str):
+                out[f"oci://{reference}"].append(rid)
+    return out
+
+
 def link_artefact_refs(a: _Attrs) -> None:
     artefacts = a.by_type.get("artefact", [])
     known = set(artefacts)
+    images = _image_artefacts(a)
 
-    def relink(value: Any) -> Any:
+    def relink(value: Any) -> list[Any]:
         if isinstance(value, Ref) and value.id not in known:
+            if value.id in images:  # an image by its tag: every platform it names
+                return [Ref(i) for i in sorted(images[value.id])]
             match = _closest_artefact(value.id, artefacts)
-            return Ref(match) if match else value
-        return value
+            return [Ref(match) if match else value]
+        return [value]
 
     for _rid, attrs in [*a.of("model_version"), *a.of("endpoint")]:
         if "artefact" in attrs:
-            attrs["artefact"] = relink(attrs["artefact"])
+            attrs["artefact"] = relink(attrs["artefact"])[0]
         if isinstance(attrs.get("artefacts"), list):
-            attrs["artefacts"] = [relink(v) for v in attrs["artefacts"]]
+            attrs["artefacts"] = [r for v in attrs["artefacts"] for r in relink(v)]
 
 
 def link_storage_refs(a: _Attrs) -> None:

@@ -4,6 +4,9 @@ Passes only when the model's signature verifies with the given trust and no file
 code when loaded. Everything else is a problem, one line each: no signature, a signature that
 fails or cannot be checked with the trust given, an unsafe global, a file that could not be
 scanned. Uses the same sniffing, serialization scan and signature check as the `path:` source.
+
+`serialization_only` checks what the files would run and nothing else: a team that does not
+sign its models yet still gets the gate on code in model files, with no trust configured.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from scanner.artefacts.formats import MODEL_EXTENSIONS, sniff
 from scanner.artefacts.hashing import bounded_map, default_workers
 from scanner.artefacts.integrity import ScanTarget, scan_files, serialization_facts
 from scanner.artefacts.s3fetch import DEFAULT_BUDGET, fetch
+from scanner.artefacts.serialization import issue_message
 from scanner.artefacts.signatures import SignatureResult, check, find_signature
 from scanner.artefacts.signatures.trust import TrustSet
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE, UsageError, one_line
@@ -35,6 +39,7 @@ class VerifyReport:
     files: int
     problems: list[str] = field(default_factory=list)
     incomplete: bool = False  # not verified at all (an S3 model over the byte budget)
+    serialization_only: bool = False  # the signature was not checked (asked not to)
 
     @property
     def passed(self) -> bool:
@@ -53,7 +58,7 @@ class VerifyReport:
                 "passed": self.passed,
                 "exit_code": self.exit_code,
                 "files": self.files,
-                "signature": self.signature.attributes(),
+                "signature": None if self.serialization_only else self.signature.attributes(),
                 "serialization": {"unsafe": self.unsafe, "lambda_layers": self.lambda_layers},
                 "problems": self.problems,
             }
@@ -67,28 +72,30 @@ def verify_model(
     signature: str | None = None,
     workers: int | None = None,
     max_bytes: int = DEFAULT_BUDGET,
+    serialization_only: bool = False,
 ) -> VerifyReport:
     check_target(target)
     if target.startswith("s3://"):
-        return _verify_s3(target, trust, signature, workers, max_bytes)
+        return _verify_s3(target, trust, signature, workers, max_bytes, serialization_only)
     model = local_path(target)
     workers = workers or default_workers()
     rels, problems = _files(model)
     targets = _sniffed(model, rels, workers, problems)
     scans = scan_files({"": targets}, workers)[""]
     facts = serialization_facts(targets, scans)
-    sig_path = Path(signature) if signature else find_signature(model, rels)
-    if sig_path is not None and not sig_path.is_file():
-        raise UsageError(f"{signature}: no such signature file")
-    result = check(model, sig_path, trust)
-    problems.extend(_signature_problems(result))
+    if serialization_only:
+        result = SignatureResult(present=False, verified=Unknown("not checked (asked not to)"))
+    else:
+        sig_path = Path(signature) if signature else find_signature(model, rels)
+        if sig_path is not None and not sig_path.is_file():
+            raise UsageError(f"{signature}: no such signature file")
+        result = check(model, sig_path, trust)
+        problems.extend(_signature_problems(result))
     unsafe = facts["unsafe"]
     if isinstance(unsafe, Unknown):
         problems.append(f"serialization: {unsafe.reason}")
     else:
-        for issue in unsafe:
-            what = issue["global"] or "scan error"
-            problems.append(f"{issue['file']}: {what}: {issue['reason']}")
+        problems.extend(issue_message(issue) for issue in unsafe)
     return VerifyReport(
         str(model),
         result,
@@ -96,6 +103,7 @@ def verify_model(
         facts["lambda_layers"],
         len(rels),
         [one_line(p) for p in problems],
+        serialization_only=serialization_only,
     )
 
 
@@ -122,7 +130,12 @@ def local_path(target: str) -> Path:
 
 
 def _verify_s3(
-    uri: str, trust: TrustSet, signature: str | None, workers: int | None, max_bytes: int
+    uri: str,
+    trust: TrustSet,
+    signature: str | None,
+    workers: int | None,
+    max_bytes: int,
+    serialization_only: bool,
 ) -> VerifyReport:
     """Download within the budget, verify the copy, report under the S3 URI."""
     uri = uri.rstrip("/")
@@ -139,7 +152,9 @@ def _verify_s3(
                 [reason],
                 incomplete=True,
             )
-        report = verify_model(str(fetched.path), trust, signature, workers)
+        report = verify_model(
+            str(fetched.path), trust, signature, workers, serialization_only=serialization_only
+        )
     return replace(report, model=uri)
 
 

@@ -26,7 +26,7 @@ def safetensors() -> bytes:
 
 
 def pickle_bytes() -> bytes:
-    return b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01."
+    return b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00K\x01."  # FRAME of 3 bytes
 
 
 def policy(*statements: dict[str, Any]) -> str:

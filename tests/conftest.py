@@ -45,4 +45,5 @@ def moto(moto_session):
 
 
 # The MLflow server fixture lives with the server helpers, reused by the demo and benchmarks.
+from tests.servers.gcp_fixtures import gcp, gcp_servers  # noqa: E402, F401
 from tests.servers.mlflow_fixtures import mlflow_registry  # noqa: E402, F401

@@ -25,30 +25,12 @@ import types
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from tests.corpus_types import Reduce, Sample, write
 
-@dataclass(frozen=True)
-class Sample:
-    name: str  # file name, its extension chosen as the technique's real-world one
-    malicious: bool
-    technique: str
-    build: Callable[[Path], None]
-
-
-class _Reduce:
-    """Pickles as `func(*args)`: the shape of every pickle payload."""
-
-    def __init__(self, func: Callable[..., object], *args: object) -> None:
-        self.func, self.args = func, args
-
-    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        return self.func, self.args
-
-
-def _write(data: bytes) -> Callable[[Path], None]:
-    return lambda path: path.write_bytes(data)
+_Reduce = Reduce
+_write = write
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -328,7 +310,7 @@ def _run_path(path: str) -> object:
     return runpy.run_path(path)
 
 
-SAMPLES: tuple[Sample, ...] = (
+OWN_SAMPLES: tuple[Sample, ...] = (
     Sample("os_system_global.pkl", True, "os.system via GLOBAL (protocol 0)",
            _write(GLOBAL_OS_SYSTEM)),
     Sample("stack_global.pkl", True, "posix.system via STACK_GLOBAL (protocol 4)",
@@ -381,11 +363,55 @@ SAMPLES: tuple[Sample, ...] = (
 )  # fmt: skip
 
 
+def _techniques() -> tuple[Sample, ...]:
+    """The walk-arounds the scan closes, one sample each (tests/pickle_craft.py builds them)."""
+    from tests import pickle_craft as craft
+
+    system = craft.call("posix", "system", ("id",))
+    evil2 = craft.call("builtins", "eval", ("1",), protocol=2)
+    legacy = [pickle.dumps(craft.TORCH_MAGIC, 2), *(pickle.dumps(i, 2) for i in range(3))]
+    return (
+        Sample("second_pickle.pkl", True, "benign pickle, then one that calls posix.system",
+               _write(pickle.dumps({"w": [1.0]}) + system)),
+        Sample("third_pickle.bin", True, "three pickles in a row, the last one a payload",
+               _write(pickle.dumps(1, 0) + pickle.dumps(2, 2) + system)),
+        Sample("frame_overhang.pkl", True, "FRAME longer than its opcodes hides the next pickle",
+               _write(craft.frame_overhang(system))),
+        Sample("frame_short.pkl", True, "FRAME that ends inside an opcode",
+               _write(craft.frame_too_short())),
+        Sample("legacy_fifth.pt", True, "legacy torch file, posix.system in the fifth pickle",
+               _write(craft.torch_legacy([*legacy, craft.call("posix", "system", ("id",), 2)]))),
+        Sample("legacy_fourth_fifth.pt", True, "legacy torch file, eval and system",
+               _write(craft.torch_legacy([*legacy[:3], evil2,
+                                          craft.call("posix", "system", ("id",), 2)]))),
+        Sample("codecs_rot13.pkl", True, "_codecs.encode with a codec other than latin1",
+               _write(craft.call("_codecs", "encode", ("print(1)", "rot_13"), 2))),
+        Sample("getattr_chain_p2.pkl", True, "getattr(__import__('os'), 'system') at protocol 2",
+               _write(craft.reduce_chain(2))),
+        Sample("nested.7z", True, "zip inside a 7z archive",
+               _write(craft.sevenzip({"inner.zip": craft.zip_of({"a.pkl": system})}))),
+        Sample("deflated_no_directory", True, "deflated zip without central directory or name",
+               _write(craft.zip_without_directory(
+                   craft.zip_of({"w": system}, zipfile.ZIP_DEFLATED)))),
+    )  # fmt: skip
+
+
+def _public() -> tuple[Sample, ...]:
+    from tests import corpus_public
+
+    return (*corpus_public.malicious(), *corpus_public.benign())
+
+
+SAMPLES: tuple[Sample, ...] = (*OWN_SAMPLES, *_techniques(), *_public())
+
+
 def build_corpus(root: Path) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     out = {}
+    assert len({s.name for s in SAMPLES}) == len(SAMPLES), "corpus sample names must be unique"
     for sample in SAMPLES:
         path = root / sample.name
+        path.parent.mkdir(parents=True, exist_ok=True)
         sample.build(path)
         out[sample.name] = path
     return out

@@ -23,18 +23,21 @@ from typing import Any
 
 from scanner.inventory import Inventory, Ref, Resource, Unknown
 
-# algorithm -> the key of artefact.files entries that holds a comparable digest
-_FILE_KEYS = {"sha256": "sha256", "etag": "etag", "md5": "etag"}
+# algorithm -> the keys of artefact.files entries that hold a comparable digest, first found
+# wins: an MD5 the store lists (Cloud Storage `md5`) before an ETag that is one (S3 single-part).
+_FILE_KEYS = {"sha256": ("sha256",), "etag": ("etag",), "md5": ("md5", "etag")}
+# Base64 lengths of the digests stores publish that way (S3 ChecksumSHA256, GCS md5Hash).
+_BASE64_LENGTHS = {"sha256": 44, "md5": 24}
 
 
 def normalise_digest(algorithm: str, value: str) -> str:
-    """Lower-case hex; `sha256:` prefixes dropped; base64 (S3 ChecksumSHA256) decoded; ETag
-    quotes stripped."""
+    """Lower-case hex; `sha256:` prefixes dropped; base64 (S3 ChecksumSHA256, Cloud Storage
+    md5Hash) decoded; ETag quotes stripped."""
     text = value.strip().strip('"')
     prefix = f"{algorithm}:"
     if text.lower().startswith(prefix):
         text = text[len(prefix) :]
-    if algorithm == "sha256" and len(text) == 44 and text.endswith("="):
+    if len(text) == _BASE64_LENGTHS.get(algorithm) and text.endswith("="):
         try:
             return base64.b64decode(text, validate=True).hex()
         except (binascii.Error, ValueError):
@@ -48,20 +51,22 @@ def compare_recorded(recorded: Mapping[str, Any], files: Sequence[Mapping[str, A
     value = recorded.get("value")
     if not isinstance(value, str) or not value:
         return Unknown("the recorded digest has no value")
-    key = _FILE_KEYS.get(algorithm)
-    if key is None:
+    keys = _FILE_KEYS.get(algorithm)
+    if keys is None:
         return Unknown(f"recorded digest algorithm {algorithm!r} has no counterpart on the files")
     want = normalise_digest(algorithm, value)
     missing = 0
     for entry in files:
-        have = entry.get(key)
+        have = next((entry[k] for k in keys if isinstance(entry.get(k), str)), None)
         if isinstance(have, str):
             if normalise_digest(algorithm, have) == want:
                 return True
         else:
             missing += 1
     if missing:
-        return Unknown(f"{missing} file(s) have no {key} to compare with the recorded digest")
+        return Unknown(
+            f"{missing} file(s) have no {' or '.join(keys)} to compare with the recorded digest"
+        )
     return False
 
 

@@ -18,9 +18,19 @@ from scanner.artefacts.signatures import SignatureResult, check, find_signature
 from scanner.artefacts.signatures.trust import TrustSet
 from scanner.inventory import Unknown
 
-# Formats whose content can carry code or nest other files; the rest (safetensors, ONNX, GGUF,
-# SavedModel protobufs) hold data only, as far as loading them goes.
-SCANNED_FORMATS = PICKLE_BASED | {"numpy", "numpy-archive", "keras", "hdf5", "skops"}
+# Formats whose content can carry code, run operations or nest other files; the rest
+# (safetensors, ONNX, GGUF) hold data only, as far as loading them goes.
+SCANNED_FORMATS = PICKLE_BASED | {
+    "numpy",
+    "numpy-archive",
+    "keras",
+    "hdf5",
+    "skops",
+    "zip",
+    "7z",
+    "tensorflow-savedmodel",  # graph operations that reach files, Python or the network
+    "keras-metadata",  # Lambda layers of a Keras SavedModel
+}
 _SCAN_BATCH = 16
 
 
@@ -69,7 +79,9 @@ def serialization_summary(files: Iterable[SniffedFile]) -> dict[str, Any]:
 
 
 def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
-    return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(".zip")
+    return (isinstance(fmt, str) and fmt in SCANNED_FORMATS) or rel.lower().endswith(
+        (".zip", ".7z")
+    )
 
 
 def scan_files(

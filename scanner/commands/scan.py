@@ -34,7 +34,8 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         default=[],
         metavar="SPEC",
         help="a source: path:DIR, attestations:FILE, aws:[KEY=VALUE,...], logs:PATH, "
-        "mlflow:URI (repeatable; replaces the config's sources)",
+        "mlflow:URI, oci:REGISTRY[/REPO[:TAG]], oci-layout:DIR, docker-archive:FILE "
+        "(repeatable; replaces the config's sources)",
     )
     add_policy_selection(scan)
     scan.add_argument(

@@ -69,6 +69,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="s3:// models: download at most this much (e.g. 500M, 2G; default 2G); "
         "a bigger model is not verified (exit 3)",
     )
+    ver.add_argument(
+        "--serialization-only",
+        action="store_true",
+        help="check only what the files would run when loaded; no signature, no trust needed",
+    )
     ver.add_argument("--json", action="store_true", help="machine-readable output")
     common(ver)
 
@@ -87,7 +92,13 @@ def run(args: argparse.Namespace) -> int:
     several = len(args.models) > 1
     reports: list[VerifyReport] = []
     for target, trust in zip(args.models, trusts, strict=True):
-        report = verify_model(target, trust, args.signature, max_bytes=max_bytes)
+        report = verify_model(
+            target,
+            trust,
+            args.signature,
+            max_bytes=max_bytes,
+            serialization_only=args.serialization_only,
+        )
         reports.append(report)
         if not args.json:
             _print(report, args.quiet, several)
@@ -99,10 +110,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _trusts(args: argparse.Namespace) -> list[TrustSet]:
     """The trust for each model: the flags' for all of them, or each model's from the config."""
-    from scanner.artefacts.signatures.trust import TrustConfigError, from_flags
+    from scanner.artefacts.signatures.trust import TrustConfigError, TrustSet, from_flags
     from scanner.config import load_config
 
     flags = bool(args.key or args.certificate_chain or args.identity)
+    if args.serialization_only:
+        if flags or args.signature:
+            raise UsageError("--serialization-only checks no signature: drop the trust flags")
+        return [TrustSet()] * len(args.models)
     if args.identity and not (args.issuer and args.trust_root):
         raise UsageError(
             "--identity needs --issuer and --trust-root (a pinned Sigstore trusted_root.json: "
@@ -154,8 +169,13 @@ def _print(report: VerifyReport, quiet: bool, several: bool) -> None:
     if quiet:
         return
     if report.passed:
+        signed = (
+            "signature not checked"
+            if report.serialization_only
+            else f"signed by {safe(report.signature.identity or '')}"
+        )
         print(
-            f"verified {safe(report.model)}: signed by {safe(report.signature.identity or '')};"
+            f"verified {safe(report.model)}: {signed};"
             f" no unsafe serialization in {report.files} file(s)"
         )
     else:

@@ -7,14 +7,28 @@ from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
+from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
+from scanner.sources.oci.options import OPTION_NAMES as OCI_OPTIONS
+from scanner.sources.oci.options import REGISTRY_ONLY as OCI_REGISTRY_ONLY
+from scanner.sources.vertex.options import OPTION_NAMES as VERTEX_OPTIONS
 
 SourceFactory = Callable[[SourceSpec], Source]
 
 # Kinds the design names that later versions add; asking for one is a clear error, not a no-op.
-NEEDS_TARGET = ("path", "attestations", "logs", "mlflow")
-PLANNED_KINDS = ("azure", "gcs", "vertex", "oci")
+NEEDS_TARGET = (
+    "path",
+    "attestations",
+    "logs",
+    "mlflow",
+    "gcs",
+    "vertex",
+    "oci",
+    "oci-layout",
+    "docker-archive",
+)
+PLANNED_KINDS = ("azure",)
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -33,6 +47,24 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _gcs_source(spec: SourceSpec) -> Source:
+    from scanner.sources.gcs.source import GcsSource
+
+    return GcsSource(spec)
+
+
+def _vertex_source(spec: SourceSpec) -> Source:
+    from scanner.sources.vertex.source import VertexSource
+
+    return VertexSource(spec)
+
+
+def _oci_source(spec: SourceSpec) -> Source:
+    from scanner.sources.oci.source import OciSource
+
+    return OciSource(spec)
 
 
 def _mlflow_source(spec: SourceSpec) -> Source:
@@ -75,6 +107,11 @@ FACTORIES: dict[str, SourceFactory] = {
     "mlflow": _mlflow_source,
     "logs": _logs_source,
     "aws": _aws_source,
+    "gcs": _gcs_source,
+    "vertex": _vertex_source,
+    "oci": _oci_source,
+    "oci-layout": _oci_source,
+    "docker-archive": _oci_source,
 }
 
 
@@ -112,12 +149,19 @@ OPTIONS: dict[str, frozenset[str]] = {
     ),
     "logs": LOGS_OPTIONS,
     "aws": AWS_OPTIONS,
+    "gcs": GCS_OPTIONS,
+    "vertex": VERTEX_OPTIONS,
+    "oci": OCI_OPTIONS,
+    "oci-layout": OCI_OPTIONS - OCI_REGISTRY_ONLY,
+    "docker-archive": OCI_OPTIONS - OCI_REGISTRY_ONLY,
 }
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
 # `integrity.trust` (scanner/config.py `with_trust`).
-INTERNAL_OPTIONS: dict[str, frozenset[str]] = {"path": frozenset({"trust"})}
+INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
+    kind: frozenset({"trust"}) for kind in ("path", "oci", "oci-layout", "docker-archive")
+}
 
 
 def build_source(spec: SourceSpec) -> Source:

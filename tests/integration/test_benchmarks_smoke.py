@@ -22,6 +22,7 @@ from tests.helpers import REPO
             ["--models", "2", "--mb-per-model", "1", "--small-files", "20"],
         ),
         ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
+        ("benchmarks.bench_oci_layout", ["--weights-mb", "2", "--small-files", "50"]),
         ("benchmarks.bench_aws_source", ["--buckets", "10", "--roles", "5", "--repeat", "1"]),
         # Starts a real MLflow server: about half a minute, most of it the server's start-up.
         ("benchmarks.bench_mlflow_source", ["--models", "2", "--versions", "10"]),

@@ -206,14 +206,17 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
 @pytest.mark.parametrize(
     ("spec", "code", "message"),
     [
-        ("gcs:bucket", 2, "the 'gcs' source is not implemented yet"),
+        ("gcs:bucket", 2, "expected KEY=VALUE options separated by commas"),
+        ("gcs:buckets=models", 2, "project=ID is required"),
+        ("vertex:project=my-project", 2, "location=REGION is required"),
         ("azure:acct", 2, "the 'azure' source is not implemented yet"),
         ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, logs, mlflow, path)",
+            "unknown source type 'ftp' (available: attestations, aws, docker-archive, gcs, logs, "
+            "mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

@@ -46,6 +46,7 @@ def test_scan_reports_signature_and_serialization(cli, tmp_path) -> None:
             "file": "extra.pkl",
             "global": "os.system",
             "reason": "os.system runs operating-system commands or touches files",
+            "risk": "runs operating-system commands or touches files",
         }
     ]
     status = {(f["policy_id"], f["resource_name"]): f["status"] for f in doc["findings"]}

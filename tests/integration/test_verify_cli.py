@@ -40,7 +40,8 @@ def test_each_problem_is_one_line_and_exit_1(cli, tmp_path, keys) -> None:
     assert r.out.splitlines() == [
         "FAIL signature model.sig: verification failed: files do not match the signature: "
         "changed: config.json",
-        "FAIL head.pkl: os.system: os.system runs operating-system commands or touches files",
+        "FAIL head.pkl imports os.system (runs operating-system commands or touches files) "
+        "when loaded",
         f"2 problem(s): {model} must not be deployed",
     ]
 
@@ -197,8 +198,8 @@ def test_several_models_in_a_real_process_exit_with_the_worst(tmp_path, keys) ->
     lines = r.out.splitlines()
     assert lines[0].startswith(f"verified {good}: signed by key release.pub (sha256:")
     assert lines[1:] == [
-        f"FAIL {bad}: bad.pkl: os.system: os.system runs operating-system commands or touches "
-        "files",
+        f"FAIL {bad}: bad.pkl imports os.system (runs operating-system commands or touches "
+        "files) when loaded",
         f"1 problem(s): {bad} must not be deployed",
     ]
     both_good = run_subprocess("verify", "--key", str(keys[0].public), str(good), str(good))
@@ -226,7 +227,8 @@ def test_the_pre_commit_hook_passes_every_staged_model(tmp_path, keys) -> None:
     r = run_subprocess(*entry[1:], "--key", str(keys[0].public), "-q", *staged)
     assert r.code == 1
     assert r.out.splitlines() == [
-        f"FAIL {bad}: bad.pkl: os.system: os.system runs operating-system commands or touches files"
+        f"FAIL {bad}: bad.pkl imports os.system (runs operating-system commands or touches "
+        "files) when loaded"
     ]
 
 
@@ -283,3 +285,55 @@ def test_several_models_each_get_their_trust_from_the_config(cli, tmp_path, keys
     )
     r = cli("verify", str(fraud), str(churn), "-c", str(only_fraud))
     assert r.code == 2 and f"no trust given for {churn}" in r.err
+
+
+# --- --serialization-only: the gate on code in model files, for teams that do not sign yet ---
+
+
+def test_serialization_only_passes_a_clean_unsigned_model(tmp_path) -> None:
+    model = model_dir(tmp_path)
+    r = run_subprocess("verify", str(model), "--serialization-only", cwd=tmp_path)
+    assert r.code == 0, r.out + r.err
+    assert r.out.strip() == (
+        f"verified {model}: signature not checked; no unsafe serialization in 3 file(s)"
+    )
+
+
+def test_serialization_only_fails_a_malicious_file_naming_the_global(tmp_path) -> None:
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_System("id"), protocol=4))
+    r = run_subprocess("verify", str(evil), "--serialization-only", cwd=tmp_path)
+    assert r.code == 1, r.out + r.err
+    assert r.out.splitlines() == [
+        "FAIL evil.pkl imports posix.system (runs operating-system commands or touches files) "
+        "when loaded",
+        f"1 problem(s): {evil} must not be deployed",
+    ]
+
+
+def test_serialization_only_json_has_no_signature_block(tmp_path) -> None:
+    model = model_dir(tmp_path)
+    (model / "extra.bin").write_bytes(GLOBAL_OS_SYSTEM)
+    r = run_subprocess("verify", str(model), "--serialization-only", "--json", cwd=tmp_path)
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["signature"] is None and not doc["passed"]
+    assert doc["serialization"]["unsafe"][0]["risk"].startswith("runs operating-system")
+
+
+def test_serialization_only_refuses_trust_flags(cli, tmp_path, keys) -> None:
+    r = cli(
+        "verify", str(model_dir(tmp_path)), "--serialization-only", "--key", str(keys[0].public)
+    )
+    assert r.code == 2 and "--serialization-only checks no signature" in r.err
+
+
+class _System:
+    """Pickles as os.system(cmd) (posix.system on Linux); never unpickled here."""
+
+    def __init__(self, cmd: str) -> None:
+        self.cmd = cmd
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, (self.cmd,)

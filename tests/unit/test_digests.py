@@ -66,7 +66,7 @@ def test_normalisation() -> None:
         ({"algorithm": "etag", "value": "abc123", "source": "ModelDataETag"}, True),
         (
             {"algorithm": "md5", "value": "ffff", "source": "x"},
-            Unknown("1 file(s) have no etag to compare with the recorded digest"),
+            Unknown("1 file(s) have no md5 or etag to compare with the recorded digest"),
         ),
         (
             {"algorithm": "crc32", "value": "1", "source": "x"},
@@ -131,3 +131,16 @@ def test_policy_on_linked_inventory(tmp_path) -> None:
         policies = [p for p in pack.policies if p.id == "T-INT-04"]
         (finding,) = evaluate_all(policies, inventory, dt.datetime.now(dt.UTC))
         assert finding.status == status
+
+
+def test_md5_compares_with_a_listed_md5_before_the_etag() -> None:
+    """Cloud Storage lists an MD5 per object (its ETag is no digest): a registry's MD5, hex or
+    base64 as GCS publishes it, is compared with that."""
+    import base64
+
+    digest = "7b8c0097041de5d22d96344c3f3bef44"
+    files = [{"path": "model.bin", "etag": "CJ+fr6GS0uICEAE=", "md5": digest}]
+    as_base64 = base64.b64encode(bytes.fromhex(digest)).decode()
+    assert compare_recorded({"algorithm": "md5", "value": digest}, files) is True
+    assert compare_recorded({"algorithm": "md5", "value": as_base64}, files) is True
+    assert compare_recorded({"algorithm": "md5", "value": "00" * 16}, files) is False

@@ -181,3 +181,56 @@ def test_recorded_digest_is_compared_with_the_linked_artefact_files():
         ),
     )
     assert bad["v"]["digest_match"] is False
+
+
+def test_registry_uris_meet_cloud_storage_ids():
+    """An MLflow `gs://` source and a Vertex `artifactUri` (both as their sources normalise
+    them) meet the artefact and bucket the gcs: source reports."""
+    from scanner.sources.mlflow.settings import Target
+    from scanner.sources.mlflow.uris import locate
+
+    bucket, directory = "gs://acme-models", "gs://acme-models/fraud/v3"
+    target = Target(kind="rest", uri="http://reg", public="http://reg")
+    mlflow_uri = locate("gs://acme-models/fraud/v3/model/", target).uri
+    out = linked(
+        r(bucket, "storage", "gcs", holds_models=False, account="acme-ml", region="eu"),
+        r(directory, "artefact", "gcs", uri=directory, storage=Ref(bucket)),
+        r("mlflow+http://reg/models/f/versions/3", "model_version", "mlflow",
+          artefact=Ref(mlflow_uri), stage="production"),
+        r("//aiplatform.googleapis.com/projects/1/locations/eu/models/9@2", "model_version",
+          "vertex", artefact=Ref(directory), stage="none", classification="restricted"),
+    )  # fmt: skip
+    assert out["mlflow+http://reg/models/f/versions/3"]["artefact"] == Ref(directory)
+    assert out[directory]["registered"] is True
+    assert len(out[directory]["registered_by"]) == 2
+    assert out[bucket]["holds_production_models"] is True
+    assert out[bucket]["holds_high_value_models"] is True
+
+
+def test_an_endpoint_running_an_image_links_to_every_platform_of_its_tag() -> None:
+    host = "1.dkr.ecr.eu-west-1.amazonaws.com"
+    amd, arm = f"oci://{host}/serving@sha256:{'a' * 64}", f"oci://{host}/serving@sha256:{'b' * 64}"
+    out = linked(
+        r(
+            amd,
+            "artefact",
+            "oci",
+            references=[f"{host}/serving:3"],
+            storage=Ref(f"oci://{host}/serving"),
+        ),
+        r(arm, "artefact", "oci", references=[f"{host}/serving:3"]),
+        r(f"oci://{host}/serving", "storage", "oci", holds_models=True),
+        r("oci://other/x@sha256:" + "c" * 64, "artefact", "oci", references=["other/x:1"]),
+        r(
+            "arn:ep",
+            "endpoint",
+            "aws",
+            artefacts=[Ref("s3://b/m"), Ref(f"oci://{host}/serving:3")],
+            images=[Ref(f"oci://{host}/serving:3")],
+            model_versions=[],
+        ),
+    )
+    assert out["arn:ep"]["artefacts"] == [Ref("s3://b/m"), Ref(amd), Ref(arm)]
+    assert out[amd]["registered"] is True and out[amd]["registered_by"] == [Ref("arn:ep")]
+    # no registry in this estate: whether the other image is registered cannot be told
+    assert isinstance(out["oci://other/x@sha256:" + "c" * 64]["registered"], Unknown)

@@ -71,7 +71,9 @@ def test_ids_are_quoted_and_carry_no_credentials():
     ("source", "uri", "provider", "listed"),
     [
         ("s3://b/fraud/3/", "s3://b/fraud/3", "s3", False),
-        ("gs://b/m", "gs://b/m", "gs", False),
+        ("gs://b/m", "gs://b/m", "gcs", False),
+        ("gs://b/fraud/v3/", "gs://b/fraud/v3", "gcs", False),
+        ("gs://b/", "gs://b/", "gcs", False),
         ("wasbs://c@acct.blob.core.windows.net/m/", "wasbs://c@acct.blob.core.windows.net/m",
          "azure", False),
         ("/srv/art/1/abc/artifacts/model/", "file:///srv/art/1/abc/artifacts/model", "local", True),

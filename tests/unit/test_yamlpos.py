@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -246,12 +245,12 @@ def test_deep_nesting_is_an_input_error() -> None:
     assert message.startswith("f.yaml:")
 
 
-def test_alias_bomb_is_refused_quickly() -> None:
+def test_alias_bomb_is_refused_before_it_expands() -> None:
+    """10**9 values if expanded: refused at MAX_NODES instead (a hang would hit the suite's
+    per-test timeout; speed itself is measured in benchmarks, not asserted here)."""
     lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
     lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    started = time.monotonic()
     message = error_of("\n".join(lines) + "\n", "bomb.yaml")
-    assert time.monotonic() - started < 5
     assert message.startswith("bomb.yaml:")
     assert message.endswith(f"document expands to more than {MAX_NODES} values (alias bomb?)")
 

@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from scanner.artefacts.formats.base import (
     HEAD_BYTES,
+    KERAS_METADATA_NAME,
     MODEL_EXTENSIONS,
     NOT_MODEL,
     PICKLE_BASED,
@@ -36,7 +37,7 @@ from scanner.artefacts.formats.base import (
     Sniffed,
     _Ctx,
 )
-from scanner.artefacts.formats.containers import _zip
+from scanner.artefacts.formats.containers import _sevenzip, _zip
 from scanner.artefacts.formats.magic import _gguf, _hdf5, _numpy, _safetensors
 from scanner.artefacts.formats.pickles import _compressed, _pickle
 from scanner.artefacts.formats.protobuf import _onnx, _savedmodel
@@ -53,6 +54,7 @@ __all__ = [
 
 _PROBES: tuple[Callable[[_Ctx], Sniffed | None], ...] = (
     _zip,
+    _sevenzip,
     _hdf5,
     _gguf,
     _numpy,
@@ -87,7 +89,7 @@ def sniff_stream(f: BinaryIO, size: int, name: str) -> Sniffed:
         return NOT_MODEL
     head = f.read(HEAD_BYTES)
     ctx = _Ctx(f, size, head, p.name, ext, tuple(s.lower() for s in p.suffixes))
-    if p.name in SAVEDMODEL_NAMES:
+    if p.name in SAVEDMODEL_NAMES or p.name == KERAS_METADATA_NAME:
         return _savedmodel(ctx)
     for probe in _PROBES:
         found = probe(ctx)

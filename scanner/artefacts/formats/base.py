@@ -43,6 +43,8 @@ STRICT_EXTENSIONS = MODEL_EXTENSIONS - {".bin", ".ckpt", ".pb"}
 PICKLE_HINT_EXTENSIONS = frozenset({".pkl", ".pickle", ".joblib"})
 TORCH_EXTENSIONS = frozenset({".pt", ".pth", ".bin", ".ckpt"})
 SAVEDMODEL_NAMES = frozenset({"saved_model.pb", "saved_model.pbtxt"})
+# Keras (TF 2.x) writes its layers' configs beside saved_model.pb: Lambda layers are there.
+KERAS_METADATA_NAME = "keras_metadata.pb"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # Legacy (pre-zip) torch.save writes pickle(0x1950a86a20f9469cfc6c) first: LONG1, 10 bytes.
 TORCH_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")

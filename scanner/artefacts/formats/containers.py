@@ -1,9 +1,24 @@
-"""Zip containers: PyTorch, Keras, skops, NumPy archives."""
+"""Zip and 7z containers: PyTorch, Keras, skops, NumPy archives, and plain archives that hold
+pickles.
+
+A plain archive is a model file when what it holds is: a member named like a model file, or
+whose first bytes are a pickle, a NumPy array or another archive. That is decided from the
+members themselves, not from the archive's name, so `weights`, `model.txt` or `payload.zip`
+holding a pickle is recognised. Damaged zips (a bad CRC, odd flag bits, a broken central
+directory) are listed the way loaders read them (`archives`).
+"""
 
 from __future__ import annotations
 
+import re
 import zipfile
 
+from scanner.artefacts.formats.archives import (
+    SEVENZIP_MAGIC,
+    ZIP_MAGIC,
+    ArchiveError,
+    zip_members,
+)
 from scanner.artefacts.formats.base import (
     HEAD_BYTES,
     MAX_NPZ_MEMBERS_INSPECTED,
@@ -17,6 +32,21 @@ from scanner.artefacts.formats.base import (
 )
 from scanner.artefacts.formats.magic import _has_object, _npy_header
 
+# A protocol 0/1 pickle starts with a GLOBAL (`cmodule\nname\n`) or a MARK and a literal.
+_OLD_PICKLE_HEAD = re.compile(rb"c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n|\((?:[SVIFLdN]|c[A-Za-z_])")
+# Names a loader picks inside an archive, beyond the model extensions.
+_PICKLE_MEMBER_NAMES = (
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".pt",
+    ".pth",
+    ".bin",
+    ".ckpt",
+    ".dat",
+    ".data",
+)
+
 
 def _zip(ctx: _Ctx) -> Sniffed | None:
     if not ctx.head.startswith(b"PK\x03\x04"):
@@ -29,7 +59,7 @@ def _zip(ctx: _Ctx) -> Sniffed | None:
     )
     count = _zip_entry_count(ctx)
     if count is None:
-        return corrupt
+        return _damaged(ctx) or corrupt
     if count > MAX_ZIP_ENTRIES:
         return Sniffed(
             None,
@@ -44,8 +74,11 @@ def _zip(ctx: _Ctx) -> Sniffed | None:
             if fmt == "numpy-archive":
                 return Sniffed(fmt, pickle_based=_npz_has_objects(zf, infos))
     except Exception:  # zipfile is no hardened parser: malformed input raises all sorts
-        return corrupt
-    if fmt is None:  # a plain zip; only worth a problem when named like a model
+        return _damaged(ctx) or corrupt
+    if fmt is None:  # a plain zip: a model file when what it holds is one
+        found = _plain_archive(ctx)
+        if found is not None:
+            return found
         if ctx.ext in STRICT_EXTENSIONS:
             return Sniffed(None, problem=f"zip archive with no known model layout ({ctx.ext})")
         return NOT_MODEL
@@ -107,3 +140,82 @@ def _npz_has_objects(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
         if header is not None and _has_object(header[1]):
             return True
     return False
+
+
+def member_looks_like_model(name: str, head: bytes) -> tuple[bool, bool]:
+    """(is a model file, is pickle-based) for an archive member, by its name and first bytes."""
+    lower = name.lower()
+    pickled = (
+        (head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5)
+        or _OLD_PICKLE_HEAD.match(head) is not None
+        or lower.endswith(_PICKLE_MEMBER_NAMES)
+    )
+    nested = head.startswith((ZIP_MAGIC, SEVENZIP_MAGIC, b"\x93NUMPY"))
+    named = any(lower.endswith(ext) for ext in MODEL_EXTENSIONS)
+    return pickled or nested or named, pickled
+
+
+def _plain_archive(ctx: _Ctx) -> Sniffed | None:
+    """Sniffed("zip") when some member of a zip without a known layout is a model file.
+
+    Member heads are read (64 bytes each, decompressed) for at most MAX_NPZ_MEMBERS_INSPECTED
+    members; damaged archives are listed from their local headers.
+    """
+    model = pickled = False
+    try:
+        for i, member in enumerate(zip_members(ctx.f, ctx.size)):
+            if i >= MAX_NPZ_MEMBERS_INSPECTED:
+                break
+            head = b""
+            if member.opener is not None:
+                try:
+                    with member.open() as stream:
+                        head = stream.read(64)
+                except OSError:
+                    raise
+                except Exception:  # a damaged member: its name may still tell
+                    head = b""
+            is_model, is_pickle = member_looks_like_model(member.name, head)
+            model, pickled = model or is_model, pickled or is_pickle
+            if model and pickled:
+                break
+    except OSError:
+        raise  # the bytes could not be read (an object over its read budget): not "no model"
+    except ArchiveError:
+        return None
+    except Exception:  # zipfile/zlib raise all sorts on hostile input
+        return None
+    return Sniffed("zip", pickle_based=pickled) if model else None
+
+
+def _damaged(ctx: _Ctx) -> Sniffed | None:
+    """A zip whose central directory is unreadable but whose local headers hold a model file:
+    loaders that stream local headers still read it, so it is scanned, and reported."""
+    found = _plain_archive(ctx)
+    if found is None:
+        return None
+    return Sniffed(
+        "zip",
+        pickle_based=found.pickle_based,
+        problem="truncated or corrupt zip archive (its central directory is unreadable; "
+        "members were found from their local headers)",
+    )
+
+
+def _sevenzip(ctx: _Ctx) -> Sniffed | None:
+    """Every 7z archive is inspected: one is rarely anything but a packed model or dataset,
+    and its members cannot be read without decompressing them."""
+    if not ctx.head.startswith(SEVENZIP_MAGIC):
+        return None
+    import py7zr  # lazy: only for 7z archives
+
+    try:
+        ctx.f.seek(0)
+        with py7zr.SevenZipFile(ctx.f, "r") as archive:
+            names = archive.getnames()
+    except Exception as e:  # py7zr raises many types; an encrypted header needs a password
+        if "password" in str(e).lower():
+            return Sniffed(None, problem="encrypted 7z archive: its members cannot be inspected")
+        return Sniffed(None, problem=f"truncated or corrupt 7z archive ({type(e).__name__})")
+    pickled = any(member_looks_like_model(n, b"")[1] for n in names)
+    return Sniffed("7z", pickle_based=pickled)

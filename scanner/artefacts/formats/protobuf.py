@@ -1,8 +1,63 @@
-"""Protobuf formats: ONNX ModelProto and TensorFlow SavedModel."""
+"""Protobuf formats: ONNX ModelProto and TensorFlow SavedModel, read by their wire format.
+
+Protobuf's wire format is small (tags, varints, length-delimited fields), so it is decoded here
+rather than with generated classes: the ONNX and TensorFlow schemas would bring their whole
+packages (`onnx`, `tensorflow`) for a handful of field numbers. `fields()` decodes one message
+from bytes, for the SavedModel scan; the sniffing walk reads a file field by field without
+loading it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from scanner.artefacts.formats.base import _ONNX_FIELDS, MAX_PROTOBUF_FIELDS, Sniffed, _Ctx
+
+
+class ProtobufError(ValueError):
+    """Bytes that are not a well-formed protobuf message."""
+
+
+def decode_varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """(value, next position) of the varint at `pos`. Raises ProtobufError."""
+    value = 0
+    for i in range(10):
+        if pos + i >= len(data):
+            raise ProtobufError("truncated varint")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            return value, pos + i + 1
+    raise ProtobufError("varint longer than ten bytes")
+
+
+def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
+    """(field number, wire type, value) of one message: an int for varints and fixed-width
+    fields, a memoryview for length-delimited ones (strings, bytes, nested messages)."""
+    view = memoryview(data)
+    pos, end = 0, len(view)
+    while pos < end:
+        tag, pos = decode_varint(view, pos)
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise ProtobufError("field number 0")
+        if wire == 0:
+            value, pos = decode_varint(view, pos)
+            yield number, wire, value
+        elif wire == 2:
+            length, pos = decode_varint(view, pos)
+            if pos + length > end:
+                raise ProtobufError("a field runs past the end of its message")
+            yield number, wire, view[pos : pos + length]
+            pos += length
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            if pos + width > end:
+                raise ProtobufError("a field runs past the end of its message")
+            yield number, wire, int.from_bytes(view[pos : pos + width], "little")
+            pos += width
+        else:
+            raise ProtobufError(f"unsupported wire type {wire}")
 
 
 def _onnx(ctx: _Ctx) -> Sniffed | None:
@@ -40,14 +95,15 @@ def _onnx(ctx: _Ctx) -> Sniffed | None:
 
 def _savedmodel(ctx: _Ctx) -> Sniffed:
     """Named by TensorFlow's convention; the binary one is walked like ONNX for truncation."""
+    fmt = "keras-metadata" if ctx.name == "keras_metadata.pb" else "tensorflow-savedmodel"
     if ctx.name.endswith(".pbtxt"):
-        return Sniffed("tensorflow-savedmodel")
+        return Sniffed(fmt)
     _, state = _protobuf_walk(ctx)
     problem = {
         "truncated": "truncated SavedModel file: a protobuf field runs past the end of the file",
         "invalid": "corrupt SavedModel file: invalid protobuf encoding",
     }.get(state)
-    return Sniffed("tensorflow-savedmodel", problem=problem)
+    return Sniffed(fmt, problem=problem)
 
 
 def _protobuf_walk(ctx: _Ctx) -> tuple[list[tuple[int, int]], str]:
@@ -85,9 +141,8 @@ def _varint(ctx: _Ctx, pos: int) -> tuple[int | None, int]:
     """(value, next position); (None, past-the-end) when the file ends inside the varint and
     (None, pos) when ten bytes pass without a terminator (not a varint)."""
     data = ctx.at(pos, 10)
-    value = 0
-    for i, byte in enumerate(data):
-        value |= (byte & 0x7F) << (7 * i)
-        if byte < 0x80:
-            return value, pos + i + 1
-    return None, (ctx.size + 1 if len(data) < 10 else pos)
+    try:
+        value, after = decode_varint(data, 0)
+    except ProtobufError:
+        return None, (ctx.size + 1 if len(data) < 10 else pos)
+    return value, pos + after

@@ -1,13 +1,17 @@
 """Serialization safety: what loading a model file would import or run, found without loading it.
 
 `scan_file` looks inside one file by its bytes: pickles (plain, joblib, compressed, legacy and
-zip PyTorch, NumPy object arrays) are walked opcode by opcode (`pickle_walk`); zip archives are
-opened member by member, and pickles or archives found inside are walked too (bounded depth);
-Keras configs are read as JSON (`keras`). Nothing is unpickled, imported or loaded.
+zip PyTorch, NumPy object arrays) are walked opcode by opcode (`pickle_walk`), every pickle of
+a stream to its end (`stream`); zip and 7z archives are opened member by member, also when
+damaged (`formats.archives`), and pickles or archives found inside are walked too (bounded
+depth); Keras configs are read as JSON (`keras`); TensorFlow SavedModels are read as protobuf
+(`savedmodel`). Nothing is unpickled, imported or loaded.
 
-Every finding is an `Issue(file, global, reason)`. A file that cannot be scanned completely (a
-malformed pickle, a zip that cannot be opened, a limit hit) is an Issue whose `global` is None
-and whose reason says why: the scan fails closed, so an unreadable pickle is never "safe".
+Every finding is an `Issue(file, global, reason, risk)`: `risk` says what the global can do,
+so a message reads "`evil.pkl` imports `posix.system` (runs operating-system commands) when
+loaded". A file that cannot be scanned completely (a malformed pickle, an encrypted archive, a
+limit hit) is an Issue whose `global` is None and whose reason says why: the scan fails closed,
+so an unreadable pickle is never "safe".
 """
 
 from __future__ import annotations
@@ -16,24 +20,34 @@ import bz2
 import gzip
 import lzma
 import os
-import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from scanner.artefacts.formats.base import MAX_ZIP_ENTRIES, TORCH_LEGACY_MAGIC
+from scanner.artefacts.formats.archives import (
+    SEVENZIP_MAGIC,
+    ZIP_MAGIC,
+    ArchiveError,
+    Member,
+    sevenzip_members,
+    zip_members,
+)
+from scanner.artefacts.formats.base import TORCH_LEGACY_MAGIC
 from scanner.artefacts.formats.magic import _has_object, _npy_header
 from scanner.artefacts.hashing import open_regular
-from scanner.artefacts.serialization import keras
-from scanner.artefacts.serialization.pickle_walk import WalkResult, walk
+from scanner.artefacts.serialization import keras, savedmodel
 from scanner.artefacts.serialization.readers import BoundedReader, reader_for
+from scanner.artefacts.serialization.stream import Walked, walk_stream
 
 MAX_ZIP_DEPTH = 2
-MAX_MEMBERS_SCANNED = 10_000
 MAX_NESTED_ZIP_BYTES = 512 * 1024 * 1024
-PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".dat")
-_LEGACY_TORCH_PICKLES = 5  # magic, protocol, sys_info, the object, the storage keys
+PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".dat", ".data")
+# torch.save's legacy format: magic, protocol, sys_info, the object, the storage keys; raw
+# storage bytes follow, which torch.load reads as data, never as a pickle.
+_LEGACY_TORCH_PICKLES = 5
+TF_OP_PREFIX = "tensorflow.raw_ops."  # how TensorFlow's Python API names a graph operation
+SAVEDMODEL_FORMATS = ("tensorflow-savedmodel", "keras-metadata")
 
 
 @dataclass(frozen=True)
@@ -41,9 +55,29 @@ class Issue:
     file: str
     global_name: str | None
     reason: str
+    risk: str | None = None  # what the global can do ("runs operating-system commands")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "global": self.global_name, "reason": self.reason}
+        out = {"file": self.file, "global": self.global_name, "reason": self.reason}
+        if self.risk is not None:
+            out["risk"] = self.risk
+        return out
+
+    @property
+    def message(self) -> str:
+        """One line for a person: what the file would do when loaded, or why it is unscanned."""
+        return issue_message(self.as_dict())
+
+
+def issue_message(issue: dict[str, Any]) -> str:
+    """`evil.pkl imports posix.system (runs operating-system commands) when loaded`."""
+    g, risk = issue.get("global"), issue.get("risk")
+    if g and risk and str(g).startswith(TF_OP_PREFIX):
+        op = str(g).removeprefix(TF_OP_PREFIX)
+        return f"{issue['file']} runs the TensorFlow operation {op} ({risk}) when served"
+    if g and risk:
+        return f"{issue['file']} imports {g} ({risk}) when loaded"
+    return f"{issue['file']}: {issue['reason']}"
 
 
 @dataclass
@@ -81,46 +115,57 @@ def _dispatch(
 ) -> None:
     head = f.read(64)
     f.seek(0)
+    if fmt in SAVEDMODEL_FORMATS:
+        return _tensorflow(f, size, name, fmt, out)
     if fmt == "hdf5" or head.startswith(b"\x89HDF"):
         return _h5(path, name, out)
-    if head.startswith(b"PK\x03\x04"):
-        return _zip(f, name, out, depth)
+    if head.startswith(ZIP_MAGIC):
+        return _archive(f, size, name, out, depth, zip_=True)
+    if head.startswith(SEVENZIP_MAGIC):
+        return _archive(f, size, name, out, depth, zip_=False)
     if head.startswith(b"\x93NUMPY"):
         return _npy(f, size, name, out)
     if fmt == "pytorch-legacy" and TORCH_LEGACY_MAGIC in head[:32]:
-        reader = reader_for(f, size)
-        for i in range(_LEGACY_TORCH_PICKLES):
-            if not _record(walk(reader), name, out, strict=True, what=f"pickle {i + 1}"):
-                return None
+        walked = walk_stream(reader_for(f, size), count=_LEGACY_TORCH_PICKLES)
+        _record(walked, name, out, strict=True)
+        if len(walked) < _LEGACY_TORCH_PICKLES and not any(w.result.error for w in walked):
+            out.issues.append(
+                Issue(name, None, f"only {len(walked)} of the legacy format's 5 pickles found")
+            )
         return None
     decompressed = _decompressor(head, f) if fmt in ("pickle", "joblib") else None
     if decompressed is not None:
-        return _record(walk(BoundedReader(decompressed)), name, out, strict=True)
+        return _record(walk_stream(BoundedReader(decompressed)), name, out, strict=True)
     if fmt in ("pickle", "joblib", "pytorch-legacy") or _looks_like_pickle(head):
-        return _record(walk(reader_for(f, size)), name, out, strict=fmt is not None or _named(name))
+        strict = fmt is not None or _named(name)
+        return _record(walk_stream(reader_for(f, size)), name, out, strict=strict)
     return None
 
 
-def _record(
-    result: WalkResult, name: str, out: FileScan, *, strict: bool, what: str = "pickle"
-) -> bool:
-    """Add a walk's findings; True when the walk reached STOP.
+def _record(walked: Iterable[Walked], name: str, out: FileScan, *, strict: bool) -> None:
+    """Add the findings of every pickle walked in one stream.
 
-    `strict`: the bytes are meant to be a pickle, so a walk that breaks is an Issue. Otherwise
+    `strict`: the bytes are meant to be pickles, so a walk that breaks is an Issue. Otherwise
     (opportunistic: a zip member that merely starts like one) a broken walk is not a pickle,
     but any global it named before breaking is still reported: the unpickler runs opcodes as it
     reads them, so a payload in front of garbage still runs.
     """
-    out.pickles_walked += 1
-    seen: set[tuple[str | None, str]] = set()
-    for flag in result.flags:
-        key = (flag.global_name, flag.reason)
-        if key not in seen:
-            seen.add(key)
-            out.issues.append(Issue(name, flag.global_name, flag.reason))
-    if result.error is not None and strict:
-        out.issues.append(Issue(name, None, f"{what} could not be scanned: {result.error}"))
-    return result.error is None
+    seen: set[tuple[str | None, str]] = {(i.global_name, i.reason) for i in out.issues}
+    for i, w in enumerate(walked, 1):
+        out.pickles_walked += 1
+        for flag in w.result.flags:
+            key = (flag.global_name, flag.reason)
+            if key not in seen:
+                seen.add(key)
+                out.issues.append(Issue(name, flag.global_name, flag.reason, flag.risk))
+        error = w.result.error
+        if error is None or not strict:
+            continue
+        if i == 1:
+            what = "pickle could not be scanned"
+        else:
+            what = f"the data after pickle {i - 1}, from byte {w.start}, is not a valid pickle"
+        out.issues.append(Issue(name, None, f"{what}: {error}"))
 
 
 def _looks_like_pickle(head: bytes) -> bool:
@@ -162,7 +207,7 @@ class _ZlibStream:
         return data
 
 
-def _npy(f: BinaryIO, size: int, name: str, out: FileScan) -> None:
+def _npy(f: BinaryIO, size: int | None, name: str, out: FileScan) -> None:
     """An object array's data is a pickle (np.load(allow_pickle=True) unpickles it)."""
     head = f.read(65536 + 16)
     header = _npy_header(head)
@@ -173,7 +218,8 @@ def _npy(f: BinaryIO, size: int, name: str, out: FileScan) -> None:
     if not _has_object(descr):
         return
     f.seek(end)
-    _record(walk(reader_for(f, size - end)), name, out, strict=True, what="object array")
+    reader = reader_for(f, None if size is None else size - end)
+    _record(walk_stream(reader), name, out, strict=True)
 
 
 def _h5(path: str | None, name: str, out: FileScan) -> None:
@@ -200,61 +246,92 @@ def _config_bytes(config: bytes | None, name: str, out: FileScan) -> None:
     out.issues.extend(Issue(name, g, reason) for g, reason in findings)
 
 
-def _zip(f: BinaryIO, name: str, out: FileScan, depth: int) -> None:
-    try:
-        zf = zipfile.ZipFile(f)
-    except Exception as e:  # zipfile raises many types on malformed archives
-        out.issues.append(Issue(name, None, f"could not be scanned: unreadable zip ({e})"))
+def _tensorflow(f: BinaryIO, size: int | None, name: str, fmt: str, out: FileScan) -> None:
+    """Graph operations of a SavedModel and Keras objects of its `keras_metadata.pb`."""
+    if size is not None and size > savedmodel.MAX_PROTOBUF_BYTES:
+        limit = savedmodel.MAX_PROTOBUF_BYTES
+        out.issues.append(Issue(name, None, f"not scanned: over {limit} bytes of protobuf"))
         return
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > min(MAX_ZIP_ENTRIES, MAX_MEMBERS_SCANNED):
-            out.issues.append(
-                Issue(name, None, f"not scanned: zip archive has {len(infos)} members")
-            )
+    data = f.read() if size is None else f.read(size)
+    try:
+        if fmt == "keras-metadata":
+            for config in savedmodel.keras_metadata_configs(data):
+                _config_bytes(config.encode(), name, out)
             return
-        for info in infos:
-            member = f"{name}:{info.filename}"
-            try:
-                _member(zf, info, member, out, depth)
-            except Exception as e:  # a bad member (bad CRC, bad compression) fails closed
-                out.issues.append(Issue(member, None, f"could not be scanned: {e}"))
+        if name.endswith(".pbtxt"):
+            ops = savedmodel.saved_model_text_ops(data.decode("utf-8", "replace"))
+        else:
+            ops = savedmodel.saved_model_ops(data)
+    except ValueError as e:
+        out.issues.append(Issue(name, None, f"could not be scanned: malformed protobuf ({e})"))
+        return
+    for found in dict.fromkeys(ops):
+        g = TF_OP_PREFIX + found.op
+        reason = f"the {found.where} runs {found.op}, which {found.risk}"
+        out.issues.append(Issue(name, g, reason, found.risk))
 
 
-def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, out: FileScan, depth: int):
-    lower = info.filename.lower()
-    with zf.open(info) as m:
-        head = m.read(64)
-    base = lower.rsplit("/", 1)[-1]
-    if info.filename == "config.json" and _is_keras(zf):
-        with zf.open(info) as m:
-            return _config_bytes(m.read(keras.MAX_CONFIG_BYTES + 1), member, out)
-    if head.startswith(b"PK\x03\x04"):
+def _archive(
+    f: BinaryIO, size: int | None, name: str, out: FileScan, depth: int, zip_: bool
+) -> None:
+    kind = "zip" if zip_ else "7z"
+    if size is None:
+        size = f.seek(0, os.SEEK_END)
+    try:
+        members = list(zip_members(f, size) if zip_ else sevenzip_members(f))
+    except ArchiveError as e:
+        out.issues.append(Issue(name, None, f"could not be scanned: {e}"))
+        return
+    except Exception as e:  # zipfile/py7zr raise many types on malformed archives
+        out.issues.append(Issue(name, None, f"could not be scanned: unreadable {kind} ({e})"))
+        return
+    names = {m.name for m in members}
+    for m in members:
+        member = f"{name}:{m.name}"
+        if m.problem is not None:
+            out.issues.extend(Issue(member, None, note) for note in m.notes)
+            out.issues.append(Issue(member, None, f"could not be scanned: {m.problem}"))
+            continue
+        try:
+            _member(m, member, names, out, depth)
+        except Exception as e:  # a bad member (bad compression, a read error) fails closed
+            out.issues.append(Issue(member, None, f"could not be scanned: {e}"))
+        # damage found while locating or reading it (a CRC mismatch shows only once read)
+        out.issues.extend(Issue(member, None, note) for note in dict.fromkeys(m.notes))
+
+
+def _member(m: Member, member: str, names: set[str], out: FileScan, depth: int) -> None:
+    with m.open() as stream:
+        head = stream.read(64)
+    base = m.name.lower().rsplit("/", 1)[-1]
+    if base in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb"):
+        fmt = "keras-metadata" if base == "keras_metadata.pb" else "tensorflow-savedmodel"
+        with m.open() as stream:
+            return _tensorflow(stream, m.size, member, fmt, out)
+    if m.name == "config.json" and _is_keras(names):
+        with m.open() as stream:
+            return _config_bytes(stream.read(keras.MAX_CONFIG_BYTES + 1), member, out)
+    if head.startswith((ZIP_MAGIC, SEVENZIP_MAGIC)):
         if depth + 1 > MAX_ZIP_DEPTH:
             out.issues.append(Issue(member, None, "not scanned: archives nest too deeply"))
             return None
-        if info.file_size > MAX_NESTED_ZIP_BYTES:
+        if m.size is not None and m.size > MAX_NESTED_ZIP_BYTES:
             out.issues.append(Issue(member, None, "not scanned: nested archive too large"))
             return None
-        with zf.open(info) as m:  # ZipExtFile seeks (forward by reading), as zipfile needs
-            return _dispatch(m, info.file_size, member, None, out, depth + 1)  # type: ignore[arg-type]
+        with m.open() as stream:  # ZipExtFile seeks (forward by reading), as zipfile needs
+            return _archive(stream, m.size, member, out, depth + 1, zip_=head[:2] == b"PK")
     if head.startswith(b"\x93NUMPY"):
-        with zf.open(info) as m:
-            return _npy(m, info.file_size, member, out)  # type: ignore[arg-type]
+        with m.open() as stream:
+            return _npy(stream, m.size, member, out)
     standard = base in ("data.pkl", "constants.pkl") or _named(base)
     if _looks_like_pickle(head) or (standard and head[:1] in (b"(", b"c", b"]", b"}")):
-        with zf.open(info) as m:
-            reader = reader_for(m, info.file_size)  # type: ignore[arg-type]
-            return _record(walk(reader), member, out, strict=standard)
+        with m.open() as stream:
+            reader = reader_for(stream, m.size)
+            return _record(walk_stream(reader), member, out, strict=standard)
     return None
 
 
-def _is_keras(zf: zipfile.ZipFile) -> bool:
-    names = set(zf.namelist())
+def _is_keras(names: set[str]) -> bool:
     return "config.json" in names and (
         "metadata.json" in names or any(n.endswith(".weights.h5") for n in names)
     )
-
-
-def iter_issue_dicts(scans: Iterator[FileScan]) -> list[dict[str, Any]]:
-    return [issue.as_dict() for scan in scans for issue in scan.issues]

@@ -10,12 +10,19 @@ Module names are normalised through the stdlib's Python 2 compatibility table fi
 (`__builtin__` -> `builtins`, `copy_reg` -> `copyreg`), exactly as `pickle.Unpickler` does for
 old protocols, so a protocol-0 pickle cannot slip `__builtin__.eval` past a check of `builtins`
 (it is flagged either way: `eval` is not on the list).
+
+Every entry says why it is safe. One global is allowed only in one call shape
+(`CONDITIONAL`): `_codecs.encode`, which pickle protocol 2 uses for every `bytes` object.
+What a flagged global can do is described in `risks.py`.
 """
 
 from __future__ import annotations
+import __future__
 
 import _compat_pickle  # the stdlib's own py2 -> py3 name table, used by pickle.Unpickler
+import collections.abc
 import re
+from typing import Any
 
 _TORCH_REBUILD = {
     "_rebuild_tensor",
@@ -65,6 +72,15 @@ _TORCH_DTYPES = {
     "per_channel_affine_float_qparams",
 }  # fmt: skip
 
+# Pure builtins: they compute a value from their arguments and call no callable they are given
+# (map, filter, iter(f, sentinel) and the key= of sorted/min/max would; REDUCE cannot pass
+# keywords), so a pickle cannot turn them into a call of anything else.
+_PURE_BUILTINS = (
+    "len", "abs", "min", "max", "sum", "round", "divmod", "pow", "ord", "chr", "bin", "hex",
+    "oct", "all", "any", "sorted", "reversed", "enumerate", "zip", "isinstance", "issubclass",
+    "callable", "repr", "ascii", "hash", "id", "Ellipsis", "NotImplemented",
+)  # fmt: skip
+
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     {
         # containers and plain data types: calling them builds data, nothing else
@@ -95,13 +111,20 @@ SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ),
         ("copyreg", "_reconstructor"),  # protocol 0/1 object rebuild; the class is checked
         ("copyreg", "__newobj__"),
+        *(("builtins", name) for name in _PURE_BUILTINS),
+        # value types: constructors that only store their fields
         ("datetime", "datetime"),
         ("datetime", "date"),
+        ("datetime", "time"),
         ("datetime", "timedelta"),
         ("datetime", "timezone"),
         ("decimal", "Decimal"),
         ("fractions", "Fraction"),
         ("uuid", "UUID"),
+        # pure paths: string manipulation only, no file-system access (Path itself is not here)
+        ("pathlib", "PurePath"),
+        ("pathlib", "PurePosixPath"),
+        ("pathlib", "PureWindowsPath"),
         # PyTorch state dicts (torch.save) and TorchScript constants
         *(("torch._utils", name) for name in _TORCH_REBUILD),
         ("torch._tensor", "_rebuild_from_type_v2"),
@@ -151,6 +174,20 @@ SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+# `__future__` holds only feature records (`_Feature` instances and the class): pickling
+# `annotations` or `division` refers to them, and building one stores seven fields.
+_FUTURE_NAMES = frozenset(
+    n for n in dir(__future__) if not n.startswith("__") or n in __future__.__all__
+)
+# The abstract base classes of `collections.abc` (also reached as `_collections_abc`): classes
+# with no constructor side effects; pickled when code stores a type reference.
+_ABC_NAMES = frozenset(collections.abc.__all__)
+# Allowed only where called in the one shape given here (`conditional_call_allowed`):
+# protocol 2 has no opcode for bytes, so pickle writes every `bytes` object as
+# `_codecs.encode(str, "latin1")` (a float32 NumPy array saved at protocol 2 holds one).
+# Elsewhere `encode` looks a codec up by any name, which can import modules.
+CONDITIONAL: frozenset[tuple[str, str]] = frozenset({("_codecs", "encode")})
+
 _NUMPY_DTYPE_CLASS = re.compile(r"[A-Z][A-Za-z0-9]*DType")
 # scikit-learn estimators are classes (CamelCase) whose constructors only store parameters; a
 # function an estimator holds (FunctionTransformer's func, a custom kernel) is a global of its
@@ -170,6 +207,10 @@ def is_safe(module: str, name: str) -> bool:
     module, name = normalise(module, name)
     if (module, name) in SAFE_GLOBALS:
         return True
+    if module == "__future__":
+        return name in _FUTURE_NAMES
+    if module in ("collections.abc", "_collections_abc"):
+        return name in _ABC_NAMES
     if module == "numpy.dtypes" and _NUMPY_DTYPE_CLASS.fullmatch(name):
         return True
     return (
@@ -180,37 +221,24 @@ def is_safe(module: str, name: str) -> bool:
     )
 
 
-def reason_for(module: str, name: str) -> str:
-    """Why a global is flagged, in the words a reviewer needs."""
-    module, name = normalise(module, name)
-    root = module.split(".")[0]
-    dangerous = {
-        "os": "runs operating-system commands or touches files",
-        "posix": "runs operating-system commands or touches files",
-        "nt": "runs operating-system commands or touches files",
-        "subprocess": "starts processes",
-        "pty": "starts processes",
-        "runpy": "runs Python modules or files",
-        "importlib": "imports arbitrary modules",
-        "socket": "opens network connections",
-        "shutil": "copies or deletes files",
-        "pickle": "unpickles a nested payload",
-        "_pickle": "unpickles a nested payload",
-        "marshal": "loads Python bytecode",
-        "types": "builds functions or code objects",
-        "ctypes": "calls native code",
-        "webbrowser": "opens URLs",
-        "requests": "makes network requests",
-        "urllib": "makes network requests",
-    }
-    if module == "builtins" and name in {
-        "eval", "exec", "compile", "getattr", "setattr", "delattr", "__import__", "open",
-        "input", "breakpoint", "globals", "locals", "vars", "help",
-    }:  # fmt: skip
-        return f"builtins.{name} can run or reach arbitrary code"
-    if root in dangerous:
-        return f"{module}.{name} {dangerous[root]}"
+def is_conditional(module: str, name: str) -> bool:
+    return normalise(module, name) in CONDITIONAL
+
+
+def conditional_call_allowed(
+    module: str, name: str, args: Any, text_types: tuple[type, ...] = (str,)
+) -> bool:
+    """`_codecs.encode(text, "latin1")`: how protocol 2 writes bytes, and nothing else.
+
+    `args` is the walker's symbolic argument tuple; `text_types` are what it uses for a str
+    (also one too long to keep on its stack).
+    """
+    if normalise(module, name) != ("_codecs", "encode"):
+        return False
     return (
-        f"{module}.{name} is not on the allowlist of safe globals "
-        "(importing or calling it may run code)"
+        isinstance(args, tuple)
+        and len(args) == 2
+        and isinstance(args[0], text_types)
+        and isinstance(args[1], str)
+        and args[1] == "latin1"
     )

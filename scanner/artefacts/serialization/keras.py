@@ -35,8 +35,10 @@ def config_findings(config_text: bytes | str) -> tuple[list[tuple[str, str]], li
     lambdas: list[str] = []
     for node in _objects(config):
         cls = node.get("class_name")
-        inner = node.get("config") if isinstance(node.get("config"), dict) else {}
-        name = inner.get("name") if isinstance(inner.get("name"), str) else "?"
+        raw_inner = node.get("config")
+        inner: dict[str, Any] = raw_inner if isinstance(raw_inner, dict) else {}
+        raw_name = inner.get("name")
+        name = raw_name if isinstance(raw_name, str) else "?"
         if cls == "Lambda":
             lambdas.append(name)
             findings.append(

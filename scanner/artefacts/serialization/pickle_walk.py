@@ -13,6 +13,13 @@ containers keep at most `MAX_ITEMS` items. Two things need more than names:
   state (shape, dtype) says how many bytes to skip, or that a nested object-array pickle
   follows, which is walked in turn;
 - reading is bounded: a huge BINBYTES argument is skipped, not read into memory.
+
+Framing (protocol 4+) is followed as the unpickler reads a *file*: a frame of N bytes is read
+in one piece, so when a frame's declared length does not end exactly where an opcode ends, a
+reader of the file and a reader of the same bytes in memory see different opcodes after it
+(a frame that runs past STOP moves the file to the frame's end, where the next `pickle.load`
+starts; an opcode that crosses the frame's end is read from after it). Every such frame is
+flagged, and the walk records where a file reader resumes (`resume_at`).
 """
 
 from __future__ import annotations
@@ -22,8 +29,14 @@ import pickletools
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.artefacts.serialization.allowlist import is_safe, normalise, reason_for
+from scanner.artefacts.serialization.allowlist import (
+    conditional_call_allowed,
+    is_conditional,
+    is_safe,
+    normalise,
+)
 from scanner.artefacts.serialization.readers import MemoryReader, Reader, Skipped
+from scanner.artefacts.serialization.risks import risk_of
 
 MAX_OPCODES = 20_000_000
 MAX_ITEMS = 4096  # per symbolic container; more items are counted, not kept
@@ -57,6 +70,7 @@ class Flag:
     global_name: str | None  # "module.name", or None when no static name exists
     reason: str
     offset: int
+    risk: str | None = None  # what the global can do, for "imports X (risk) when loaded"
 
 
 @dataclass
@@ -64,6 +78,8 @@ class WalkResult:
     flags: list[Flag] = field(default_factory=list)
     globals_seen: set[str] = field(default_factory=set)
     error: str | None = None  # why the walk stopped before STOP (flags before it still count)
+    end: int | None = None  # reader position just after STOP
+    resume_at: int | None = None  # where pickle.load on a file resumes, when not at `end`
 
 
 class _Opaque:
@@ -75,10 +91,18 @@ class _Opaque:
         self.note = note
 
 
+class _BigStr(_Opaque):
+    """A str literal too long to keep: its type still matters (`_codecs.encode(str, ...)`)."""
+
+
+_TEXT = (str, _BigStr)
+
+
 @dataclass(frozen=True)
 class _Global:
     module: str
     name: str
+    conditional: bool = False  # allowed only in the call shapes `allowlist` names
 
 
 @dataclass
@@ -134,9 +158,16 @@ class _Machine:
         self.stack: list[Any] = []
         self.marks: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.frame_start = 0
+        self.frame_end: float = math.inf  # end of the current frame; inf outside any frame
+        # a conditionally allowed global must be used only as the callee of an allowed call:
+        # every time one lands on the stack is counted against the calls that consume it
+        self.conditional_pushes = 0
+        self.conditional_calls = 0
+        self.conditional_seen: _Global | None = None
 
-    def flag(self, name: str | None, reason: str, pos: int) -> None:
-        self.result.flags.append(Flag(name, reason, pos))
+    def flag(self, name: str | None, reason: str, pos: int, risk: str | None = None) -> None:
+        self.result.flags.append(Flag(name, reason, pos, risk))
 
     def push(self, value: Any) -> None:
         self.stack.append(value)  # never a bound `self.stack.append`: MARK swaps the list
@@ -155,27 +186,96 @@ class _Machine:
 
     def run(self) -> None:
         stopped = False
-        for count, (opcode, arg, pos) in enumerate(pickletools.genops(self.reader), 1):
+        # both readers are file-like (read, readline, tell); genops asks no more of them
+        ops = pickletools.genops(self.reader)  # type: ignore[arg-type]
+        for count, (opcode, arg, pos) in enumerate(ops, 1):
             if count > MAX_OPCODES:
                 raise PickleError(f"not fully scanned: over {MAX_OPCODES:,} opcodes")
+            pos = pos or 0
+            if pos >= self.frame_end:
+                self.leave_frame(pos)
             name = opcode.name
             if name in _LITERAL_OPS:  # the bulk of any weights pickle: inlined for speed
                 if isinstance(arg, (str, bytes, bytearray, Skipped)) and len(arg) > MAX_KEPT_BYTES:
-                    arg = _Opaque("large literal")
+                    arg = _BigStr("large str") if isinstance(arg, str) else _Opaque("large literal")
                 self.stack.append(arg)
                 continue
             if name in _PUT_OPS and self.stack:
-                self.memo[int(arg)] = self.stack[-1]
+                self.memo[int(arg)] = self.stack[-1]  # type: ignore[arg-type]  # PUT has an int
                 continue
-            self.step(name, arg, pos or 0)
+            self.step(name, arg, pos)
             if name == "STOP":
                 stopped = True
+                self.stop(pos)
+                break  # the next pickle, if any, is walked on its own (`walk_stream`)
         if not stopped:
             raise PickleError("truncated pickle: the stream ends before STOP")
 
+    def leave_frame(self, pos: int) -> None:
+        """The first opcode at or past the frame's end must start exactly at the end."""
+        if pos != self.frame_end:
+            self.flag(
+                None,
+                f"FRAME at byte {self.frame_start} declares it ends at byte "
+                f"{int(self.frame_end)}, but an opcode runs across that end (the next starts at "
+                f"byte {pos}): a file reader and a bytes reader disagree on what follows, "
+                "fail closed",
+                self.frame_start,
+            )
+        self.frame_end = math.inf
+
+    def enter_frame(self, pos: int, length: int) -> None:
+        if self.frame_end != math.inf:
+            self.flag(
+                None,
+                f"FRAME at byte {pos} starts inside the frame declared at byte "
+                f"{self.frame_start}, before its end at byte {int(self.frame_end)}: "
+                "the frame lengths do not match the opcodes, fail closed",
+                pos,
+            )
+        self.frame_start, self.frame_end = pos, pos + 9 + length
+
+    def raw_bytes_follow(self, pos: int) -> None:
+        """joblib reads array bytes from the file itself, which stands at the frame's end:
+        joblib ends the frame right after the wrapper, and any other layout is flagged."""
+        if self.frame_end == math.inf:
+            return
+        here = self.reader.tell()
+        if here != self.frame_end:
+            self.flag(
+                None,
+                f"joblib array data at byte {here} inside the frame declared at byte "
+                f"{self.frame_start} (which ends at byte {int(self.frame_end)}): joblib would "
+                "read it from the frame's end, fail closed",
+                pos,
+            )
+        self.frame_end = math.inf
+
+    def stop(self, pos: int) -> None:
+        """STOP inside a frame must be its last byte: a longer frame hides what follows."""
+        end = pos + 1
+        self.result.end = end
+        g = self.conditional_seen
+        if g is not None and self.conditional_pushes > self.conditional_calls:
+            self.flag_conditional(g, pos)
+        if self.frame_end != math.inf and self.frame_end != end:
+            resume = int(self.frame_end)
+            self.flag(
+                None,
+                f"FRAME at byte {self.frame_start} declares {resume - self.frame_start - 9} "
+                f"bytes, {resume - end} more than its opcodes up to STOP: pickle.load on a "
+                f"file resumes at byte {resume}, a reader of the bytes at byte {end}; "
+                "fail closed",
+                self.frame_start,
+            )
+            self.result.resume_at = resume
+
     def step(self, op: str, arg: Any, pos: int) -> None:
         push = self.push
-        if op in ("PROTO", "FRAME", "STOP"):
+        if op == "FRAME":
+            self.enter_frame(pos, int(arg))
+            return
+        if op in ("PROTO", "STOP"):
             return
         if op == "MARK":
             self.marks.append(self.stack)
@@ -184,7 +284,7 @@ class _Machine:
             module, _, name = str(arg).partition(" ")
             g = self.import_global(module, name, pos)
             if op == "INST":
-                push(_Call(g, self.pop_mark()))
+                push(self.call(g, tuple(self.pop_mark()), pos, op))
             else:
                 push(g)
         elif op == "STACK_GLOBAL":
@@ -209,15 +309,15 @@ class _Machine:
             push(_Opaque("extension"))
         elif op == "REDUCE" or op == "NEWOBJ":
             args = self.pop()
-            push(_Call(self.pop(), args))
+            push(self.call(self.pop(), args, pos, op))
         elif op == "NEWOBJ_EX":
             kwargs, args = self.pop(), self.pop()
-            push(_Call(self.pop(), (args, kwargs)))
+            push(self.call(self.pop(), (args, kwargs), pos, op))
         elif op == "OBJ":
             items = self.pop_mark()
             if not items:
                 raise PickleError("malformed pickle: OBJ without a class")
-            push(_Call(items[0], items[1:]))
+            push(self.call(items[0], tuple(items[1:]), pos, op))
         elif op == "BUILD":
             state = self.pop()
             if not self.stack:
@@ -245,6 +345,7 @@ class _Machine:
             key = int(arg)
             if key not in self.memo:
                 raise PickleError(f"malformed pickle: memo key {key} read before it is set")
+            self.count_conditional(self.memo[key])
             push(self.memo[key])
         elif op == "POP":
             if self.stack:
@@ -256,6 +357,7 @@ class _Machine:
         elif op == "DUP":
             if not self.stack:
                 raise PickleError("malformed pickle: DUP on an empty stack")
+            self.count_conditional(self.stack[-1])
             push(self.stack[-1])
         elif op in ("EMPTY_LIST", "EMPTY_SET"):
             push([])
@@ -267,9 +369,9 @@ class _Machine:
             n = int(op[-1])
             if len(self.stack) < n:
                 raise PickleError("malformed pickle: stack underflow")
-            items = tuple(self.stack[-n:])
+            pushed = tuple(self.stack[-n:])
             del self.stack[-n:]
-            push(items)
+            push(pushed)
         elif op in ("TUPLE", "LIST", "FROZENSET"):
             items = self.pop_mark()
             push(tuple(items[:MAX_ITEMS]) if op != "LIST" else items[:MAX_ITEMS])
@@ -294,8 +396,26 @@ class _Machine:
         if isinstance(arg, Skipped):
             return _Opaque("large bytes")
         if isinstance(arg, (bytes, bytearray, str)) and len(arg) > MAX_KEPT_BYTES:
-            return _Opaque("large literal")
+            return _BigStr("large str") if isinstance(arg, str) else _Opaque("large literal")
         return arg
+
+    def call(self, func: Any, args: Any, pos: int, op: str) -> _Call:
+        """A call the unpickler makes; the one conditionally allowed global is checked here."""
+        if isinstance(func, _Global) and func.conditional:
+            if op == "REDUCE" and conditional_call_allowed(func.module, func.name, args, _TEXT):
+                self.conditional_calls += 1
+            else:
+                self.flag_conditional(func, pos)
+        return _Call(func, args)
+
+    def count_conditional(self, value: Any) -> None:
+        if isinstance(value, _Global) and value.conditional:
+            self.conditional_pushes += 1
+
+    def flag_conditional(self, g: _Global, pos: int) -> None:
+        full = ".".join(normalise(g.module, g.name))
+        risk = risk_of(g.module, g.name)
+        self.flag(full, f"{full} {risk}", pos, risk)
 
     def add_items(self, op: str) -> None:
         if op in ("APPEND", "SETITEM"):
@@ -317,8 +437,14 @@ class _Machine:
     def import_global(self, module: str, name: str, pos: int) -> _Global:
         full = ".".join(normalise(module, name))
         self.result.globals_seen.add(full)
+        if is_conditional(module, name):  # judged where it is called (`call`) and at STOP
+            g = _Global(module, name, conditional=True)
+            self.conditional_seen = g
+            self.conditional_pushes += 1
+            return g
         if not is_safe(module, name):
-            self.flag(full, reason_for(module, name), pos)
+            risk = risk_of(module, name)
+            self.flag(full, f"{full} {risk}", pos, risk)
         return _Global(module, name)
 
     def joblib_array(self, state: Any, pos: int) -> None:
@@ -330,6 +456,7 @@ class _Machine:
         if dtype is None or not isinstance(shape, tuple):
             raise PickleError("joblib array with a dtype or shape not known statically")
         kind, itemsize = dtype
+        self.raw_bytes_follow(pos)
         if kind == "O":
             if self.depth >= MAX_NESTING:
                 raise PickleError("joblib object arrays nest too deeply")

@@ -37,6 +37,7 @@ class BoundedReader:
         self.f = f
         self.pos = 0
         self.limit = limit  # bytes available, when known
+        self.pushback = b""  # a byte read ahead by `at_eof` on a stream of unknown length
 
     def read(self, n: int = -1) -> Any:
         remaining = None if self.limit is None else max(0, self.limit - self.pos)
@@ -47,9 +48,22 @@ class BoundedReader:
         if n > SKIP_READ_THRESHOLD:
             skipped = self.skip(n)
             return Skipped(skipped) if skipped == n else b""
-        data = self.f.read(n)
+        data = self._raw(n)
         self.pos += len(data)
         return data
+
+    def _raw(self, n: int) -> bytes:
+        if not self.pushback or n <= 0:
+            return self.f.read(n)
+        head, self.pushback = self.pushback, b""
+        return head + self.f.read(n - 1) if n > 1 else head
+
+    def at_eof(self) -> bool:
+        if self.limit is not None:
+            return self.pos >= self.limit
+        if not self.pushback:
+            self.pushback = self.f.read(1)
+        return not self.pushback
 
     def readline(self) -> bytes:
         out = bytearray()
@@ -65,7 +79,7 @@ class BoundedReader:
     def skip(self, n: int) -> int:
         done = 0
         while done < n:
-            chunk = self.f.read(min(1024 * 1024, n - done))
+            chunk = self._raw(min(1024 * 1024, n - done))
             if not chunk:
                 break
             done += len(chunk)
@@ -85,6 +99,9 @@ class MemoryReader(io.BytesIO):
         end = min(start + n, len(self.getbuffer()))
         self.seek(end)
         return end - start
+
+    def at_eof(self) -> bool:
+        return self.tell() >= len(self.getbuffer())
 
 
 Reader = BoundedReader | MemoryReader

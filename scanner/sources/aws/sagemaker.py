@@ -22,6 +22,7 @@ from scanner.sources.aws.sagemaker_parse import (
     PROVIDER,
     artefact_dirs,
     data_capture,
+    image_refs,
     package_refs,
     snake,
     tag_map,
@@ -33,7 +34,7 @@ ENDPOINT_ATTRIBUTES = frozenset(
     {
         "provider", "account", "region", "status", "endpoint_config", "variants", "tags",
         "output_mode", "decision_api", "model_versions", "artefacts", "network_isolation",
-        "in_private_network", "vpc", "vpcs", "data_capture", "encryption",
+        "in_private_network", "vpc", "vpcs", "data_capture", "encryption", "images",
     }
 )  # fmt: skip
 
@@ -225,7 +226,9 @@ def model_facts(
     account: str,
 ) -> dict[str, Any]:
     """Attributes that depend on every model the endpoint runs: unknown if any model is."""
-    keys = ("network_isolation", "in_private_network", "vpcs", "model_versions", "artefacts")
+    keys = (
+        "network_isolation", "in_private_network", "vpcs", "model_versions", "artefacts", "images",
+    )  # fmt: skip
     names = facts.model_names()
     if isinstance(names, Unknown):
         return dict.fromkeys(keys, names)
@@ -250,13 +253,18 @@ def model_facts(
     versions = [a for m in described for a in package_refs(m, region, account)]
     out["model_versions"] = [Ref(a) for a in dict.fromkeys(versions)]
     dirs = [d for m in described for d in artefact_dirs(m)]
+    images = [i for m in described for i in image_refs(m)]
     for arn in versions:
         package = packages.get(arn.lower(), Unknown(f"model package {arn} was not described"))
         if isinstance(package, Unknown):
-            out["artefacts"] = package
+            out["artefacts"] = out["images"] = package
             return out
         dirs.extend(artefact_dirs(package))
-    out["artefacts"] = [Ref(d) for d in dict.fromkeys(dirs)]
+        images.extend(image_refs(package))
+    # The served images are artefacts too: weights baked into an image are loaded like
+    # model data, and the image is checked (signature, unsafe files) like any artefact.
+    out["images"] = [Ref(i) for i in dict.fromkeys(images)]
+    out["artefacts"] = [Ref(d) for d in dict.fromkeys([*dirs, *images])]
     return out
 
 

@@ -73,6 +73,18 @@ def containers(description: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return found
 
 
+def image_refs(description: Mapping[str, Any]) -> list[str]:
+    """The container images a model or package runs, as image-artefact references
+    (`oci://REGISTRY/REPO:TAG` or `@DIGEST`), which linking resolves to the images the `oci:`
+    source read."""
+    out: list[str] = []
+    for container in containers(description):
+        image = container.get("Image")
+        if isinstance(image, str) and image.strip() and f"oci://{image.strip()}" not in out:
+            out.append(f"oci://{image.strip()}")
+    return out
+
+
 def artefact_dirs(description: Mapping[str, Any]) -> list[str]:
     """Artefact ids of every container's model data, in order, without repeats."""
     dirs: list[str] = []

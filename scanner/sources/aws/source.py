@@ -31,6 +31,7 @@ from scanner.sources.aws import (
     build,
     cloudtrail,
     ec2,
+    ecr,
     guardduty,
     iam,
     s3,
@@ -47,13 +48,14 @@ from scanner.sources.watch import watch_of
 
 # Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
 # name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
-REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty)
+REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty, ecr)
 # What each regional collector reports, for the gap its failure leaves.
 REGIONAL_TYPES: dict[str, frozenset[str]] = {
     "sagemaker": frozenset({"model", "model_version", "endpoint"}),
     "apigateway": frozenset({"endpoint"}),
     "ec2": frozenset({"network"}),
     "guardduty": frozenset({"threat_detection"}),
+    "ecr": frozenset({"storage"}),
 }
 STORAGE_TYPES = frozenset({"storage", "artefact"})
 

@@ -76,6 +76,8 @@ def locate(uri: str, target: Target) -> Location:
         public = urlunsplit(("mlflow-artifacts", netloc, path.rstrip("/") or "/", "", ""))
         listing = f"mlflow-artifacts:{path}" if not parts.netloc else public
         return Location(public.rstrip("/"), "mlflow-artifacts", listing)
+    if scheme == "gs":
+        return _cloud_storage(parts.netloc, parts.path)
     netloc = parts.netloc
     if scheme in _USERINFO_SCHEMES and "@" in netloc:
         netloc = netloc.rpartition("@")[2]
@@ -84,6 +86,13 @@ def locate(uri: str, target: Target) -> Location:
     # `container@account` in wasbs:// is no credential: only the query is redacted there.
     safe = redact_uri(clean) if "@" not in netloc else _redact_query(clean)
     return Location(safe, provider.get(scheme, scheme), None)
+
+
+def _cloud_storage(bucket: str, path: str) -> Location:
+    """`gs://BUCKET/PREFIX`, the id the gcs: source gives the model directory there (a model
+    at the bucket's root keeps the slash: `gs://BUCKET` is the bucket's storage id)."""
+    prefix = path.strip("/")
+    return Location(f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}/", "gcs", None)
 
 
 def _redact_query(uri: str) -> str:

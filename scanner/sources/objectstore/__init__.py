@@ -5,12 +5,14 @@ byte range of one, the digest the store keeps, the whole object) and names its `
 `builder.py` does the rest the same way for every store: candidate model directories by name
 (the `path:` source's grouping), content sniffing within `sniff_bytes`, digests, the
 serialization summary, and the serialization scan within `integrity_max_bytes`
-(`integrity.py`). S3 is the first implementation (`scanner.sources.aws.s3_reader`).
+(`integrity.py`). S3 (`scanner.sources.aws.s3_reader`) and Cloud Storage
+(`scanner.sources.gcs.reader`) implement it.
 """
 
 from scanner.sources.objectstore.builder import (
     ObjectRead,
     StoreContents,
+    build_artefact,
     build_artefacts,
     read_object,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "ObjectStoreReader",
     "StoreContents",
     "StoredObject",
+    "build_artefact",
     "build_artefacts",
     "read_object",
 ]

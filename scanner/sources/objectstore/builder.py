@@ -133,30 +133,47 @@ def build_artefacts(
     integrity_max_bytes: int,
 ) -> list[Resource]:
     """One `artefact` per model directory, serialization scanned within the byte budget."""
-    out: list[Resource] = []
-    for owner, members in sorted(contents.model_dirs().items()):
-        # A model at the container's root keeps the trailing slash: the container's URI is
-        # the storage's id.
-        uri = redact(f"{container.uri}/{owner}")
-        attributes = _attributes(contents, container, uri, owner, members)
-        scanned = scan_serialization(attributes, members, reader, container, integrity_max_bytes)
-        if scanned is not None:
-            attributes["serialization"] = scanned
-        out.append(
-            Resource(
-                id=uri,
-                type="artefact",
-                name=owner.rpartition("/")[2] if owner else container.name,
-                source=source,
-                attributes=attributes,
-                raw={
-                    container.kind: container.name,
-                    "prefix": owner,
-                    "keys": sorted(m.key for m in members),
-                },
-            )
-        )
-    return out
+    return [
+        build_artefact(contents, container, source, reader, integrity_max_bytes, owner, members)
+        for owner, members in sorted(contents.model_dirs().items())
+    ]
+
+
+def build_artefact(
+    contents: StoreContents,
+    container: Container,
+    source: str,
+    reader: ObjectStoreReader,
+    integrity_max_bytes: int,
+    owner: str,
+    members: list[StoredObject],
+    uri: str | None = None,
+) -> Resource:
+    """One `artefact` of `members` (objects under `owner`, `""` for the container's root).
+
+    Object stores call it once per model directory; a container that is itself one artefact
+    (an image, whose model files are wherever its layers put them) calls it once with every
+    model file and its own `uri`.
+    """
+    # A model at the container's root keeps the trailing slash: the container's URI is
+    # the storage's id.
+    uri = redact(uri if uri is not None else f"{container.uri}/{owner}")
+    attributes = _attributes(contents, container, uri, owner, members)
+    scanned = scan_serialization(attributes, members, reader, container, integrity_max_bytes)
+    if scanned is not None:
+        attributes["serialization"] = scanned
+    return Resource(
+        id=uri,
+        type="artefact",
+        name=owner.rpartition("/")[2] if owner else container.name,
+        source=source,
+        attributes=attributes,
+        raw={
+            container.kind: container.name,
+            "prefix": owner,
+            "keys": sorted(m.key for m in members),
+        },
+    )
 
 
 def _attributes(
@@ -174,6 +191,7 @@ def _attributes(
                 "path": m.key[cut:],
                 "size": m.size,
                 **({"sha256": read.sha256} if read.sha256 is not None else {}),
+                **dict(m.digests),
                 "etag": (m.etag or "").strip('"') or None,
                 "format": read.format,
             }

@@ -1,7 +1,7 @@
 """What a provider implements for its object store: a listing and reads, nothing more.
 
 The builder (`builder.py`) turns any store's listing into `artefact` resources; a provider
-(S3 today; Azure Blob, Google Cloud Storage and OCI image layers next) implements
+(S3, Google Cloud Storage; Azure Blob and OCI image layers next) implements
 `ObjectStoreReader` for one container (bucket, blob container, repository) and names where
 the container is (`Container`). Reads are the provider's only calls on object content, so the
 read-only and fail-closed rules live in the implementation: a denied or failed read raises
@@ -25,6 +25,12 @@ class StoredObject:
     size: int
     etag: str | None = None  # as the store quotes it; readers may require it to be unchanged
     checksums: tuple[str, ...] = ()  # algorithms the store keeps a checksum for (`SHA256`, …)
+    # Digests the listing itself carries, as (algorithm, lower-case hex): Cloud Storage lists
+    # every object's `md5` (when not composite) and `crc32c`. They go into the file entries.
+    digests: tuple[tuple[str, str], ...] = ()
+    # The store's id of this version of the object (a Cloud Storage generation), so a reader
+    # can read exactly the object as listed.
+    version: str | None = None
 
     @property
     def name(self) -> str:
@@ -58,7 +64,9 @@ class ObjectStoreReader(Protocol):
 
     def recorded_sha256(self, obj: StoredObject) -> str | Unknown | None:
         """The full-object SHA-256 (hex) the store keeps for `obj`, None when it keeps none
-        (no call should be made then), Unknown when it cannot be read. Never raises."""
+        (no call should be made then; Cloud Storage keeps none at all, only MD5 and CRC32C,
+        which come with the listing as `StoredObject.digests`), Unknown when it cannot be
+        read. Never raises."""
         ...
 
     def read_all(self, obj: StoredObject, into: Any) -> None:

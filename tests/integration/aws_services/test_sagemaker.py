@@ -13,6 +13,7 @@ from scanner.sources.aws.sagemaker_calls import Reader
 from tests.integration.aws_services.estate import (
     ACCOUNT,
     FRAUD_SHA256,
+    IMAGE,
     REGION,
     SOURCE,
     WEST,
@@ -130,7 +131,10 @@ def test_endpoints_in_a_vpc_with_capture_and_kms_and_their_open_twin(
     assert fraud["encryption"]["kms_key"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
     # The model is built from package fraud/1: the endpoint serves it and loads its data.
     assert fraud["model_versions"] == [Ref(estate.packages["fraud/1"])]
-    assert fraud["artefacts"] == [Ref("s3://models/fraud/1")]
+    # the model data, then the image the model runs (linked to the oci: source's image)
+    image = f"oci://{IMAGE}"
+    assert fraud["artefacts"] == [Ref("s3://models/fraud/1"), Ref(image)]
+    assert fraud["images"] == [Ref(image)]
     assert (fraud["output_mode"], fraud["decision_api"]) == ("label", True)
     assert (fraud["provider"], fraud["status"]) == ("sagemaker", "in_service")
 
@@ -143,7 +147,7 @@ def test_endpoints_in_a_vpc_with_capture_and_kms_and_their_open_twin(
 
     raw = collected[estate.endpoints["raw-direct"]].attributes
     assert raw["model_versions"] == []
-    assert raw["artefacts"] == [Ref("s3://models/raw")]
+    assert raw["artefacts"] == [Ref("s3://models/raw"), Ref(f"oci://{IMAGE}")]
     assert raw["data_capture"]["captures"] == ["output"]
     assert "output_mode" not in raw
 

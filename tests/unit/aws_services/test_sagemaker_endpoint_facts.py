@@ -67,7 +67,15 @@ def test_unreadable_parts_make_the_dependent_attributes_unknown() -> None:
     denied = Unknown("denied: sagemaker:DescribeModel")
     out = model_facts(facts("a"), {"a": denied}, {}, SUBNETS, REGION, ACCOUNT)
     assert out == dict.fromkeys(
-        ("network_isolation", "in_private_network", "vpcs", "model_versions", "artefacts"), denied
+        (
+            "network_isolation",
+            "in_private_network",
+            "vpcs",
+            "model_versions",
+            "artefacts",
+            "images",
+        ),
+        denied,
     )
     no_subnets = Unknown("denied: ec2:DescribeSubnets")
     out = model_facts(facts("a"), {"a": model(True, "subnet-1")}, {}, no_subnets, REGION, ACCOUNT)
