@@ -120,7 +120,8 @@ def _image_artefacts(a: _Attrs) -> dict[str, list[str]]:
     per platform of an index."""
     out: dict[str, list[str]] = defaultdict(list)
     for rid, attrs in a.of("artefact"):
-        for reference in attrs.get("references") or ():
+        references = attrs.get("references")
+        for reference in references if isinstance(references, list) else ():
             if isinstance(reference, str):
                 out[f"oci://{reference}"].append(rid)
     return out
