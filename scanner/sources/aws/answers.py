@@ -66,6 +66,8 @@ ALWAYS_RETURNED: dict[tuple[str, str], tuple[str, ...]] = {
     ("apigateway", "GetRestApis"): ("items",),
     ("apigateway", "GetResources"): ("items",),
     ("apigateway", "GetUsagePlans"): ("items",),
+    ("apigateway", "GetStages"): ("item",),
+    ("apigateway", "GetAccount"): ("throttleSettings",),
     ("apigatewayv2", "GetApis"): ("Items",),
     ("apigatewayv2", "GetIntegrations"): ("Items",),
     ("apigatewayv2", "GetRoutes"): ("Items",),
@@ -86,6 +88,16 @@ _LISTS = (
     "GroupDetailList", "RoleDetailList", "Policies", "EventSelectors", "AdvancedEventSelectors",
 )  # fmt: skip
 
+# S3 settings whose answer is empty when the setting was never made (versioning, logging): no
+# field tells a real answer from another XML document, so the root element must be theirs.
+# `GetBucketVersioningResponse` is moto's name for an unset versioning answer.
+EXPECTED_ROOTS: dict[tuple[str, str], frozenset[str]] = {
+    ("s3", "GetBucketVersioning"): frozenset(
+        {"VersioningConfiguration", "GetBucketVersioningResponse"}
+    ),
+    ("s3", "GetBucketLogging"): frozenset({"BucketLoggingStatus"}),
+}
+_ERROR_ROOTS = frozenset({"html", "error", "errorresponse", "response"})
 _JSON = frozenset({"json", "rest-json", "smithy-rpc-v2-cbor"})
 _QUERY = frozenset({"query", "ec2"})
 _BODY_LOCATIONS = frozenset({None, ""})
@@ -149,7 +161,12 @@ def check_body(operation_model: Any, response_dict: Mapping[str, Any], **_: Any)
     tag = root.tag.rpartition("}")[2]
     if tag.lower() == "html":
         raise MalformedAnswer(action, "an HTML page")
-    if protocol in _QUERY and tag != f"{operation_model.name}Response":
+    if protocol in _QUERY:
+        if tag != f"{operation_model.name}Response":
+            raise MalformedAnswer(action, f"root element {tag}")
+        return
+    expected = EXPECTED_ROOTS.get((service_model.service_name, operation_model.name))
+    if tag.lower() in _ERROR_ROOTS or (expected is not None and tag not in expected):
         raise MalformedAnswer(action, f"root element {tag}")
 
 
