@@ -13,7 +13,12 @@ from typing import Any
 
 from scanner.artefacts.formats import PICKLE_BASED
 from scanner.artefacts.hashing import bounded_map
-from scanner.artefacts.serialization import FileScan, Issue, scan_file
+from scanner.artefacts.serialization import (
+    DEFAULT_MAX_DECOMPRESSED,
+    FileScan,
+    Issue,
+    scan_file,
+)
 from scanner.artefacts.signatures import SignatureResult, check, find_signature
 from scanner.artefacts.signatures.trust import TrustSet
 from scanner.inventory import Unknown
@@ -85,14 +90,20 @@ def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
 
 
 def scan_files(
-    artefacts: Mapping[str, Sequence[ScanTarget]], workers: int
+    artefacts: Mapping[str, Sequence[ScanTarget]],
+    workers: int,
+    max_bytes: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> dict[str, dict[str, FileScan]]:
-    """Serialization scans of the files that need one: artefact key -> rel -> scan."""
+    """Serialization scans of the files that need one: artefact key -> rel -> scan; no member
+    or compressed stream is decompressed past `max_bytes` (the source's integrity_max_bytes)."""
     todo = [(key, t) for key, ts in artefacts.items() for t in ts if should_scan(t.rel, t.format)]
     out: dict[str, dict[str, FileScan]] = {key: {} for key in artefacts}
     for (key, target), result in bounded_map(
         lambda item: scan_file(
-            item[1].path, item[1].rel, item[1].format if isinstance(item[1].format, str) else None
+            item[1].path,
+            item[1].rel,
+            item[1].format if isinstance(item[1].format, str) else None,
+            max_bytes,
         ),
         todo,
         workers,

@@ -50,6 +50,7 @@ from scanner.artefacts.integrity import (
     scan_files,
     serialization_summary,
 )
+from scanner.artefacts.serialization import DEFAULT_MAX_DECOMPRESSED
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.inventory import Resource, Unknown
@@ -108,6 +109,7 @@ class LocalPathSource:
         self.spec = spec
         self.workers = _workers_option(spec)
         self.follow_links = _follow_links_option(spec)
+        self.max_bytes = _max_bytes_option(spec)
         # Trusted signers reach the source as the `trust` option, which config.py fills from
         # `integrity.trust` (already parsed, paths resolved): the Source interface stays spec-only.
         trust = spec.options.get("trust", TrustPolicy())
@@ -156,7 +158,7 @@ class LocalPathSource:
             owner: [ScanTarget(_within(f.rel, owner), f.path, f.format) for f in members]
             for owner, members in groups.items()
         }
-        scans = scan_files(targets, self.workers)
+        scans = scan_files(targets, self.workers, self.max_bytes)
         progress(f"{text}: scanned {sum(map(len, scans.values()))} file(s) for unsafe content")
         resources = []
         for owner, members in groups.items():
@@ -378,6 +380,17 @@ def _artefact(
             "total_size": total,
         },
     )
+
+
+def _max_bytes_option(spec: SourceSpec) -> int:
+    value = spec.options.get("integrity_max_bytes", DEFAULT_MAX_DECOMPRESSED)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"{spec.text}: integrity_max_bytes must be a positive integer, got {value!r}"
+        )
+    return value
 
 
 def _follow_links_option(spec: SourceSpec) -> bool:

@@ -75,7 +75,7 @@ def scan_serialization(
                 except ObjectReadError as exc:
                     ser["unsafe"] = Unknown(f"model files could not be read: {f['path']}: {exc}")
                     return ser
-        scans = scan_files({"artefact": targets}, SCAN_WORKERS)["artefact"]
+        scans = scan_files({"artefact": targets}, SCAN_WORKERS, budget)["artefact"]
         ser.update(facts_of(targets, scans))
     return ser
 
