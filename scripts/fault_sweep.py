@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with faulted_estate() as estate:
         setup = time.monotonic() - started
-        seen = sorted({op for proxy in estate.proxies.values() for op in proxy.seen})
         operations = (
-            sorted(op for _, op in FAMILIES.values()) if args.families else args.operation or seen
+            sorted(op for _, op in FAMILIES.values())
+            if args.families
+            else args.operation or estate.operations
         )
         modes: list[int | None] = [None, 1] if args.first else [None]
         print(f"estate ready in {setup:.1f} s; {len(operations)} operations x {len(kinds)} kinds"

@@ -85,6 +85,7 @@ class FaultedEstate:
     mlflow_url: str
     baseline: dict[str, Any] = field(default_factory=dict)
     collections: dict[str, Collection] = field(default_factory=dict)
+    operations: list[str] = field(default_factory=list)  # every one the fault-free scan made
 
     def specs(self, timeouts: dict[str, dict[str, Any]]) -> tuple[SourceSpec, SourceSpec]:
         return (
@@ -134,6 +135,7 @@ class FaultedEstate:
         with self.environment():
             self.baseline = run_scan(recorded.prepared, Reporter())
         self.collections = recorded.collections
+        self.operations = sorted({op for proxy in self.proxies.values() for op in proxy.seen})
         statuses = {s["name"]: s["status"] for s in self.baseline["scan"]["sources"]}
         if set(statuses.values()) != {"ok"}:
             raise RuntimeError(f"the fault-free scan has failed sources: {self.baseline['scan']}")

@@ -86,6 +86,21 @@ def test_a_fault_never_makes_a_verdict_cleaner(
     assert document["gate"]["exit_code"] == 3
 
 
+def test_any_one_failed_call_never_turns_something_into_none(estate: FaultedEstate) -> None:
+    """The property over every operation the fault-free scan makes (not only one per family):
+    each one failing alone (HTTP 500 on every request) leaves every computed value as it was,
+    or Unknown - never a definite empty or false - and every verdict no cleaner."""
+    assert len(estate.operations) > len(FAMILIES)
+    found = {}
+    for operation in estate.operations:
+        source = estate.fault("500", operation)
+        document = estate.scan(source, FAST)
+        broken = violations(estate.baseline, document)
+        if broken:
+            found[operation] = broken
+    assert found == {}
+
+
 # One test per defect ------------------------------------------------------------------------
 
 
