@@ -11,7 +11,18 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from scanner import __version__
-from scanner.commands import bom, demo, diff, frameworks, logs, policies, report, scan, verify
+from scanner.commands import (
+    bom,
+    demo,
+    diff,
+    evidence,
+    frameworks,
+    logs,
+    policies,
+    report,
+    scan,
+    verify,
+)
 from scanner.commands.arguments import add_common
 from scanner.commands.interface import Command
 from scanner.errors import EXIT_SOURCE, EXIT_USAGE, ModelwardError
@@ -26,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     report,
     bom,
     verify,
+    evidence,
     logs,
     diff,
     demo,

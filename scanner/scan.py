@@ -330,11 +330,41 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A scan's results document, and the linked inventory it was judged on (whose resources
+    keep the raw source answers that results.json leaves out: evidence packs archive them)."""
+
+    document: dict[str, Any]
+    inventory: Inventory
+
+
 def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
+    return run_with_inventory(prepared, reporter).document
+
+
+def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
     started = dt.datetime.now(dt.UTC)
     collected, statuses, gaps = collect(prepared.sources, reporter, prepared.request.timeout)
     inventory = link(collected, gaps=gaps)
-    now = prepared.request.as_of or dt.datetime.now(dt.UTC)
+    return Outcome(judge(prepared, inventory, statuses, reporter, started=started), inventory)
+
+
+def judge(
+    prepared: Prepared,
+    inventory: Inventory,
+    statuses: list[dict[str, Any]],
+    reporter: Reporter,
+    *,
+    started: dt.datetime,
+) -> dict[str, Any]:
+    """Everything after collection: a pure function of the linked inventory, the prepared
+    policies, mappings, waivers, baseline and gate settings, and the evaluation date (plus the
+    scan's id and clock times). `modelward evidence verify` runs it again on an archived scan.
+
+    The evaluation date is kept to the second, as results record it (`scan.as_of`), so an
+    archived scan re-evaluated as of its recorded date sees the same instant."""
+    now = (prepared.request.as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     findings = evaluate(prepared, inventory, now, reporter)
     findings, gate = _gate(prepared, findings, statuses, now)
     scan = {

@@ -19,15 +19,14 @@ def check_contract(document: dict[str, Any]) -> None:
         raise RuntimeError(f"results do not match the schema: {problems[0]}")
 
 
-def render_all(
-    out_dir: Path,
+def render(
     formats: Sequence[str],
     document: dict[str, Any],
     options: Mapping[str, Mapping[str, Any]] | None = None,
-) -> list[Path]:
-    """Every format rendered in memory first, then written atomically. results.json, when it
-    is among them, is rendered last with the digests of the others (`scan.outputs`) and renamed
-    into place last: it is the index that tells a consistent output set from a mixed one."""
+) -> dict[str, bytes]:
+    """Every format rendered in memory: file name → bytes. results.json, when it is among
+    them, is rendered last with the digests of the others (`scan.outputs`): it is the index
+    that tells a consistent output set from a mixed one, so `write_all` renames it last."""
     files: dict[str, bytes] = {}
     index: JsonWriter | None = None
     for writer in writers_for(formats, options):
@@ -35,11 +34,25 @@ def render_all(
             index = writer
             continue
         files.update(writer.render(document))
-    if index is None:
-        return write_atomically(out_dir, files)
-    indexed = {**document, "scan": {**document["scan"], "outputs": output_digests(files)}}
-    files.update(index.render(indexed))
-    return write_atomically(out_dir, files, last=index.filename)
+    if index is not None:
+        indexed = {**document, "scan": {**document["scan"], "outputs": output_digests(files)}}
+        files.update(index.render(indexed))
+    return files
+
+
+def write_all(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """An output set written atomically, its index (results.json) renamed into place last."""
+    return write_atomically(out_dir, files, last=JsonWriter.filename)
+
+
+def render_all(
+    out_dir: Path,
+    formats: Sequence[str],
+    document: dict[str, Any],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Path]:
+    """Every format rendered in memory first, then written atomically (`render`, `write_all`)."""
+    return write_all(out_dir, render(formats, document, options))
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
+from scanner.commands.evidence_pack import add_flags as add_evidence_flags
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
 from scanner.gate import FAIL_ON_CHOICES
@@ -138,19 +139,20 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         metavar="FILE",
         help="write the findings that fail now to FILE, as a baseline for later scans",
     )
+    add_evidence_flags(scan)
 
 
 def run(args: argparse.Namespace) -> int:
     from scanner import baseline as baselines
-    from scanner.commands.documents import bom_options, check_contract, render_all
+    from scanner.commands import evidence_pack
+    from scanner.commands.documents import bom_options, check_contract, render, write_all
     from scanner.commands.gate_settings import gate_settings
     from scanner.config import load_config, resolve_source, with_trust
     from scanner.outputs.interface import prepare_output_dir, write_atomically
     from scanner.outputs.registry import parse_formats
     from scanner.policy import params as param_overrides
     from scanner.progress import make_reporter
-    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare
-    from scanner.scan import run as run_scan
+    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare, run_with_inventory
     from scanner.sources.registry import parse_spec
     from scanner.terminal import print_scan_summary, safe
     from scanner.waivers import DEFAULT_MAX_DAYS
@@ -193,27 +195,37 @@ def run(args: argparse.Namespace) -> int:
     create_baseline = Path(args.create_baseline) if args.create_baseline else None
     if create_baseline is not None:
         prepare_output_dir(create_baseline.parent)
+    pack_job = evidence_pack.start(args)
     reporter = make_reporter(args.quiet, args.verbose)
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
     try:
-        document = run_scan(prepared, reporter)
+        outcome = run_with_inventory(prepared, reporter)
     finally:
         reporter.close()
+    document = outcome.document
     check_contract(document)
     with_findings = bool(
         args.bom_with_findings if args.bom_with_findings is not None else config.bom_with_findings
     )
-    written = (
-        render_all(out_dir, formats, document, bom_options(with_findings))
-        if out_dir is not None
-        else []
+    options = bom_options(with_findings)
+    pack = None
+    if pack_job is not None:  # the reports show the pack's digest and signer
+        pack = evidence_pack.collect(pack_job, outcome, request, config, formats, with_findings)
+        options.update(pack.report_options)
+    files = render(formats, document, options) if out_dir is not None else {}
+    baseline = (
+        {create_baseline.name: baselines.dumps(baselines.create(document))}
+        if create_baseline is not None
+        else {}
     )
+    # Signed before anything is written: a pack that cannot be signed leaves no outputs behind.
+    sealed = pack.seal(document, files, baseline, options) if pack is not None else None
+    written = write_all(out_dir, files) if out_dir is not None else []
     if create_baseline is not None:
-        written += write_atomically(
-            create_baseline.parent,
-            {create_baseline.name: baselines.dumps(baselines.create(document))},
-        )
+        written += write_atomically(create_baseline.parent, baseline)
+    if sealed is not None:
+        written += sealed.write()
     if not args.quiet:
         print_scan_summary(document, sys.stdout)
         for path in written:

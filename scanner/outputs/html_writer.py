@@ -123,8 +123,11 @@ def _waiver(waiver: Mapping[str, Any]) -> dict[str, Any]:
 class _View:
     """Everything the template lays out, computed once so the template stays declarative."""
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], evidence: Mapping[str, str] | None = None
+    ) -> None:
         self.doc = document
+        self.evidence = evidence
         resources = document["resources"]
         self.anchors = {r["id"]: f"r{i}" for i, r in enumerate(resources)}
         self.names = {r["id"]: r["name"] or r["id"] for r in resources}
@@ -314,17 +317,24 @@ class _View:
             "framework_titles": self.framework_titles,
             "policy_anchor": self.policy_anchor,
             "link": self.values.link,
+            "evidence": self.evidence,
         }
 
 
-def render_html(document: Mapping[str, Any]) -> str:
+def render_html(document: Mapping[str, Any], evidence: Mapping[str, str] | None = None) -> str:
     template = _environment().get_template(TEMPLATE)
-    return template.render(_View(document).context())
+    return template.render(_View(document, evidence).context())
 
 
 class HtmlWriter:
     format = "html"
     filename = "report.html"
 
+    def __init__(self, evidence: Mapping[str, str] | None = None) -> None:
+        # The evidence pack this report is rendered into (`scan --evidence-pack`): its digest
+        # (of the evidence members, computed before any report: see scanner/evidence/manifest.py),
+        # its signer and its file name. Not in results.json, which the pack itself holds.
+        self.evidence = evidence
+
     def render(self, document: Mapping[str, Any]) -> dict[str, bytes]:
-        return {self.filename: render_html(document).encode("utf-8")}
+        return {self.filename: render_html(document, self.evidence).encode("utf-8")}

@@ -7,7 +7,7 @@ renamed, so a failed run never leaves a partial file behind.
 Renames are atomic one file at a time, not as a set: a run killed between two renames leaves
 some new files beside some old ones. So the set has an index, renamed last: results.json
 lists the digest of every other file it was written with (`scan.outputs`, filled by
-`commands.documents.render_all`). Until the index is in place the old results.json still
+`commands.documents.render`). Until the index is in place the old results.json still
 describes the old set; once it is, a file that does not match its digest is from another run
 (`mismatched_outputs`). Temporary files carry the writing process's id, and a later run
 removes those whose process is gone (a killed run cannot clean up after itself).

@@ -7,6 +7,7 @@ from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
+from scanner.sources.azure.options import OPTION_NAMES as AZURE_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
 from scanner.sources.interface import Source, SourceSpec
 from scanner.sources.logs.options import OPTION_NAMES as LOGS_OPTIONS
@@ -28,7 +29,7 @@ NEEDS_TARGET = (
     "oci-layout",
     "docker-archive",
 )
-PLANNED_KINDS = ("azure",)
+PLANNED_KINDS: tuple[str, ...] = ()
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -47,6 +48,12 @@ def _aws_source(spec: SourceSpec) -> Source:
     from scanner.sources.aws.source import AwsSource
 
     return AwsSource(spec)
+
+
+def _azure_source(spec: SourceSpec) -> Source:
+    from scanner.sources.azure.source import AzureSource
+
+    return AzureSource(spec)
 
 
 def _gcs_source(spec: SourceSpec) -> Source:
@@ -107,6 +114,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "mlflow": _mlflow_source,
     "logs": _logs_source,
     "aws": _aws_source,
+    "azure": _azure_source,
     "gcs": _gcs_source,
     "vertex": _vertex_source,
     "oci": _oci_source,
@@ -149,6 +157,7 @@ OPTIONS: dict[str, frozenset[str]] = {
     ),
     "logs": LOGS_OPTIONS,
     "aws": AWS_OPTIONS,
+    "azure": AZURE_OPTIONS,
     "gcs": GCS_OPTIONS,
     "vertex": VERTEX_OPTIONS,
     "oci": OCI_OPTIONS,

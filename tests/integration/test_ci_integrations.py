@@ -17,6 +17,7 @@ import yaml
 from scanner.cli import build_parser
 from scanner.outputs.registry import WRITERS
 from tests.helpers import REPO, pickle_model, policy_pack, safe_model
+from tests.signing import key_pair
 from tests.unit.test_sarif_writer import sarif_validator
 
 ACTION_DIR = REPO / ".github" / "actions" / "modelward"
@@ -55,7 +56,7 @@ def test_action_is_a_composite_that_gates_last():
     assert upload["with"]["sarif_file"] == "${{ steps.scan.outputs.upload-sarif }}"
     assert steps[-1]["name"] == "Gate"
     assert steps[-1]["run"] == 'exit "${MW_EXIT:-3}"'
-    assert set(action["outputs"]) == {"exit-code", "results", "sarif"}
+    assert set(action["outputs"]) == {"exit-code", "results", "sarif", "evidence-pack"}
     # inputs reach shells through env only: `${{ inputs.x }}` inside `run:` is script injection
     for step in steps:
         assert "${{" not in step.get("run", ""), step
@@ -74,7 +75,7 @@ def test_scan_script_only_uses_flags_that_exist():
         "scan": [m.group(1) for m in re.finditer(r"args\+?=\((.*)\)", script)],
         "report": [m.group(1) for m in re.finditer(r'"\$\{mw\[@\]\}" report (.*)', script)],
     }
-    assert len(calls["scan"]) == 5 and len(calls["report"]) == 1
+    assert len(calls["scan"]) == 8 and len(calls["report"]) == 1
     for command, parts in calls.items():
         known = {o for a in subparser(command)._actions for o in a.option_strings}
         used = {f for part in parts for f in re.findall(r"(?:^|\s)(--?[a-z][a-z-]*)", part)}
@@ -180,9 +181,44 @@ def test_scan_step_usage_error(workspace):
     assert "the scan did not run: usage, config or input error (exit 2)" in summary
 
 
+def test_scan_step_writes_a_signed_evidence_pack(workspace, cli):
+    keys = key_pair(workspace / "keys")
+    code, outputs, _ = run_scan_step(
+        workspace,
+        MW_EVIDENCE_PACK="modelward-results/evidence-pack.zip",
+        MW_EVIDENCE_KEY=str(keys.private),
+    )
+    assert code == 0 and outputs["exit-code"] == "0"
+    assert outputs["evidence-pack"] == "modelward-results/evidence-pack.zip"
+    r = cli("evidence", "verify", str(workspace / outputs["evidence-pack"]), "--key",
+            str(keys.public))  # fmt: skip
+    assert r.code == 0, r.out
+
+
+def test_scan_step_signs_keyless_by_default_and_stops_without_an_oidc_token(workspace):
+    """Without a key the pack is signed by the workflow's OIDC identity; a job without one
+    (no `id-token: write`) stops before scanning, with the reason in the log."""
+    env = {
+        name: ""
+        for name in os.environ
+        if name.startswith(
+            ("ACTIONS_ID_TOKEN", "SIGSTORE_", "GITLAB", "BUILDKITE", "CIRCLE", "GOOGLE_")
+        )
+    }
+    code, outputs, summary = run_scan_step(
+        workspace, MW_EVIDENCE_PACK="modelward-results/evidence-pack.zip", **env
+    )
+    assert code == 0
+    assert outputs == {"exit-code": "2"}
+    assert "the scan did not run: usage, config or input error (exit 2)" in summary
+    assert not (workspace / "modelward-results" / "evidence-pack.zip").exists()
+
+
 def test_example_github_workflow_uses_the_action():
     workflow = load(REPO / "docs" / "ci" / "github-actions.yml")
     assert workflow["permissions"]["security-events"] == "write"
+    # keyless signing of the evidence pack with the workflow's identity
+    assert workflow["permissions"]["id-token"] == "write"
     steps = workflow["jobs"]["model-compliance"]["steps"]
     step = next(s for s in steps if s.get("id") == "modelward")
     path = step["uses"].split("/", 2)[2].split("@")[0]
@@ -191,6 +227,9 @@ def test_example_github_workflow_uses_the_action():
     assert set(step["with"]) <= set(inputs)
     args = shlex.split(step["with"]["args"])
     assert parses(["scan", *args, "--fail-on", step["with"]["fail-on"]])
+    # the signed pack lands inside what the next step keeps as a build artefact
+    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert step["with"]["evidence-pack"].startswith(upload["with"]["path"])
 
 
 def test_example_gitlab_job_commands_parse():
@@ -198,10 +237,21 @@ def test_example_gitlab_job_commands_parse():
     commands = [
         line for job in jobs.values() for line in job["script"] if line.startswith("modelward ")
     ]
-    assert len(commands) == 2
+    assert len(commands) == 3
     for line in commands:
         assert parses(shlex.split(line)[1:]), line
     assert jobs["modelward"]["artifacts"]["reports"]["junit"].endswith("results.junit.xml")
+    # keyless: the job's OIDC token under the name Sigstore clients read, audience sigstore
+    assert jobs["modelward"]["id_tokens"]["SIGSTORE_ID_TOKEN"]["aud"] == "sigstore"
+    scan = shlex.split(jobs["modelward"]["script"][1])
+    pack = scan[scan.index("--evidence-pack") + 1]
+    assert "--evidence-keyless" in scan
+    assert any(pack.startswith(p) for p in jobs["modelward"]["artifacts"]["paths"])
+    # the auditor's side pins the identity that must have signed it
+    verify = shlex.split(jobs["modelward-evidence-verify"]["script"][1])
+    assert verify[:4] == ["modelward", "evidence", "verify", pack]
+    assert verify[verify.index("--issuer") + 1] == "https://gitlab.com"
+    assert verify[verify.index("--identity") + 1].startswith("https://gitlab.com/")
 
 
 def test_pre_commit_hooks_call_existing_commands(cli, tmp_path):

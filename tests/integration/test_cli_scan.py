@@ -209,14 +209,16 @@ def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_pat
         ("gcs:bucket", 2, "expected KEY=VALUE options separated by commas"),
         ("gcs:buckets=models", 2, "project=ID is required"),
         ("vertex:project=my-project", 2, "location=REGION is required"),
-        ("azure:acct", 2, "the 'azure' source is not implemented yet"),
+        ("azure:acct", 2, "expected KEY=VALUE options separated by commas"),
+        ("azure:account=Acct_1", 2, "'Acct_1' (account) is not a storage account name"),
+        ("azure:subscription=x", 2, "'x' is not a subscription id"),
         ("aws:regions", 2, "expected KEY=VALUE options separated by commas"),
         ("path:", 2, "source spec 'path:' is not KIND:TARGET"),
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, docker-archive, gcs, logs, "
-            "mlflow, oci, oci-layout, path, vertex)",
+            "unknown source type 'ftp' (available: attestations, aws, azure, docker-archive, gcs, "
+            "logs, mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

@@ -4,7 +4,7 @@
 # step, so the SARIF upload and the job summary still happen on a failing scan.
 #
 # Environment: MW_ARGS, MW_CONFIG, MW_OUTPUT_DIR, MW_FORMATS, MW_FAIL_ON, MW_WAIVERS,
-# MW_BASELINE (the action's inputs); GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (set by the runner);
+# MW_BASELINE, MW_EVIDENCE_PACK, MW_EVIDENCE_KEY (the action's inputs); GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (set by the runner);
 # MODELWARD_BIN (the command to run, default `modelward`; the tests use `python -m scanner`);
 # MW_PYTHON (default `python`, the interpreter setup-python installed).
 set -uo pipefail
@@ -17,6 +17,13 @@ if [ -n "${MW_CONFIG:-}" ]; then args+=(-c "$MW_CONFIG"); fi
 if [ -n "${MW_FAIL_ON:-}" ]; then args+=(--fail-on "$MW_FAIL_ON"); fi
 if [ -n "${MW_WAIVERS:-}" ]; then args+=(--waivers "$MW_WAIVERS"); fi
 if [ -n "${MW_BASELINE:-}" ]; then args+=(--baseline "$MW_BASELINE"); fi
+# The evidence pack is signed by the workflow's own OIDC identity (Sigstore keyless) unless a
+# key file is given; auditors then pin that identity when they verify (docs/evidence.md).
+if [ -n "${MW_EVIDENCE_PACK:-}" ]; then
+  args+=(--evidence-pack "$MW_EVIDENCE_PACK")
+  if [ -n "${MW_EVIDENCE_KEY:-}" ]; then args+=(--evidence-key "$MW_EVIDENCE_KEY")
+  else args+=(--evidence-keyless); fi
+fi
 # Extra arguments are split on whitespace only: the input is never evaluated by a shell.
 read -r -a extra <<< "${MW_ARGS:-}"
 
@@ -26,6 +33,9 @@ code=0
 outputs="${GITHUB_OUTPUT:-/dev/null}"
 echo "exit-code=$code" >> "$outputs"
 if [ -f "$out/results.json" ]; then echo "results=$out/results.json" >> "$outputs"; fi
+if [ -n "${MW_EVIDENCE_PACK:-}" ] && [ -f "$MW_EVIDENCE_PACK" ]; then
+  echo "evidence-pack=$MW_EVIDENCE_PACK" >> "$outputs"
+fi
 if [ -f "$out/results.sarif" ]; then
   echo "sarif=$out/results.sarif" >> "$outputs"
   # GitHub code scanning does not honour SARIF `suppressions`: a waived result would open an

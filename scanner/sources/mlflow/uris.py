@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from scanner.redact import redact_uri
+from scanner.sources import store_uris
 from scanner.sources.mlflow.settings import Target
 
 _LOGGED_MODEL = re.compile(r"^models:/(m-[0-9a-fA-F]+)/?$")
@@ -58,8 +59,10 @@ def locate(uri: str, target: Target) -> Location:
     """The canonical artefact location of a storage URI (already resolved from runs:/, models:/).
 
     A plain path is a local directory. `mlflow-artifacts:` is qualified with the tracking
-    server's host. Everything else (s3, gs, wasbs, hdfs, ...) is kept as the registry wrote it,
-    without a trailing slash and without credentials."""
+    server's host. An object-store URI a storage source reports under another spelling
+    (`wasbs://c@acct.blob.core.windows.net/p`) becomes that source's id
+    (`azure://acct/c/p`, `scanner.sources.store_uris`). Everything else (s3, gs, hdfs, ...) is
+    kept as the registry wrote it, without a trailing slash and without credentials."""
     uri = uri.strip()
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
@@ -76,8 +79,10 @@ def locate(uri: str, target: Target) -> Location:
         public = urlunsplit(("mlflow-artifacts", netloc, path.rstrip("/") or "/", "", ""))
         listing = f"mlflow-artifacts:{path}" if not parts.netloc else public
         return Location(public.rstrip("/"), "mlflow-artifacts", listing)
-    if scheme == "gs":
-        return _cloud_storage(parts.netloc, parts.path)
+    stored = store_uris.canonical(uri)
+    if stored is not None:  # the id the object store's own source reports (azure://...)
+        canonical_id, store = stored
+        return Location(canonical_id, store, None)
     netloc = parts.netloc
     if scheme in _USERINFO_SCHEMES and "@" in netloc:
         netloc = netloc.rpartition("@")[2]
@@ -86,13 +91,6 @@ def locate(uri: str, target: Target) -> Location:
     # `container@account` in wasbs:// is no credential: only the query is redacted there.
     safe = redact_uri(clean) if "@" not in netloc else _redact_query(clean)
     return Location(safe, provider.get(scheme, scheme), None)
-
-
-def _cloud_storage(bucket: str, path: str) -> Location:
-    """`gs://BUCKET/PREFIX`, the id the gcs: source gives the model directory there (a model
-    at the bucket's root keeps the slash: `gs://BUCKET` is the bucket's storage id)."""
-    prefix = path.strip("/")
-    return Location(f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}/", "gcs", None)
 
 
 def _redact_query(uri: str) -> str:
