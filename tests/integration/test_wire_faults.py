@@ -122,6 +122,10 @@ def test_an_html_acl_answer_does_not_pass_a_bucket_public_through_its_acl(
     assert unknown(storage["public"], "malformed answer from s3:GetBucketAcl")
     assert findings(document)[("MW-STO-01", f"s3://{ACL_PUBLIC}")] == "error"
     assert any("malformed answer from s3:GetBucketAcl" in p for p in problems(document))
+    # The ACL's grant to anyone is the cross-account read MW-IAM-04 fails: without the ACL
+    # the grant list is unknown, not the policy's grants alone.
+    assert unknown(storage["access_grants"], "bucket ACL unreadable")
+    assert findings(document)[("MW-IAM-04", f"s3://{ACL_PUBLIC}")] == "error"
 
 
 def test_a_cut_search_answer_is_read_again_by_listing(estate: FaultedEstate) -> None:

@@ -285,6 +285,9 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     out = c.out
     if isinstance(policy, Unknown):
         out.grants = Unknown(f"bucket policy unreadable ({policy.reason})")
+    elif isinstance(facts.acl, Unknown) and ignore_acls is not True:
+        # An ACL nobody could read may grant anyone a read: the list would be short by it.
+        out.grants = Unknown(f"bucket ACL unreadable ({facts.acl.reason})")
     elif isinstance(iam, Unknown):
         out.grants = Unknown(f"IAM principals unreadable ({iam.reason})")
     else:
