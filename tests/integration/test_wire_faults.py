@@ -82,8 +82,27 @@ def test_a_fault_never_makes_a_verdict_cleaner(
     assert estate.rules_hit() > 0, f"{operation} was never called: the cell tests nothing"
     assert violations(estate.baseline, document) == []
     statuses = {s["name"]: s["status"] for s in document["scan"]["sources"]}
-    assert statuses[source] == "error", "the fault is not reported as the source's problem"
+    # A fault is said where it cost something: the source's problem, or an Unknown naming the
+    # operation on what it touched (a denied read of a model file's bytes is the artefact's);
+    # one that the source read around (an empty run search: each run asked for by id) may
+    # cost nothing at all.
+    assert (
+        statuses[source] == "error"
+        or _names(document["resources"], operation)
+        or findings(document) == findings(estate.baseline)
+    ), "the fault is neither reported nor read around"
     assert document["gate"]["exit_code"] == 3
+
+
+def _names(value: Any, operation: str) -> bool:
+    """Whether an Unknown anywhere in `value` names `operation`."""
+    if isinstance(value, dict):
+        if set(value) == {"$unknown"}:
+            return operation in str(value["$unknown"])
+        return any(_names(v, operation) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, operation) for v in value)
+    return False
 
 
 def test_any_one_failed_call_never_turns_something_into_none(estate: FaultedEstate) -> None:
@@ -193,7 +212,9 @@ def test_one_connection_reset_costs_the_runs_it_touches_not_the_registry(
     registry = next(s for s in document["scan"]["sources"] if s["name"] == MLFLOW)
     expected = next(s for s in estate.baseline["scan"]["sources"] if s["name"] == MLFLOW)
     assert registry["resource_count"] == expected["resource_count"]
-    versions = [r for r in document["resources"] if r["type"] == "model_version"]
+    versions = [
+        r for r in document["resources"] if r["type"] == "model_version" and r["source"] == MLFLOW
+    ]
     assert versions and all(
         unknown(v["attributes"]["provenance"]["datasets"], "could not be read") for v in versions
     )

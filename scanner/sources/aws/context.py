@@ -422,7 +422,9 @@ def client_config(
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        # total_max_attempts counts the first request; botocore reads "max_attempts" as retries
+        # after it (one more request than the option says).
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         max_pool_connections=max_pool,
         read_timeout=read_timeout,
         connect_timeout=connect_timeout,
