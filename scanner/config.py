@@ -16,12 +16,10 @@ from scanner import schemas
 from scanner.artefacts.signatures.trust import TrustConfigError, TrustPolicy, parse_trust
 from scanner.errors import InputFileError
 from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import parse_spec
+from scanner.sources.registry import PATH_KINDS, parse_spec
 from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
-# Source kinds whose target is a local path, resolved against the config file's directory.
-PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
 # Source kinds that verify signatures, and so are handed `integrity.trust`.
 TRUST_KINDS = ("path", "oci", "oci-layout", "docker-archive")
 

@@ -4,7 +4,9 @@ Findings are matched by (policy id, resource id), the key that is stable across 
 reviewer asks first is whether anything got worse, so findings are sorted into:
 
 - `new`: failing (fail or error) now, and not failing before (passing, or not there at all);
-- `fixed`: failing before, not failing now (passing, waived, not applicable, or gone);
+- `fixed`: failing before, and evaluated now without failing (pass, waived, not applicable);
+- `gone`: failing before, with no verdict now: the resource is no longer there (or the
+  policy is not), so nothing was fixed, and a reviewer should know which it was;
 - `unchanged`: failing in both (the status may move between fail and error);
 - `changed`: present in both, failing in neither, with a different status (pass → waived …).
 
@@ -19,8 +21,9 @@ from typing import Any
 
 from scanner.outputs.digest import FAILING, RUNGS, SEVERITY_RANK
 
-DIFF_SCHEMA_VERSION = "1.0"
-CATEGORIES = ("new", "fixed", "unchanged", "changed")
+# 1.1 added `gone` (before, a vanished resource's findings were counted as `fixed`).
+DIFF_SCHEMA_VERSION = "1.1"
+CATEGORIES = ("new", "fixed", "gone", "unchanged", "changed")
 
 
 def _side(document: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -57,6 +60,8 @@ def _category(old: str | None, new: str | None) -> str | None:
     was, now = old in FAILING, new in FAILING
     if now and not was:
         return "new"
+    if was and new is None:
+        return "gone"
     if was and not now:
         return "fixed"
     if was and now:

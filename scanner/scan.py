@@ -42,7 +42,7 @@ from scanner.policy.loader import PolicySet, load_policy_dirs
 from scanner.policy.model import Policy
 from scanner.progress import Reporter
 from scanner.sources.interface import Source, SourceError, SourceSpec, produced_types
-from scanner.sources.registry import build_source
+from scanner.sources.registry import build_source, check_local_targets
 from scanner.sources.watch import CallWatch, Deadline, SourceProgress
 
 MAX_PARALLEL_SOURCES = 4
@@ -125,6 +125,7 @@ def prepare(request: ScanRequest) -> Prepared:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"source {dupes[0]!r} is given more than once")
+    check_local_targets(request.sources)
     sources = tuple(build_source(spec) for spec in request.sources)
     request.gate.check_patterns([p.id for p in pack.policies])
     waivers = (

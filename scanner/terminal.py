@@ -29,6 +29,10 @@ def safe(text: Any, limit: int | None = None) -> str:
 
 STATUS_ORDER = ("fail", "error", "waived", "pass", "not_applicable")
 CONTROL_ORDER = ("met", "partial", "not_met", "error", "manual", "not_applicable")
+# The built-in mapping that shows the maturity ladder as a framework (mappings/maturity.yaml):
+# its rungs' statuses are what the `maturity:` line says in words, so the summary prints that
+# line once rather than a second `maturity:` line of control counts.
+LADDER_MAPPING = "maturity"
 
 
 def maturity_line(maturity: Mapping[str, Any]) -> str:
@@ -84,6 +88,8 @@ def print_scan_summary(document: Mapping[str, Any], stream: TextIO, max_rows: in
         if source["status"] != "ok":
             console.print(Text(f"source {safe(source['name'])}: {safe(source['error'])}"))
     for fw in document["frameworks"]:
+        if fw["id"] == LADDER_MAPPING:
+            continue
         counts = fw["summary"]
         shown = [f"{counts[k]} {k.replace('_', ' ')}" for k in CONTROL_ORDER if counts.get(k)]
         console.print(Text(f"{fw['id']}: {', '.join(shown) or 'no controls'}"))

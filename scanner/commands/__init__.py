@@ -9,6 +9,7 @@ from the list of these modules and dispatches by name; nothing else knows the li
 `--help`), so a command module imports at its top only what its parser needs; the layers it
 drives are imported inside `run`. `modelward verify` then does not load the scan pipeline,
 and `modelward --help` loads little more than argparse. Of the helpers here, `arguments`
-(shared argument groups) and `interface` are light; `printing`, `documents`, `gate_settings`
-and `policy_pack` are imported only from `run`.
+(shared argument groups, help examples) and `interface` are light; `printing`, `documents`,
+`gate_settings`, `policy_pack` and `starter` (what `init` detects and writes) are imported only
+from `run`.
 """

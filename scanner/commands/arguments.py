@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+
+from scanner.outputs.formats import FORMATS
+
+
+def examples(*lines: str, notes: Sequence[str] = ()) -> str:
+    """A command's help epilog: examples one per line, as typed (the parsers keep line breaks),
+    then any notes."""
+    out = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    return out + "".join(f"\n\n{note}" for note in notes)
+
+
+def format_list_help(default: str) -> str:
+    return f"output formats, comma-separated: {', '.join(FORMATS)} (default: {default})"
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -21,10 +35,13 @@ def add_policy_selection(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="extra policy directory or file (repeatable)",
+        help="a policy directory or file, evaluated in addition to the built-in pack "
+        "(repeatable; with --no-builtin-policies, instead of it)",
     )
     p.add_argument(
-        "--no-builtin-policies", action="store_true", help="do not load the built-in policy pack"
+        "--no-builtin-policies",
+        action="store_true",
+        help="do not load the built-in policy pack (only --policies, or the config's, are used)",
     )
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scanner.commands.arguments import add_framework_selection, add_policy_selection
+from scanner.commands.arguments import add_framework_selection, add_policy_selection, examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
 
@@ -21,6 +21,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         "provenance as an AI Bill of Materials. Exits 0 when written, 3 when a source failed "
         "(the BOM is still written; --allow-partial exits 0). Findings never change the exit "
         "code: gate with scan.",
+        epilog=examples(
+            "modelward bom --source path:./models -o bom.cdx.json",
+            "modelward bom -c modelward.yaml --format spdx -o out/bom.spdx.json",
+            "modelward bom --source mlflow:http://mlflow:5000 -o - | jq .components",
+        ),
     )
     common(bom)
     bom.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK
 from scanner.gate import FAIL_ON_CHOICES
@@ -18,6 +19,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="compare two results files: new, fixed and still-failing findings",
         description="Compare two results files. Findings are matched by policy id and "
         "resource id. Exits 0, or 1 with --fail-on-new when a new failing finding appears.",
+        epilog=examples(
+            "modelward diff last-week/results.json out/results.json",
+            "modelward diff main/results.json out/results.json --format md >> $GITHUB_STEP_SUMMARY",
+            "modelward diff main/results.json out/results.json --fail-on-new high",
+        ),
     )
     dif.add_argument("old", metavar="OLD.json")
     dif.add_argument("new", metavar="NEW.json")

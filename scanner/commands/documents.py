@@ -55,6 +55,15 @@ def render_all(
     return write_all(out_dir, render(formats, document, options))
 
 
+def render_one(
+    fmt: str, document: dict[str, Any], options: Mapping[str, Mapping[str, Any]] | None = None
+) -> bytes:
+    """One format's single file, for standard output (every writer writes one file)."""
+    (writer,) = writers_for([fmt], options)
+    (content,) = writer.render(document).values()
+    return content
+
+
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:
     """Writer options for `render_all`: whether the CycloneDX BOM lists failing findings."""
     return {"cyclonedx": {"with_findings": with_findings}}

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, ModelwardError, UsageError
 
@@ -33,6 +34,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         NAME,
         help="verify a signed evidence pack (scan --evidence-pack), offline",
         description="Evidence packs are written by `modelward scan --evidence-pack`.",
+        epilog=examples(
+            "modelward evidence verify evidence-pack.zip --key acme-audit.pub",
+            "modelward evidence verify evidence-pack.zip --certificate-chain ca.pem "
+            "--certificate-identity ml-scanner",
+        ),
     )
     actions = evidence.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
     verify = actions.add_parser(
@@ -43,6 +49,10 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         "archived policies reproduces every archived verdict; 1 when the pack does not verify "
         "(one FAIL line per reason); 2 when it cannot be read as a pack or the flags are wrong. "
         "Nothing is extracted and nothing goes to the network.",
+        epilog=examples(
+            "modelward evidence verify evidence-pack.zip --key acme-audit.pub",
+            "modelward evidence verify evidence-pack.zip --key acme-audit.pub --json",
+        ),
     )
     verify.add_argument("pack", metavar="PACK.zip", help="the evidence pack")
     trust = verify.add_argument_group("trust (exactly one kind)")

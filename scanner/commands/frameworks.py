@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scanner.commands.arguments import add_framework_selection, add_policy_selection
+from scanner.commands.arguments import add_framework_selection, add_policy_selection, examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_OK
 
@@ -17,10 +17,35 @@ NAME = "frameworks"
 
 
 def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
-    frw = subparsers.add_parser(NAME, help="list and show framework mappings")
+    frw = subparsers.add_parser(
+        NAME,
+        help="list and show framework mappings",
+        description="The compliance frameworks results are mapped to, and which policies "
+        "(or which attestations, for manual controls) stand behind each control.",
+        epilog=examples(
+            "modelward frameworks list", "modelward frameworks show iso-iec-42001-2023"
+        ),
+    )
     frw_sub = frw.add_subparsers(dest="frameworks_command", metavar="ACTION", required=True)
-    f_list = frw_sub.add_parser("list", help="list the frameworks")
-    f_show = frw_sub.add_parser("show", help="show a framework's controls and their policies")
+    f_list = frw_sub.add_parser(
+        "list",
+        help="list the frameworks",
+        description="Every loaded framework mapping: id, title, version, number of controls.",
+        epilog=examples(
+            "modelward frameworks list",
+            "modelward frameworks list --framework-file ./acme-controls.yaml --json",
+        ),
+    )
+    f_show = frw_sub.add_parser(
+        "show",
+        help="show a framework's controls and their policies",
+        description="A framework's controls, each with the policies that check it, or "
+        "'manual' with the attestation kind that evidences it.",
+        epilog=examples(
+            "modelward frameworks show owasp-llm-top10-2025",
+            "modelward frameworks show maturity --json",
+        ),
+    )
     f_show.add_argument("framework_id", metavar="ID")
     for p in (f_list, f_show):
         add_framework_selection(p)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SOURCE, UsageError
 from scanner.terminal import safe
@@ -23,13 +24,24 @@ NAME = "logs"
 
 def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
     logs = subparsers.add_parser(
-        NAME, help="analyse inference logs (extraction patterns, rate limits)"
+        NAME,
+        help="analyse inference logs (extraction patterns, rate limits)",
+        description="Inference logs on their own: the analysis a scan's logs: source runs, "
+        "printed as a table or JSON.",
+        epilog=examples("modelward logs analyze ./logs/", "modelward logs analyze --help"),
     )
     logs_sub = logs.add_subparsers(dest="logs_command", metavar="ACTION", required=True)
     p = logs_sub.add_parser(
         "analyze",
         help="analyse logs: suspicious clients, baseline volumes, recommended limits",
-        description="Analyse inference logs (JSONL, CSV, Parquet; a file, directory or glob).",
+        description="Analyse inference logs (JSONL, CSV, Parquet; a file, directory or glob). "
+        "Exits 0 when nothing is suspicious, 1 when suspicious clients or groups are found, "
+        "3 when the logs could not be read.",
+        epilog=examples(
+            "modelward logs analyze ./logs/",
+            "modelward logs analyze 'captures/**/*.jsonl' --format sagemaker-capture --json",
+            "modelward logs analyze access.csv --field client=api_key --endpoint fraud-prod",
+        ),
     )
     p.add_argument("path", metavar="PATH")
     p.add_argument("--json", action="store_true", help="machine-readable output")

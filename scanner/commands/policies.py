@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.commands.arguments import add_policy_selection
+from scanner.commands.arguments import add_policy_selection, examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
@@ -14,17 +14,63 @@ NAME = "policies"
 
 
 def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
-    pol = subparsers.add_parser(NAME, help="list, show, validate and test policies")
+    pol = subparsers.add_parser(
+        NAME,
+        help="list, show, validate and test policies",
+        description="The policy pack: the built-in policies and your own (--policies DIR).",
+        epilog=examples(
+            "modelward policies list",
+            "modelward policies show MW-STO-01",
+            "modelward policies validate ./my-policies",
+            "modelward policies test ./my-policies",
+            "modelward policies schema > policy.schema.json",
+        ),
+    )
     pol_sub = pol.add_subparsers(dest="policies_command", metavar="ACTION", required=True)
-    p_list = pol_sub.add_parser("list", help="list the policies")
+    p_list = pol_sub.add_parser(
+        "list",
+        help="list the policies",
+        description="The policies that would be evaluated: id, severity, maturity rung, the "
+        "resource type each checks, and its title.",
+        epilog=examples(
+            "modelward policies list",
+            "modelward policies list --policies ./my-policies --json",
+            "modelward policies list --no-builtin-policies --policies ./my-policies",
+        ),
+    )
     add_policy_selection(p_list)
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
-    p_show = pol_sub.add_parser("show", help="show one policy")
+    p_show = pol_sub.add_parser(
+        "show",
+        help="show one policy",
+        description="One policy as its YAML file has it (remediation snippets keep their "
+        "lines), preceded by the file it comes from.",
+        epilog=examples(
+            "modelward policies show MW-INT-03",
+            "modelward policies show ACME-ART-01 --policies ./my-policies",
+        ),
+    )
     p_show.add_argument("policy_id", metavar="ID")
     add_policy_selection(p_show)
-    p_val = pol_sub.add_parser("validate", help="validate policy files (exit 2 on any error)")
+    p_val = pol_sub.add_parser(
+        "validate",
+        help="validate policy files (exit 2 on any error)",
+        description="Check policy files against the policy schema and the evaluator's rules; "
+        "exit 2 with one line per problem (FILE:LINE:COL).",
+        epilog=examples("modelward policies validate ./my-policies ./team-policies"),
+    )
     p_val.add_argument("dirs", nargs="+", metavar="DIR")
-    p_test = pol_sub.add_parser("test", help="run policy unit tests (*_test.yaml)")
+    p_test = pol_sub.add_parser(
+        "test",
+        help="run policy unit tests (*_test.yaml)",
+        description="Run the *_test.yaml files under DIR against the policies they name; exit "
+        "1 when a case fails. See docs/policy-authoring.md.",
+        epilog=examples(
+            "modelward policies test ./my-policies",
+            "modelward policies test ./my-policies/no-pickle_test.yaml -v",
+            "modelward policies test ./my-policies --with-builtin",
+        ),
+    )
     p_test.add_argument("dir", metavar="DIR")
     p_test.add_argument(
         "--policies",
@@ -39,6 +85,9 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
     pol_sub.add_parser(
         "schema",
         help="print the policy JSON Schema (for editors: yaml-language-server, IDEs)",
+        description="Print the JSON Schema of a policy file, for editors that complete and "
+        "check YAML as it is typed.",
+        epilog=examples("modelward policies schema > .schemas/policy.schema.json"),
     )
     for p in (p_list, p_show, p_val, p_test):
         common(p)
@@ -77,12 +126,38 @@ def _show(args: argparse.Namespace) -> int:
 
     from scanner.commands.policy_pack import load_pack
 
+    dumper = _block_dumper()
     policy = load_pack(args).by_id().get(args.policy_id)
     if policy is None:
         raise UsageError(f"no policy with id '{args.policy_id}'")
     print(f"# {policy.file}")
-    print(yaml.safe_dump(dict(policy.document), sort_keys=False, allow_unicode=True), end="")
+    print(
+        yaml.dump(
+            dict(policy.document),
+            Dumper=dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        ),
+        end="",
+    )
     return EXIT_OK
+
+
+def _block_dumper() -> type:
+    """A YAML dumper that writes multi-line strings (CLI and Terraform snippets) as literal
+    blocks, the way policy files hold them, instead of one quoted line full of `\\n`."""
+    import yaml
+
+    class BlockDumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    BlockDumper.add_representer(str, text)
+    return BlockDumper
 
 
 def _schema(args: argparse.Namespace) -> int:

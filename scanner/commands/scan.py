@@ -7,7 +7,13 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from scanner.commands.arguments import add_common, add_framework_selection, add_policy_selection
+from scanner.commands.arguments import (
+    add_common,
+    add_framework_selection,
+    add_policy_selection,
+    examples,
+    format_list_help,
+)
 from scanner.commands.evidence_pack import add_flags as add_evidence_flags
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
@@ -20,7 +26,23 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
     scan = subparsers.add_parser(
         NAME,
         help="collect, evaluate, report and gate",
-        description="Scan the configured sources and evaluate the policies.",
+        description="Read the sources (from --source, or the config's), evaluate the built-in "
+        "policy pack and any --policies on what they hold, map the results to the frameworks, "
+        "write the outputs and exit with the gate's verdict: 0 passed, 1 findings at or above "
+        "--fail-on, 2 usage or configuration error, 3 a source failed or a check could not be "
+        "evaluated.",
+        epilog=examples(
+            "modelward scan --source path:./models",
+            "modelward scan --source path:./models --source attestations:./evidence.yaml "
+            "-o out --format html,md,sarif",
+            "modelward scan -c modelward.yaml --fail-on critical --baseline out/results.json",
+            "modelward scan --source path:./models --no-builtin-policies --policies ./my-policies",
+            notes=(
+                "Sources (repeatable --source, or `sources:` in modelward.yaml): path:DIR "
+                "(model files), mlflow:URI, aws:[KEY=VALUE,...], attestations:FILE, logs:PATH. "
+                "`modelward init` writes a starter modelward.yaml.",
+            ),
+        ),
     )
     common(scan)
     scan.add_argument(
@@ -62,9 +84,7 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
     )
     add_framework_selection(scan)
     scan.add_argument("-o", "--output-dir", metavar="DIR", help="write outputs here")
-    scan.add_argument(
-        "--format", metavar="LIST", help="output formats, comma-separated (default: json)"
-    )
+    scan.add_argument("--format", metavar="LIST", help=format_list_help("json, with -o"))
     scan.add_argument(
         "--fail-on",
         choices=FAIL_ON_CHOICES,

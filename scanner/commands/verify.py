@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scanner.commands.arguments import examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import UsageError
 
@@ -31,6 +32,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         description="Exit 0 only when the model's signature verifies with the given trust and "
         "no file would run code when loaded; 1 otherwise, one line per problem. Several models "
         "are each verified on their own; the highest exit code wins.",
+        epilog=examples(
+            "modelward verify ./models/fraud-detector --key keys/release.pub.pem",
+            "modelward verify s3://acme-models/fraud/3 --certificate-chain ca.pem",
+            "modelward verify --serialization-only model.pkl other-model.pt",
+        ),
     )
     ver.add_argument(
         "models",

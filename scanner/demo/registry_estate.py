@@ -53,17 +53,27 @@ class RegistryEstate:
 
 
 def _run_with_files(
-    client: Any, experiment_id: str, files: dict[str, bytes], tags: dict[str, str]
+    client: Any, experiment_id: str, model: str, files: dict[str, bytes], tags: dict[str, str]
 ) -> tuple[str, str]:
+    """A run (its tags and datasets are the version's lineage) and the model's files, stored
+    under a path named after the model rather than after the run. MLflow's run ids are random
+    and an artefact's id is its path: with the run id in it, two demo runs would name the same
+    artefact differently, and `modelward diff` of them would show every artefact as gone and
+    new again. Registering files from a location of one's choosing is ordinary MLflow use."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
     run = client.create_run(experiment_id, tags=tags)
+    location = client.get_experiment(experiment_id).artifact_location
+    source = f"{location}/{model}/artifacts/model"
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         model_dir.mkdir()
         for name, body in files.items():
             (model_dir / name).write_bytes(body)
-        client.log_artifacts(run.info.run_id, str(model_dir), artifact_path="model")
+        repository = get_artifact_repository(source)
+        repository.log_artifacts(str(model_dir))  # type: ignore[no-untyped-call]
     client.set_terminated(run.info.run_id)
-    return run.info.run_id, f"{run.info.artifact_uri}/model"
+    return run.info.run_id, source
 
 
 def _dataset(name: str, digest: str, uri: str) -> Any:
@@ -88,6 +98,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
     fraud_run, fraud_src = _run_with_files(
         client,
         experiment,
+        "fraud-detector",
         fraud_files,
         {
             "mlflow.source.git.commit": "4f2a9c1d7e8b6a5f4e3d2c1b0a9f8e7d6c5b4a39",
@@ -131,6 +142,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
     pricing_run, pricing_src = _run_with_files(
         client,
         experiment,
+        "pricing-llm-adapter",
         {
             "adapter.safetensors": safetensors_bytes(512),
             "MLmodel": mlmodel("transformers", "adapter"),
@@ -146,7 +158,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
 
     # An experiment nobody classified; never promoted.
     churn_run, churn_src = _run_with_files(
-        client, experiment, {"model.safetensors": safetensors_bytes(64)}, {}
+        client, experiment, "churn-predictor", {"model.safetensors": safetensors_bytes(64)}, {}
     )
     client.create_registered_model("churn-predictor")
     churn = client.create_model_version("churn-predictor", churn_src, run_id=churn_run)
@@ -155,6 +167,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
     rec_run, rec_src = _run_with_files(
         client,
         experiment,
+        "recommender",
         {"model.safetensors": safetensors_bytes(128), "MLmodel": mlmodel("sklearn", "model")},
         {"mlflow.user": "former-employee"},
     )

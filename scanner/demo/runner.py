@@ -13,12 +13,15 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from scanner.demo import DEFAULT_PORT
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
@@ -109,11 +112,47 @@ attestations:
     return path
 
 
+MOTO_SEED = 20260101  # any fixed value: the emulator's random ids repeat from run to run
+
+
+@dataclass(frozen=True)
+class Ports:
+    mlflow: int
+    aws: int
+    preferred: bool  # False: a preferred port was taken, so ids differ from other runs
+
+
+def choose_ports(base: int) -> Ports:
+    """MLflow on BASE and the emulated AWS account on BASE+1, the same in every run: MLflow's
+    resource ids hold its address, so the same port keeps them the same (and the written
+    config keeps pointing at the estate a later `demo --keep-running` starts). When either is
+    taken, free ports instead: the demo still runs, and says its ids differ."""
+    from scanner.demo.servers import free_port, port_is_free
+
+    if port_is_free(base) and port_is_free(base + 1):
+        return Ports(base, base + 1, True)
+    return Ports(free_port(), free_port(), False)
+
+
 def write_config(
-    path: Path, mlflow_url: str, evidence: Path, out_dir: Path, formats: list[str]
+    path: Path, mlflow_url: str, evidence: Path, env_file: Path, formats: list[str]
 ) -> Path:
+    """The config the demo scans with, written so it can be used again: outputs relative to
+    the file (the directory above it), and a comment that says how."""
+    out = _shown(path.parent.parent)
+    demo = "modelward demo" + ("" if out == "out/demo" else f" -o {out}") + " --keep-running"
     path.write_text(
-        f"""# The config `modelward demo` scanned with: MLflow + AWS + attestations.
+        f"""# The config `modelward demo` scanned with: an MLflow registry, an AWS account
+# (emulated on this machine) and a file of organisational evidence. Paths are relative to
+# this file.
+#
+# To scan the demo estate again, keep it running (first shell), then use this file (second):
+#   {demo}
+#   . {_shown(env_file)} && modelward scan -c {_shown(path)}
+#
+# For your own estate: point mlflow: at your tracking server, keep aws: (it then reads your
+# account with your usual AWS credentials, read-only), list your own evidence, or let
+# `modelward init` write a starter file for what it finds on your machine.
 version: 1
 sources:
   - spec: mlflow:{mlflow_url}
@@ -123,7 +162,7 @@ sources:
   - spec: attestations:{evidence.name}
     name: evidence
 output:
-  dir: {out_dir}
+  dir: ..
   formats: [{", ".join(formats)}]
 gate:
   fail_on: high
@@ -133,8 +172,35 @@ gate:
     return path
 
 
-def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], None] = print) -> int:
-    """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report."""
+def write_env(path: Path, env: dict[str, str]) -> Path:
+    """What the demo's scan had in its environment: the emulator's address and its fake keys."""
+    lines = [
+        "# Source this file (. FILE) to point AWS calls at the demo's emulated account, e.g. to",
+        "# scan it again with modelward.yaml beside it while `modelward demo --keep-running` runs.",
+        *(f"export {key}={value}" for key, value in sorted(env.items())),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def run_demo(
+    out_dir: Path,
+    scan: Callable[[Path], int],
+    say: Callable[[str], None] = print,
+    *,
+    base_port: int = DEFAULT_PORT,
+    keep_running: bool = False,
+) -> int:
+    """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report; with
+    `keep_running`, leave the estate up until Ctrl-C (or SIGTERM)."""
     _require_demo_extra()
     from scanner.demo import aws_estate, registry_estate, serving_estate
     from scanner.demo.servers import mlflow_server, moto_server
@@ -146,7 +212,17 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
     estate_dir = out_dir / "estate"
     estate_dir.mkdir(parents=True, exist_ok=True)
     formats = sorted(WRITERS)
-    with tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp, moto_server() as moto:
+    ports = choose_ports(base_port)
+    if not ports.preferred:
+        say(
+            f"demo: port {base_port} or {base_port + 1} is taken; using {ports.mlflow} and "
+            f"{ports.aws}, so MLflow ids differ from runs on the usual ports"
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp,
+        moto_server(port=ports.aws) as moto,
+    ):
+        moto.seed(MOTO_SEED)
         env = {
             **moto.env(),
             "MLFLOW_S3_ENDPOINT_URL": moto.url,
@@ -156,14 +232,17 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
             say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
             estate = aws_estate.seed_aws(moto)
             say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
-            with mlflow_server(Path(tmp), artifact_root=estate.artifact_root, extra_env=env) as ml:
+            with mlflow_server(
+                Path(tmp), artifact_root=estate.artifact_root, extra_env=env, port=ports.mlflow
+            ) as ml:
                 say(f"demo: MLflow at {ml.url}; registering models ...")
                 registry = registry_estate.seed_registry(ml.url)
                 serving_estate.seed_serving(moto, estate, registry)
                 aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
                 evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
+                env_file = write_env(estate_dir / "demo.env", env)
                 config = write_config(
-                    estate_dir / "modelward.yaml", ml.url, evidence, out_dir, formats
+                    estate_dir / "modelward.yaml", ml.url, evidence, env_file, formats
                 )
                 say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
                 try:
@@ -171,14 +250,46 @@ def run_demo(out_dir: Path, scan: Callable[[Path], int], say: Callable[[str], No
                 except ModelwardError as exc:  # the summary below still says where things are
                     say(f"demo: the scan failed: {exc.message}")
                     code = exc.exit_code
+                _summary(say, code, out_dir)
+                if keep_running:
+                    _keep_running(say, ml.url, moto.url, env_file, config)
     shutil.rmtree(estate_dir / "__pycache__", ignore_errors=True)
+    return _demo_exit(code, out_dir / "results.json")
+
+
+def _summary(say: Callable[[str], None], code: int, out_dir: Path) -> None:
     report = out_dir / "report.html"
     say("")
     why = " (the estate is deliberately misconfigured)" if code in (0, 1) else ""
     say(f"demo: scan exit code {code}{why}")
     say(f"demo: outputs in {out_dir}")
     say(f"demo: open {report if report.exists() else out_dir / 'results.json'}")
-    return _demo_exit(code, out_dir / "results.json")
+
+
+def _keep_running(
+    say: Callable[[str], None], mlflow_url: str, aws_url: str, env_file: Path, config: Path
+) -> None:
+    """Wait, with the servers up, until Ctrl-C or SIGTERM; the caller's context managers then
+    stop them."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    say("")
+    say("demo: the estate keeps running; explore it:")
+    say(f"  MLflow registry (UI and API)  {mlflow_url}")
+    say(f"  emulated AWS account          {aws_url}  (credentials and endpoint: {env_file})")
+    again = f". {_shown(env_file)} && modelward scan -c {_shown(config)}"
+    say(f"  scan it again (second shell)  {again}")
+    say("demo: press Ctrl-C to stop the servers")
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("demo: stopping the servers")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _demo_exit(scan_code: int, results_file: Path) -> int:

@@ -17,6 +17,7 @@ from scanner.terminal import safe
 TITLES = {
     "new": "New failing findings",
     "fixed": "Fixed",
+    "gone": "Gone: the resource (or the policy) is no longer there",
     "unchanged": "Still failing",
     "changed": "Other status changes",
 }
@@ -40,7 +41,8 @@ def headline(doc: Mapping[str, Any]) -> list[str]:
     moved = "unchanged" if m["change"] == "same" else m["change"]
     lines = [
         f"maturity: {m['old']} → {m['new']} ({moved})",
-        f"findings: {s['new']} new, {s['fixed']} fixed, {s['unchanged']} still failing, "
+        f"findings: {s['new']} new, {s['fixed']} fixed, {s['gone']} gone, "
+        f"{s['unchanged']} still failing, "
         f"{s['changed']} other status change{'s' if s['changed'] != 1 else ''}",
     ]
     if doc["policy_pack_changed"]:
@@ -58,7 +60,7 @@ def render_text(doc: Mapping[str, Any], stream: TextIO) -> None:
         _rich(doc, stream)
         return
     out = [_sides(doc), *headline(doc)]
-    for category in ("new", "fixed", "changed"):
+    for category in ("new", "fixed", "gone", "changed"):
         items = doc["findings"][category]
         if not items:
             continue
@@ -88,7 +90,7 @@ def _rich(doc: Mapping[str, Any], stream: TextIO) -> None:
     console.print(Text(_sides(doc)))
     for line in headline(doc):
         console.print(Text(line))
-    for category in ("new", "fixed", "changed"):
+    for category in ("new", "fixed", "gone", "changed"):
         items = doc["findings"][category]
         if not items:
             continue
@@ -131,7 +133,7 @@ def render_markdown(doc: Mapping[str, Any], max_chars: int = MAX_MD_CHARS) -> st
     out.add("".join(f"- {md.text(line)}\n" for line in headline(doc)))
     footer = "\n<sub>Findings are matched by policy id and resource id.</sub>\n"
     reserve = len(footer) + 200
-    for category in ("new", "fixed", "changed"):
+    for category in ("new", "fixed", "gone", "changed"):
         items = doc["findings"][category]
         if not items:
             continue

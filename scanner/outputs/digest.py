@@ -11,9 +11,12 @@ by how many resources fail it. Fixing the top entry moves the most controls for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from scanner.terminal import LADDER_MAPPING
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -31,6 +34,18 @@ CONTROL_LABELS = {
 }
 UNMET = frozenset({"partial", "not_met", "error"})
 RUNGS = ("foundational", "applied", "advanced", "strategic")
+# What being at a rung means, for a reader who has not read the policy catalogue. Foundational
+# has no policy of its own: it is where an estate is until every applied policy passes.
+RUNG_MEANING = {
+    "foundational": "models are kept wherever they landed: no complete inventory, broad access "
+    "to model storage, artefacts nobody verifies",
+    "applied": "baseline controls hold: an inventory, no public or over-broad access, "
+    "encryption, read logging, authenticated and rate-limited APIs, safe serialization",
+    "advanced": "applied, plus provenance, verified signatures, private network paths, "
+    "calibrated limits, extraction detection, a threat model and a privacy assessment",
+    "strategic": "advanced, plus watermarking, red teaming, board-level risk ownership, "
+    "external audit and monitoring for stolen models",
+}
 
 
 @dataclass(frozen=True)
@@ -82,16 +97,25 @@ class MaturityView:
     blocking_policies: tuple[str, ...]
 
     @property
+    def meaning(self) -> str:
+        return RUNG_MEANING.get(self.level, "")
+
+    @property
     def sentence(self) -> str:
+        """Why the estate is at its level, in words: what holds it below the next rung."""
         if self.next is None:
-            return f"{self.level} reached: the top rung"
+            return f"{self.level}, the top rung: every evaluated policy passes"
         if not self.next_checked:
-            return f"{self.level} reached; no evaluated policy checks the {self.next} rung"
+            return (
+                f"{self.level}; no evaluated policy checks the {self.next} rung, so nothing "
+                f"shows whether it holds"
+            )
         count = len(self.blocking)
         policies = len(self.blocking_policies)
         return (
-            f"{self.level} reached; {count} finding{'s' if count != 1 else ''} from "
-            f"{policies} polic{'ies' if policies != 1 else 'y'} block {self.next}"
+            f"{self.level}, because {self.next} does not hold yet: {count} "
+            f"finding{'s' if count != 1 else ''} from {policies} "
+            f"polic{'ies' if policies != 1 else 'y'} stand in the way"
         )
 
 
@@ -230,6 +254,39 @@ def ordered_findings(
     )
 
 
+@dataclass(frozen=True)
+class FrameworkScore:
+    """A framework in one number: the share of its automated controls that are met. Manual
+    controls (evidence a person provides) and controls that do not apply are left out of the
+    share and counted beside it."""
+
+    id: str
+    title: str
+    met: int
+    automated: int
+    manual: int
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.met / self.automated) if self.automated else None
+
+
+def framework_scores(document: Mapping[str, Any]) -> list[FrameworkScore]:
+    """Every framework but the maturity ladder's own mapping (the rung says that)."""
+    scores = []
+    for fw in document["frameworks"]:
+        if fw["id"] == LADDER_MAPPING:
+            continue
+        counts = fw["summary"]
+        automated = sum(counts.values()) - counts["manual"] - counts["not_applicable"]
+        scores.append(
+            FrameworkScore(
+                fw["id"], fw["title"] or fw["id"], counts["met"], automated, counts["manual"]
+            )
+        )
+    return scores
+
+
 def control_label(fw_control: Sequence[str] | Mapping[str, str]) -> str:
     if isinstance(fw_control, Mapping):
         return f"{fw_control['framework']}:{fw_control['control']}"
@@ -238,3 +295,91 @@ def control_label(fw_control: Sequence[str] | Mapping[str, str]) -> str:
 
 def failing_sources(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s for s in document["scan"]["sources"] if s["status"] != "ok"]
+
+
+_DENIED = re.compile(r"denied: ([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Values of one source's resources that could not be determined, for one reason."""
+
+    reason: str
+    resources: tuple[Mapping[str, Any], ...]  # {id, name, type}
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A source as a reader needs it: complete, with gaps (its resources hold Unknown values:
+    an object it was denied, an account it does not scan, a registry no source in the scan
+    reads), or failed. "Sources 3 of 3 read" would hide the gaps."""
+
+    name: str
+    type: str
+    status: str  # read | partial | failed
+    resource_count: int
+    problems: tuple[str, ...]
+    gaps: tuple[Gap, ...]
+
+    @property
+    def unread(self) -> int:
+        return len({r["id"] for g in self.gaps for r in g.resources})
+
+    @property
+    def denied(self) -> tuple[str, ...]:
+        """The permissions whose denial left values unknown (`s3:GetObject`)."""
+        return tuple(sorted({m for g in self.gaps for m in _DENIED.findall(g.reason)}))
+
+
+def _unknowns(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get("$unknown"), str):
+            yield value["$unknown"]
+            return
+        for item in value.values():
+            yield from _unknowns(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _unknowns(item)
+
+
+def root_reasons(attributes: Mapping[str, Any]) -> list[str]:
+    """A resource's distinct Unknown reasons, without those that only repeat another: a file's
+    `denied: s3:GetObject` also explains `format of model.safetensors could not be determined
+    (denied: s3:GetObject)` and what follows from it."""
+    reasons = sorted(set(_unknowns(attributes)), key=len)
+    kept: list[str] = []
+    for reason in reasons:
+        if not any(k in reason for k in kept):
+            kept.append(reason)
+    return kept
+
+
+def source_views(document: Mapping[str, Any]) -> list[SourceView]:
+    gaps: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for r in document["resources"]:
+        for reason in root_reasons(r["attributes"]):
+            shown = {"id": r["id"], "name": r["name"] or r["id"], "type": r["type"]}
+            gaps.setdefault(r["source"], {}).setdefault(reason, []).append(shown)
+    views = []
+    for s in document["scan"]["sources"]:
+        by_reason = gaps.get(s["name"], {})
+        ordered = sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
+        failed = s["status"] != "ok"
+        views.append(
+            SourceView(
+                name=s["name"],
+                type=s["type"],
+                status="failed" if failed else "partial" if by_reason else "read",
+                resource_count=s["resource_count"],
+                problems=tuple(s.get("problems") or ([s["error"]] if s.get("error") else [])),
+                gaps=tuple(Gap(reason, tuple(found)) for reason, found in ordered),
+            )
+        )
+    return views
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 artefact`, `4 artefacts`, `2 model versions` (resource types read as nouns)."""
+    words = noun.replace("_", " ")
+    return f"{count} {words}{'' if count == 1 else 's'}"

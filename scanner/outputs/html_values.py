@@ -17,6 +17,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from scanner.outputs.markdown import code_spans
+
 MAX_TEXT = 300  # characters of one string value shown before it is clipped
 MAX_ITEMS = 20  # list items / mapping keys shown per level
 MAX_DEPTH = 5
@@ -42,6 +44,17 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… (+{len(text) - limit} characters)"
+
+
+def prose(text: Any) -> Markup:
+    """Prose from a policy (how to fix, the risk), where `backticks` mark a command or a name,
+    as the Markdown report shows it: escaped, with those spans in <code>."""
+    return Markup(
+        "".join(
+            f"<code>{esc(piece)}</code>" if is_code else esc(piece)
+            for is_code, piece in code_spans(str(text))
+        )
+    )
 
 
 def is_ref(value: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from scanner.bundled import bundled_dir
 from scanner.outputs import digest
-from scanner.outputs.html_values import Values, iter_refs, safe_url
+from scanner.outputs.html_values import Values, iter_refs, prose, safe_url
 from scanner.outputs.interface import OutputError
 
 TEMPLATE = "report.html.j2"
@@ -36,7 +36,15 @@ TYPE_TITLES = {
     "threat_detection": "Threat detection",
     "traffic": "Traffic",
 }
-TOP_PRIORITIES = 10
+# Resource types as nouns, singular (`digest.plural` adds the s).
+TYPE_NOUNS = {
+    "model_version": "model version",
+    "audit_trail": "audit trail",
+    "threat_detection": "threat detection setting",
+    "storage": "storage location",
+    "traffic": "traffic record",
+}
+TOP_FIXES = 5  # in the executive summary; the Fix first section lists every failing policy
 FAILING_SHOWN = 10  # failing resources named per control before the rest is folded away
 
 
@@ -52,6 +60,9 @@ def _environment() -> Environment:
         extensions=["jinja2.ext.do"],
     )
     env.globals["safe_url"] = safe_url
+    env.filters["prose"] = prose
+    # Jinja's `capitalize` lowers the rest of the text ("APIs" would read "apis").
+    env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.globals["control_label"] = digest.CONTROL_LABELS
     return env
 
@@ -130,7 +141,10 @@ class _View:
         self.evidence = evidence
         resources = document["resources"]
         self.anchors = {r["id"]: f"r{i}" for i, r in enumerate(resources)}
-        self.names = {r["id"]: r["name"] or r["id"] for r in resources}
+        # Findings name the resources no source reported too (`modelward:missing/attestation`
+        # reads "(no passing attestation)"): a reader sees names, never internal ids.
+        self.names = {f["resource_id"]: f["resource_name"] for f in document["findings"]}
+        self.names.update({r["id"]: r["name"] or r["id"] for r in resources})
         self.values = Values(self.anchors, self.names)
         self.policies = digest.policies(document)
         self.policy_anchor = {pid: f"p{i}" for i, pid in enumerate(self.policies)}
@@ -139,9 +153,30 @@ class _View:
         self.maturity = digest.maturity_view(document)
         self.findings = digest.ordered_findings(document["findings"], ranks)
         self.framework_titles = {fw["id"]: fw["title"] for fw in document["frameworks"]}
+        self.framework_anchors = {fw["id"]: f"f{i}" for i, fw in enumerate(document["frameworks"])}
+        self.control_titles = {
+            (fw["id"], c["id"]): c["title"] for fw in document["frameworks"] for c in fw["controls"]
+        }
 
     def policy_link(self, pid: str) -> dict[str, str]:
         return {"id": pid, "anchor": self.policy_anchor.get(pid, "")}
+
+    def control_groups(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """(framework id, control id) pairs as a reader wants them: under the framework's
+        title, each control with its title, never as `iso-iec-27001-2022:5.15`."""
+        groups: dict[str, list[dict[str, str]]] = {}
+        for fw_id, control in pairs:
+            groups.setdefault(fw_id, []).append(
+                {"id": control, "title": self.control_titles.get((fw_id, control), "")}
+            )
+        return [
+            {
+                "title": self.framework_titles.get(fw_id) or fw_id,
+                "anchor": self.framework_anchors.get(fw_id, ""),
+                "controls": controls,
+            }
+            for fw_id, controls in groups.items()
+        ]
 
     def frameworks(self) -> list[dict[str, Any]]:
         out = []
@@ -182,17 +217,17 @@ class _View:
         }
         for f in self.doc["findings"]:
             counts[f["policy_id"]][f["status"]] += 1
-        controls: dict[str, list[str]] = {}
+        controls: dict[str, list[tuple[str, str]]] = {}
         for fw in self.doc["frameworks"]:
             for c in fw["controls"]:
                 for pid in c["policies"]:
-                    controls.setdefault(pid, []).append(f"{fw['id']}:{c['id']}")
+                    controls.setdefault(pid, []).append((fw["id"], c["id"]))
         return [
             {
                 "info": info,
                 "anchor": self.policy_anchor[pid],
                 "counts": counts[pid],
-                "controls": controls.get(pid, []),
+                "controls": self.control_groups(controls.get(pid, [])),
             }
             for pid, info in self.policies.items()
         ]
@@ -207,7 +242,7 @@ class _View:
                 "references": [(r, safe_url(r)) for r in p.policy.references],
                 "resources": [self.values.link(r) for r in (*p.failing, *p.errors)[:20]],
                 "resources_rest": max(0, p.resource_count - 20),
-                "controls": [digest.control_label(c) for c in p.controls],
+                "controls": self.control_groups(p.controls),
             }
             for p in self.priorities
         ]
@@ -292,9 +327,28 @@ class _View:
             )
         return groups
 
+    def sources(self) -> list[dict[str, Any]]:
+        """Each source with what it could not read, the resources linked."""
+        return [
+            {
+                "v": view,
+                "gaps": [
+                    {
+                        "reason": gap.reason,
+                        "what": _count_types(gap.resources),
+                        "links": [self.values.link(r["id"]) for r in gap.resources[:FAILING_SHOWN]],
+                        "rest": max(0, len(gap.resources) - FAILING_SHOWN),
+                    }
+                    for gap in view.gaps
+                ],
+            }
+            for view in digest.source_views(self.doc)
+        ]
+
     def context(self) -> dict[str, Any]:
         css, js = _asset("report.css"), _asset("report.js")
         findings = self.finding_rows()
+        sources = self.sources()
         return {
             "doc": self.doc,
             "css": css,
@@ -302,7 +356,11 @@ class _View:
             "csp": content_security_policy(css, js),
             "maturity": self.maturity,
             "priorities": self.priority_views(),
-            "top": TOP_PRIORITIES,
+            "top": TOP_FIXES,
+            "scores": digest.framework_scores(self.doc),
+            "rung_meaning": digest.RUNG_MEANING,
+            "sources": sources,
+            "partial_sources": [s["v"] for s in sources if s["v"].status == "partial"],
             "frameworks": self.frameworks(),
             "severity_rows": self.severity_rows(),
             "policy_rows": self.policy_rows(),
@@ -319,6 +377,15 @@ class _View:
             "link": self.values.link,
             "evidence": self.evidence,
         }
+
+
+def _count_types(resources: Sequence[Mapping[str, Any]]) -> str:
+    """`4 artefacts`, `1 principal and 2 storages`: what kinds of resources a gap touches."""
+    counts: dict[str, int] = {}
+    for r in resources:
+        counts[r["type"]] = counts.get(r["type"], 0) + 1
+    parts = [digest.plural(n, TYPE_NOUNS.get(t, t)) for t, n in counts.items()]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
 
 
 def render_html(document: Mapping[str, Any], evidence: Mapping[str, str] | None = None) -> str:

@@ -7,16 +7,26 @@ mode, so every string from a scanned system goes through `text` (backslash escap
 CommonMark defines for every ASCII punctuation character) or `code` (a code span, in which
 nothing but the table's pipe is special). Written by hand: no maintained library escapes
 GitHub-flavoured table cells.
+
+`text` escapes only what GitHub-flavoured Markdown would read as markup, so that a regex in a
+message (`^[0-9a-f]{7,64}$`, `\\S`) reads in the raw file almost as it does rendered: a
+backslash only before punctuation (elsewhere CommonMark keeps it as it is), an underscore only
+where it could open or close emphasis (never inside a word such as `pickle_based`), `&` only
+where it would start an entity. Text between backticks is shown as code, as its author meant.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Sequence
 
-# Characters with inline meaning (emphasis, links, images, HTML, entities, code, tables,
-# strikethrough, math). Block-level markers (#, -, +, 1.) cannot start a line inside a cell.
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&$])")
+# Always escaped: emphasis, links and images, HTML, tables, strikethrough, GitHub's math.
+_ALWAYS = frozenset("*[<|~$`")
+_PUNCTUATION = frozenset(string.punctuation)  # what a backslash escapes (CommonMark 2.4)
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# At the start of a list item or paragraph these open a block: heading, quote, list, rule.
+_BLOCK_START = re.compile(r"^(?:[#>+=*-]|\d{1,9}[.)])")
 _SPACES = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _MENTION = re.compile(r"@(?=\w)")
@@ -33,11 +43,63 @@ def _flat(value: object, limit: int) -> str:
 
 
 def text(value: object, limit: int = 300) -> str:
-    """Inline text: shown as written, never interpreted as Markdown, HTML or a mention."""
-    s = _SPECIAL.sub(r"\\\1", _flat(value, limit))
+    """Inline text: shown as written, never interpreted as Markdown, HTML or a mention; spans
+    between matching backticks are shown as code."""
+    parts = []
+    for is_code, piece in code_spans(_flat(value, limit)):
+        parts.append(code(piece) if is_code else _escape(piece))
+    s = "".join(parts)
+    start = _BLOCK_START.match(s)
+    if start:  # escape the marker's punctuation: `\#`, `1\.`
+        marker = start.group()
+        s = marker[:-1] + "\\" + marker[-1] + s[len(marker) :]
     # A backslash does not stop GitHub from turning @name into a notification; a zero-width
     # space after the @ does, and the text still reads the same.
     return _MENTION.sub("@" + ZWSP, s)
+
+
+def code_spans(s: str) -> list[tuple[bool, str]]:
+    """(is code, text) pieces: a run of backticks up to the next run of the same length is a
+    code span, as CommonMark pairs them; an unmatched run is text (and escaped as such)."""
+    pieces: list[tuple[bool, str]] = []
+    runs = list(_TICKS.finditer(s))
+    plain_from = 0
+    i = 0
+    while i < len(runs):
+        opening = runs[i]
+        closing = next(
+            (k for k in range(i + 1, len(runs)) if len(runs[k].group()) == len(opening.group())),
+            None,
+        )
+        inner = s[opening.end() : runs[closing].start()] if closing is not None else ""
+        if closing is None or not inner.strip():
+            i += 1
+            continue
+        pieces.append((False, s[plain_from : opening.start()]))
+        pieces.append((True, inner.strip()))
+        plain_from = runs[closing].end()
+        i = closing + 1
+    pieces.append((False, s[plain_from:]))
+    return [(is_code, piece) for is_code, piece in pieces if piece]
+
+
+def _escape(s: str) -> str:
+    out = []
+    for i, c in enumerate(s):
+        before = s[i - 1] if i else ""
+        after = s[i + 1] if i + 1 < len(s) else ""
+        if c in _ALWAYS:
+            escape = True
+        elif c == "\\":  # literal unless it would escape what follows (or what we append)
+            escape = not after or after in _PUNCTUATION
+        elif c == "_":  # inside a word it can neither open nor close emphasis
+            escape = not (before.isalnum() and after.isalnum())
+        elif c == "&":
+            escape = _ENTITY.match(s, i) is not None
+        else:
+            escape = False
+        out.append("\\" + c if escape else c)
+    return "".join(out)
 
 
 def code(value: object, limit: int = 200) -> str:

@@ -21,14 +21,18 @@ MAX_REASONS = 5
 
 def _header(document: Mapping[str, Any]) -> str:
     gate = document["gate"]
-    scan = document["scan"]
     by_status = document["summary"]["by_status"]
     view = digest.maturity_view(document)
     verdict = "passed" if gate["passed"] else f"failed (exit {gate['exit_code']})"
     lines = [
         f"## modelward: gate {verdict}, maturity {view.level}",
         "",
-        f"- **Maturity:** {md.text(view.sentence)}.",
+        f"- **Maturity:** {md.text(view.sentence)}."
+        + (
+            f" ({md.text(view.level.capitalize())}: {md.text(view.meaning)}.)"
+            if view.meaning
+            else ""
+        ),
         f"- **Gate:** {verdict}, failing on {gate['fail_on']} and above.",
     ]
     for reason in gate["reasons"][:MAX_REASONS]:
@@ -39,15 +43,23 @@ def _header(document: Mapping[str, Any]) -> str:
         f"{by_status[s]} {'n/a' if s == 'not_applicable' else s}" for s in digest.STATUSES
     )
     lines.append(f"- **Findings:** {document['summary']['total']} ({counts})")
-    failed = digest.failing_sources(document)
-    sources = scan["sources"]
-    line = f"- **Sources:** {len(sources) - len(failed)} of {len(sources)} read"
+    views = digest.source_views(document)
+    failed = [v for v in views if v.status == "failed"]
+    partial = [v for v in views if v.status == "partial"]
+    full = len(views) - len(failed) - len(partial)
+    line = f"- **Sources:** {full} of {len(views)} complete"
     if failed:
-        named = ", ".join(md.code(s["name"], 80) for s in failed[:5])
+        named = ", ".join(md.code(v.name, 80) for v in failed[:5])
         line += f"; incomplete, so the level may be overstated: {named}"
         if len(failed) > 5:
             line += f" and {len(failed) - 5} more"
     lines.append(line)
+    for v in partial[:5]:
+        denied = f"; denied {', '.join(md.code(d, 60) for d in v.denied)}" if v.denied else ""
+        lines.append(
+            f"  - gaps in {md.code(v.name, 80)}: {v.unread} of {v.resource_count} "
+            f"resources with values it could not determine{denied}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import errno
+import glob
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
@@ -30,6 +33,9 @@ NEEDS_TARGET = (
     "docker-archive",
 )
 PLANNED_KINDS: tuple[str, ...] = ()
+# Kinds whose target is a local path (or, for logs, a glob), resolved against the config file's
+# directory, and checked to exist before any source is contacted.
+PATH_KINDS = ("path", "attestations", "logs", "oci-layout", "docker-archive")
 
 
 def _path_source(spec: SourceSpec) -> Source:
@@ -194,3 +200,28 @@ def build_source(spec: SourceSpec) -> Source:
         f"source {spec.text!r}: unknown source type '{spec.kind}' "
         f"(available: {', '.join(sorted(factories))})"
     )
+
+
+def check_local_targets(specs: Iterable[SourceSpec]) -> None:
+    """A local path that does not exist is a typo, not a source failure: a usage error naming
+    it, before any source is contacted (a scan would otherwise read every other source, run
+    every policy and bury the cause under the findings it could not evaluate).
+
+    Only "no such file" is caught here; a path that exists but cannot be read is the source's
+    to report (exit 3), with the reason.
+    """
+    for spec in specs:
+        if spec.kind not in PATH_KINDS:
+            continue
+        target = os.path.expanduser(spec.target)
+        if spec.kind == "logs" and glob.has_magic(target):
+            if not any(os.path.isfile(p) for p in glob.iglob(target, recursive=True)):
+                raise UsageError(f"source {spec.name!r}: no file matches {spec.target}")
+            continue
+        try:
+            os.stat(target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise UsageError(
+                    f"source {spec.name!r}: {spec.target}: no such file or directory"
+                ) from None

@@ -7,6 +7,7 @@ test sees at once whether the report tries to load something from the network.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,38 @@ def open_report(browser, path: Path, *, js: bool = True, bypass_csp: bool = Fals
     context.route("**/*", route)
     page.goto(opened.url, wait_until="load")
     return opened
+
+
+# Sections below the first screen are laid out only when scrolled to (content-visibility:
+# auto); axe measures boxes, so it is shown a page where everything is laid out.
+LAY_OUT_ALL = "main > section { content-visibility: visible !important; }"
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations of the page (axe is injected, so the page
+    must have been opened with `bypass_csp=True`)."""
+    page.add_style_tag(content=LAY_OUT_ALL)
+    page.add_script_tag(content=axe_source())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"][:3]]}
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def assert_no_serious_violations(page) -> None:
+    serious = serious_violations(page)
+    assert serious == [], json.dumps(serious, indent=1)
+
+
+def pdf_pages(page) -> int:
+    """Pages of the report printed to A4 PDF by Chromium (what "Save as PDF" gives)."""
+    from scripts.report_pages import pdf_pages as count
+
+    return count(page.pdf(format="A4", print_background=True))
 
 
 def visible_rows(page) -> int:

@@ -187,7 +187,10 @@ def test_rules_from_flags(cli, estate, tmp_path, args, code, reason):
 
 
 def test_soft_fail_still_exits_3_when_a_source_failed(cli, estate, tmp_path):
-    r = scan(cli, estate, "--soft-fail", "--source", f"attestations:{tmp_path / 'nope.yaml'}")
+    # A directory where the evidence file should be: the source is read and fails (a path
+    # that does not exist at all is a usage error, found before any source is read).
+    (tmp_path / "evidence").mkdir()
+    r = scan(cli, estate, "--soft-fail", "--source", f"attestations:{tmp_path / 'evidence'}")
     assert r.code == 3
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,15 +143,18 @@ def test_config_asks_for_findings_and_scan_writes_both_boms(cli, models, tmp_pat
 
 def test_a_failed_source_exits_3_but_writes_what_was_read(cli, models, tmp_path):
     out = tmp_path / "bom.cdx.json"
-    missing = tmp_path / "nowhere"
+    # A named pipe: it exists (so it passes the up-front check for missing paths), and the
+    # path: source, which reads files and directories only, fails on it.
+    missing = tmp_path / "pipe"
+    os.mkfifo(missing)
     args = ["bom", "--source", f"path:{models}", "--source", f"path:{missing}", "-o", str(out)]
     r = cli(*args)
     assert r.code == 3
-    assert f"source path:{missing} failed: no such file or directory" in r.err
+    assert f"source path:{missing} failed: not a regular file or directory" in r.err
     bom = json.loads(out.read_bytes())
     assert set(ml_components(bom)) == {"clean", "legacy"}
     sources = [p["value"] for p in bom["metadata"]["properties"] if p["name"] == "modelward:source"]
-    assert any("error" in s and "no such file or directory" in s for s in sources)
+    assert any("error" in s and "not a regular file or directory" in s for s in sources)
     assert cli(*args, "--allow-partial").code == 0
 
 

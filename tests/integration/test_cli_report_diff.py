@@ -94,26 +94,37 @@ def _diff(cli, old: Path, new: Path, *args: str):
 
 @pytest.fixture
 def two_scans(cli, estate) -> tuple[Path, Path]:
-    """Before: `legacy` holds a pickle. After: it is gone, and a new pickle model appeared."""
+    """Before: `legacy` and `fixme` hold pickles. After: `legacy` is gone, `fixme` holds
+    safetensors only, and a new pickle model appeared."""
+    pickle_model(estate / "models", "fixme")
     _scan(cli, estate, "before")
     shutil.rmtree(estate / "models" / "legacy")
+    shutil.rmtree(estate / "models" / "fixme")
+    safe_model(estate / "models", "fixme")
     pickle_model(estate / "models", IMG)
     _scan(cli, estate, "after")
     return estate / "before" / "results.json", estate / "after" / "results.json"
 
 
-def test_diff_json_names_new_fixed_and_control_changes(cli, two_scans):
+def test_diff_json_separates_fixed_from_gone(cli, two_scans):
     old, new = two_scans
     r = _diff(cli, old, new, "--format", "json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert list(validator("diff.schema.json").iter_errors(doc)) == []
-    assert doc["summary"] == {"new": 1, "fixed": 1, "unchanged": 1, "changed": 0}
+    assert doc["schema_version"] == "1.1"
+    assert doc["summary"] == {"new": 1, "fixed": 1, "gone": 1, "unchanged": 1, "changed": 0}
     (added,) = doc["findings"]["new"]
     assert (added["policy_id"], added["resource_name"]) == ("T-ART-01", IMG)
     assert (added["old_status"], added["new_status"]) == (None, "fail")
     (fixed,) = doc["findings"]["fixed"]
     assert (fixed["resource_name"], fixed["old_status"], fixed["new_status"]) == (
+        "fixme",
+        "fail",
+        "pass",
+    )
+    (gone,) = doc["findings"]["gone"]
+    assert (gone["resource_name"], gone["old_status"], gone["new_status"]) == (
         "legacy",
         "fail",
         None,
@@ -122,16 +133,49 @@ def test_diff_json_names_new_fixed_and_control_changes(cli, two_scans):
     assert doc["old"]["file"] == str(old) and doc["policy_pack_changed"] is False
 
 
+def test_a_diff_document_of_schema_1_0_still_validates():
+    """The schema grew by addition: documents written before `gone` existed stay valid."""
+    old = {
+        "schema_version": "1.0",
+        "old": _SIDE,
+        "new": _SIDE,
+        "maturity": {"old": "applied", "new": "applied", "change": "same"},
+        "policy_pack_changed": False,
+        "summary": {"new": 0, "fixed": 0, "unchanged": 0, "changed": 0},
+        "findings": {"new": [], "fixed": [], "unchanged": [], "changed": []},
+        "frameworks": [],
+    }
+    assert list(validator("diff.schema.json").iter_errors(old)) == []
+
+
+_SIDE = {
+    "file": "a.json",
+    "scan_id": "s",
+    "finished_at": "2026-01-01T00:00:00Z",
+    "as_of": None,
+    "tool_version": "0",
+    "policy_pack": {"count": 1, "sha256": "0" * 64},
+    "maturity": "applied",
+    "gate_passed": True,
+}
+
+
 def test_diff_text_and_markdown(cli, two_scans):
     old, new = two_scans
     r = _diff(cli, old, new)
     assert r.code == 0
-    assert "findings: 1 new, 1 fixed, 1 still failing, 0 other status changes" in r.out
+    assert "findings: 1 new, 1 fixed, 1 gone, 1 still failing, 0 other status changes" in r.out
     assert "New failing findings (1):" in r.out and "absent → fail" in r.out
+    fixed = r.out.split("Fixed (1):")[1].split("Gone:")[0]
+    assert "fail → pass" in fixed and "fixme" in fixed
+    gone = r.out.split("Gone: the resource (or the policy) is no longer there (1):")[1]
+    assert "fail → absent" in gone.splitlines()[1] and "legacy" in gone.splitlines()[1]
     r = _diff(cli, old, new, "--format", "md")
     assert r.code == 0
     assert r.out.startswith("## modelward diff: 1 new failing finding(s)")
     assert f"`{IMG}`" in r.out  # in a code span: shown, never rendered
+    assert "### Fixed (1)" in r.out
+    assert "### Gone: the resource (or the policy) is no longer there (1)" in r.out
 
 
 def test_diff_fail_on_new_for_ci(cli, two_scans):

@@ -169,38 +169,85 @@ def test_bad_param_is_a_usage_error(cli, pack, models, flag, message):
     assert message in r.err
 
 
-def test_nonexistent_path_source_exits_3_and_keeps_the_record(cli, pack, tmp_path):
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("path:./nope", "{root}/nope: no such file or directory"),
+        ("attestations:./nope.yaml", "{root}/nope.yaml: no such file or directory"),
+        ("logs:./nope", "{root}/nope: no such file or directory"),
+        ("logs:./nope/*.jsonl", "no file matches {root}/nope/*.jsonl"),
+        ("oci-layout:./nope", "{root}/nope: no such file or directory"),
+        ("docker-archive:./nope.tar", "{root}/nope.tar: no such file or directory"),
+    ],
+)
+def test_a_missing_local_path_is_one_line_and_exit_2_before_any_source(
+    cli, pack, models, tmp_path, spec, problem
+):
     out = tmp_path / "out"
-    missing = tmp_path / "nope"
-    r = scan(
-        cli,
+    r = cli(
+        "scan",
         "--source",
-        f"path:{missing}",
+        f"path:{models}",  # a good source first: it must not be read
+        "--source",
+        spec,
         "--policies",
         str(pack),
         "-o",
         str(out),
-        "--skip-policy",
-        "T-GOV-*",
-    )
-    assert r.code == 3
-    doc = load_results(out)
-    source = doc["scan"]["sources"][0]
-    assert source["status"] == "error"
-    assert str(missing) in source["error"] and "no such file or directory" in source["error"]
-    assert doc["gate"]["exit_code"] == 3
-    assert any("failed" in reason for reason in doc["gate"]["reasons"])
-    allowed = scan(
-        cli,
-        "--source",
-        f"path:{missing}",
-        "--policies",
-        str(pack),
-        "--skip-policy",
-        "T-GOV-*",
         "--allow-partial",
+        cwd=tmp_path,
     )
-    assert allowed.code == 0
+    assert r.code == 2
+    assert r.err.splitlines() == [
+        f"modelward: error: source '{spec}': {problem.format(root=tmp_path)}"
+    ]
+    assert r.out == ""
+    assert not out.exists()
+
+
+def test_a_missing_path_in_the_config_names_the_source(cli, tmp_path):
+    write(
+        tmp_path / "modelward.yaml",
+        """
+        version: 1
+        sources:
+          - {spec: "path:models", name: team-models}
+        """,
+    )
+    r = cli("scan", "-c", str(tmp_path / "modelward.yaml"))
+    assert r.code == 2
+    assert r.err.strip() == (
+        f"modelward: error: source 'team-models': {tmp_path / 'models'}: no such file or directory"
+    )
+
+
+def test_a_path_that_vanishes_during_the_scan_is_a_failed_source(cli, pack, tmp_path):
+    """Past the up-front check, a path that cannot be read fails the source (exit 3) and the
+    results keep the record, as for any source."""
+    out = tmp_path / "out"
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    lonely.chmod(0)
+    try:
+        r = run_subprocess(
+            "scan",
+            "--source",
+            f"path:{lonely}",
+            "--no-builtin-policies",
+            "--policies",
+            str(pack),
+            "-o",
+            str(out),
+            "--skip-policy",
+            "T-GOV-*",
+            unprivileged=True,
+        )
+    finally:
+        lonely.chmod(0o755)
+    assert r.code == 3, r.err
+    source = load_results(out)["scan"]["sources"][0]
+    assert source["status"] == "error"
+    assert str(lonely) in source["error"]
 
 
 @pytest.mark.parametrize(

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from scanner import results
-from tests.helpers import run_subprocess
+from scanner import diff, results
+from scanner.demo.servers import free_port, port_is_free
+from tests.helpers import REPO, run_subprocess
+
+pytestmark = pytest.mark.slow
+DEMO = [sys.executable, "-m", "scanner", "demo"]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def port() -> int:
+    """Both demo runs of this module on the same ports, as two runs on a user's machine are."""
+    for _ in range(50):
+        base = free_port()
+        if base < 65000 and port_is_free(base + 1):
+            return base
+    pytest.fail("no two consecutive free ports")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, port):
     out = tmp_path_factory.mktemp("demo") / "out"
-    r = run_subprocess("demo", "-o", str(out), timeout=900)
+    r = run_subprocess("demo", "-o", str(out), "--port", str(port), timeout=900)
     return r, out
 
 
@@ -31,6 +50,9 @@ def test_demo_scans_every_source_and_writes_the_outputs(demo):
     assert "demo: open " in r.out
     config = (out / "estate" / "modelward.yaml").read_text()
     assert "mlflow:http://127.0.0.1:" in config
+    assert "\n  dir: ..\n" in config  # the outputs, relative to the config: reusable
+    assert config.startswith("# The config `modelward demo` scanned with")
+    assert f"modelward demo -o {out} --keep-running" in config
 
 
 def _findings(out, policy):
@@ -58,3 +80,92 @@ def test_demo_flags_the_malicious_pickle_in_the_partner_bucket(demo):
     flagged = _findings(out, "MW-INT-03")["s3://acme-partner-exchange/models/churn-v0"]
     assert flagged["status"] == "fail"
     assert "serialization.unsafe" in flagged["message"]
+
+
+def _env_file(path) -> dict[str, str]:
+    pairs = (
+        line.removeprefix("export ").split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.startswith("export ")
+    )
+    return dict(pairs)
+
+
+def test_keep_running_serves_the_estate_the_config_scans_it_again_and_ids_stay(
+    demo, port, tmp_path
+):
+    """A second demo run on the same ports, kept running: the written config scans it from
+    another process, the resource ids are those of the first run (diff: nothing new, fixed
+    or gone), and Ctrl-C stops the servers."""
+    _, first = demo
+    out = tmp_path / "again"
+    proc = subprocess.Popen(
+        [*DEMO, "-o", str(out), "--port", str(port), "--keep-running"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 900
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.startswith("demo: press Ctrl-C"):
+                break
+        else:
+            pytest.fail("the demo did not say it keeps running")
+        assert lines[-1] == "demo: press Ctrl-C to stop the servers", "\n".join(lines[-40:])
+        assert f"  MLflow registry (UI and API)  http://127.0.0.1:{port}" in lines
+        assert not port_is_free(port) and not port_is_free(port + 1)  # still serving
+
+        env = _env_file(out / "estate" / "demo.env")
+        assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port + 1}"
+        rescan = run_subprocess(
+            "scan", "-q", "-c", str(out / "estate" / "modelward.yaml"), env=env, timeout=300
+        )
+        assert rescan.code == 3, rescan.err  # as the demo's own scan: Unknowns at critical
+        again = results.load(out / "results.json")
+        assert {s["status"] for s in again["scan"]["sources"]} == {"ok"}
+        compared = diff.diff(results.load(first / "results.json"), again, "first", "again")
+        assert {k: v for k, v in compared["summary"].items() if k != "unchanged"} == {
+            "new": 0,
+            "fixed": 0,
+            "gone": 0,
+            "changed": 0,
+        }
+        before = {r["id"] for r in results.load(first / "results.json")["resources"]}
+        assert before == {r["id"] for r in again["resources"]}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, rest
+    assert "demo: stopping the servers" in rest
+    assert port_is_free(port) and port_is_free(port + 1)
+
+
+def test_the_demo_report_prints_as_a_board_pack(demo):
+    """5 to 15 A4 pages: the executive summary, the overview, what to fix first and the
+    framework tables; every finding, policy and resource stays on screen."""
+    from tests.integration.report_browser import CHROMIUM, CHROMIUM_ARGS, missing, pdf_pages
+
+    _, out = demo
+    if not CHROMIUM.exists():
+        missing("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto((out / "report.html").as_uri(), wait_until="load")
+        pages = pdf_pages(page)
+        browser.close()
+    assert 5 <= pages <= 15, pages

@@ -40,7 +40,8 @@ HOSTILE_CELLS = [
     "\u202eevil\u202c bidi",
     "",
 ]
-PARSER = MarkdownIt("commonmark").enable("table")
+# CommonMark with GitHub's table and strikethrough extensions.
+PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def _flat(value: str) -> str:
@@ -67,12 +68,50 @@ def test_markdown_cells_stay_one_cell_of_plain_text(value):
         assert tag not in body[1] and tag not in body[2]
     import html as html_lib
 
-    shown_text = html_lib.unescape(body[1]).replace(md.ZWSP, "")
-    assert shown_text == _flat(value)
+    # Text between matching backticks is shown as code; everything else exactly as written.
+    shown = re.sub(r"</?code>", "`", body[1])
+    shown_text = html_lib.unescape(shown).replace(md.ZWSP, "")
+    assert shown_text == _flat(value).replace("``double``", "`double`")
     if value:
         code = re.fullmatch(r"<code>(.*)</code>", body[2], flags=re.S)
         assert code is not None
         assert html_lib.unescape(code.group(1)).strip() == _flat(value).strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "written", "shown"),
+    [
+        # A regex reads in the raw file as it does rendered: no doubled backslashes.
+        ('matches "\\S"', 'matches "\\S"', 'matches "\\S"'),
+        ('matches "\\\\S"', 'matches "\\\\\\S"', 'matches "\\\\S"'),
+        ("^[0-9a-f]{7,64}$", "^\\[0-9a-f]{7,64}\\$", "^[0-9a-f]{7,64}$"),
+        # Inside a word an underscore opens nothing: left as it is.
+        ("serialization.pickle_based", "serialization.pickle_based", "serialization.pickle_based"),
+        ("_em_", "\\_em\\_", "_em_"),
+        ("a & b &amp; c", "a & b \\&amp; c", "a & b &amp; c"),
+        ("trailing \\", "trailing \\\\", "trailing \\"),
+    ],
+)
+def test_markdown_text_escapes_only_what_gfm_would_read_as_markup(value, written, shown):
+    import html as html_lib
+
+    assert md.text(value) == written
+    assert html_lib.unescape(PARSER.render(written)) == f"<p>{shown}</p>\n"
+
+
+def test_markdown_backticks_are_code_not_literal_ticks():
+    written = md.text("gate deployment on `modelward verify`.")
+    assert written == "gate deployment on `modelward verify`."
+    assert PARSER.render(written) == "<p>gate deployment on <code>modelward verify</code>.</p>\n"
+    assert PARSER.render(md.text("a ` lone tick")) == "<p>a ` lone tick</p>\n"
+
+
+@pytest.mark.parametrize("value", ["# heading", "> quote", "- item", "+ item", "1. first", "2) x"])
+def test_markdown_text_opens_no_block_at_the_start_of_a_list_item(value):
+    import html as html_lib
+
+    html = PARSER.render(f"- {md.text(value)}\n")
+    assert html_lib.unescape(html) == f"<ul>\n<li>{value}</li>\n</ul>\n"
 
 
 def test_markdown_mentions_do_not_notify():
@@ -252,3 +291,56 @@ def test_an_empty_scan_renders_in_every_format():
     assert "no evaluated policy checks the applied rung" in text
     assert "Failing findings" not in text
     assert render_csv(document).count("\r\n") == 1  # the header only
+
+
+def _with_gaps(document):
+    """The first artefact's files could not be read (denied), as an S3 source reports it."""
+    artefact = next(r for r in document["resources"] if r["type"] == "artefact")
+    denied = {"$unknown": "denied: s3:GetObject"}
+    artefact["attributes"]["files"] = [{"path": "model.bin", "format": denied}]
+    artefact["attributes"]["serialization"] = {
+        "unsafe": {"$unknown": "not scanned: format of model.bin unknown (denied: s3:GetObject)"}
+    }
+    for source in document["scan"]["sources"]:
+        source["status"], source["error"] = "ok", None
+    return artefact
+
+
+def test_sources_with_unknown_values_are_partial_and_say_what_was_denied():
+    document = build_results(scale=2)
+    artefact = _with_gaps(document)
+    views = {v.name: v for v in digest.source_views(document)}
+    gapped = views[artefact["source"]]
+    assert gapped.status == "partial" and gapped.unread == 1
+    assert gapped.denied == ("s3:GetObject",)
+    # the reason that explains the others, once
+    assert [g.reason for g in gapped.gaps] == ["denied: s3:GetObject"]
+    assert all(v.status == "read" for n, v in views.items() if n != artefact["source"])
+    text = render_markdown(document)
+    assert f"gaps in `{artefact['source']}`: 1 of" in text and "denied `s3:GetObject`" in text
+    complete = len(views) - 1
+    assert f"- **Sources:** {complete} of {len(views)} complete" in text
+
+
+def test_framework_scores_leave_out_manual_and_the_ladder():
+    document = build_results(scale=3)
+    scores = {s.id: s for s in digest.framework_scores(document)}
+    assert "maturity" not in scores
+    for fw in document["frameworks"]:
+        if fw["id"] == "maturity":
+            continue
+        counts = fw["summary"]
+        score = scores[fw["id"]]
+        assert score.met == counts["met"] and score.manual == counts["manual"]
+        assert score.automated == sum(counts.values()) - counts["manual"] - counts["not_applicable"]
+        assert score.percent == (
+            round(100 * counts["met"] / score.automated) if score.automated else None
+        )
+
+
+def test_the_maturity_sentence_says_why_and_what_the_rung_means():
+    document = build_results(scale=2)
+    view = digest.maturity_view(document)
+    assert view.meaning == digest.RUNG_MEANING[view.level]
+    if view.next and view.next_checked:
+        assert view.sentence.startswith(f"{view.level}, because {view.next} does not hold yet")

@@ -1,0 +1,160 @@
+"""What `modelward init` finds on this machine, and the starter `modelward.yaml` it writes.
+
+Detection reads the environment and the file system only: it never calls AWS, MLflow or
+anything else, so `init` is instant, works offline and has no side effect. What it finds
+becomes an active source; what it does not find is written as a commented example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+MODEL_DIRS = ("models", "model")
+EVIDENCE_FILES = ("evidence.yaml", "attestations.yaml")
+MLFLOW_STORE = "mlruns"
+
+
+@dataclass(frozen=True)
+class Found:
+    """One source to scan, and how `init` knew it was there (for the comment above it)."""
+
+    spec: str
+    name: str
+    why: str
+
+
+def detect(base: Path, env: Mapping[str, str]) -> list[Found]:
+    """The sources of the directory `base` (where the config will live: its relative paths
+    are relative to it) and of this environment."""
+    found: list[Found] = []
+    uri = env.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri:
+        shown, had_credentials = _without_credentials(uri)
+        why = "MLFLOW_TRACKING_URI is set"
+        if had_credentials:  # the file is meant to be committed
+            why += "; its user:password is left out (MLFLOW_TRACKING_USERNAME, _PASSWORD)"
+        found.append(Found(f"mlflow:{shown}", "mlflow-registry", why))
+    elif (base / MLFLOW_STORE).is_dir():
+        found.append(Found(f"mlflow:./{MLFLOW_STORE}", "mlflow-registry", "a local MLflow store"))
+    aws = aws_credentials(env)
+    if aws:
+        found.append(Found("aws:", "aws-account", f"AWS credentials: {aws}"))
+    for name in MODEL_DIRS:
+        if (base / name).is_dir():
+            found.append(Found(f"path:./{name}", "model-files", f"a ./{name} directory"))
+            break
+    for name in EVIDENCE_FILES:
+        if (base / name).is_file():
+            found.append(Found(f"attestations:./{name}", "evidence", f"./{name}"))
+            break
+    return found
+
+
+def _without_credentials(uri: str) -> tuple[str, bool]:
+    """A tracking URI fit to commit: `https://user:pass@host` loses its `user:pass@`."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri, False
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), True
+
+
+def aws_credentials(env: Mapping[str, str]) -> str | None:
+    """Where boto3's credential chain would find credentials, in words, or None.
+
+    Only the links of the chain that read the environment and the AWS config files are asked
+    (botocore's own providers for them); those that would call a service (STS for a role,
+    SSO, the container and instance metadata endpoints) are recognised from their settings,
+    never run. Credentials that only an instance's metadata would give are not seen.
+    """
+    import botocore.exceptions
+    import botocore.session
+
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return "AWS_ACCESS_KEY_ID in the environment"
+    if env.get("AWS_WEB_IDENTITY_TOKEN_FILE") and env.get("AWS_ROLE_ARN"):
+        return "a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)"
+    if env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or env.get(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    ):
+        return "the container's credentials endpoint"
+    session = botocore.session.Session()
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    try:
+        resolver = session.get_component("credential_provider")
+        for method in ("shared-credentials-file", "config-file"):
+            if resolver.get_provider(method).load() is not None:
+                return f"profile '{profile}' in the AWS credentials or config file"
+        settings = session.get_scoped_config()
+    except botocore.exceptions.BotoCoreError:  # e.g. AWS_PROFILE names no profile
+        return None
+    for key, what in (
+        ("role_arn", "a role to assume"),
+        ("sso_session", "AWS SSO"),
+        ("sso_start_url", "AWS SSO"),
+        ("credential_process", "a credential process"),
+        ("web_identity_token_file", "a web identity token"),
+    ):
+        if settings.get(key):
+            return f"profile '{profile}' ({what})"
+    return None
+
+
+def render(found: list[Found]) -> str:
+    """The starter file: what was found as active sources, the rest as commented examples."""
+    kinds = {f.spec.partition(":")[0] for f in found}
+    lines = [
+        "# modelward.yaml: what `modelward scan` reads when run in this directory.",
+        "# Written by `modelward init` from what it found here; edit freely. Every key is",
+        "# described in docs/configuration.md; relative paths are relative to this file.",
+        "version: 1",
+        "",
+    ]
+    if found:
+        lines.append("sources:")
+    else:
+        lines += [
+            "# Nothing was found to scan here: list sources in place of [] (examples below).",
+            "sources: []",
+        ]
+    for item in found:
+        lines += [f"  # {item.why}", f"  - spec: {_quoted(item.spec)}", f"    name: {item.name}"]
+    examples = {
+        "path": ["  # - spec: path:./models               # model files on disk"],
+        "mlflow": ["  # - spec: mlflow:https://mlflow.example.com   # an MLflow registry"],
+        "aws": [
+            '  # - spec: "aws:"                       # S3, IAM, CloudTrail, SageMaker, ...',
+            "  #   options: {regions: [eu-west-1]}    # read-only; docs/iam-policy.json",
+        ],
+        "attestations": [
+            "  # - spec: attestations:./evidence.yaml  # threat models, assessments, playbooks"
+        ],
+        "logs": ["  # - spec: logs:./logs                  # inference logs (modelward[logs])"],
+    }
+    missing = [line for kind, block in examples.items() if kind not in kinds for line in block]
+    if missing:
+        other = "Other sources" if found else "Sources"
+        lines += ["", f"  # {other} modelward reads (see docs/configuration.md#sources):"]
+        lines += missing
+    lines += [
+        "",
+        "policies:",
+        "  builtin: true                  # the built-in pack; your own policies add to it:",
+        "  # dirs: [./policies]",
+        "",
+        "output:",
+        "  dir: out",
+        "  formats: [json, html, md]      # also: csv, sarif, junit, cyclonedx, spdx",
+        "",
+        "gate:",
+        "  fail_on: high                  # exit 1 when a finding this severe or worse fails",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _quoted(spec: str) -> str:
+    """`aws:` alone would read as a YAML mapping key: quote what YAML would misread."""
+    return f'"{spec}"' if spec.endswith(":") or ": " in spec or " #" in spec else spec
