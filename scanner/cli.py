@@ -22,6 +22,7 @@ from scanner.commands import (
     frameworks,
     init,
     logs,
+    merge,
     policies,
     report,
     scan,
@@ -36,6 +37,7 @@ PROG = "modelward"
 # In the order `modelward --help` lists them.
 COMMANDS: tuple[Command, ...] = (
     scan,
+    merge,
     init,
     policies,
     frameworks,

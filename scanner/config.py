@@ -16,12 +16,15 @@ from scanner import schemas
 from scanner.artefacts.signatures.trust import TrustConfigError, TrustPolicy, parse_trust
 from scanner.errors import InputFileError
 from scanner.sources.interface import SourceSpec
-from scanner.sources.registry import PATH_KINDS, parse_spec
+from scanner.sources.registry import (
+    INTERNAL_OPTIONS,
+    PATH_KINDS,
+    is_local_access_logs,
+    parse_spec,
+)
 from scanner.yamlpos import display_path, load_yaml_file
 
 DEFAULT_CONFIG = "modelward.yaml"
-# Source kinds that verify signatures, and so are handed `integrity.trust`.
-TRUST_KINDS = ("path", "oci", "oci-layout", "docker-archive")
 
 
 class ConfigError(InputFileError):
@@ -61,7 +64,7 @@ def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
     Trust is configuration of the scan, not of one source, but it reaches the source the way
     every other setting does, so the Source interface stays `spec -> collect()`.
     """
-    if spec.kind not in TRUST_KINDS or "trust" in spec.options:
+    if "trust" not in INTERNAL_OPTIONS.get(spec.kind, ()) or "trust" in spec.options:
         return spec
     options = {**spec.options, "trust": trust}
     return SourceSpec(kind=spec.kind, target=spec.target, name=spec.name, options=options)
@@ -73,6 +76,8 @@ def resolve_source(spec: SourceSpec, base: Path) -> SourceSpec:
         target = str(base / os.path.expanduser(target))
     elif spec.kind == "mlflow":
         target = _resolve_mlflow_store(target, base)
+    elif is_local_access_logs(spec) and not os.path.isabs(os.path.expanduser(target)):
+        target = str(base / os.path.expanduser(target))
     if target == spec.target:
         return spec
     return SourceSpec(kind=spec.kind, target=target, name=spec.name, options=spec.options)

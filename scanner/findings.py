@@ -15,7 +15,7 @@ class ControlRef:
     control: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     policy_id: str
     title: str

@@ -29,6 +29,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "threat_detection",
     "attestation",
     "traffic",
+    "access_log",
 )
 
 
@@ -128,6 +129,13 @@ class Inventory:
         # Views are built once per resource: following references is the evaluator's hot path.
         self._views: dict[str, dict[str, Any]] = {}
         self._merged_raw: set[str] = set()
+        # Ids by type, sorted on first use: every policy asks for one type.
+        self._by_type: dict[str, list[str]] = {}
+        self._sorted: dict[str, list[Resource]] = {}
+        # For a resource several sources reported: the source of each attribute whose value
+        # did not come from the resource's own `source`. Results carry it, so that merging
+        # shard results rebuilds what one scan would have merged (scanner/merge.py).
+        self.origins: dict[str, dict[str, str]] = {}
         for r in resources:
             self.add(r)
 
@@ -142,16 +150,26 @@ class Inventory:
         existing = self._by_id.get(resource.id)
         if existing is None:
             self._by_id[resource.id] = resource
+            self._by_type.setdefault(resource.type, []).append(resource.id)
+            self._sorted.pop(resource.type, None)
             return
+        self._sorted.pop(resource.type, None)
         if existing.type != resource.type:
             raise InventoryError(
                 f"resource {resource.id!r} reported as {existing.type} by {existing.source} "
                 f"and as {resource.type} by {resource.source}"
             )
         merged = dict(existing.attributes)
+        origins = self.origins.get(resource.id, {})
         for key, value in resource.attributes.items():
             if key not in merged or isinstance(merged[key], Unknown):
                 merged[key] = value
+                if resource.source != existing.source:
+                    origins[key] = resource.source
+                else:
+                    origins.pop(key, None)
+        if origins:
+            self.origins[resource.id] = origins
         raw = existing.raw
         if resource.raw is not None:
             # Once merged, raw is keyed by source; later reports add their key beside the others.
@@ -179,9 +197,15 @@ class Inventory:
         return self._by_id.get(resource_id)
 
     def of_type(self, resource_type: str) -> list[Resource]:
-        return sorted(
-            (r for r in self._by_id.values() if r.type == resource_type), key=lambda r: r.id
-        )
+        """The resources of one type, sorted by id (a copy: callers may keep it)."""
+        found = self._sorted.get(resource_type)
+        if found is None:
+            ids = sorted(self._by_type.get(resource_type, ()))
+            found = self._sorted[resource_type] = [self._by_id[i] for i in ids]
+        return list(found)
+
+    def types(self) -> list[str]:
+        return sorted(self._by_type)
 
     def view(self, resource: Resource) -> dict[str, Any]:
         cached = self._views.get(resource.id)
@@ -205,20 +229,24 @@ class Inventory:
         - an `Unknown` anywhere stops resolution and is returned as is.
         A `Ref` at the end of the path is returned as is (operators compare its id).
         """
-        value = (
-            self.view(start)
-            if isinstance(start, Resource) and start.id in self._by_id
-            else start.view()
-            if isinstance(start, Resource)
-            else start
-        )
+        if isinstance(start, Resource):
+            value = self._views.get(start.id)  # the evaluator's hot path: a cached view
+            if value is None:
+                value = self.view(start) if start.id in self._by_id else start.view()
+        else:
+            value = start
         if not path or path == ".":
             return value
+        if "." not in path:
+            return self._step(value, path)
         for segment in _segments(path):
             value = self._step(value, segment)
         return value
 
     def _step(self, value: Any, segment: str) -> Any:
+        # Plain dicts first, without the abstract-class check: this runs for every path segment.
+        if type(value) is dict or type(value) is ResourceView:
+            return value.get(segment, MISSING)
         if isinstance(value, Unknown) or value is MISSING:
             return value
         if isinstance(value, Ref):

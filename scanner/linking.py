@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.artefacts.digests import link_digests
-from scanner.inventory import Gap, Inventory, Ref, Unknown
+from scanner.inventory import Gap, Inventory, Ref, Resource, Unknown
+from scanner.linking_reads import link_reads
 
 HIGH_VALUE_CLASSIFICATIONS = frozenset({"restricted", "confidential"})
 HIGH_VALUE_IP = frozenset({"high"})
@@ -51,6 +52,12 @@ class _Attrs:
         self.by_type: dict[str, list[str]] = defaultdict(list)
         for r in inventory:
             self.by_type[r.type].append(r.id)
+
+    def create(self, resource: Resource) -> None:
+        """A resource no source reports but a reference implies (an external reader)."""
+        self.resources[resource.id] = resource
+        self.attrs[resource.id] = dict(resource.attributes)
+        self.by_type[resource.type].append(resource.id)
 
     def of(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [(rid, self.attrs[rid]) for rid in self.by_type.get(rtype, [])]
@@ -408,6 +415,83 @@ def link_hosting(a: _Attrs) -> None:
         a.set_default(tid, "holds_models", unsure)
 
 
+ANYONE = "*"
+
+
+def link_readers(a: _Attrs) -> None:
+    """What each principal can read, from every storage's `access_grants`.
+
+    A source knows who can read its buckets; which buckets one principal can read spans every
+    account and source that reports storage (a role of one account named in another's bucket
+    policy), so it is joined here, where a sharded scan's merge step sees the whole estate. A
+    principal a grant names that no source reports is added: `*` as the anonymous reader, any
+    other as an external principal of an account that was not scanned. One storage whose
+    grants are unreadable makes every principal of its provider Unknown, and a gap over
+    storage (a failed bucket listing) every principal: a missing grant could be anyone's.
+    """
+    grants: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    unreadable: dict[str, Unknown] = {}
+    # A bucket that was not listed may grant anyone anything: no principal's reads are known
+    # then (never "reads nothing"). A gap does not say which provider's listing failed, so it
+    # costs every principal's reads.
+    unlisted = a.missing("storage")
+    first_source: dict[str, str] = {}
+    for sid in sorted(a.by_type.get("storage", [])):
+        attrs = a.attrs[sid]
+        listed = attrs.get("access_grants")
+        provider = str(attrs.get("provider", ""))
+        if isinstance(listed, Unknown):
+            unreadable.setdefault(
+                provider, Unknown(f"some bucket's grants are unreadable ({listed.reason})")
+            )
+            continue
+        if not isinstance(listed, list):
+            continue
+        for grant in listed:
+            if not isinstance(grant, Mapping) or not isinstance(grant.get("principal"), Ref):
+                continue
+            pid = grant["principal"].id
+            entry = {k: v for k, v in grant.items() if k != "principal"}
+            grants[pid].append((sid, {"storage": Ref(sid), **entry}))
+            first_source.setdefault(pid, a.resources[sid].source)
+            first_source.setdefault(f"provider:{pid}", provider)
+    for pid in sorted(grants):
+        if pid in a.attrs:
+            continue
+        provider = first_source[f"provider:{pid}"]
+        admin: bool | Unknown
+        account: str | None
+        if pid == ANYONE:
+            kind, name, account, admin = "anonymous", "anyone", None, False
+        else:
+            parts = pid.split(":")
+            account = parts[4] if len(parts) > 4 and parts[0] == "arn" else "unknown"
+            kind, name = "external", pid.split(":", 5)[-1]
+            admin = Unknown(f"account {account} is not scanned")
+        attrs = {
+            "provider": provider,
+            "kind": kind,
+            "account": account,
+            "arn": pid,
+            "admin": admin,
+            "cross_account": True,
+        }
+        a.create(Resource(pid, "principal", name, first_source[pid], attrs))
+    for pid, attrs in a.of("principal"):
+        unknown = unlisted or unreadable.get(str(attrs.get("provider", "")))
+        if unknown is not None:
+            a.set_default(pid, "can_read", unknown)
+            a.set_default(pid, "grants", unknown)
+            continue
+        mine = sorted(
+            grants.get(pid, []),
+            key=lambda g: (g[0], str(g[1].get("policy")), str(g[1].get("statement")),
+                           str(g[1].get("via"))),
+        )  # fmt: skip
+        a.set_default(pid, "can_read", [Ref(s) for s in sorted({s for s, _ in mine})])
+        a.set_default(pid, "grants", [g for _, g in mine])
+
+
 def link_serialization_defaults(a: _Attrs) -> None:
     """A serialization scan that did not run is Unknown for pickle-based or Keras files, and
     vacuously clean for formats that cannot carry code."""
@@ -435,8 +519,22 @@ def link_serialization_defaults(a: _Attrs) -> None:
         attrs["serialization"] = ser
 
 
+def link_access_logs(a: _Attrs) -> None:
+    """Who can read each bucket joined with who did (`scanner/linking_reads.py`)."""
+    updates = link_reads(
+        a.of("access_log"),
+        a.of("storage"),
+        a.of("artefact"),
+        [(pid, a.resources[pid].name, attrs) for pid, attrs in a.of("principal")],
+    )
+    for rid, values in updates.items():
+        for key, value in values.items():
+            a.set_default(rid, key, value)
+
+
 # Order matters: refs are fixed before registration, high value before storage and serving.
 STEPS: tuple[Callable[[_Attrs, LinkSettings], None], ...] = (
+    lambda a, s: link_readers(a),
     lambda a, s: link_storage_refs(a),
     lambda a, s: link_artefact_refs(a),
     link_high_value,
@@ -446,6 +544,7 @@ STEPS: tuple[Callable[[_Attrs, LinkSettings], None], ...] = (
     lambda a, s: link_traffic(a),
     lambda a, s: link_hosting(a),
     lambda a, s: link_serialization_defaults(a),
+    lambda a, s: link_access_logs(a),
 )
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,20 @@ from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import PolicySet, load_policy_dirs
 from scanner.policy.model import Policy
 from scanner.progress import Reporter
-from scanner.sources.interface import Source, SourceError, SourceSpec, produced_types
+from scanner.sources.interface import (
+    Divisible,
+    Narrowable,
+    Narrowing,
+    Source,
+    SourceError,
+    SourceSpec,
+    produced_types,
+    summary,
+)
 from scanner.sources.registry import build_source, check_local_targets
+from scanner.sources.shards import Shard, source_unit
 from scanner.sources.watch import CallWatch, Deadline, SourceProgress
+from scanner.targeting import Target, judged_ids, needed_types, seeds
 
 MAX_PARALLEL_SOURCES = 4
 # The whole collection's time limit, in seconds, unless the user gives one (`--timeout`).
@@ -78,6 +91,10 @@ class ScanRequest:
     waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
     baseline: Path | None = None
     timeout: float | None = DEFAULT_TIMEOUT  # seconds for the whole collection; None: none
+    shard: Shard | None = None
+    target: Target | None = None
+    # Read every API family, whatever the selected policies read (a BOM lists every model).
+    collect_everything: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,7 @@ def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outco
     resources: list[Resource] = []
     problems: list[str] = []
     gaps: list[Gap] = []
+    accounts: list[dict[str, Any]] = []
     error: str | None = None
     progress = SourceProgress(lambda message: reporter.source_progress(name, message), watch)
     try:
@@ -169,9 +187,8 @@ def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outco
         resources = list(collection.resources)
         problems = list(collection.problems)
         gaps = list(collection.gaps)
-        if problems:
-            more = f" (+{len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-            error = problems[0] + more
+        accounts = [a.to_dict() for a in collection.accounts]
+        error = summary(problems)
     except SourceError as exc:
         error = exc.message
     except ModelwardError:
@@ -192,6 +209,8 @@ def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outco
     }
     if problems:
         entry["problems"] = problems
+    if accounts:
+        entry["accounts"] = accounts
     return _Outcome(entry, resources, gaps)
 
 
@@ -216,11 +235,12 @@ class _Collector:
     """Runs the sources (at most MAX_PARALLEL_SOURCES at once) in daemon threads, so a source
     stuck past the time limit can be left behind without holding the process open."""
 
-    def __init__(self, sources: Sequence[Source], reporter: Reporter, timeout: float | None):
+    def __init__(self, sources: Sequence[Source], reporter: Reporter, deadline: Deadline):
+        # One deadline for the whole collection: a targeted scan's second round of sources
+        # gets what the first left of it.
         self.sources = list(sources)
         self.reporter = reporter
-        self.timeout = timeout
-        deadline = Deadline(timeout)
+        self.timeout = deadline.seconds
         self.watches = [CallWatch(deadline) for _ in self.sources]
         self.deadline = deadline
         self.outcomes: list[_Outcome | BaseException | None] = [None] * len(self.sources)
@@ -245,7 +265,8 @@ class _Collector:
     def run(self) -> list[_Outcome]:
         for index in range(len(self.sources)):
             threading.Thread(target=self._run, args=(index,), daemon=True).start()
-        give_up = None if self.timeout is None else time.monotonic() + self.timeout + DEADLINE_GRACE
+        remaining = self.deadline.remaining()
+        give_up = None if remaining is None else time.monotonic() + remaining + DEADLINE_GRACE
         with self._done:
             while any(o is None for o in self.outcomes):
                 wait = HEARTBEAT
@@ -277,29 +298,81 @@ class _Collector:
                     self.reporter.waiting(source.spec.name, f"{what}{more}", seconds)
 
 
-def collect(
-    sources: Sequence[Source], reporter: Reporter, timeout: float | None = None
-) -> tuple[Inventory, list[dict[str, Any]], list[Gap]]:
-    outcomes = _Collector(sources, reporter, timeout).run()
+def _run_sources(
+    sources: Sequence[Source], reporter: Reporter, deadline: Deadline
+) -> list[_Outcome]:
+    if not sources:
+        return []
+    return _Collector(sources, reporter, deadline).run()
+
+
+def inventory_of(parts: Sequence[Sequence[Resource]]) -> Inventory:
+    """One inventory from the sources' resources, added in source order (the first known value
+    of an attribute wins, so the order is part of the result)."""
     inventory = Inventory()
     try:
-        for outcome in outcomes:
-            for resource in outcome.resources:
+        for resources in parts:
+            for resource in resources:
                 inventory.add(resource)
     except InventoryError as exc:
         raise InventoryConflictError(f"sources disagree: {exc}") from None
-    gaps = [gap for outcome in outcomes for gap in outcome.gaps]
-    return inventory, [outcome.entry for outcome in outcomes], gaps
+    return inventory
 
 
-def evaluate(
-    prepared: Prepared, inventory: Inventory, now: dt.datetime, reporter: Reporter
-) -> list[Finding]:
-    reporter.policies_started(len(prepared.policies))
-    findings = evaluate_all(
-        prepared.policies, inventory, now, on_policy=lambda p: reporter.policy_done(p.id)
-    )
-    return fw.attach_controls(findings, prepared.frameworks)
+def _share(sources: Sequence[Source], shard: Shard | None) -> list[Source]:
+    """The sources this shard runs: its share of the accounts of every source that divides
+    by account, and every other source the shard owns."""
+    if shard is None:
+        return list(sources)
+    chosen: list[Source] = []
+    for source in sources:
+        if isinstance(source, Divisible):
+            source.divide(shard)
+            chosen.append(source)
+        elif shard.owns(source_unit(source.spec.name)):
+            chosen.append(source)
+    return chosen
+
+
+def collect(
+    sources: Sequence[Source],
+    reporter: Reporter,
+    shard: Shard | None = None,
+    narrowing: Narrowing | None = None,
+    timeout: float | None = None,
+) -> tuple[Inventory, list[dict[str, Any]], list[Gap]]:
+    """Run the sources (this shard's share of them) and merge what they report, with the
+    gaps they left (`Gap`: resources that may exist unreported). `timeout` bounds the whole
+    collection, both rounds of a targeted scan together.
+
+    A targeted scan runs in two rounds: first every source that can find the target by itself
+    (registries name the model's versions and the URIs of its files), then the sources that
+    need those ids to know which bucket to read (`Narrowable.needs_seeds`).
+    """
+    chosen = _share(sources, shard)
+    first = list(chosen)
+    second: list[Source] = []
+    if narrowing is not None:
+        for source in chosen:
+            if isinstance(source, Narrowable):
+                source.narrow(narrowing)
+                if narrowing.targeted and source.needs_seeds:
+                    second.append(source)
+        first = [s for s in chosen if s not in second]
+    deadline = Deadline(timeout)
+    outcomes = dict(zip(map(id, first), _run_sources(first, reporter, deadline), strict=True))
+    if second:
+        assert narrowing is not None
+        found = inventory_of([o.resources for o in outcomes.values()])
+        seeded = Narrowing(narrowing.types, narrowing.model, narrowing.ids | seeds(found))
+        for source in second:
+            assert isinstance(source, Narrowable)
+            source.narrow(seeded)
+        outcomes.update(zip(map(id, second), _run_sources(second, reporter, deadline), strict=True))
+    ordered = [outcomes[id(s)] for s in chosen]
+    inventory = inventory_of([o.resources for o in ordered])
+    gaps = [gap for o in ordered for gap in o.gaps]
+    return inventory, [o.entry for o in ordered], gaps
 
 
 def _gate(
@@ -331,6 +404,19 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def narrowing_for(prepared: Prepared) -> Narrowing:
+    """What the sources must read: the types the selected policies need, and the target."""
+    target = prepared.request.target
+    policies = prepared.policies
+    if target is not None:
+        policies = tuple(p for p in policies if p.resource in target.TYPES)
+    return Narrowing(
+        types=None if prepared.request.collect_everything else needed_types(policies),
+        model=target.model if target is not None else None,
+        ids=target.resources if target is not None else frozenset(),
+    )
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A scan's results document, and the linked inventory it was judged on (whose resources
@@ -346,9 +432,74 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
 
 def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
     started = dt.datetime.now(dt.UTC)
-    collected, statuses, gaps = collect(prepared.sources, reporter, prepared.request.timeout)
-    inventory = link(collected, gaps=gaps)
-    return Outcome(judge(prepared, inventory, statuses, reporter, started=started), inventory)
+    request = prepared.request
+    collected, statuses, gaps = collect(
+        prepared.sources, reporter, request.shard, narrowing_for(prepared), request.timeout
+    )
+    extra: dict[str, Any] = {}
+    if request.shard is not None:
+        extra["shard"] = {
+            "index": request.shard.index,
+            "count": request.shard.count,
+            "sources": [s.spec.name for s in prepared.sources],
+        }
+    return finish(
+        prepared,
+        collected,
+        statuses,
+        started=started,
+        extra=extra,
+        reporter=reporter,
+        gaps=gaps,
+    )
+
+
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Linking, evaluation and the document allocate millions of small objects that form
+    almost no reference cycles (a few hundred per 300,000 findings, measured), while CPython's
+    cycle collector would walk every live object of a large inventory again and again: about
+    a third of evaluation time at 100,000 resources (benchmarks/bench_scale.py). It is paused
+    here and runs once afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+            gc.collect()
+
+
+def finish(
+    prepared: Prepared,
+    collected: Inventory,
+    statuses: list[dict[str, Any]],
+    *,
+    started: dt.datetime,
+    extra: Mapping[str, Any],
+    reporter: Reporter,
+    as_of: dt.datetime | None = None,
+    finished: dt.datetime | None = None,
+    gaps: Sequence[Gap] = (),
+) -> Outcome:
+    """Everything after collection, from the collected inventory: link, then `judge`. A scan
+    calls it with what its sources read and the gaps they left; `merge` with the inventory
+    rebuilt from shard results, so both judge the same estate the same way."""
+    with cycle_collection_paused():
+        inventory = link(collected, gaps=gaps)
+        document = judge(
+            prepared,
+            inventory,
+            statuses,
+            reporter,
+            started=started,
+            extra=extra,
+            as_of=as_of,
+            finished=finished,
+            collected=collected,
+        )
+        return Outcome(document, inventory)
 
 
 def judge(
@@ -358,33 +509,58 @@ def judge(
     reporter: Reporter,
     *,
     started: dt.datetime,
+    extra: Mapping[str, Any] | None = None,
+    as_of: dt.datetime | None = None,
+    finished: dt.datetime | None = None,
+    collected: Inventory | None = None,
 ) -> dict[str, Any]:
-    """Everything after collection: a pure function of the linked inventory, the prepared
-    policies, mappings, waivers, baseline and gate settings, and the evaluation date (plus the
-    scan's id and clock times). `modelward evidence verify` runs it again on an archived scan.
+    """Everything after linking: a pure function of the linked inventory, the prepared
+    policies, mappings, waivers, baseline and gate settings, the target, and the evaluation
+    date (plus the scan's id and clock times). `modelward evidence verify` runs it again on an
+    archived scan. With `collected` (the inventory before linking), every resource records
+    what rebuilds it, so shard results can be merged and linked again.
 
     The evaluation date is kept to the second, as results record it (`scan.as_of`), so an
     archived scan re-evaluated as of its recorded date sees the same instant."""
-    now = (prepared.request.as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    findings = evaluate(prepared, inventory, now, reporter)
+    now = (prepared.request.as_of or as_of or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    policies = prepared.policies
+    target = prepared.request.target
+    judged: frozenset[str] | None = None
+    scan_extra = dict(extra or {})
+    if target is not None:
+        judged = judged_ids(inventory, target)
+        policies = tuple(p for p in policies if p.resource in target.TYPES)
+        scan_extra["target"] = {
+            "model": target.model,
+            "resources": sorted(target.resources),
+            "judged": sorted(judged),
+        }
+        prepared = replace(prepared, policies=policies)
+    reporter.policies_started(len(policies))
+    findings = evaluate_all(
+        policies, inventory, now, on_policy=lambda p: reporter.policy_done(p.id), only=judged
+    )
+    findings = fw.attach_controls(findings, prepared.frameworks)
     findings, gate = _gate(prepared, findings, statuses, now)
     scan = {
         "id": str(uuid.uuid4()),
         "started_at": iso(started),
-        "finished_at": iso(dt.datetime.now(dt.UTC)),
+        "finished_at": iso(finished or dt.datetime.now(dt.UTC)),
         "sources": statuses,
         "as_of": iso(now),
         "policy_pack": {"count": len(prepared.pack.policies), "sha256": prepared.pack.sha256},
         "params": prepared.params_changed,
+        **scan_extra,
     }
     document = results.build(
         scan=scan,
-        policies=prepared.policies,
+        policies=policies,
         resources=list(inventory),
         findings=findings,
         frameworks=fw.roll_up(prepared.frameworks, findings, inventory.of_type("attestation"), now),
-        maturity=fw.maturity(prepared.policies, findings),
+        maturity=fw.maturity(policies, findings),
         gate=gate,
+        collected=collected,
     )
     # After evaluation on purpose: a summary for reports, not an input to policies.
     return bom_completeness.annotate(document)

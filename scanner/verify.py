@@ -19,7 +19,12 @@ from typing import Any
 
 from scanner.artefacts.formats import MODEL_EXTENSIONS, sniff
 from scanner.artefacts.hashing import bounded_map, default_workers
-from scanner.artefacts.integrity import ScanTarget, scan_files, serialization_facts
+from scanner.artefacts.integrity import (
+    ScanTarget,
+    attestation_as_signature,
+    scan_files,
+    serialization_facts,
+)
 from scanner.artefacts.s3fetch import DEFAULT_BUDGET, fetch
 from scanner.artefacts.serialization import issue_message
 from scanner.artefacts.signatures import SignatureResult, check, find_signature
@@ -90,6 +95,8 @@ def verify_model(
         if sig_path is not None and not sig_path.is_file():
             raise UsageError(f"{signature}: no such signature file")
         result = check(model, sig_path, trust)
+        if result.kind == "in-toto" and sig_path is not None and result.file is not None:
+            result = attestation_as_signature(model, sig_path, result.file, rels, trust)
         problems.extend(_signature_problems(result))
     unsafe = facts["unsafe"]
     if isinstance(unsafe, Unknown):

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from scanner.inventory import Resource, to_jsonable
+from scanner.inventory import Inventory, Resource, to_jsonable
+from scanner.linking import link
 from scanner.sources.aws.source import AwsSource
 from scanner.sources.registry import parse_spec
 from tests.servers.moto import MotoServer
@@ -58,11 +59,13 @@ def aws_env(moto: MotoServer, **extra: str) -> Iterator[None]:
 
 
 def scan(moto: MotoServer, spec: str = "aws:", options: dict | None = None, **env: str):
-    """Run the aws: source against the emulator; resources by id, problems, the source."""
+    """Run the aws: source against the emulator; resources by id as linked (what policies
+    see: readers of buckets are joined to principals there), problems, the source."""
     with aws_env(moto, **env):
         source = AwsSource(parse_spec(spec, options=options or {}))
         collection = source.collect(lambda _message: None)
-    return {r.id: r for r in collection.resources}, list(collection.problems), source
+    linked = link(Inventory(collection.resources))
+    return {r.id: r for r in linked}, list(collection.problems), source
 
 
 def attrs(resource: Resource) -> dict[str, Any]:

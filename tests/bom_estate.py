@@ -255,7 +255,7 @@ def estate_document(resources: list[Resource] | None = None, scan_id: str = "sca
         },
     )
     assert not results.problems(document), results.problems(document)
-    return document
+    return results.plain(document)  # as read back from results.json
 
 
 HOSTILE = "<script>alert(1)</script>\x00\x1b[31m\u202e\r\n\"'&{{x}}"

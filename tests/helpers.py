@@ -178,4 +178,4 @@ def make_document(
     )
     problems = results.problems(doc)
     assert not problems, problems
-    return doc
+    return results.plain(doc)  # as read back from results.json: plain, mutable data

@@ -391,4 +391,4 @@ def build_results(scale: int = 6, seed: int = 7, hostile: bool = False) -> dict[
     )
     problems = results.problems(document)
     assert not problems, problems[:3]
-    return document
+    return results.plain(document)  # as read back from results.json

@@ -143,3 +143,46 @@ def sign_with_certificate(model: Path, ca: Pki) -> Path:
         certificate_chain=[ca.intermediate],
     ).sign(model, target)
     return target
+
+
+SLSA_V1 = "https://slsa.dev/provenance/v1"
+
+
+def slsa_statement(
+    files: dict[str, bytes],
+    builder_id: str = "https://ci.acme.example/builders/train@v1",
+    build_type: str = "https://ci.acme.example/buildtypes/train/v1",
+) -> bytes:
+    """An in-toto v1 statement (the attestation framework's own bindings) with SLSA v1
+    provenance naming `files` (model-relative name -> content) as its subjects."""
+    import hashlib
+
+    from google.protobuf import json_format
+    from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
+    from in_toto_attestation.v1.statement import Statement
+
+    subjects = [
+        ResourceDescriptor(name=name, digest={"sha256": hashlib.sha256(body).hexdigest()}).pb
+        for name, body in sorted(files.items())
+    ]
+    predicate = {
+        "buildDefinition": {"buildType": build_type, "externalParameters": {"dataset": "q3"}},
+        "runDetails": {"builder": {"id": builder_id}, "metadata": {"invocationId": "run-42"}},
+    }
+    statement = Statement(subjects, SLSA_V1, predicate)
+    statement.validate()
+    return json_format.MessageToJson(statement.pb).encode()
+
+
+def dsse_envelope(statement: bytes, keys: KeyPair) -> bytes:
+    """A bare DSSE envelope (one JSON line, `.intoto.jsonl`) signed with `keys`, through
+    securesystemslib's DSSE implementation."""
+    import json
+
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import CryptoSigner
+
+    private = serialization.load_pem_private_key(keys.private.read_bytes(), password=None)
+    envelope = Envelope(statement, "application/vnd.in-toto+json", {})
+    envelope.sign(CryptoSigner(private))  # type: ignore[arg-type]
+    return json.dumps(envelope.to_dict()).encode() + b"\n"

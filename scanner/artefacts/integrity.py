@@ -19,7 +19,19 @@ from scanner.artefacts.serialization import (
     Issue,
     scan_file,
 )
-from scanner.artefacts.signatures import SignatureResult, check, find_signature
+from scanner.artefacts.signatures import (
+    ATTESTATION_SUFFIXES,
+    SignatureResult,
+    check,
+    find_signature,
+)
+from scanner.artefacts.signatures.provenance import NO_PROVENANCE
+from scanner.artefacts.signatures.staged import (
+    Digests,
+    check_file,
+    judge_attestation,
+    signature_from_attestation,
+)
 from scanner.artefacts.signatures.trust import TrustSet
 from scanner.inventory import Unknown
 
@@ -137,14 +149,70 @@ def signature_facts(model: Path, rel_names: list[str], trust: TrustSet) -> Signa
     return check(model, find_signature(model, rel_names), trust)
 
 
+def attestation_file(model: Path, rel_names: Sequence[str]) -> tuple[Path, str] | None:
+    """The in-toto attestation of a model directory (a top-level `*.intoto.jsonl`,
+    `*.intoto.json`, `*.dsse.json` or `*.sigstore.json`, else `DIR.intoto.jsonl` beside it), or
+    of a single model file (`FILE.intoto.jsonl` beside it): (path, name relative to the model).
+    A `.sigstore.json` that turns out to be a model-signing signature is not an attestation."""
+    if model.is_dir():
+        for name in sorted(n for n in rel_names if "/" not in n):
+            lower = name.lower()
+            if lower.endswith(ATTESTATION_SUFFIXES) or lower.endswith(".sigstore.json"):
+                return model / name, name
+    for suffix in (".intoto.jsonl", ".intoto.json", ".sigstore.json"):
+        candidate = model.with_name(model.name + suffix)
+        if candidate.is_file():
+            return candidate, f"../{candidate.name}" if model.is_dir() else candidate.name
+    return None
+
+
 def add_integrity(
     attributes: dict[str, Any],
     targets: Sequence[ScanTarget],
     scans: dict[str, FileScan],
     trust: TrustSet,
 ) -> None:
-    """Fill an artefact's `serialization.unsafe/lambda_layers` and `signature` in place."""
+    """Fill an artefact's `serialization.unsafe/lambda_layers`, `signature` and `provenance`
+    in place. An attestation is checked like the object stores check it (its statement, then
+    its subjects against the files' digests the source computed)."""
     attributes["serialization"].update(serialization_facts(targets, scans))
     model = Path(attributes["location"]["path"])
     names = [t.rel for t in targets]
-    attributes["signature"] = signature_facts(model, names, trust).attributes()
+    signature = signature_facts(model, names, trust)
+    provenance = NO_PROVENANCE
+    found = attestation_file(model, names)
+    checked = None
+    if found is not None:
+        digests = {
+            str(f["path"]): f["sha256"] if isinstance(f.get("sha256"), str) else None
+            for f in attributes.get("files") or ()
+        }
+        checked = check_file(found[0], found[1], trust)
+        if checked.is_attestation or checked.final is not None:
+            provenance = judge_attestation(checked, Digests(digests, "not hashed", ("read",)))
+        else:
+            checked = None
+    if signature.kind == "in-toto" and checked is not None and signature.file == checked.rel:
+        signature = signature_from_attestation(checked, provenance, names)
+    attributes["signature"] = signature.attributes()
+    attributes["provenance"] = provenance.attributes()
+
+
+def attestation_as_signature(
+    model: Path, attestation: Path, rel: str, rel_names: Sequence[str], trust: TrustSet
+) -> SignatureResult:
+    """An in-toto attestation standing in for a model's signature (`modelward verify`): its
+    statement checked, then its subjects against the files, hashed here."""
+    from scanner.artefacts.hashing import hash_files
+
+    base = model if model.is_dir() else model.parent
+    names = list(rel_names) if model.is_dir() else [model.name]
+    hashed = hash_files([str(base / n) for n in names])
+    digests = {
+        n: value if isinstance(value := hashed.get(str(base / n)), str) else None for n in names
+    }
+    checked = check_file(attestation, rel, trust)
+    if not checked.is_attestation and checked.final is None:
+        return check(model, attestation, trust)
+    provenance = judge_attestation(checked, Digests(digests, "the file could not be read"))
+    return signature_from_attestation(checked, provenance, names)

@@ -84,13 +84,19 @@ def score(model: Model, datasets: Mapping[str, Dataset]) -> Completeness:
 
 def annotate(document: Mapping[str, Any]) -> dict[str, Any]:
     """The results document with `bom_completeness` on every BOM model's resource."""
-    estate = read_estate(document)
+    estate = read_estate(document, with_findings=False)
     by_ref = {d.ref: d for d in estate.datasets}
     scores = {m.ref: score(m, by_ref).to_dict() for m in estate.models}
-    resources = []
-    for resource in document["resources"]:
+
+    def with_score(resource: dict[str, Any]) -> dict[str, Any]:
         found = scores.get(resource["id"])
-        if found is not None:
-            resource = {**resource, "attributes": {**resource["attributes"], ATTRIBUTE: found}}
-        resources.append(resource)
+        if found is None:
+            return resource
+        return {**resource, "attributes": {**resource["attributes"], ATTRIBUTE: found}}
+
+    listed = document["resources"]
+    # A scan's resources are `results.Items`, converted as read: scored the same way, lazily.
+    resources = (
+        listed.mapped(with_score) if hasattr(listed, "mapped") else list(map(with_score, listed))
+    )
     return {**document, "resources": resources}

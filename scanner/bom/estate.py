@@ -50,13 +50,20 @@ SIGNATURE_FILES = ("model.sig",)
 REPORTED_STATUSES = ("fail", "error")
 
 
-def read_estate(document: Mapping[str, Any]) -> Estate:
-    """The BOM's view of a (schema-valid) results document."""
-    by_id = {r["id"]: r for r in document["resources"]}
-    versions = [r for r in document["resources"] if r["type"] == "model_version"]
+BOM_TYPES = frozenset({"model", "model_version", "artefact"})
+
+
+def read_estate(document: Mapping[str, Any], with_findings: bool = True) -> Estate:
+    """The BOM's view of a (schema-valid) results document; without its findings when only
+    the models are wanted (completeness scores: reading every finding of a large scan again
+    would cost as much as writing them)."""
+    # Only what a BOM component is made of: a scan's resources are converted as they are
+    # read, and holding every storage and principal of a large estate here is not needed.
+    by_id = {r["id"]: r for r in document["resources"] if r["type"] in BOM_TYPES}
+    versions = [r for r in by_id.values() if r["type"] == "model_version"]
     registered = {ref_id(mapping(v["attributes"]).get("artefact")) for v in versions}
     unregistered = [
-        r for r in document["resources"] if r["type"] == "artefact" and r["id"] not in registered
+        r for r in by_id.values() if r["type"] == "artefact" and r["id"] not in registered
     ]
     datasets = _DatasetIndex([r["id"] for r in (*versions, *unregistered)])
     models = [_version(v, by_id, datasets) for v in versions]
@@ -72,7 +79,7 @@ def read_estate(document: Mapping[str, Any]) -> Estate:
         ),
         models=tuple(models),
         datasets=datasets.all(),
-        findings=tuple(_findings(document["findings"], models, by_id)),
+        findings=tuple(_findings(document["findings"], models, by_id)) if with_findings else (),
     )
 
 

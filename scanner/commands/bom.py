@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         waivers=config.waivers if with_findings else None,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
         timeout=config.timeout or DEFAULT_TIMEOUT,
+        collect_everything=True,  # the BOM lists every model, whatever the policies read
     )
     target = None if args.output == "-" else Path(args.output)
     if target is not None:

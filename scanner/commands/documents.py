@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +23,40 @@ def render(
     formats: Sequence[str],
     document: dict[str, Any],
     options: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, bytes]:
-    """Every format rendered in memory: file name → bytes. results.json, when it is among
-    them, is rendered last with the digests of the others (`scan.outputs`): it is the index
-    that tells a consistent output set from a mixed one, so `write_all` renames it last."""
-    files: dict[str, bytes] = {}
+) -> dict[str, bytes | Iterable[bytes]]:
+    """Every format rendered: file name → bytes, or pieces to write in turn (results.json of a
+    large scan is never held whole; `write_atomically` streams them). results.json, when it is
+    among them, is rendered last with the digests of the others (`scan.outputs`): it is the
+    index that tells a consistent output set from a mixed one, so `write_all` renames it last."""
+    others: dict[str, bytes | Iterable[bytes]] = {}
     index: JsonWriter | None = None
     for writer in writers_for(formats, options):
         if isinstance(writer, JsonWriter):
             index = writer
             continue
-        files.update(writer.render(document))
+        others.update(writer.render(document))
+    # Only results.json is written in pieces: the others are digested (and held) whole.
+    held = whole(others)
+    files: dict[str, bytes | Iterable[bytes]] = dict(held)
     if index is not None:
-        indexed = {**document, "scan": {**document["scan"], "outputs": output_digests(files)}}
+        digests = output_digests(held)
+        indexed = {**document, "scan": {**document["scan"], "outputs": digests}}
         files.update(index.render(indexed))
     return files
 
 
-def write_all(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+def write_all(out_dir: Path, files: Mapping[str, bytes | Iterable[bytes]]) -> list[Path]:
     """An output set written atomically, its index (results.json) renamed into place last."""
     return write_atomically(out_dir, files, last=JsonWriter.filename)
+
+
+def whole(files: Mapping[str, bytes | Iterable[bytes]]) -> dict[str, bytes]:
+    """Every file's content joined into bytes: for what must hash or archive the same bytes it
+    writes (an evidence pack), at the cost of holding them."""
+    return {
+        name: content if isinstance(content, bytes) else b"".join(content)
+        for name, content in files.items()
+    }
 
 
 def render_all(
@@ -57,11 +71,12 @@ def render_all(
 
 def render_one(
     fmt: str, document: dict[str, Any], options: Mapping[str, Mapping[str, Any]] | None = None
-) -> bytes:
-    """One format's single file, for standard output (every writer writes one file)."""
+) -> Iterable[bytes]:
+    """One format's single file, for standard output (every writer writes one file), in the
+    pieces to write in turn (results.json is streamed, as to a file)."""
     (writer,) = writers_for([fmt], options)
     (content,) = writer.render(document).values()
-    return content
+    return (content,) if isinstance(content, bytes) else content
 
 
 def bom_options(with_findings: bool) -> dict[str, dict[str, Any]]:

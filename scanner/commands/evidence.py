@@ -200,11 +200,25 @@ def rejudge(opened: Opened) -> dict[str, Any]:
     params as recorded), mappings, waivers, baseline and gate, as of the archived date. The
     files the loaders read are written to a private temporary directory, under the names the
     pack's (already checked) manifest gives them, and deleted afterwards."""
+    from scanner import results
     from scanner.inventory import Inventory, Resource, from_jsonable
+    from scanner.merge import collected_inventory
     from scanner.progress import Reporter
     from scanner.scan import ScanRequest, judge, prepare
+    from scanner.targeting import Target
 
     settings = opened.settings
+    document = opened.document
+    recorded_target = document["scan"].get("target")
+    # A targeted scan judged only what its target touches: judged again the same way.
+    scan_target = (
+        Target(
+            model=recorded_target.get("model"),
+            resources=frozenset(recorded_target.get("resources", ())),
+        )
+        if recorded_target is not None
+        else None
+    )
     with tempfile.TemporaryDirectory(prefix="modelward-evidence-") as tmp:
         root = Path(tmp)
         for name, data in opened.files.items():
@@ -230,12 +244,12 @@ def rejudge(opened: Opened) -> dict[str, Any]:
             waivers=local(settings.waivers.member) if settings.waivers else None,
             waiver_max_days=settings.waiver_max_days,
             baseline=local(settings.baseline.member) if settings.baseline else None,
+            target=scan_target,
         )
         try:
             prepared = prepare(request)
         except ModelwardError as exc:  # name the files as the scan read them, not our copies
             raise type(exc)(_as_archived(exc.message, _origins(opened, root))) from None
-        document = opened.document
         inventory = Inventory(
             Resource(
                 id=r["id"],
@@ -250,10 +264,25 @@ def rejudge(opened: Opened) -> dict[str, Any]:
             for r in document["resources"]
         )
         started = _moment(document["scan"]["started_at"])
-        again = judge(
-            prepared, inventory, list(document["scan"]["sources"]), Reporter(), started=started
+        statuses = list(document["scan"]["sources"])
+        # Results 1.2 record what rebuilds the collected inventory (`resources[].collected`);
+        # given it, the re-evaluated document records the same, and differs if it was edited.
+        collected = (
+            collected_inventory([document], [s["name"] for s in statuses])
+            if str(document.get("schema_version")) not in ("1.0", "1.1")
+            else None
         )
-        archived: dict[str, Any] = _as_archived(again, _origins(opened, root))
+        again = judge(
+            prepared,
+            inventory,
+            statuses,
+            Reporter(),
+            started=started,
+            extra={k: document["scan"][k] for k in ("shard",) if k in document["scan"]},
+            collected=collected,
+        )
+        # `plain`: the judged document's resources and findings are converted when read
+        archived: dict[str, Any] = _as_archived(results.plain(again), _origins(opened, root))
         return archived
 
 

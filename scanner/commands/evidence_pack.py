@@ -184,14 +184,14 @@ class PackInProgress:
         """Sign the pack over the evidence, every output (file name → bytes) and the baseline
         the scan created. The HTML report is always in the pack, asked for or not: it is what
         an auditor opens first."""
-        from scanner.commands.documents import render
+        from scanner.commands.documents import render, whole
         from scanner.evidence import pack
         from scanner.evidence.manifest import OUTPUT_BASELINE
         from scanner.outputs.html_writer import HtmlWriter
 
         members = dict(outputs)
         if HtmlWriter.filename not in members:
-            members.update(render(["html"], dict(document), options))
+            members.update(whole(render(["html"], dict(document), options)))
         members.update({f"{OUTPUT_BASELINE}/{n}": data for n, data in created_baseline.items()})
         return Sealed(self.job.path, pack.seal(self.evidence, document, members, self.job.signer))
 

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
     options = bom_options(args.bom_with_findings)
     if to_stdout:
-        sys.stdout.buffer.write(render_one(formats[0], document, options))
+        for piece in render_one(formats[0], document, options):
+            sys.stdout.buffer.write(piece)
         sys.stdout.flush()
         return EXIT_OK
     out_dir = prepare_output_dir(args.output_dir)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from scanner.commands.arguments import (
     add_common,
@@ -37,6 +39,8 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
             "-o out --format html,md,sarif",
             "modelward scan -c modelward.yaml --fail-on critical --baseline out/results.json",
             "modelward scan --source path:./models --no-builtin-policies --policies ./my-policies",
+            "modelward scan -c modelward.yaml --shard 2/4 -o shard-2  # then modelward merge",
+            "modelward scan -c modelward.yaml --model fraud-detector/7",
             notes=(
                 "Sources (repeatable --source, or `sources:` in modelward.yaml): path:DIR "
                 "(model files), mlflow:URI, aws:[KEY=VALUE,...], attestations:FILE, logs:PATH. "
@@ -45,12 +49,7 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         ),
     )
     common(scan)
-    scan.add_argument(
-        "-c",
-        "--config",
-        metavar="FILE",
-        help="config file (default: ./modelward.yaml when present)",
-    )
+    add_config(scan)
     scan.add_argument(
         "--source",
         action="append",
@@ -60,6 +59,40 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         "mlflow:URI, oci:REGISTRY[/REPO[:TAG]], oci-layout:DIR, docker-archive:FILE "
         "(repeatable; replaces the config's sources)",
     )
+    scan.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="scan the K-th of N shares of the accounts and sources (stable: a shard keeps its "
+        "share as the estate grows); combine the N results with `modelward merge`",
+    )
+    scan.add_argument(
+        "--model",
+        metavar="NAME[/VERSION]",
+        help="a targeted scan: only what this model's versions touch (files, bucket and its "
+        "readers, endpoints), judged by the policies for those",
+    )
+    scan.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a targeted scan of this resource id (s3://bucket, an endpoint ARN...; repeatable)",
+    )
+    add_judging(scan)
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./modelward.yaml when present)",
+    )
+
+
+def add_judging(scan: argparse.ArgumentParser) -> None:
+    """What turns an inventory into results: policies, frameworks, gate, outputs (the
+    arguments `merge` takes too, since it judges the merged inventory again)."""
     add_policy_selection(scan)
     scan.add_argument(
         "--policy",
@@ -163,19 +196,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner import baseline as baselines
-    from scanner.commands import evidence_pack
-    from scanner.commands.documents import bom_options, check_contract, render, write_all
-    from scanner.commands.gate_settings import gate_settings
     from scanner.config import load_config, resolve_source, with_trust
-    from scanner.outputs.interface import prepare_output_dir, write_atomically
-    from scanner.outputs.registry import parse_formats
-    from scanner.policy import params as param_overrides
-    from scanner.progress import make_reporter
-    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare, run_with_inventory
+    from scanner.scan import run_with_inventory
     from scanner.sources.registry import parse_spec
-    from scanner.terminal import print_scan_summary, safe
-    from scanner.waivers import DEFAULT_MAX_DAYS
+    from scanner.sources.shards import Shard
+    from scanner.targeting import Target
 
     config = load_config(args.config)
     cwd = Path.cwd()
@@ -187,7 +212,45 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no sources: give --source SPEC (e.g. path:./models) or list sources in modelward.yaml"
         )
+    target = None
+    if args.model is not None or args.resource:
+        if args.model is not None and not args.model.strip("/ "):
+            raise UsageError("--model needs a model name (NAME or NAME/VERSION)")
+        if args.shard:
+            raise UsageError("--shard and a targeted scan (--model, --resource) do not combine")
+        target = Target(
+            model=args.model.strip() if args.model else None,
+            resources=frozenset(r.strip() for r in args.resource if r.strip()),
+        )
+    shard = Shard.parse(args.shard) if args.shard else None
+    return judge(args, config, sources, run_with_inventory, shard=shard, target=target)
+
+
+def judge(
+    args: argparse.Namespace,
+    config: Any,
+    sources: tuple[Any, ...],
+    produce: Callable[[Any, Any], Any],
+    *,
+    shard: Any = None,
+    target: Any = None,
+) -> int:
+    """Prepare from config and flags (every input checked before any work), let `produce`
+    make the results document (a scan, or a merge of shard results), then write and gate."""
+    from scanner import baseline as baselines
+    from scanner.commands import evidence_pack
+    from scanner.commands.documents import bom_options, check_contract, render, whole, write_all
+    from scanner.commands.gate_settings import gate_settings
+    from scanner.outputs.interface import prepare_output_dir, write_atomically
+    from scanner.outputs.registry import parse_formats
+    from scanner.policy import params as param_overrides
+    from scanner.progress import make_reporter
+    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare
+    from scanner.terminal import print_scan_summary, safe
+    from scanner.waivers import DEFAULT_MAX_DAYS
+
     overrides = param_overrides.merge(config.params, param_overrides.from_flags(args.param))
+    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     request = ScanRequest(
         sources=sources,
         policy_dirs=(*config.policy_dirs, *(Path(p) for p in args.policies)),
@@ -204,8 +267,10 @@ def run(args: argparse.Namespace) -> int:
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
         baseline=Path(args.baseline) if args.baseline else config.baseline,
         timeout=args.timeout or config.timeout or DEFAULT_TIMEOUT,
+        shard=shard,
+        target=target,
+        collect_everything=bool({"cyclonedx", "spdx"} & set(formats)),
     )
-    formats = parse_formats(args.format if args.format else (config.formats or ["json"]))
     out_dir_arg = args.output_dir or config.output_dir
     if (args.format or config.formats) and not out_dir_arg:
         what = "--format" if args.format else f"{config.file}: output.formats"
@@ -220,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
     if not prepared.policies:
         reporter.note("no policies loaded: nothing will be evaluated")
     try:
-        outcome = run_with_inventory(prepared, reporter)
+        outcome = produce(prepared, reporter)
     finally:
         reporter.close()
     document = outcome.document
@@ -233,14 +298,21 @@ def run(args: argparse.Namespace) -> int:
     if pack_job is not None:  # the reports show the pack's digest and signer
         pack = evidence_pack.collect(pack_job, outcome, request, config, formats, with_findings)
         options.update(pack.report_options)
-    files = render(formats, document, options) if out_dir is not None else {}
+    files: Mapping[str, bytes | Iterable[bytes]] = (
+        render(formats, document, options) if out_dir is not None else {}
+    )
     baseline = (
         {create_baseline.name: baselines.dumps(baselines.create(document))}
         if create_baseline is not None
         else {}
     )
-    # Signed before anything is written: a pack that cannot be signed leaves no outputs behind.
-    sealed = pack.seal(document, files, baseline, options) if pack is not None else None
+    sealed = None
+    if pack is not None:
+        # The pack holds the very bytes written, so streamed outputs are joined first. Signed
+        # before anything is written: a pack that cannot be signed leaves no outputs behind.
+        files = whole(files)
+        sealed = pack.seal(document, files, baseline, options)
+    # results.json (the set's index, with the others' digests) is renamed into place last.
     written = write_all(out_dir, files) if out_dir is not None else []
     if create_baseline is not None:
         written += write_atomically(create_baseline.parent, baseline)

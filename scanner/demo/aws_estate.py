@@ -1,6 +1,11 @@
 """The demo's AWS account, seeded through the real APIs of the moto server.
 
-A mix an assessor meets in practice: one well-kept artefact bucket and its twin mistakes
+A mix an assessor meets in practice: the bucket of the MLflow release experiment (private,
+CMK, versioned, logged, readable by the scanner, so the signatures on the production models
+are verified where they live; not TLS-only, because the emulator speaks plain HTTP and would
+deny the scanner too, so MW-STO-06 flags it), one artefact bucket locked to TLS and a VPC
+endpoint (the scanner, outside it, is denied its objects: the fail-closed case) and its twin
+mistakes
 (a public share, an unconditioned partner grant), a human user with `s3:*`, a break-glass
 role, a trail that logs reads on one bucket only, three SageMaker endpoints (one behind an
 authenticated, rate-limited gateway, one behind an open one, one still serving an archived
@@ -20,6 +25,7 @@ REGION = "us-east-1"
 PARTNER_ACCOUNT = "444455556666"
 
 ARTIFACTS = "acme-ml-artifacts"
+REGISTRY = "acme-ml-registry"
 PUBLIC_SHARE = "acme-models-public-share"
 PARTNER = "acme-partner-exchange"
 TRAINING = "acme-training-data"
@@ -30,7 +36,8 @@ VPCE = "vpce-0a1b2c3d4e5f60718"
 
 @dataclass(frozen=True)
 class AwsEstate:
-    artifact_root: str  # where MLflow writes run artifacts
+    artifact_root: str  # where MLflow writes run artifacts by default (the locked bucket)
+    release_root: str  # where the release experiment writes them (the registry bucket)
     sagemaker_role: str
     vpc_serving: str
     vpc_legacy: str
@@ -53,7 +60,7 @@ def _tls_only(bucket: str) -> dict[str, Any]:
 
 
 def seed_s3(client: Any, kms: Any) -> None:
-    for bucket in (ARTIFACTS, PUBLIC_SHARE, PARTNER, TRAINING, ACCESS_LOGS, TRAIL_LOGS):
+    for bucket in (ARTIFACTS, REGISTRY, PUBLIC_SHARE, PARTNER, TRAINING, ACCESS_LOGS, TRAIL_LOGS):
         client.create_bucket(Bucket=bucket)
     client.put_bucket_policy(
         Bucket=ACCESS_LOGS,
@@ -68,37 +75,10 @@ def seed_s3(client: Any, kms: Any) -> None:
         ),
     )
     key = kms.create_key(Description="ML artefacts", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-    # The well-kept bucket: private, CMK, versioned, logged, TLS only, VPC endpoint only.
-    client.put_public_access_block(
-        Bucket=ARTIFACTS,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    client.put_bucket_encryption(
-        Bucket=ARTIFACTS,
-        ServerSideEncryptionConfiguration={
-            "Rules": [
-                {
-                    "ApplyServerSideEncryptionByDefault": {
-                        "SSEAlgorithm": "aws:kms",
-                        "KMSMasterKeyID": key["Arn"],
-                    },
-                    "BucketKeyEnabled": True,
-                }
-            ]
-        },
-    )
-    client.put_bucket_versioning(Bucket=ARTIFACTS, VersioningConfiguration={"Status": "Enabled"})
-    client.put_bucket_logging(
-        Bucket=ARTIFACTS,
-        BucketLoggingStatus={
-            "LoggingEnabled": {"TargetBucket": ACCESS_LOGS, "TargetPrefix": f"{ARTIFACTS}/"}
-        },
-    )
+    # The well-kept buckets: private, CMK, versioned, logged (and, for the artefact bucket,
+    # TLS and VPC endpoint only: see lock_down_artifacts).
+    for bucket in (ARTIFACTS, REGISTRY):
+        _well_kept(client, bucket, key["Arn"])
     # A "temporary" public share that stayed: anyone can read the model copied there.
     client.put_bucket_policy(
         Bucket=PUBLIC_SHARE,
@@ -129,6 +109,39 @@ def seed_s3(client: Any, kms: Any) -> None:
         Bucket=PARTNER,
         ServerSideEncryptionConfiguration={
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+
+
+def _well_kept(client: Any, bucket: str, key_arn: str) -> None:
+    client.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    client.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key_arn,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_logging(
+        Bucket=bucket,
+        BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": ACCESS_LOGS, "TargetPrefix": f"{bucket}/"}
         },
     )
 
@@ -182,7 +195,7 @@ def seed_iam(iam: Any) -> str:
     read_artifacts = {
         "Effect": "Allow",
         "Action": ["s3:GetObject"],
-        "Resource": f"arn:aws:s3:::{ARTIFACTS}/*",
+        "Resource": [f"arn:aws:s3:::{ARTIFACTS}/*", f"arn:aws:s3:::{REGISTRY}/*"],
     }
     serving = role(
         "sagemaker-serving",
@@ -252,7 +265,10 @@ def seed_cloudtrail(cloudtrail: Any, s3: Any) -> None:
                     {"Field": "eventCategory", "Equals": ["Data"]},
                     {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
                     {"Field": "readOnly", "Equals": ["true"]},
-                    {"Field": "resources.ARN", "StartsWith": [f"arn:aws:s3:::{ARTIFACTS}/"]},
+                    {
+                        "Field": "resources.ARN",
+                        "StartsWith": [f"arn:aws:s3:::{ARTIFACTS}/", f"arn:aws:s3:::{REGISTRY}/"],
+                    },
                 ],
             }
         ],
@@ -293,6 +309,7 @@ def seed_aws(server: Any) -> AwsEstate:
     seed_guardduty(server.client("guardduty", REGION))
     return AwsEstate(
         artifact_root=f"s3://{ARTIFACTS}/mlflow",
+        release_root=f"s3://{REGISTRY}/mlflow",
         sagemaker_role=serving_role,
         vpc_serving=vpc_serving,
         vpc_legacy=vpc_legacy,

@@ -1,8 +1,10 @@
 """The demo's MLflow registry, seeded through `MlflowClient` with artefacts in (emulated) S3.
 
 Four models, each showing something an assessor looks for: a well-documented production
-model, a restricted model in production with no provenance, an unclassified experiment, and a
-retired recommender that an endpoint still serves.
+model (and its retrained candidate, promoted as champion), a restricted model in production
+with no provenance, an unclassified experiment, and a retired recommender that an endpoint
+still serves. `signing_estate` signs the production versions afterwards, as a release
+pipeline would.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Version:
 @dataclass(frozen=True)
 class RegistryEstate:
     fraud: Version
+    fraud_candidate: Version  # fraud-detector's champion: signed, then swapped in storage
     pricing: Version
     churn: Version
     recommender: Version
@@ -87,11 +90,14 @@ def _dataset(name: str, digest: str, uri: str) -> Any:
     )
 
 
-def seed_registry(tracking_uri: str) -> RegistryEstate:
+def seed_registry(tracking_uri: str, release_root: str) -> RegistryEstate:
+    """`release_root`: where the release experiment keeps its artefacts (the models that go
+    to production); the others stay under the server's default artefact root."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    experiment = client.create_experiment("demo-models")
+    experiment = client.create_experiment("releases", artifact_location=release_root)
+    research = client.create_experiment("research")
 
     weights = safetensors_bytes()
     fraud_files = {"model.safetensors": weights, "MLmodel": mlmodel("pytorch", "model.safetensors")}
@@ -138,6 +144,26 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
     )
     client.set_registered_model_alias("fraud-detector", "production", fraud.version)
 
+    # The retrained candidate, promoted as champion (signed later, then tampered with).
+    candidate_weights = safetensors_bytes(384)
+    candidate_run, candidate_src = _run_with_files(
+        client,
+        experiment,
+        "fraud-detector-candidate",
+        {
+            "model.safetensors": candidate_weights,
+            "MLmodel": mlmodel("pytorch", "model.safetensors"),
+        },
+        {"mlflow.user": "ml-pipeline"},
+    )
+    candidate = client.create_model_version(
+        "fraud-detector",
+        candidate_src,
+        run_id=candidate_run,
+        tags={"sha256": hashlib.sha256(candidate_weights).hexdigest()},
+    )
+    client.set_registered_model_alias("fraud-detector", "champion", candidate.version)
+
     # Restricted, in production, and nobody recorded what it was trained on.
     pricing_run, pricing_src = _run_with_files(
         client,
@@ -158,7 +184,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
 
     # An experiment nobody classified; never promoted.
     churn_run, churn_src = _run_with_files(
-        client, experiment, "churn-predictor", {"model.safetensors": safetensors_bytes(64)}, {}
+        client, research, "churn-predictor", {"model.safetensors": safetensors_bytes(64)}, {}
     )
     client.create_registered_model("churn-predictor")
     churn = client.create_model_version("churn-predictor", churn_src, run_id=churn_run)
@@ -166,7 +192,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
     # Retired, archived, and (see the SageMaker estate) still served.
     rec_run, rec_src = _run_with_files(
         client,
-        experiment,
+        research,
         "recommender",
         {"model.safetensors": safetensors_bytes(128), "MLmodel": mlmodel("sklearn", "model")},
         {"mlflow.user": "former-employee"},
@@ -183,6 +209,7 @@ def seed_registry(tracking_uri: str) -> RegistryEstate:
 
     return RegistryEstate(
         fraud=Version("fraud-detector", fraud.version, fraud_src),
+        fraud_candidate=Version("fraud-detector", candidate.version, candidate_src),
         pricing=Version("pricing-llm-adapter", pricing.version, pricing_src),
         churn=Version("churn-predictor", churn.version, churn_src),
         recommender=Version("recommender", rec.version, rec_src),

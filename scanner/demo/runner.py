@@ -20,15 +20,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.demo import DEFAULT_PORT
+from scanner.demo.aws_estate import TRAIL_LOGS
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
+
+if TYPE_CHECKING:
+    from scanner.demo.signing_estate import SigningEstate
 
 DEMO_EXTRA = "pip install 'modelward[demo]' (or run `make demo`)"
 
 
 def _require_demo_extra() -> None:
-    missing = [m for m in ("mlflow.server", "moto.server", "boto3") if not _importable(m)]
+    missing = [m for m in ("mlflow.server", "moto.server", "boto3", "duckdb") if not _importable(m)]
     if missing:
         raise UsageError(
             f"modelward demo needs the MLflow server and the moto server ({', '.join(missing)} "
@@ -135,24 +140,32 @@ def choose_ports(base: int) -> Ports:
 
 
 def write_config(
-    path: Path, mlflow_url: str, evidence: Path, env_file: Path, formats: list[str]
+    path: Path,
+    mlflow_url: str,
+    evidence: Path,
+    env_file: Path,
+    formats: list[str],
+    signing: SigningEstate,
 ) -> Path:
     """The config the demo scans with, written so it can be used again: outputs relative to
-    the file (the directory above it), and a comment that says how."""
+    the file (the directory above it), the signers it trusts relative to it too, and a comment
+    that says how."""
+    base = path.parent
     out = _shown(path.parent.parent)
     demo = "modelward demo" + ("" if out == "out/demo" else f" -o {out}") + " --keep-running"
     path.write_text(
         f"""# The config `modelward demo` scanned with: an MLflow registry, an AWS account
-# (emulated on this machine) and a file of organisational evidence. Paths are relative to
-# this file.
+# (emulated on this machine) with a trail of S3 data events, and a file of organisational
+# evidence. Paths are relative to this file.
 #
 # To scan the demo estate again, keep it running (first shell), then use this file (second):
 #   {demo}
 #   . {_shown(env_file)} && modelward scan -c {_shown(path)}
 #
 # For your own estate: point mlflow: at your tracking server, keep aws: (it then reads your
-# account with your usual AWS credentials, read-only), list your own evidence, or let
-# `modelward init` write a starter file for what it finds on your machine.
+# account with your usual AWS credentials, read-only), point access-logs: at your trail's
+# S3 prefix, list your own evidence, or let `modelward init` write a starter file for what it
+# finds on your machine.
 version: 1
 sources:
   - spec: mlflow:{mlflow_url}
@@ -161,6 +174,20 @@ sources:
     name: aws-account
   - spec: attestations:{evidence.name}
     name: evidence
+  - spec: access-logs:s3://{TRAIL_LOGS}/AWSLogs/
+    name: cloudtrail-data-events
+# Who may sign the models: the release key, and the training pipeline's keyless identity
+# (pinned to the demo Sigstore's trusted root, so verification never leaves the machine).
+integrity:
+  trust:
+    keys: [{signing.release_key.relative_to(base).as_posix()}]
+    identities:
+      - identity: {signing.identity}
+        issuer: {signing.issuer}
+        trust_root: {signing.trusted_root.relative_to(base).as_posix()}
+params:
+  MW-INT-05:
+    trusted_builders: [{signing.builder}]
 output:
   dir: ..
   formats: [{", ".join(formats)}]
@@ -202,7 +229,13 @@ def run_demo(
     """Seed the estate, `scan(config_file)` it (returns the scan's exit code), report; with
     `keep_running`, leave the estate up until Ctrl-C (or SIGTERM)."""
     _require_demo_extra()
-    from scanner.demo import aws_estate, registry_estate, serving_estate
+    from scanner.demo import (
+        access_estate,
+        aws_estate,
+        registry_estate,
+        serving_estate,
+        signing_estate,
+    )
     from scanner.demo.servers import mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
@@ -236,13 +269,18 @@ def run_demo(
                 Path(tmp), artifact_root=estate.artifact_root, extra_env=env, port=ports.mlflow
             ) as ml:
                 say(f"demo: MLflow at {ml.url}; registering models ...")
-                registry = registry_estate.seed_registry(ml.url)
+                registry = registry_estate.seed_registry(ml.url, estate.release_root)
                 serving_estate.seed_serving(moto, estate, registry)
+                access_estate.seed_access_logs(moto, registry, dt.datetime.now(dt.UTC))
+                say("demo: signing the production models (release key; keyless, local Sigstore)")
+                signing = signing_estate.sign_production_models(
+                    moto.client("s3", aws_estate.REGION), registry, estate_dir
+                )
                 aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
                 evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
                 env_file = write_env(estate_dir / "demo.env", env)
                 config = write_config(
-                    estate_dir / "modelward.yaml", ml.url, evidence, env_file, formats
+                    estate_dir / "modelward.yaml", ml.url, evidence, env_file, formats, signing
                 )
                 say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
                 try:

@@ -183,3 +183,99 @@ class Values:
         out.append("</ol>")
         if rest:
             out.append(f"<span class='more'>and {rest} more</span>")
+
+
+# --------------------------------------------------------------------------------------------
+# Who can read each production model, and who did (the access logs, joined at linking)
+
+
+def _human_bytes(n: Any) -> str:
+    if not isinstance(n, int | float):
+        return "?"
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _refs(value: Any) -> list[str]:
+    return [v["$ref"] for v in value if is_ref(v)] if isinstance(value, list) else []
+
+
+def read_access_rows(document: Mapping[str, Any], values: Values) -> list[dict[str, Any]]:
+    """One row per production model version whose storage has access-log data: who can read
+    it (the storage's readers), who did (reads, bytes, last read), who never did, and what
+    looked wrong. Rows read the artefact's own attributes (reads of that model's files) and
+    fall back to the storage's."""
+    by_id = {r["id"]: r for r in document["resources"]}
+    rows = []
+    for version in document["resources"]:
+        attrs = version["attributes"]
+        if version["type"] != "model_version" or attrs.get("stage") != "production":
+            continue
+        artefact = by_id.get((attrs.get("artefact") or {}).get("$ref", ""))
+        if artefact is None:
+            continue
+        storage = by_id.get((artefact["attributes"].get("storage") or {}).get("$ref", ""))
+        if storage is None or "read_window" not in storage["attributes"]:
+            continue
+        here = (
+            artefact["attributes"]
+            if "read_window" in artefact["attributes"]
+            else storage["attributes"]
+        )
+        observed, unused = here.get("observed_readers"), here.get("unused_readers")
+        window = here.get("read_window") or {}
+        can = _refs(storage["attributes"].get("readers"))
+        row: dict[str, Any] = {
+            "version": values.link(version["id"]),
+            "artefact": values.link(artefact["id"]),
+            "storage": values.link(storage["id"]),
+            "can": [values.link(p) for p in can],
+            "can_unknown": storage["attributes"].get("readers", {}).get("$unknown")
+            if isinstance(storage["attributes"].get("readers"), dict)
+            else None,
+            "days": window.get("days"),
+            "unknown": observed.get("$unknown") if is_unknown(observed) else None,
+            "did": [],
+            "unused": [],
+            "unused_unknown": unused.get("$unknown") if is_unknown(unused) else None,
+            "alerts": [],
+            "usage": "",
+        }
+        if isinstance(observed, list):
+            for o in sorted(observed, key=lambda o: str(o.get("last_read")), reverse=True):
+                who = o["principal"]["$ref"] if is_ref(o.get("principal")) else str(o.get("id"))
+                row["did"].append(
+                    {
+                        "who": values.link(who),
+                        "reads": o.get("reads"),
+                        "bytes": _human_bytes(o.get("bytes")),
+                        "last": str(o.get("last_read") or "")[:10],
+                        "can": o.get("can_read") is True,
+                    }
+                )
+        if isinstance(unused, list):
+            row["unused"] = [
+                Markup(
+                    values.link(u["id"]) + (" (just-in-time)" if u.get("standing") is False else "")
+                )
+                for u in unused
+                if isinstance(u, dict)
+            ]
+        for key in ("bulk_reads", "unexpected_reads"):
+            items = here.get(key)
+            if isinstance(items, list):
+                row["alerts"].extend(
+                    str(i.get("summary", "")) for i in items if isinstance(i, dict)
+                )
+        did = sum(1 for d in row["did"] if d["can"])
+        if can and isinstance(unused, list):
+            row["usage"] = (
+                f"read by {did} of {len(can)} principals who can; {len(row['unused'])} unused "
+                f"for {row['days']}+ days"
+            )
+        elif can:
+            row["usage"] = f"read by {did} of {len(can)} principals who can"
+        rows.append(row)
+    return rows

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from scanner.bundled import bundled_dir
 from scanner.outputs import digest
-from scanner.outputs.html_values import Values, iter_refs, prose, safe_url
+from scanner.outputs.html_values import Values, iter_refs, prose, read_access_rows, safe_url
 from scanner.outputs.interface import OutputError
 
 TEMPLATE = "report.html.j2"
@@ -35,6 +35,7 @@ TYPE_TITLES = {
     "network": "Networks",
     "threat_detection": "Threat detection",
     "traffic": "Traffic",
+    "access_log": "Access logs",
 }
 # Resource types as nouns, singular (`digest.plural` adds the s).
 TYPE_NOUNS = {
@@ -367,6 +368,7 @@ class _View:
             "findings": findings,
             "failing_total": sum(1 for r in findings if r["f"]["status"] in digest.FAILING),
             "inventory": self.inventory(),
+            "read_access": read_access_rows(self.doc, self.values),
             "failed_sources": digest.failing_sources(self.doc),
             "statuses": digest.STATUSES,
             "severities": digest.SEVERITIES,

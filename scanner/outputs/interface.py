@@ -37,8 +37,9 @@ class OutputError(ModelwardError):
 class Writer(Protocol):
     format: str
 
-    def render(self, document: Mapping[str, Any]) -> dict[str, bytes]:
-        """File name → content. Pure: no I/O."""
+    def render(self, document: Mapping[str, Any]) -> Mapping[str, bytes | Iterable[bytes]]:
+        """File name → content, whole or as pieces to write in turn (a large results.json).
+        Pure: no I/O."""
         ...
 
 
@@ -100,22 +101,28 @@ def remove_stale_temporaries(out_dir: Path, names: Iterable[str]) -> list[Path]:
 
 
 def write_atomically(
-    out_dir: Path, files: Mapping[str, bytes], last: str | None = None
+    out_dir: Path, files: Mapping[str, bytes | Iterable[bytes]], last: str | None = None
 ) -> list[Path]:
     """Write every file under a temporary name first, then rename them all into place, `last`
-    (the set's index) after every other one."""
+    (the set's index) after every other one. A file given as pieces is written piece by piece
+    (results.json of a large scan is never held whole)."""
     remove_stale_temporaries(out_dir, files)
     staged: list[tuple[str, Path]] = []
     mode = 0o666 & ~_umask()  # mkstemp makes 0600; outputs get the mode any new file would
     order = sorted(files, key=lambda name: name == last)  # stable: `last` moves to the end
     try:
         for name in order:
+            content = files[name]
             fd, tmp_name = tempfile.mkstemp(
                 dir=out_dir, prefix=f".{name}.{os.getpid()}.", suffix=".tmp"
             )
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(files[name])
+                if isinstance(content, bytes):
+                    fh.write(content)
+                else:
+                    for piece in content:
+                        fh.write(piece)
                 fh.flush()
                 os.fsync(fh.fileno())
             staged.append((name, Path(tmp_name)))

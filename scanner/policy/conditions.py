@@ -119,6 +119,11 @@ def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None
 
 
 MAX_ID_IN_LABEL = 200
+MAX_SUMMARY = 400
+
+
+def _clip_summary(text: str) -> str:
+    return text if len(text) <= MAX_SUMMARY else f"{text[:MAX_SUMMARY]}…"
 
 
 def _item_label(label: str, index: int, item: Any) -> str:
@@ -144,12 +149,15 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(False, (f"{label} is not set",), absent=True)
     if not isinstance(value, list | tuple):
         return failed(lambda: f"{label} is {shown(value)}, not a list")
-    results = []
+    results: list[tuple[str, Outcome]] = []
+    summaries: dict[int, str] = {}  # by position: several items may share one label
     for index, item in enumerate(value):
         item_label = _item_label(label, index, item)
         if isinstance(item, Ref):
             deref = ctx.inventory.deref(item)
             item = deref
+        elif isinstance(item, Mapping) and isinstance(item.get("summary"), str):
+            summaries[len(results)] = item["summary"]
         if isinstance(item, Unknown):
             results.append(
                 (item_label, Outcome(None, (f"{item_label} is unknown: {item.reason}",)))
@@ -166,6 +174,11 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
             )
         return Outcome(None, unknown_reasons) if unknown else TRUE
     matched = [lbl for lbl, o in results if o.value is True]
+    said = [
+        f" ({_clip_summary(summaries[i])})" if i in summaries else ""
+        for i, (_lbl, o) in enumerate(results)
+        if o.value is True
+    ]
     if cond.quantifier == "any_item":
         if matched:
             return TRUE
@@ -178,7 +191,15 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return failed(lambda: f"{label} {what}")
     # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
-        return Outcome(False, tuple(f"{lbl} matches: {describe(cond.item)}" for lbl in matched))
+        # An item that says what it is in words (`summary`, as linking writes for reads) is
+        # quoted: "who read how much from where" rather than only the test it matched.
+        return Outcome(
+            False,
+            tuple(
+                f"{lbl} matches: {describe(cond.item)}{words}"
+                for lbl, words in zip(matched, said, strict=True)
+            ),
+        )
     if unknown:
         return Outcome(None, unknown_reasons)
     absent_items = [o for _, o in results if o.absent]

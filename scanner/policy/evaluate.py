@@ -28,11 +28,23 @@ def _message(reasons: tuple[Reason, ...]) -> str:
     return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
 
 
-def evaluate_policy(policy: Policy, inventory: Inventory, now: dt.datetime) -> list[Finding]:
+def evaluate_policy(
+    policy: Policy,
+    inventory: Inventory,
+    now: dt.datetime,
+    only: frozenset[str] | None = None,
+) -> list[Finding]:
+    """One finding per resource of the policy's type (of those in `only`, when given: a
+    targeted scan judges the resources its target touches, not everything collected)."""
     findings: list[Finding] = []
     in_scope_passed = in_scope_errors = 0
-    for resource in inventory.of_type(policy.resource):
-        finding = _evaluate_one(policy, resource, inventory, now)
+    subjects = inventory.of_type(policy.resource)
+    if only is not None:
+        subjects = [r for r in subjects if r.id in only]
+    # The pass message is the same for every resource: built once, not once per pass.
+    passed = f"ok: {describe(policy.check, params=policy.params)}"
+    for resource in subjects:
+        finding = _evaluate_one(policy, resource, inventory, now, passed)
         findings.append(finding)
         if finding.status == "pass":
             in_scope_passed += 1
@@ -67,7 +79,7 @@ def _finding(
 
 
 def _evaluate_one(
-    policy: Policy, resource: Resource, inventory: Inventory, now: dt.datetime
+    policy: Policy, resource: Resource, inventory: Inventory, now: dt.datetime, passed: str
 ) -> Finding:
     ctx = EvalContext(inventory=inventory, params=policy.params, now=now)
 
@@ -99,7 +111,7 @@ def _evaluate_one(
             )
     outcome: Outcome = evaluate(policy.check, resource, ctx)
     if outcome.value is True:
-        return done("pass", f"ok: {describe(policy.check, params=policy.params)}")
+        return done("pass", passed)
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
     return done("fail", _message(outcome.reasons))
@@ -153,10 +165,11 @@ def evaluate_all(
     inventory: Inventory,
     now: dt.datetime,
     on_policy: Callable[[Policy], None] | None = None,
+    only: frozenset[str] | None = None,
 ) -> list[Finding]:
     findings: list[Finding] = []
     for policy in policies:
         if on_policy:
             on_policy(policy)
-        findings.extend(evaluate_policy(policy, inventory, now))
+        findings.extend(evaluate_policy(policy, inventory, now, only))
     return sorted(findings, key=lambda f: f.key)

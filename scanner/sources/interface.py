@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from scanner.errors import EXIT_SOURCE, ModelwardError
 from scanner.inventory import RESOURCE_TYPES, Gap, Resource
@@ -45,6 +45,32 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class AccountStatus:
+    """One account of a source that reads several: how reading it went."""
+
+    id: str
+    problems: tuple[str, ...] = ()
+    resource_count: int = 0
+    name: str | None = None
+    ou: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": "error" if self.problems else "ok",
+            "error": summary(self.problems),
+            "resource_count": self.resource_count,
+        }
+        if self.name is not None:
+            out["name"] = self.name
+        if self.ou is not None:
+            out["ou"] = self.ou
+        if self.problems:
+            out["problems"] = list(self.problems)
+        return out
+
+
+@dataclass(frozen=True)
 class Collection:
     resources: tuple[Resource, ...]
     # Partial failures, one line each, naming the file/API and the reason. Any problem makes the
@@ -52,6 +78,54 @@ class Collection:
     problems: tuple[str, ...] = ()
     # Resources that may exist but could not be listed (each also has a line in `problems`).
     gaps: tuple[Gap, ...] = ()
+    # A source that reads several accounts: each account's status, in account order. Its
+    # `problems` are then `own_problems` (the source's, such as listing the organization)
+    # followed by every account's (`combined_problems`), so a merge can rebuild them.
+    accounts: tuple[AccountStatus, ...] = ()
+
+
+def summary(problems: tuple[str, ...] | list[str]) -> str | None:
+    """The one-line error of a source or an account: its first problem, and how many more."""
+    if not problems:
+        return None
+    more = f" (+{len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return problems[0] + more
+
+
+def combined_problems(own: list[str] | tuple[str, ...], accounts: list[list[str]]) -> list[str]:
+    """A multi-account source's problems: its own, then each account's, duplicates dropped."""
+    return list(dict.fromkeys([*own, *(p for problems in accounts for p in problems)]))
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What a scan needs from a source, when it needs less than everything.
+
+    `types`: the resource types some selected policy reads (or linking needs for what they
+    read); a source may skip the API families that produce none of them. `model` and `ids`:
+    a targeted scan, about one model (`NAME` or `NAME/VERSION`) and the resources with these
+    ids (`--resource`, and what registries reported for the model: artefact URIs, storage,
+    endpoints); a source reads only what touches them.
+    """
+
+    types: frozenset[str] | None = None
+    model: str | None = None
+    ids: frozenset[str] = frozenset()
+
+    @property
+    def targeted(self) -> bool:
+        return self.model is not None or bool(self.ids)
+
+    def needs(self, *types: str) -> bool:
+        return self.types is None or any(t in self.types for t in types)
+
+    def names_version(self, name: str) -> bool:
+        """Is a version named `name` (`MODEL/VERSION`, as registries name them) the target?"""
+        if self.model is None:
+            return False
+        if "/" in self.model:
+            return name == self.model
+        return name.rsplit("/", 1)[0] == self.model
 
 
 Progress = Callable[[str], None]
@@ -73,3 +147,24 @@ def produced_types(source: Source) -> frozenset[str]:
     """The types a source reports, for the gap its failure leaves (all types unless it says)."""
     declared = getattr(source, "produces", None)
     return frozenset(declared) if declared else frozenset(RESOURCE_TYPES)
+
+
+@runtime_checkable
+class Divisible(Protocol):
+    """A source whose work splits into accounts: each shard of a sharded scan runs it and
+    reads the accounts the shard owns (`scanner.sources.shards`). Any other source is run
+    whole by the one shard that owns it."""
+
+    def divide(self, shard: Any) -> None: ...
+
+
+@runtime_checkable
+class Narrowable(Protocol):
+    """A source that can read less than everything (see `Narrowing`). Any other source
+    collects everything, and the scan keeps what the target touches."""
+
+    # A source that finds a target's resources only once registries have named them (the
+    # AWS source reads the buckets a registry's artefact URIs point at) runs second.
+    needs_seeds: bool
+
+    def narrow(self, narrowing: Narrowing) -> None: ...

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from scanner.errors import NotImplementedYetError, UsageError
+from scanner.sources.access_logs.options import OPTION_NAMES as ACCESS_LOG_OPTIONS
 from scanner.sources.aws.options import OPTION_NAMES as AWS_OPTIONS
 from scanner.sources.azure.options import OPTION_NAMES as AZURE_OPTIONS
 from scanner.sources.gcs.options import OPTION_NAMES as GCS_OPTIONS
@@ -25,6 +26,7 @@ NEEDS_TARGET = (
     "path",
     "attestations",
     "logs",
+    "access-logs",
     "mlflow",
     "gcs",
     "vertex",
@@ -96,6 +98,18 @@ def _logs_source(spec: SourceSpec) -> Source:
     return LogsSource(spec)
 
 
+# Access logs are read by DuckDB too (the numeric stack of the inference-log analysis is not
+# needed); the Athena mode shares the source, and so the requirement.
+ACCESS_LOGS_MODULES = ("duckdb",)
+
+
+def _access_logs_source(spec: SourceSpec) -> Source:
+    require_extra("logs", ACCESS_LOGS_MODULES, f"source {spec.text!r}")
+    from scanner.sources.access_logs.source import AccessLogsSource
+
+    return AccessLogsSource(spec)
+
+
 def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
     """Optional dependencies missing: a usage error naming the extra, before anything runs."""
     import importlib
@@ -119,6 +133,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "attestations": _attestations_source,
     "mlflow": _mlflow_source,
     "logs": _logs_source,
+    "access-logs": _access_logs_source,
     "aws": _aws_source,
     "azure": _azure_source,
     "gcs": _gcs_source,
@@ -162,6 +177,7 @@ OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "logs": LOGS_OPTIONS,
+    "access-logs": ACCESS_LOG_OPTIONS,
     "aws": AWS_OPTIONS,
     "azure": AZURE_OPTIONS,
     "gcs": GCS_OPTIONS,
@@ -173,9 +189,11 @@ OPTIONS: dict[str, frozenset[str]] = {
 
 
 # Options modelward fills itself, never listed to users: `trust` comes from the config's
-# `integrity.trust` (scanner/config.py `with_trust`).
+# `integrity.trust` (scanner/config.py `with_trust`), for every source that verifies
+# signatures (a new object-store source adds its kind here).
 INTERNAL_OPTIONS: dict[str, frozenset[str]] = {
-    kind: frozenset({"trust"}) for kind in ("path", "oci", "oci-layout", "docker-archive")
+    kind: frozenset({"trust"})
+    for kind in ("path", "aws", "azure", "gcs", "oci", "oci-layout", "docker-archive")
 }
 
 
@@ -202,6 +220,11 @@ def build_source(spec: SourceSpec) -> Source:
     )
 
 
+def is_local_access_logs(spec: SourceSpec) -> bool:
+    """`access-logs:` names a local path (or glob) unless it reads S3 or Athena."""
+    return spec.kind == "access-logs" and not spec.target.startswith(("s3://", "athena:"))
+
+
 def check_local_targets(specs: Iterable[SourceSpec]) -> None:
     """A local path that does not exist is a typo, not a source failure: a usage error naming
     it, before any source is contacted (a scan would otherwise read every other source, run
@@ -211,10 +234,10 @@ def check_local_targets(specs: Iterable[SourceSpec]) -> None:
     to report (exit 3), with the reason.
     """
     for spec in specs:
-        if spec.kind not in PATH_KINDS:
+        if spec.kind not in PATH_KINDS and not is_local_access_logs(spec):
             continue
         target = os.path.expanduser(spec.target)
-        if spec.kind == "logs" and glob.has_magic(target):
+        if spec.kind in ("logs", "access-logs") and glob.has_magic(target):
             if not any(os.path.isfile(p) for p in glob.iglob(target, recursive=True)):
                 raise UsageError(f"source {spec.name!r}: no file matches {spec.target}")
             continue

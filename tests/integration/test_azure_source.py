@@ -563,3 +563,45 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
         "grants[1].wildcard_action is true"
         in found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]["message"]
     )
+
+
+# -- sharded scans: the azure: source is one unit, merged like any other ------------------------
+
+
+def test_shards_of_an_azure_and_a_path_source_merge_into_the_unsharded_result(arm, cli, tmp_path):
+    """`--shard K/N` runs the azure: source whole in the one shard that owns it (by its name),
+    and `merge` gives back the unsharded document byte for byte (scan id and times aside)."""
+    from scanner.sources.shards import owner
+    from tests.helpers import pickle_model, safe_model
+
+    safe_model(tmp_path / "models", "clean")
+    pickle_model(tmp_path / "models", "legacy")
+    azure = subscription_spec(arm)
+    sources = ("--source", azure, "--source", "path:models")
+    common = ("--as-of", "2026-06-01", "-q")
+    # the first shard count that puts the two sources in different shards
+    count = next(
+        n for n in range(2, 64) if owner(f"source:{azure}", n) != owner("source:path:models", n)
+    )
+    whole = cli("scan", *sources, *common, "-o", "whole", cwd=tmp_path)
+    assert whole.code in (1, 3), whole.err  # failures, and Unknowns at high: both gate
+    assert all(s["status"] == "ok" for s in load_results(tmp_path / "whole")["scan"]["sources"])
+    ran = {}
+    for index in range(1, count + 1):
+        r = cli("scan", *sources, *common, "--shard", f"{index}/{count}", "-o", f"s{index}")
+        assert r.code in (0, 1, 3), r.err
+        ran[index] = [s["name"] for s in load_results(tmp_path / f"s{index}")["scan"]["sources"]]
+    assert ran[owner(f"source:{azure}", count)] == [azure]
+    assert ran[owner("source:path:models", count)] == ["path:models"]
+    assert sum(len(names) for names in ran.values()) == 2  # nobody else read either
+    shards = [f"s{i}/results.json" for i in range(1, count + 1)]
+    merged = cli("merge", *shards, "-q", "-o", "merged")
+    assert merged.code == whole.code, merged.err
+
+    def normalised(out: str) -> str:
+        document = load_results(tmp_path / out)
+        for key in ("id", "started_at", "finished_at"):
+            document["scan"][key] = "-"
+        return json.dumps(document, indent=2, sort_keys=True)
+
+    assert normalised("merged") == normalised("whole")

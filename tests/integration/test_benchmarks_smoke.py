@@ -25,7 +25,13 @@ from tests.helpers import REPO
         ),
         ("benchmarks.bench_serialization", ["--layers", "5", "--repeat", "1"]),
         ("benchmarks.bench_oci_layout", ["--weights-mb", "2", "--small-files", "50"]),
-        ("benchmarks.bench_aws_source", ["--buckets", "10", "--roles", "5", "--repeat", "1"]),
+        (
+            "benchmarks.bench_aws_source",
+            ["--buckets", "8", "--roles", "5", "--endpoints", "2", "--repeat", "1"],
+        ),
+        ("benchmarks.bench_scale", ["--resources", "500"]),
+        ("benchmarks.bench_org", ["--accounts", "2", "--buckets", "2", "--roles", "1"]),
+        ("benchmarks.bench_signatures", ["--models", "2", "--size", "1", "--repeat", "1"]),
         # Starts a real MLflow server: about half a minute, most of it the server's start-up.
         ("benchmarks.bench_mlflow_source", ["--models", "2", "--versions", "10"]),
     ],

@@ -176,6 +176,8 @@ def test_bad_param_is_a_usage_error(cli, pack, models, flag, message):
         ("attestations:./nope.yaml", "{root}/nope.yaml: no such file or directory"),
         ("logs:./nope", "{root}/nope: no such file or directory"),
         ("logs:./nope/*.jsonl", "no file matches {root}/nope/*.jsonl"),
+        ("access-logs:./nope", "{root}/nope: no such file or directory"),
+        ("access-logs:./nope/*.json.gz", "no file matches {root}/nope/*.json.gz"),
         ("oci-layout:./nope", "{root}/nope: no such file or directory"),
         ("docker-archive:./nope.tar", "{root}/nope.tar: no such file or directory"),
     ],
@@ -264,8 +266,8 @@ def test_a_path_that_vanishes_during_the_scan_is_a_failed_source(cli, pack, tmp_
         (
             "ftp:somewhere",
             2,
-            "unknown source type 'ftp' (available: attestations, aws, azure, docker-archive, gcs, "
-            "logs, mlflow, oci, oci-layout, path, vertex)",
+            "unknown source type 'ftp' (available: access-logs, attestations, aws, azure, "
+            "docker-archive, gcs, logs, mlflow, oci, oci-layout, path, vertex)",
         ),
         ("nocolon", 2, "is not KIND:TARGET"),
     ],

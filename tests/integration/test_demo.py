@@ -44,6 +44,7 @@ def test_demo_scans_every_source_and_writes_the_outputs(demo):
         "mlflow-registry": "ok",
         "aws-account": "ok",
         "evidence": "ok",
+        "cloudtrail-data-events": "ok",
     }
     types = {res["type"] for res in doc["resources"]}
     assert {"model", "model_version", "storage", "principal", "endpoint", "attestation"} <= types
@@ -80,6 +81,56 @@ def test_demo_flags_the_malicious_pickle_in_the_partner_bucket(demo):
     flagged = _findings(out, "MW-INT-03")["s3://acme-partner-exchange/models/churn-v0"]
     assert flagged["status"] == "fail"
     assert "serialization.unsafe" in flagged["message"]
+
+
+def test_demo_shows_who_can_read_and_who_did(demo):
+    """The trail of data events: a standing role idle for 120 days, a just-in-time role that is
+    not standing access, and a public-IP download of every production model."""
+    _, out = demo
+    # The release pipeline writes production models to the registry bucket.
+    unused = _findings(out, "MW-IAM-05")["s3://acme-ml-registry"]
+    assert unused["status"] == "fail"
+    assert "role ml-reporting can read s3://acme-ml-registry" in unused["message"]
+    assert "ml-breakglass" not in unused["message"]
+    theft = _findings(out, "MW-NET-04")["s3://acme-ml-registry"]
+    assert theft["status"] == "fail"
+    assert "user alice read" in theft["message"]
+    assert "198.51.100.23" in theft["message"]
+    html = (out / "report.html").read_text()
+    assert "Who can read and who did" in html
+    assert "ml-reporting" in html
+
+
+def test_demo_verifies_the_signed_production_models_where_they_live(demo):
+    _, out = demo
+    doc = json.loads((out / "results.json").read_text())
+
+    def status(policy: str, model: str, version: str) -> dict:
+        return next(
+            f
+            for f in doc["findings"]
+            if f["policy_id"] == policy
+            and f["resource_id"].endswith(f"/models/{model}/versions/{version}")
+        )
+
+    # fraud-detector 1: keyless (the demo's own Sigstore), with verified SLSA provenance.
+    for policy in ("MW-INT-01", "MW-INT-02", "MW-INT-05"):
+        assert status(policy, "fraud-detector", "1")["status"] == "pass", policy
+    # pricing-llm-adapter 1: the release key; nobody recorded how it was built.
+    assert status("MW-INT-02", "pricing-llm-adapter", "1")["status"] == "pass"
+    assert status("MW-INT-05", "pricing-llm-adapter", "1")["status"] == "fail"
+    # fraud-detector 2: signed, then its weights were swapped in the bucket.
+    tampered = status("MW-INT-02", "fraud-detector", "2")
+    assert tampered["status"] == "fail"
+    assert "changed: model.safetensors" in tampered["message"]
+    # The only checks left unanswered are those on the bucket that denies reads on purpose,
+    # and access-use checks on buckets whose reads the trail does not log.
+    errors = [f for f in doc["findings"] if f["status"] == "error"]
+    assert errors and all(
+        f["resource_id"].startswith("s3://acme-ml-artifacts/")
+        or "no data events for this bucket" in f["message"]
+        for f in errors
+    ), [(f["policy_id"], f["resource_id"]) for f in errors]
 
 
 def _env_file(path) -> dict[str, str]:

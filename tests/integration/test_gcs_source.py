@@ -377,3 +377,32 @@ def test_a_scan_changes_nothing(gcp) -> None:
     rest_calls = [a for m, p, a in gcp.shapes.requests if p.startswith(("/v1/", "/v2/"))]
     assert rest_calls and all(a == "Bearer shape-access-token" for a in rest_calls)
     assert os.environ["STORAGE_EMULATOR_HOST"] == gcp.shapes.url
+
+
+def test_a_signed_model_in_cloud_storage_is_verified_in_place(gcp, tmp_path) -> None:
+    # The object-store builder verifies signatures for every provider: Cloud Storage keeps
+    # no SHA-256, so the signed files are read (once) within integrity_max_bytes.
+    from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
+    from tests.gcp_estate import put, storage_client
+    from tests.signing import key_pair, sign_with_key
+
+    keys = key_pair(tmp_path / "keys")
+    model = tmp_path / "signed"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    (model / "config.json").write_text('{"arch": "mlp"}')
+    sign_with_key(model, keys)
+    client = storage_client(gcp.emulator)
+    for f in sorted(model.iterdir()):
+        put(client, PRIVATE, f"signed/v1/{f.name}", f.read_bytes())
+    put(client, PRIVATE, "tampered/v1/config.json", b'{"arch": "other"}')
+    for f in ("model.safetensors", "model.sig"):
+        put(client, PRIVATE, f"tampered/v1/{f}", (model / f).read_bytes())
+    trust = TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+    found = by_id(scan(trust=trust))
+    signed = found[f"gs://{PRIVATE}/signed/v1"].attributes["signature"]
+    assert signed["verified"] is True, signed
+    assert signed["digests_from"] == "read"
+    tampered = found[f"gs://{PRIVATE}/tampered/v1"].attributes["signature"]
+    assert tampered["verified"] is False
+    assert tampered["error"] == "files do not match the signature: changed: config.json"

@@ -149,6 +149,14 @@ def test_attribute_shape(tmp_path: Path) -> None:
             "identity": None,
             "error": "no signature found",
         },
+        "provenance": {
+            "present": False,
+            "file": None,
+            "predicate_type": None,
+            "verified": False,
+            "identity": None,
+            "error": "no attestation found",
+        },
         "file_count": 1,
         "total_size": len(onnx_bytes()),
     }

@@ -159,7 +159,7 @@ def test_megabyte_hostile_values_survive_the_results_writer():
     doc = results.build(
         scan={}, resources=resources, findings=[], frameworks=[], maturity={}, gate={}
     )
-    text = json.dumps(doc, ensure_ascii=False)
+    text = results.dumps(doc)
     back = json.loads(text)
     assert back["resources"][0]["attributes"]["owner"] == big
     assert back["resources"][1]["attributes"]["classification"] == big.lower()
@@ -184,3 +184,44 @@ def test_config_file_options_reach_the_source(tmp_path: Path):
     assert settings.target.uri == (tmp_path / "ci" / "mlruns").as_uri()
     assert (settings.tags["owner"], settings.tags["classification"]) == ("team", "classification")
     assert (settings.page_size, settings.production_aliases) == (50, ("live",))
+
+
+def test_a_signature_recorded_in_a_version_tag_is_resolved_against_its_files():
+    from types import SimpleNamespace
+
+    def version(tags):
+        return SimpleNamespace(
+            name="fraud",
+            version="3",
+            tags=tags,
+            current_stage=None,
+            status="READY",
+            source="s3://ml/runs/7/artifacts/model",
+            description=None,
+            user_id=None,
+            creation_timestamp=None,
+            run_id=None,
+        )
+
+    def recorded(tags):
+        resource = normalise.version_resource(
+            SETTINGS,
+            "mlflow",
+            version(tags),
+            None,
+            [],
+            None,
+            normalise.RunFacts(None, None),
+            "s3://ml/runs/7/artifacts/model",
+            None,
+        )
+        return resource.attributes.get("recorded_signature")
+
+    assert recorded({"signature": "model.sig"}) == {
+        "uri": "s3://ml/runs/7/artifacts/model/model.sig",
+        "source": "version tag signature",
+    }
+    assert recorded({"signature": "../model.sig"})["uri"] == "s3://ml/runs/7/artifacts/model.sig"
+    assert recorded({"signature": "s3://sigs/fraud-3.sig"})["uri"] == "s3://sigs/fraud-3.sig"
+    assert recorded({"signature": "../../../../../etc"}) is None  # escapes the bucket
+    assert recorded({}) is None

@@ -13,6 +13,7 @@ import pickle
 from collections import OrderedDict
 from typing import Any
 
+from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
 from scanner.inventory import Ref, Unknown
 from scanner.sources.interface import SourceSpec
 from scanner.sources.local import LocalPathSource
@@ -26,6 +27,7 @@ from scanner.sources.objectstore import (
     read_object,
 )
 from tests.aws_estate import safetensors
+from tests.signing import key_pair, sign_with_key
 
 # Protocol 0, written by hand: loading it would run a shell command. Nothing here loads it.
 EVIL = b"cos\nsystem\n(S'echo pwned'\ntR."
@@ -78,12 +80,34 @@ class MemoryReader:
             raise ObjectReadError("denied: mem:Read")
 
 
-def build(reader: MemoryReader, sniff_bytes: int = 1 << 20, integrity_max_bytes: int = 1 << 20):
+def build(
+    reader: MemoryReader,
+    sniff_bytes: int = 1 << 20,
+    integrity_max_bytes: int = 1 << 20,
+    trust: TrustPolicy | None = None,
+):
     contents = StoreContents(reader.list_objects(1000))
     for obj in contents.to_read():
         contents.record(obj, read_object(reader, obj, sniff_bytes))
-    found = build_artefacts(contents, CONTAINER, "mem:", reader, integrity_max_bytes)
+    found = build_artefacts(contents, CONTAINER, "mem:", reader, integrity_max_bytes, trust)
     return {r.id: r for r in found}
+
+
+class NoChecksumReader(MemoryReader):
+    """A store that keeps no digest of its own (every comparison needs a read)."""
+
+    def recorded_sha256(self, obj: StoredObject) -> str | Unknown | None:
+        return None
+
+
+def _signed_tree(tmp_path, keys) -> dict[str, bytes]:
+    """A model with a pickle, signed with `keys`, as objects under `models/signed/`."""
+    model = tmp_path / "signed"
+    model.mkdir()
+    (model / "model.pkl").write_bytes(BENIGN)
+    (model / "config.json").write_bytes(b"{}")
+    sign_with_key(model, keys)
+    return {f"models/signed/{p.name}": p.read_bytes() for p in model.iterdir()}
 
 
 TREE = {
@@ -140,7 +164,8 @@ def test_model_directories_become_artefacts_with_files_digests_and_formats():
         False,
     )
     assert a["serialization"] == {"formats": ["safetensors"], "pickle_based": False}
-    assert a["signature"] == {"present": False}
+    assert a["signature"]["present"] is False and a["signature"]["verified"] is False
+    assert a["provenance"]["present"] is False
     assert fraud.raw == {
         "bucket": "store",
         "prefix": "models/fraud",
@@ -178,8 +203,8 @@ def test_over_the_integrity_budget_unsafe_stays_unknown_and_nothing_is_copied():
     reader = MemoryReader(TREE)
     evil = build(reader, integrity_max_bytes=8)["mem://store/models/evil"]
     assert evil.attributes["serialization"]["unsafe"] == Unknown(
-        f"{len(EVIL) + 6} bytes of model files: over the 8-byte budget for scanning in-memory "
-        "artefacts (mem option integrity_max_bytes)"
+        f"not scanned: model is {len(EVIL) + 6} bytes; budget 8 bytes: raise "
+        "integrity_max_bytes (mem source option) or verify in the pipeline"
     )
     assert reader.whole == []
 
@@ -254,3 +279,53 @@ def test_the_grouping_is_the_path_sources(tmp_path):
     assert in_store == on_disk
     assert "packaged" in in_store and "notamodel" not in in_store
     assert in_store["renamed"][2] is True
+
+
+def test_one_read_serves_the_scan_the_digest_and_the_signature(tmp_path):
+    keys = key_pair(tmp_path / "keys")
+    reader = NoChecksumReader(_signed_tree(tmp_path, keys))
+    trust = TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+    art = build(reader, trust=trust)["mem://store/models/signed"].attributes
+    assert art["signature"]["verified"] is True
+    assert art["signature"]["digests_from"] == "read"
+    assert art["serialization"]["unsafe"] == []
+    assert {f["path"]: f["sha256"] for f in art["files"]}["model.pkl"] == hashlib.sha256(
+        BENIGN
+    ).hexdigest()
+    # Every object read whole exactly once: the pickle's read served all three checks.
+    assert sorted(reader.whole) == [
+        "models/signed/config.json",
+        "models/signed/model.pkl",
+        "models/signed/model.sig",
+    ]
+
+
+def test_the_stores_checksums_spare_the_reads_the_scan_does_not_need(tmp_path):
+    keys = key_pair(tmp_path / "keys")
+    reader = MemoryReader(_signed_tree(tmp_path, keys))
+    trust = TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+    art = build(reader, trust=trust)["mem://store/models/signed"].attributes
+    assert art["signature"]["verified"] is True
+    assert art["signature"]["digests_from"] == "in-memory checksum and read"
+    assert sorted(reader.whole) == ["models/signed/model.pkl", "models/signed/model.sig"]
+
+
+def test_a_signature_nobody_trusts_reads_no_model_file(tmp_path):
+    keys, other = key_pair(tmp_path / "keys"), key_pair(tmp_path / "keys", "other")
+    reader = NoChecksumReader(_signed_tree(tmp_path, keys))
+    trust = TrustPolicy(TrustSet(keys=(KeyTrust(other.public),)))
+    art = build(reader, trust=trust, integrity_max_bytes=8192)
+    sig = art["mem://store/models/signed"].attributes["signature"]
+    assert sig["verified"] is False and "not signed by the trusted key other.pub" in sig["error"]
+    # The pickle is still read for the serialization scan, but nothing else is.
+    assert sorted(reader.whole) == ["models/signed/model.pkl", "models/signed/model.sig"]
+
+
+def test_a_denied_signature_read_leaves_the_signature_unknown(tmp_path):
+    keys = key_pair(tmp_path / "keys")
+    tree = _signed_tree(tmp_path, keys)
+    reader = MemoryReader(tree, denied=frozenset({"models/signed/model.sig"}))
+    trust = TrustPolicy(TrustSet(keys=(KeyTrust(keys.public),)))
+    sig = build(reader, trust=trust)["mem://store/models/signed"].attributes["signature"]
+    assert sig["present"] is True
+    assert sig["verified"] == Unknown("signature model.sig could not be read: denied: mem:Read")

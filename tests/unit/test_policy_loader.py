@@ -25,7 +25,7 @@ from scanner.policy.model import FieldTest, ParamRef, RequireInScope
 
 KNOWN_TYPES = (
     "model, model_version, artefact, storage, principal, audit_trail, endpoint, network, "
-    "threat_detection, attestation, traffic"
+    "threat_detection, attestation, traffic, access_log"
 )
 ALLOWED_KEYS = (
     "check, description, id, maturity, params, rationale, references, remediation, "

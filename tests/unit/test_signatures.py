@@ -246,3 +246,72 @@ def test_other_kinds_are_present_but_unknown(tmp_path, name, doc, kind) -> None:
     assert result.present is True and result.kind == kind
     assert isinstance(result.verified, Unknown)
     assert "not implemented yet" in result.verified.reason
+
+
+# --- in-toto attestations beside local models --------------------------------------------------
+
+
+def _attested(tmp_path: Path, keys) -> Path:
+    from tests.signing import dsse_envelope, slsa_statement
+
+    model = model_dir(tmp_path)
+    files = {
+        p.relative_to(model).as_posix(): p.read_bytes() for p in model.rglob("*") if p.is_file()
+    }
+    (model / "provenance.intoto.jsonl").write_bytes(dsse_envelope(slsa_statement(files), keys))
+    return model
+
+
+def _collect(model: Path, trust: TrustSet):
+    from scanner.artefacts.signatures.trust import TrustPolicy
+    from scanner.sources.interface import SourceSpec
+    from scanner.sources.local import LocalPathSource
+
+    spec = SourceSpec("path", str(model), "local", {"trust": TrustPolicy(trust)})
+    (artefact,) = LocalPathSource(spec).collect(lambda _m: None).resources
+    return artefact.attributes
+
+
+def test_a_local_attestation_is_verified_provenance_and_stands_as_the_signature(tmp_path, keys):
+    model = _attested(tmp_path, keys[0])
+    attributes = _collect(model, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    provenance = attributes["provenance"]
+    assert provenance["verified"] is True, provenance
+    assert provenance["builder_id"] == "https://ci.acme.example/builders/train@v1"
+    assert attributes["signature"]["kind"] == "in-toto"
+    assert attributes["signature"]["verified"] is True
+
+
+def test_a_local_attestation_over_changed_files_fails(tmp_path, keys):
+    model = _attested(tmp_path, keys[0])
+    (model / "config.json").write_text('{"arch": "changed"}')
+    attributes = _collect(model, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert attributes["provenance"]["verified"] is False
+    assert "digest differs: config.json" in attributes["provenance"]["error"]
+    assert attributes["signature"]["verified"] is False
+
+
+def test_a_local_attestation_by_an_untrusted_key_fails(tmp_path, keys):
+    model = _attested(tmp_path, keys[1])
+    attributes = _collect(model, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert attributes["provenance"]["verified"] is False
+    assert "not signed by the trusted key release.pub" in attributes["provenance"]["error"]
+    assert "builder_id" not in attributes["provenance"]  # an unverified claim is not reported
+
+
+def test_a_signature_beside_a_model_directory_is_its_signature(tmp_path, keys):
+    model = model_dir(tmp_path)
+    sign_with_key(model, keys[0], tmp_path / "fraud.sig")
+    result = verify(model, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert result.verified is True, result.error
+    assert result.file == "../fraud.sig"
+
+
+def test_mlflows_model_sig_beside_model_is_not_a_marker_of_the_run(tmp_path, keys):
+    run = tmp_path / "artifacts"
+    model = model_dir(run, "model")
+    sign_with_key(model, keys[0], run / "model.sig")
+    attributes = _collect(run, TrustSet(keys=(KeyTrust(keys[0].public),)))
+    assert attributes["location"]["path"] == str(model)
+    assert attributes["signature"]["verified"] is True
+    assert attributes["signature"]["file"] == "../model.sig"

@@ -171,7 +171,7 @@ def _document() -> dict[str, Any]:
         policies=pack.policies,
     )
     check_contract(document)
-    return document
+    return results.plain(document)
 
 
 def test_the_estate_has_unknowns_in_every_type_and_depth() -> None:

@@ -42,6 +42,9 @@ from scanner.inventory import Unknown
 MODEL_SIG = "model.sig"
 DETACHED_SUFFIXES = (".sig", ".sigstore.json", ".sigstore", ".bundle.json")
 ATTESTATION_SUFFIXES = (".intoto.jsonl", ".intoto.json", ".dsse.json")
+# A signature or attestation beside a model (`fraud.sig` next to `fraud/`, MLflow's `model.sig`
+# next to `model/`, `weights.pt.sig` next to `weights.pt`), in the order they are preferred.
+SIBLING_SUFFIXES = (".sig", ".sigstore.json", ".sigstore", ".intoto.jsonl", ".intoto.json")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class SignatureResult:
     error: str | None = None
     file: str | None = None  # the signature file, relative to the model directory
     manifest: tuple[tuple[str, str, str], ...] = field(default=())  # (path, algorithm, digest)
+    # Where the compared file digests came from, when not from hashing local files: `read`
+    # (hashed while the objects streamed), `S3 checksum` (the store's own SHA-256), or both.
+    digests_from: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -64,6 +70,8 @@ class SignatureResult:
         }
         if self.file is not None:
             out["file"] = self.file
+        if self.digests_from is not None:
+            out["digests_from"] = self.digests_from
         if self.manifest:
             out["manifest"] = [
                 {"path": p, "algorithm": a, "digest": d} for p, a, d in self.manifest
@@ -80,14 +88,15 @@ def is_signature_name(name: str) -> bool:
 
 
 def find_signature(model: Path, names: list[str]) -> Path | None:
-    """The signature of a model directory (`model.sig` first, then a bundle at its top level),
-    or of a single model file (`FILE.sig`, `FILE.sigstore.json`, ... beside it)."""
+    """The signature of a model directory (`model.sig` first, then a bundle at its top level,
+    then one beside it: `DIR.sig`, ...), or of a single model file (`FILE.sig`, ... beside it)."""
     if model.is_dir():
         top = sorted(n for n in names if "/" not in n and is_signature_name(n))
         if MODEL_SIG in top:
             return model / MODEL_SIG
-        return model / top[0] if top else None
-    for suffix in (".sig", ".sigstore.json", ".sigstore", ".intoto.jsonl"):
+        if top:
+            return model / top[0]
+    for suffix in SIBLING_SUFFIXES:
         candidate = model.with_name(model.name + suffix)
         if candidate.is_file():
             return candidate
@@ -148,6 +157,8 @@ def check(model: Path, signature: Path | None, trust: TrustSet) -> SignatureResu
 
 
 def _relative(signature: Path, model: Path) -> str:
+    if model.is_dir() and signature.parent == model.parent:
+        return f"../{signature.name}"  # beside the directory (`fraud.sig` next to `fraud/`)
     base = model if model.is_dir() else model.parent
     try:
         return signature.relative_to(base).as_posix()

@@ -36,7 +36,7 @@ def verify_one(
     from model_signing import hashing, verifying  # lazy: pulls in sigstore and OpenSSL
 
     try:
-        with _trust_config_file(entry) as trust_root:
+        with trust_config_file(entry) as trust_root:
             config = verifying.Config()  # type: ignore[no-untyped-call]  # model-signing's own API is untyped
             if isinstance(entry, KeyTrust):
                 config.use_elliptic_key_verifier(public_key=entry.path)
@@ -99,6 +99,12 @@ def _describe(entry: KeyTrust | ChainTrust | IdentityTrust, e: Exception) -> str
     text = str(e) or type(e).__name__
     if text.startswith("Signature mismatch"):
         return f"files do not match the signature: {_mismatch(text)}"
+    return describe_failure(entry, e)
+
+
+def describe_failure(entry: KeyTrust | ChainTrust | IdentityTrust, e: Exception) -> str:
+    """Why `entry` did not verify a signature, in one line."""
+    text = str(e) or type(e).__name__
     if isinstance(entry, KeyTrust):
         return f"not signed by the trusted key {entry.path.name}: {type(e).__name__} {text}"
     if isinstance(entry, ChainTrust):
@@ -127,7 +133,7 @@ def _mismatch(text: str) -> str:
 
 
 @contextlib.contextmanager
-def _trust_config_file(entry: KeyTrust | ChainTrust | IdentityTrust) -> Iterator[Path | None]:
+def trust_config_file(entry: KeyTrust | ChainTrust | IdentityTrust) -> Iterator[Path | None]:
     """model-signing takes a Sigstore *client trust config*; people keep a trusted_root.json.
     A bare trusted root is wrapped in a client trust config (with an empty signing config,
     which verification never reads) in a temporary file."""

@@ -13,9 +13,7 @@ from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws import cloudtrail
 from scanner.sources.aws.access import (
-    ANYONE,
     BucketAccess,
-    GrantRecord,
     Tri,
     pab_attribute,
     t_and,
@@ -125,57 +123,22 @@ class Builder:
             raw=redact(raw, mask_keys=True),
         )
 
-    def principals(
-        self, scans: list[AccountScan], accesses: dict[str, BucketAccess]
-    ) -> list[Resource]:
-        by_principal: dict[str, list[GrantRecord]] = defaultdict(list)
-        # A bucket that was not listed, or not read, may grant anyone anything: no principal's
-        # reads are known then (never "reads nothing").
-        unknown: Unknown | None = next(
-            (
-                Unknown(f"some buckets are unlisted ({gap.reason})")
-                for scan in scans
-                if (gap := scan.unlisted_any("storage")) is not None
-            ),
-            None,
-        )
-        external: dict[str, str] = {}
-        for access in accesses.values():
-            if isinstance(access.grants, Unknown):
-                if unknown is None:
-                    unknown = Unknown(
-                        f"some bucket's grants are unreadable ({access.grants.reason})"
-                    )
-                continue
-            for g in access.grants:
-                by_principal[g.principal].append(g)
-            external.update(access.external)
-
-        def reads(pid: str) -> tuple[Any, Any]:
-            if unknown is not None:
-                return unknown, unknown
-            mine = sorted(
-                by_principal.get(pid, []), key=lambda g: (g.bucket, g.policy, g.statement)
-            )
-            return (
-                [Ref(b) for b in sorted({g.bucket for g in mine})],
-                [g.as_attr("storage", Ref(g.bucket)) for g in mine],
-            )
-
+    def principals(self, scans: list[AccountScan]) -> list[Resource]:
+        """Every IAM principal of the scanned accounts. What each can read (`can_read`,
+        `grants`), and the anonymous and external readers bucket policies name, are joined
+        from every storage's `access_grants` by the linking stage (`scanner/linking.py`),
+        which sees every account, also those another shard of the scan read."""
         out: list[Resource] = []
         for scan in scans:
             if not isinstance(scan.iam, IamAccount):
                 continue
             for p in scan.iam.principals.values():
-                can_read, grants = reads(p.arn)
                 attrs: dict[str, Any] = {
                     "provider": "aws",
                     "kind": p.kind,
                     "principal_type": p.type,
                     "account": p.account,
                     "arn": p.arn,
-                    "can_read": can_read,
-                    "grants": grants,
                     "admin": p.admin,
                     "cross_account": p.cross_account,
                 }
@@ -197,46 +160,6 @@ class Builder:
                         raw=redact(p.raw, mask_keys=True),
                     )
                 )
-        if ANYONE in by_principal:
-            can_read, grants = reads(ANYONE)
-            out.append(
-                Resource(
-                    id=ANYONE,
-                    type="principal",
-                    name="anyone",
-                    source=self.source,
-                    attributes={
-                        "provider": "aws",
-                        "kind": "anonymous",
-                        "account": None,
-                        "arn": ANYONE,
-                        "can_read": can_read,
-                        "grants": grants,
-                        "admin": False,
-                        "cross_account": True,
-                    },
-                )
-            )
-        for pid, account in sorted(external.items()):
-            can_read, grants = reads(pid)
-            out.append(
-                Resource(
-                    id=pid,
-                    type="principal",
-                    name=pid.split(":", 5)[-1],
-                    source=self.source,
-                    attributes={
-                        "provider": "aws",
-                        "kind": "external",
-                        "account": account,
-                        "arn": pid,
-                        "can_read": can_read,
-                        "grants": grants,
-                        "admin": Unknown(f"account {account} is not scanned"),
-                        "cross_account": True,
-                    },
-                )
-            )
         return out
 
 

@@ -138,7 +138,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _error_code(exc: Exception) -> str:
+def error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {}) if isinstance(response, dict) else {}
     code = str(error.get("Code", "") or "")
@@ -176,7 +176,7 @@ def classify(
     if isinstance(exc, ReadTimeoutError):
         return Fault(FaultKind.STALLED, operation, f"{read_timeout:g} s")
     if isinstance(exc, ClientError):
-        code = _error_code(exc)
+        code = error_code(exc)
         if code in DENIED_CODES or code == "401":
             return Fault(FaultKind.DENIED, action)
         if code in THROTTLE_CODES or code == "429":
@@ -375,7 +375,7 @@ class AwsContext:
         """A failed call: None for an absent setting, else the fault's Unknown (recorded)."""
         from botocore.exceptions import ClientError
 
-        if isinstance(exc, ClientError) and _error_code(exc) in set(absent):
+        if isinstance(exc, ClientError) and error_code(exc) in set(absent):
             return None
         return self.faults.record(classify(exc, name, operation, region, self.read_timeout))
 

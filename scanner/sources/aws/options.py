@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
 
@@ -26,6 +27,8 @@ DEFAULT_JIT_MAX_SESSION = 3600
 DEFAULT_JIT_TAG = "modelward:jit"
 # Per artefact: pickle-based model files up to this size are downloaded and scanned.
 DEFAULT_INTEGRITY_MAX_BYTES = 64 * 1024 * 1024
+# Accounts read at the same time; their calls still share the one pool of `workers`.
+DEFAULT_ACCOUNTS_IN_PARALLEL = 4
 
 OPTION_NAMES = frozenset(
     {
@@ -42,10 +45,22 @@ OPTION_NAMES = frozenset(
         "integrity_max_bytes",
         "read_timeout",
         "connect_timeout",
+        "org",
+        "role_name",
+        "external_id",
+        "accounts",
+        "exclude_accounts",
+        "ous",
+        "exclude_ous",
+        "accounts_in_parallel",
     }
 )
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,18 @@ class AwsOptions:
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
     read_timeout: float = DEFAULT_READ_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    # Who may sign the models in the buckets: the config's `integrity.trust`, handed over by
+    # the config loader (never a user option of the source itself).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
+    # org=true: every account of the AWS Organization, through `role_name` in each.
+    org: bool = False
+    role_name: str | None = None
+    external_id: str | None = None
+    accounts: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+    ous: tuple[str, ...] = ()
+    exclude_ous: tuple[str, ...] = ()
+    accounts_in_parallel: int = DEFAULT_ACCOUNTS_IN_PARALLEL
 
     @property
     def all_regions(self) -> bool:
@@ -133,6 +160,9 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
             f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
         )
     merged: dict[str, Any] = {**config, **from_target}
+    trust = merged.pop("trust", TrustPolicy())
+    if not isinstance(trust, TrustPolicy):
+        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
     unknown = sorted(set(merged) - OPTION_NAMES)
     if unknown:
         raise UsageError(
@@ -178,4 +208,65 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
         kw["jit_role_patterns"] = _list(spec, "jit_role_patterns", merged["jit_role_patterns"])
     if "jit_tag" in merged:
         kw["jit_tag"] = _text(spec, "jit_tag", merged["jit_tag"])
-    return AwsOptions(**kw)
+    kw.update(_org_options(spec, merged, kw))
+    return AwsOptions(**kw, trust=trust)
+
+
+def _flag(spec: SourceSpec, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise UsageError(f"source {spec.text!r}: {key} must be true or false, got {value!r}")
+
+
+def _matching(spec: SourceSpec, key: str, value: Any, pattern: re.Pattern[str], what: str) -> Any:
+    items = _list(spec, key, value)
+    bad = [i for i in items if not pattern.match(i)]
+    if bad:
+        raise UsageError(f"source {spec.text!r}: {key}: {bad[0]!r} is not {what}")
+    return tuple(dict.fromkeys(items))
+
+
+def _org_options(spec: SourceSpec, merged: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
+    """org=true and what goes with it; the filters also apply to role_arn lists."""
+    out: dict[str, Any] = {}
+    org = _flag(spec, "org", merged["org"]) if "org" in merged else False
+    out["org"] = org
+    if "role_name" in merged:
+        name = _text(spec, "role_name", merged["role_name"])
+        if not _ROLE_NAME.match(name):
+            raise UsageError(f"source {spec.text!r}: role_name {name!r} is not an IAM role name")
+        out["role_name"] = name
+    if "external_id" in merged:
+        external = _text(spec, "external_id", merged["external_id"])
+        if not _EXTERNAL_ID.match(external):
+            raise UsageError(
+                f"source {spec.text!r}: external_id must be 2-1224 characters of letters, "
+                "digits and +=,.@:/-"
+            )
+        out["external_id"] = external
+    for key in ("accounts", "exclude_accounts"):
+        if key in merged:
+            out[key] = _matching(spec, key, merged[key], _ACCOUNT, "a 12-digit account id")
+    for key in ("ous", "exclude_ous"):
+        if key in merged:
+            out[key] = _matching(
+                spec, key, merged[key], _OU, "an organizational unit id (ou-...) or root (r-...)"
+            )
+    if "accounts_in_parallel" in merged:
+        out["accounts_in_parallel"] = _positive(
+            spec, "accounts_in_parallel", merged["accounts_in_parallel"]
+        )
+    if org and "role_name" not in out:
+        raise UsageError(
+            f"source {spec.text!r}: org=true needs role_name=NAME, the role to assume in "
+            "every account (e.g. ModelwardReadOnly)"
+        )
+    if org and kw.get("role_arns"):
+        raise UsageError(f"source {spec.text!r}: give either org=true or role_arn, not both")
+    if not org:
+        given = [k for k in ("role_name", "ous", "exclude_ous") if k in merged]
+        if given:
+            raise UsageError(f"source {spec.text!r}: {given[0]} needs org=true")
+    return out

@@ -9,7 +9,11 @@ directories (`model_prefixes`, for the access and CloudTrail evaluation).
 
 from __future__ import annotations
 
-from scanner.inventory import Resource, Unknown
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+
+from scanner.artefacts.signatures.trust import TrustPolicy
+from scanner.inventory import Ref, Resource, Unknown
 from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.s3 import BucketFacts
 from scanner.sources.aws.s3_reader import S3Reader
@@ -52,10 +56,40 @@ def run_read(ctx: AwsContext, task: tuple[BucketFacts, StoredObject], sniff_byte
 
 
 def artefacts(
-    ctx: AwsContext, facts: BucketFacts, source: str, integrity_max_bytes: int
+    ctx: AwsContext,
+    facts: BucketFacts,
+    source: str,
+    integrity_max_bytes: int,
+    trust: TrustPolicy | None = None,
+    recorded: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> list[Resource]:
     reader = S3Reader(ctx, facts.region, facts.name)
-    return build_artefacts(facts.contents, container(facts), source, reader, integrity_max_bytes)
+    return build_artefacts(
+        facts.contents,
+        container(facts),
+        source,
+        reader,
+        integrity_max_bytes,
+        trust,
+        recorded,
+        pool=pool,
+        workers=workers,
+    )
+
+
+def recorded_signatures(resources: Iterable[Resource]) -> dict[str, tuple[str, str]]:
+    """Artefact URI -> (signature URI, where recorded), from the model versions a registry
+    collector reported (SageMaker model packages): the S3 artefacts read the signature there."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in resources:
+        pointer = r.attributes.get("recorded_signature")
+        artefact = r.attributes.get("artefact")
+        if r.type == "model_version" and isinstance(pointer, Mapping) and isinstance(artefact, Ref):
+            out.setdefault(artefact.id, (str(pointer["uri"]), str(pointer["source"])))
+    return out
 
 
 def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:

@@ -9,10 +9,13 @@ key by key — the same "version tag, else the model's" rule the MLflow source f
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.artefacts.signatures.recorded import TAG as SIGNATURE_TAG
+from scanner.artefacts.signatures.recorded import recorded_signature
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact, redact_text, redact_uri
 from scanner.sources.aws.sagemaker_calls import Reader, strip_metadata
@@ -301,6 +304,15 @@ def _described(description: Mapping[str, Any], model: Resource) -> dict[str, Any
     dirs = artefact_dirs(description)
     if dirs:
         out["artefact"] = Ref(dirs[0])
+        pointer = recorded_signature(
+            props.get(SIGNATURE_TAG), dirs[0], f"CustomerMetadataProperties.{SIGNATURE_TAG}"
+        ) or recorded_signature(
+            _card_details(description).get(SIGNATURE_TAG),
+            dirs[0],
+            f"ModelCard additional_information.custom_details.{SIGNATURE_TAG}",
+        )
+        if pointer is not None:
+            out["recorded_signature"] = pointer
     digest = recorded_digest(props, description)
     if digest is not None:
         out["recorded_digest"] = digest
@@ -337,6 +349,24 @@ def _provenance(description: Mapping[str, Any]) -> dict[str, Any]:
 def _metadata(description: Mapping[str, Any]) -> Mapping[str, Any]:
     props = description.get("CustomerMetadataProperties")
     return props if isinstance(props, Mapping) else {}
+
+
+def _card_details(description: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The custom details of the package's model card: the free-form string map of the model
+    card schema (`additional_information.custom_details`), where teams that document a version
+    in its card keep the signature's location. A card that is absent, not JSON or not shaped
+    like the schema records nothing (the signature is then looked for beside the files)."""
+    card = description.get("ModelCard")
+    content = card.get("ModelCardContent") if isinstance(card, Mapping) else None
+    if not isinstance(content, str):
+        return {}
+    try:
+        doc = json.loads(content)
+    except ValueError:
+        return {}
+    info = doc.get("additional_information") if isinstance(doc, dict) else None
+    details = info.get("custom_details") if isinstance(info, dict) else None
+    return details if isinstance(details, dict) else {}
 
 
 def _unknown(value: Any) -> Unknown:

@@ -14,9 +14,16 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.inventory import Unknown
-from scanner.sources.aws import answers
-from scanner.sources.aws.context import AwsContext, classify, client_config, install_checks
+from scanner.sources.aws import answers, organization
+from scanner.sources.aws.context import (
+    AwsContext,
+    classify,
+    client_config,
+    error_code,
+    install_checks,
+)
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.aws.organization import Candidate
 from scanner.sources.faults import Fault, FaultKind
 from scanner.sources.interface import SourceError
 from scanner.sources.watch import CallWatch
@@ -87,6 +94,17 @@ def _failure(text: str, fault: Fault) -> SourceError:
     return SourceError(f"source {text!r}: cannot check the credentials: {fault.reason}")
 
 
+def _client_config(options: AwsOptions) -> Any:
+    # The same adaptive retries and timeouts as every other call of the source: an endpoint
+    # that is down fails after two attempts without an answer (`context.GIVE_UP_AFTER`),
+    # throttling is retried in full (never read as "credentials rejected").
+    return client_config(
+        options.max_attempts,
+        read_timeout=options.read_timeout,
+        connect_timeout=options.connect_timeout,
+    )
+
+
 class _Probe:
     """STS calls made before any context exists: the same retries, timeouts and answer checks
     as every other call of the source (adaptive mode, `max_attempts`), one line per fault."""
@@ -94,12 +112,7 @@ class _Probe:
     def __init__(self, session: Any, region: str, options: AwsOptions, watch: CallWatch) -> None:
         self.options = options
         self.region = region
-        config = client_config(
-            options.max_attempts,
-            read_timeout=options.read_timeout,
-            connect_timeout=options.connect_timeout,
-        )
-        self.client = session.client("sts", region_name=region, config=config)
+        self.client = session.client("sts", region_name=region, config=_client_config(options))
         install_checks(self.client, watch)
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
@@ -116,63 +129,86 @@ class _Probe:
         except Exception as exc:  # every fault of the probe is one line, never a traceback
             name = f"sts:{operation}"
             raise _ProbeFault(
-                classify(exc, name, name, self.region, self.options.read_timeout)
+                classify(exc, name, name, self.region, self.options.read_timeout),
+                error_code(exc),
             ) from None
         return answer
 
 
 class _ProbeFault(Exception):
-    def __init__(self, fault: Fault) -> None:
+    def __init__(self, fault: Fault, code: str) -> None:
         super().__init__(fault.reason)
         self.fault = fault
+        self.code = code  # the service's error code, where it answered with one
 
 
-def accounts(
-    text: str, options: AwsOptions, watch: CallWatch | None = None
-) -> tuple[list[Account], list[str]]:
-    """One session per account; problems for roles that could not be assumed."""
+def candidates(
+    text: str, options: AwsOptions, session: Any, watch: CallWatch | None = None
+) -> tuple[list[Candidate], list[str]]:
+    """The accounts the options name, in account-id order, and problems reading that list."""
     from botocore.exceptions import NoCredentialsError
 
-    session = base_session(text, options)
     region = session.region_name or DEFAULT_REGION
-    # The first call doubles as the reachability probe: an endpoint that is down fails after
-    # two attempts without an answer (`context.GIVE_UP_AFTER`), throttling is retried in full.
-    probe = _Probe(session, region, options, watch or CallWatch())
-    try:
-        if not options.role_arns:
+    found: list[Candidate]
+    problems: list[str] = []
+    if options.org:
+        found, problems = organization.accounts(
+            text, options, session, region, _client_config(options)
+        )
+    elif options.role_arns:
+        found = [Candidate(arn.split(":")[4], arn, arn) for arn in options.role_arns]
+    else:
+        probe = _Probe(session, region, options, watch or CallWatch())
+        try:
             identity = probe.call("GetCallerIdentity")
-            account = str(identity["Account"])
-            return [Account(account, session, f"account {account}")], []
-        out: list[Account] = []
-        problems: list[str] = []
-        last: Fault | None = None
-        for arn in options.role_arns:
-            try:
-                answer = probe.call("AssumeRole", RoleArn=arn, RoleSessionName="modelward-scan")
-                creds = answer["Credentials"]
-                assumed = new_session(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"],
-                    region_name=region,
-                )
-            except _ProbeFault as exc:
-                last = exc.fault
-                problems.append(f"{arn}: cannot assume role ({exc.fault.reason})")
-                continue
-            except (KeyError, TypeError):
-                last = Fault(FaultKind.MALFORMED, "sts:AssumeRole", "no credentials in it")
-                problems.append(f"{arn}: cannot assume role ({last.reason})")
-                continue
-            out.append(Account(arn.split(":")[4], assumed, arn))
+        except NoCredentialsError:
+            raise UsageError(f"source {text!r}: no AWS credentials found") from None
+        except _ProbeFault as exc:
+            raise _failure(text, exc.fault) from None
+        account = str(identity["Account"])
+        found = [Candidate(account, f"account {account}")]
+    if options.accounts:
+        found = [c for c in found if c.account in options.accounts]
+    found = [c for c in found if c.account not in options.exclude_accounts]
+    return sorted(found, key=lambda c: (c.account, c.label)), problems
+
+
+def assume(
+    candidate: Candidate, options: AwsOptions, session: Any, watch: CallWatch | None = None
+) -> Account | str:
+    """A session in the candidate's account, or the one-line reason it could not be had."""
+    from botocore.exceptions import NoCredentialsError
+
+    if candidate.role_arn is None:
+        return Account(candidate.account, session, candidate.label)
+    region = session.region_name or DEFAULT_REGION
+    probe = _Probe(session, region, options, watch or CallWatch())
+    params: dict[str, Any] = {"RoleArn": candidate.role_arn, "RoleSessionName": "modelward-scan"}
+    if options.external_id is not None:
+        params["ExternalId"] = options.external_id
+    try:
+        creds = probe.call("AssumeRole", **params)["Credentials"]
+        assumed = new_session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
     except NoCredentialsError:
-        raise UsageError(f"source {text!r}: no AWS credentials found") from None
+        return f"{candidate.role_arn}: cannot assume role (no AWS credentials found)"
     except _ProbeFault as exc:
-        raise _failure(text, exc.fault) from None
-    if not out:
-        assert last is not None
-        raise _failure(text, last)
-    return out, problems
+        # A denial names the service's code (AccessDenied), as the AWS CLI would; any other
+        # fault names the operation and what went wrong with it.
+        why = exc.code if exc.fault.kind is FaultKind.DENIED else exc.fault.reason
+        return f"{candidate.role_arn}: cannot assume role ({why})"
+    except (KeyError, TypeError):
+        why = Fault(FaultKind.MALFORMED, "sts:AssumeRole", "no credentials in it").reason
+        return f"{candidate.role_arn}: cannot assume role ({why})"
+    return Account(candidate.account, assumed, candidate.label)
+
+
+def all_failed(text: str, reasons: list[str]) -> SourceError:
+    return SourceError(f"source {text!r}: no account could be read: {reasons[0]}")
 
 
 def regions(ctx: AwsContext, options: AwsOptions) -> tuple[list[str], list[str]]:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
@@ -228,14 +229,24 @@ class Builder:
     # -- artefacts ---------------------------------------------------------------------------
 
     def artefacts(
-        self, account: AccountFacts, container: ContainerFacts, reader: Any
+        self,
+        account: AccountFacts,
+        container: ContainerFacts,
+        reader: Any,
+        pool: Executor | None = None,
     ) -> list[Resource]:
+        """The container's model directories; their signatures are verified against the
+        config's trust within `integrity_max_bytes` (the Blob service keeps no SHA-256, so
+        signed files are read once), concurrently on the source's `pool`."""
         built = build_artefacts(
             container.contents,
             container_of(account, container),
             self.source,
             reader,
             self.options.integrity_max_bytes,
+            self.options.trust,
+            pool=pool,
+            workers=self.options.workers,
         )
         container_meta = _metadata(container)
         base = container_meta if isinstance(container_meta, dict) else {}

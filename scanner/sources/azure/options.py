@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
 
@@ -78,6 +79,9 @@ class AzureOptions:
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout: int = DEFAULT_TIMEOUT  # seconds to connect and to read one answer
+    # Who may sign the models in the containers: the config's `integrity.trust`, handed over
+    # by the config loader (never a user option of the source itself).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
     @property
     def management(self) -> bool:
@@ -153,7 +157,10 @@ def _url(spec: SourceSpec, key: str, value: Any) -> str:
 
 def parse_options(spec: SourceSpec) -> AzureOptions:
     from_target = _split_target(spec)
-    config: Mapping[str, Any] = spec.options
+    trust = spec.options.get("trust", TrustPolicy())
+    if not isinstance(trust, TrustPolicy):
+        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
+    config: Mapping[str, Any] = {k: v for k, v in spec.options.items() if k != "trust"}
     both = sorted(set(from_target) & set(config))
     if both:
         raise UsageError(
@@ -173,7 +180,7 @@ def parse_options(spec: SourceSpec) -> AzureOptions:
             "or account=NAME (one storage account's data plane), not "
             + ("both" if has_sub else "neither")
         )
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"trust": trust}
     if has_sub:
         sub = _text(spec, "subscription", merged["subscription"])
         if not _SUBSCRIPTION.match(sub):

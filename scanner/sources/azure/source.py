@@ -217,7 +217,7 @@ class AzureSource:
                 out.append(builder.storage(facts, container, access_or_unknown))
                 reader = readers.get(container.id)
                 if reader is not None:
-                    out.extend(builder.artefacts(facts, container, reader))
+                    out.extend(builder.artefacts(facts, container, reader, self._pool))
             out.extend(build.audit_trails(facts, source))
             out.append(build.threat_detection(facts, plan, source))
         out.extend(builder.principals(access_or_unknown))

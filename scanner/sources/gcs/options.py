@@ -6,8 +6,9 @@ Imports no Google library: the registry reads `OPTION_NAMES` when it checks a co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.gcp.options import merged_options, positive, project_id, text_list
 from scanner.sources.interface import SourceSpec
@@ -47,11 +48,18 @@ class GcsOptions:
     sniff_bytes: int = DEFAULT_SNIFF_BYTES
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
+    # Who may sign the models in the buckets: the config's `integrity.trust`, handed over by
+    # the config loader (never a user option of the source itself).
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
 
 def parse_options(spec: SourceSpec) -> GcsOptions:
+    trust = spec.options.get("trust", TrustPolicy())
+    if not isinstance(trust, TrustPolicy):
+        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
+    spec = replace(spec, options={k: v for k, v in spec.options.items() if k != "trust"})
     merged = merged_options(spec, OPTION_NAMES, EXAMPLE)
-    kw: dict[str, object] = {"project": project_id(spec, merged, EXAMPLE)}
+    kw: dict[str, object] = {"project": project_id(spec, merged, EXAMPLE), "trust": trust}
     if "buckets" in merged:
         buckets = text_list(spec, "buckets", merged["buckets"])
         bad = [b for b in buckets if not _BUCKET.match(b)]

@@ -178,7 +178,12 @@ class GcsSource:
             )
             reader = GcsReader(client, facts.name, calls)
             for artefact in build_artefacts(
-                facts.contents, _container(facts), source, reader, opts.integrity_max_bytes
+                facts.contents,
+                _container(facts),
+                source,
+                reader,
+                opts.integrity_max_bytes,
+                opts.trust,
             ):
                 resources.append(build.artefact_governance(artefact, facts, facts.object_metadata))
         resources.extend(build.principals(accesses, project, source))

@@ -14,9 +14,6 @@ endpoint's usual length keeps its place in the volume counts but not in the vect
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 import duckdb
 
 from scanner.sources.interface import SourceError
+from scanner.sources.logs.duck import DuckWorkspace, sql_literal
 from scanner.sources.logs.formats import CANDIDATES, LogFiles
 from scanner.sources.logs.options import LogOptions
 
@@ -51,23 +49,13 @@ class Loaded:
 
 
 class LogReader:
-    """Owns the DuckDB connection and its temporary directory; use as a context manager."""
+    """Owns the DuckDB workspace (`duck.py`); use as a context manager."""
 
     def __init__(self, target: str, options: LogOptions) -> None:
         self.target = target
         self.options = options
-        self.tmp = tempfile.mkdtemp(prefix="modelward-logs-")
-        self.con = duckdb.connect(os.path.join(self.tmp, "logs.duckdb"))
-        settings = {"TimeZone": "UTC", "temp_directory": os.path.join(self.tmp, "spill")}
-        if options.memory_limit:
-            settings["memory_limit"] = options.memory_limit
-        if options.threads:
-            settings["threads"] = str(options.threads)
-        for key, value in settings.items():
-            self.con.execute(f"SET {key} = '{value}'")
-        # Every query that returns rows orders them itself; not preserving insertion order is
-        # what lets DuckDB stream a large table under a memory cap instead of buffering it.
-        self.con.execute("SET preserve_insertion_order = false")
+        self.workspace = DuckWorkspace("modelward-logs-", options.memory_limit, options.threads)
+        self.con = self.workspace.con
 
     def __enter__(self) -> LogReader:
         return self
@@ -76,10 +64,7 @@ class LogReader:
         self.close()
 
     def close(self) -> None:
-        try:
-            self.con.close()
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.workspace.close()
 
     def load(self, files: LogFiles) -> Loaded:
         fields = dict(files.fields)
@@ -88,19 +73,9 @@ class LogReader:
             # let the read go on, so the records are counted rather than refused unseen.
             for role in ("client", "timestamp"):
                 fields.setdefault(role, CANDIDATES[role][0])
-        try:
+        with self.workspace.errors(f"logs:{self.target}"):
             self._load(files, fields)
             return self._summarise(files, fields)
-        except duckdb.OutOfMemoryException as exc:
-            raise SourceError(
-                f"logs:{self.target}: out of memory reading the logs "
-                f"(memory_limit {self.options.memory_limit or 'default'}): {_first_line(exc)}; "
-                f"raise memory_limit"
-            ) from None
-        except duckdb.Error as exc:
-            raise SourceError(
-                f"logs:{self.target}: cannot read the logs: {_first_line(exc)}"
-            ) from None
 
     def _records_sql(self, files: LogFiles, fields: Mapping[str, Any]) -> str:
         """One row per record: `j`, a JSON object of only the top-level fields the mapping
@@ -269,9 +244,7 @@ class LogReader:
         )
 
 
-def _lit(text: str) -> str:
-    """A SQL string literal. Field names and paths are the user's; quote, never interpolate."""
-    return "'" + text.replace("'", "''") + "'"
+_lit = sql_literal
 
 
 def _ident(name: str) -> str:
@@ -324,8 +297,3 @@ def _vector(field: Any, *, scores: bool = False) -> str:
             END)"""
     finite = f"list_bool_and(list_transform({vec}, lambda x: x IS NOT NULL AND isfinite(x)))"
     return f"(CASE WHEN len({vec}) > 0 AND {finite} THEN {vec} END)"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

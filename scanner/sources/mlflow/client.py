@@ -220,17 +220,25 @@ class Registry:
                 return
             seen_tokens.add(token)
 
-    def registered_models(self) -> Iterator[Any]:
+    def registered_models(self, name: str | None = None) -> Iterator[Any]:
+        """Every registered model, or the one named `name` (a targeted scan)."""
         size = self.settings.page_size
+        where = f"name = {_quoted(name)}" if name is not None else None
         return self._pages(
-            lambda t: self.client.search_registered_models(max_results=size, page_token=t),
+            lambda t: self.client.search_registered_models(
+                filter_string=where, max_results=size, page_token=t
+            ),
             "registered-models/search",
         )
 
-    def model_versions(self) -> Iterator[Any]:
+    def model_versions(self, name: str | None = None) -> Iterator[Any]:
+        """Every model version, or those of the model named `name`."""
         size = self.settings.page_size
+        where = f"name = {_quoted(name)}" if name is not None else None
         return self._pages(
-            lambda t: self.client.search_model_versions(max_results=size, page_token=t),
+            lambda t: self.client.search_model_versions(
+                filter_string=where, max_results=size, page_token=t
+            ),
             "model-versions/search",
         )
 
@@ -438,3 +446,8 @@ def _checked_id(found: Any, asked: str | None, what: str) -> str:
 def _is_run_id(run_id: str) -> bool:
     """Ids go into a filter string; anything but hex would be an injection or a typo."""
     return bool(run_id) and all(c in "0123456789abcdefABCDEF-" for c in run_id)
+
+
+def _quoted(text: str) -> str:
+    """A string literal for an MLflow search filter: single quotes, the quote escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

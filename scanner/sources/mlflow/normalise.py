@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.artefacts.signatures.recorded import recorded_signature
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact, redact_text
 from scanner.sources.mlflow import uris
@@ -258,6 +259,11 @@ def version_resource(
     digest = recorded_digest(settings, version_tags, logged_tags)
     if digest is not None:
         attributes["recorded_digest"] = digest
+    tag = settings.tags["signature"]
+    base = artefact if isinstance(artefact, str) else str(version.source or "")
+    pointer = recorded_signature(version_tags.get(tag), base, f"version tag {tag}")
+    if pointer is not None:
+        attributes["recorded_signature"] = pointer
     raw: dict[str, Any] = {"model_version": _raw(version)}
     if facts.run is not None:
         raw["run"] = _raw(facts.run)

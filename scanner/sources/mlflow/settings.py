@@ -26,6 +26,7 @@ DEFAULT_TAGS: dict[str, str] = {
     "output_mode": "output_mode",
     "watermark": "watermark",
     "digest": "sha256",
+    "signature": "signature",  # where the version's signature is (a URI or a relative path)
 }
 DEFAULT_PRODUCTION_ALIASES = ("production", "champion")
 DEFAULT_STAGING_ALIASES = ("staging", "challenger")

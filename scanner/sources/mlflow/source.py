@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scanner.inventory import Gap, Resource, Unknown
-from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
+from scanner.sources.interface import Collection, Narrowing, Progress, SourceError, SourceSpec
 from scanner.sources.mlflow import normalise, uris
 from scanner.sources.mlflow.client import Registry, RequestFailed
 from scanner.sources.mlflow.settings import Settings, load_settings
@@ -37,10 +37,16 @@ class MlflowSource:
     """Read-only: only search/get/list calls are made."""
 
     produces = REGISTRY_TYPES
+    # A registry finds a targeted model by its name; it needs no ids from other sources.
+    needs_seeds = False
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.settings: Settings = load_settings(spec)
+        self.narrowing = Narrowing()
+
+    def narrow(self, narrowing: Narrowing) -> None:
+        self.narrowing = narrowing
 
     def _describe(self, reason: str) -> str:
         target = self.settings.target
@@ -53,17 +59,32 @@ class MlflowSource:
         problems: list[str] = []
         gaps: list[Gap] = []
         progress(f"reading registered models from {settings.target.public}")
-        models = {_name(m, "registered-models/search", self._describe): m
-                  for m in registry.registered_models()}  # fmt: skip
-        versions = list(registry.model_versions())
+        wanted = self.narrowing
+        if not wanted.needs("model", "model_version", "artefact"):
+            return Collection(resources=())
+        # A targeted scan reads one model's entries (by name; a version is picked from them).
+        name = wanted.model.split("/", 1)[0] if wanted.model is not None else None
+        if wanted.targeted and name is None:
+            name = ""  # --resource alone: no registry entry is the target
+        models = (
+            {_name(m, "registered-models/search", self._describe): m
+             for m in registry.registered_models(name)}
+            if name != ""
+            else {}
+        )  # fmt: skip
+        versions = list(registry.model_versions(name)) if name != "" else []
         for v in versions:
             _name(v, "model-versions/search", self._describe)
             if not isinstance(v.version, str | int) or not str(v.version):
                 raise SourceError(self._describe("malformed answer from model-versions/search"))
+        # Checked on the listings as read (one model's, in a targeted scan), before a version
+        # is picked: the model's latest versions and aliases must be among its versions.
         inconsistent = _consistent(models, versions)
         if inconsistent is not None:
             problems.append(self._describe(inconsistent))
             gaps.append(Gap(REGISTRY_TYPES, self._describe(inconsistent)))
+        if wanted.model is not None and "/" in wanted.model:
+            versions = [v for v in versions if wanted.names_version(f"{v.name}/{v.version}")]
         progress(f"{len(models)} registered model(s), {len(versions)} version(s)")
 
         # Entities are not hashable: everything per version is kept by its index.

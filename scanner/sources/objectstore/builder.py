@@ -17,18 +17,20 @@ call of `read_object` per object, which never raises, so a source runs them on i
 from __future__ import annotations
 
 import io
-import posixpath
 import threading
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.artefacts.formats import Sniffed, sniff_stream
 from scanner.artefacts.integrity import SniffedFile, serialization_summary
+from scanner.artefacts.signatures import SIBLING_SUFFIXES
+from scanner.artefacts.signatures.trust import TrustPolicy, TrustSet
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.model_dirs import MARKER_FILES, group_model_dirs, named_like_model
-from scanner.sources.objectstore.integrity import scan_serialization
+from scanner.sources.objectstore.integrity import RecordedSignature, check_integrity
 from scanner.sources.objectstore.ranged import RangedObject
 from scanner.sources.objectstore.reader import (
     Container,
@@ -37,9 +39,7 @@ from scanner.sources.objectstore.reader import (
     ObjectStoreReader,
     StoredObject,
 )
-
-SIGNATURE_SUFFIXES = (".sigstore", ".intoto.jsonl", ".sigstore.json")
-SIGNATURE_NAMES = frozenset({"model.sig"})
+from scanner.sources.pool import shared_map
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,38 @@ def build_artefacts(
     source: str,
     reader: ObjectStoreReader,
     integrity_max_bytes: int,
+    trust: TrustPolicy | None = None,
+    recorded: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> list[Resource]:
-    """One `artefact` per model directory, serialization scanned within the byte budget."""
-    return [
-        build_artefact(contents, container, source, reader, integrity_max_bytes, owner, members)
-        for owner, members in sorted(contents.model_dirs().items())
-    ]
+    """One `artefact` per model directory; its signature, attestations and serialization
+    checked within the byte budget (`integrity.py`), against the trust for that model (its
+    name, prefix or URI matched by `integrity.trust.models`). `recorded` maps an artefact URI
+    to the signature a registry records for it, `(uri, where the registry keeps it)`. The
+    artefacts are checked concurrently on the source's `pool` (at most `workers` at a time)."""
+    policy = trust or TrustPolicy()
+    listed = {} if isinstance(contents.objects, Unknown) else {o.key: o for o in contents.objects}
+
+    def one(item: tuple[str, list[StoredObject]]) -> Resource:
+        owner, members = item
+        uri = redact(f"{container.uri}/{owner}")
+        name = owner.rpartition("/")[2] if owner else container.name
+        return build_artefact(
+            contents,
+            container,
+            source,
+            reader,
+            integrity_max_bytes,
+            owner,
+            members,
+            trust=policy.for_model(name, owner, uri),
+            siblings=[listed[k] for k in _beside(owner) if k in listed],
+            recorded=_recorded((recorded or {}).get(uri), container, listed),
+        )
+
+    return shared_map(pool, workers, one, sorted(contents.model_dirs().items()))
 
 
 def build_artefact(
@@ -148,8 +174,14 @@ def build_artefact(
     owner: str,
     members: list[StoredObject],
     uri: str | None = None,
+    *,
+    trust: TrustSet | None = None,
+    siblings: Sequence[StoredObject] = (),
+    recorded: RecordedSignature | None = None,
 ) -> Resource:
-    """One `artefact` of `members` (objects under `owner`, `""` for the container's root).
+    """One `artefact` of `members` (objects under `owner`, `""` for the container's root),
+    its integrity checked against `trust` (none given: nothing can verify, so a signature is
+    Unknown, never true).
 
     Object stores call it once per model directory; a container that is itself one artefact
     (an image, whose model files are wherever its layers put them) calls it once with every
@@ -159,9 +191,16 @@ def build_artefact(
     # the storage's id.
     uri = redact(uri if uri is not None else f"{container.uri}/{owner}")
     attributes = _attributes(contents, container, uri, owner, members)
-    scanned = scan_serialization(attributes, members, reader, container, integrity_max_bytes)
-    if scanned is not None:
-        attributes["serialization"] = scanned
+    check_integrity(
+        attributes,
+        members,
+        reader,
+        container,
+        integrity_max_bytes,
+        trust or TrustSet(),
+        siblings=siblings,
+        recorded=recorded,
+    )
     return Resource(
         id=uri,
         type="artefact",
@@ -220,27 +259,26 @@ def _attributes(
             "total_size": sum(m.size for m in members),
             "listing_truncated": contents.truncated,
             "serialization": serialization,
-            "signature": _signature((m.key for m in members), container),
         }
     )
     return attributes
 
 
-def _signature(names: Iterable[str], container: Container) -> dict[str, Any]:
-    found = sorted(
-        n
-        for n in names
-        if posixpath.basename(n) in SIGNATURE_NAMES or n.lower().endswith(SIGNATURE_SUFFIXES)
-    )
-    out: dict[str, Any] = {"present": bool(found)}
-    if found:
-        first = posixpath.basename(found[0])
-        out["kind"] = "openssf-model-signing" if first == "model.sig" else "sigstore"
-        out["files"] = found
-        out["verified"] = Unknown(
-            f"signature verification of {container.label} artefacts not implemented yet"
-        )
-    return out
+def _recorded(
+    pointer: tuple[str, str] | None, container: Container, listed: Mapping[str, StoredObject]
+) -> RecordedSignature | None:
+    if pointer is None:
+        return None
+    uri, source = pointer
+    inside = uri.startswith(f"{container.uri}/")
+    obj = listed.get(uri[len(container.uri) + 1 :]) if inside else None
+    return RecordedSignature(uri, source, obj)
+
+
+def _beside(owner: str) -> list[str]:
+    """Keys of a signature or attestation next to a model directory (`fraud.sig` beside
+    `fraud/`; MLflow's `model.sig` beside `model/`), in order of preference."""
+    return [f"{owner}{suffix}" for suffix in SIBLING_SUFFIXES] if owner else []
 
 
 def _key(obj: StoredObject) -> str:

@@ -216,7 +216,7 @@ def _with_signature(resource: Resource, signature: Mapping[str, Any]) -> Resourc
     if isinstance(inside, Mapping) and inside.get("present"):
         # A model signature file inside the image (model.sig) is not the image's signature:
         # kept apart, so the image's own signature decides the integrity policies.
-        sig["files_in_image"] = list(inside.get("files") or [])
+        sig["files_in_image"] = [inside["file"]] if inside.get("file") else []
     attributes["signature"] = sig
     return replace(resource, attributes=attributes)
 
