@@ -68,6 +68,28 @@ class Gap:
             return False
         return self.region is None or region is None or region == self.region
 
+    def to_dict(self) -> dict[str, Any]:
+        """As results record it (`scan.sources[].gaps`), so `merge` links with it again."""
+        out: dict[str, Any] = {"types": sorted(self.types), "reason": self.reason}
+        if self.account is not None:
+            out["account"] = self.account
+        if self.region is not None:
+            out["region"] = self.region
+        return out
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Gap:
+        return Gap(
+            frozenset(str(t) for t in data["types"]),
+            str(data["reason"]),
+            data.get("account"),
+            data.get("region"),
+        )
+
+    def order(self) -> tuple[str, str, str, str]:
+        """A stable order: a sharded scan's merge lists a source's gaps as one scan would."""
+        return (self.account or "", self.region or "", ",".join(sorted(self.types)), self.reason)
+
 
 @dataclass(frozen=True)
 class Ref:

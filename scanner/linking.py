@@ -478,7 +478,9 @@ def link_readers(a: _Attrs) -> None:
         }
         a.create(Resource(pid, "principal", name, first_source[pid], attrs))
     for pid, attrs in a.of("principal"):
-        unknown = unlisted or unreadable.get(str(attrs.get("provider", "")))
+        unknown = (
+            unlisted if unlisted is not None else unreadable.get(str(attrs.get("provider", "")))
+        )
         if unknown is not None:
             a.set_default(pid, "can_read", unknown)
             a.set_default(pid, "grants", unknown)

@@ -211,7 +211,16 @@ def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outco
         entry["problems"] = problems
     if accounts:
         entry["accounts"] = accounts
-    return _Outcome(entry, resources, gaps)
+    return _Outcome(entry, resources, _recorded(entry, gaps))
+
+
+def _recorded(entry: dict[str, Any], gaps: Sequence[Gap]) -> list[Gap]:
+    """The source's gaps, in a stable order, also in its status entry (`gaps`): results keep
+    them, so `merge` links the shards' union with the same gaps one scan would have."""
+    ordered = sorted(dict.fromkeys(gaps), key=Gap.order)
+    if ordered:
+        entry["gaps"] = [gap.to_dict() for gap in ordered]
+    return ordered
 
 
 def _abandoned(source: Source, reporter: Reporter, watch: CallWatch, timeout: float) -> _Outcome:
@@ -228,7 +237,9 @@ def _abandoned(source: Source, reporter: Reporter, watch: CallWatch, timeout: fl
         "error": error,
         "resource_count": 0,
     }
-    return _Outcome(entry, [], [Gap(produced_types(source), f"source {name}: {error}")])
+    return _Outcome(
+        entry, [], _recorded(entry, [Gap(produced_types(source), f"source {name}: {error}")])
+    )
 
 
 class _Collector:
