@@ -434,7 +434,8 @@ def link_readers(a: _Attrs) -> None:
     # A bucket that was not listed may grant anyone anything: no principal's reads are known
     # then (never "reads nothing"). A gap does not say which provider's listing failed, so it
     # costs every principal's reads.
-    unlisted = a.missing("storage")
+    gap = next((g for g in a.gaps if g.covers("storage")), None)
+    unlisted = None if gap is None else Unknown(f"some buckets are unlisted ({gap.reason})")
     first_source: dict[str, str] = {}
     for sid in sorted(a.by_type.get("storage", [])):
         attrs = a.attrs[sid]

@@ -219,7 +219,7 @@ def faulted_estate(workdir: Path | None = None) -> Iterator[FaultedEstate]:
                 tmp / "mlflow", artifact_root=estate.artifact_root, extra_env=env, timeout=300
             )
         )
-        registry = registry_estate.seed_registry(ml.url)
+        registry = registry_estate.seed_registry(ml.url, estate.release_root)
         serving_estate.seed_serving(moto, estate, registry)
         _acl_public_bucket(moto)
         aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))

@@ -41,7 +41,8 @@ from tests.wire_faults import (
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = f"s3://{aws_estate.ARTIFACTS}"
+# The bucket that holds the production models (the release experiment writes there).
+ARTIFACTS = f"s3://{aws_estate.REGISTRY}"
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +178,8 @@ def test_a_failed_registry_makes_what_storage_holds_unknown(estate: FaultedEstat
     document = estate.scan(estate.fault("500", "mlflow:registered-models/search"), FAST)
     storage = resource(document, ARTIFACTS)
     assert unknown(storage["holds_production_models"], "source mlflow-registry failed")
-    # A high-value SageMaker package is stored there too: a known positive stands.
-    assert storage["holds_high_value_models"] is True
+    # A high-value SageMaker package is stored in the artifact bucket: a known positive stands.
+    assert resource(document, f"s3://{aws_estate.ARTIFACTS}")["holds_high_value_models"] is True
     for policy in ("MW-IAM-01", "MW-IAM-02"):
         assert findings(document).get((policy, ARTIFACTS)) not in ("pass", "not_applicable")
 
