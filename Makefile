@@ -27,8 +27,9 @@ install: $(UV) node-tools
 	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/test.txt
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 
-# Node tools the tests use (axe-core), from requirements/npm/package-lock.json. Without npm the
-# tests that need them skip and say so (under CI they fail; .ci/run installs npm).
+# Node tools the tests and the demo use (axe-core, Azurite), from requirements/npm/package-lock.json.
+# Without npm the tests that need them skip and say so (under CI they fail; .ci/run installs
+# npm), and the demo skips Azure and says so.
 node-tools:
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix requirements/npm --no-audit --no-fund --loglevel=error >/dev/null; \
@@ -48,11 +49,12 @@ layers: install
 test: install lint typecheck layers
 	$(BIN)/python -m pytest -q -ra
 
-# Starts a local MLflow server and an emulated AWS account, seeds them, scans them, and
-# writes every output into out/demo/ (the servers stop when the scan is done).
+# Starts a local MLflow server, an emulated AWS account, an Azurite storage account (when npm
+# is there to install it), fake-gcs-server and a Vertex AI shape server, seeds them, scans
+# them, and writes every output into out/demo/ (the servers stop when the scan is done).
 # Adds to the environment (never removes): `make test` and `make demo` share one .venv, and the
 # demo lock is resolved within the test lock, so both agree on every version.
-install-demo: $(UV)
+install-demo: $(UV) node-tools
 	$(UV) pip install -q --python $(BIN)/python --require-hashes -r requirements/demo.txt
 	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 

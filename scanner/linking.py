@@ -69,11 +69,23 @@ class _Attrs:
                 return Unknown(f"{rtype} resources may be missing: {gap.reason}")
         return None
 
-    def set_default(self, rid: str, key: str, value: Any) -> None:
-        """Set unless a source already reported a value (an Unknown is replaced)."""
+    def set_default(self, rid: str, key: str, value: Any) -> bool:
+        """Set unless a source already reported a value (an Unknown is replaced); True if set."""
         current = self.attrs[rid].get(key)
         if key not in self.attrs[rid] or isinstance(current, Unknown):
             self.attrs[rid][key] = value
+            return True
+        return False
+
+    def set_explained(self, rid: str, key: str, value: Any, reasons: list[str]) -> None:
+        """A linked value with its `<key>_reasons`. Reasons are added only with a value linking
+        decided: next to a value a source reported they could contradict it."""
+        if self.set_default(rid, key, value):
+            self.set_default(rid, key + "_reasons", reasons)
+
+    def name(self, rid: str) -> str:
+        resource = self.resources.get(rid)
+        return resource.name if resource is not None and resource.name else rid
 
     def frozen(self) -> Inventory:
         return Inventory(replace(r, attributes=self.attrs[r.id]) for r in self.resources.values())
@@ -103,10 +115,24 @@ def _high_value(attrs: Mapping[str, Any], settings: LinkSettings) -> bool | Unkn
     return False
 
 
+def _high_value_reasons(attrs: Mapping[str, Any], value: bool | Unknown) -> list[str]:
+    if isinstance(value, Unknown):
+        return [value.reason]
+    said = [
+        f"{key.replace('_', ' ')} is {attrs[key]}"
+        for key in ("classification", "ip_value")
+        if isinstance(attrs.get(key), str)
+    ]
+    return said or ["neither a classification nor an IP value is recorded"]
+
+
 def link_high_value(a: _Attrs, settings: LinkSettings) -> None:
     for rtype in ("model", "model_version"):
         for rid, attrs in a.of(rtype):
             a.set_default(rid, "high_value", _high_value(attrs, settings))
+            a.set_default(
+                rid, "high_value_reasons", _high_value_reasons(attrs, attrs["high_value"])
+            )
 
 
 def _closest_artefact(uri: str, artefacts: Iterable[str]) -> str | None:
@@ -195,12 +221,20 @@ def link_registration(a: _Attrs) -> None:
         if entries:
             a.set_default(rid, "registered_by", [Ref(e) for e in entries])
             a.set_default(rid, "registered", True)
+            names = [a.resources[e].name if e in a.resources else e for e in entries]
+            a.set_default(rid, "registered_reasons", [f"used by {n}" for n in names])
         elif unsure is not None:
             a.set_default(rid, "registered_by", unsure)
             a.set_default(rid, "registered", unsure)
+            a.set_default(rid, "registered_reasons", [unsure.reason])
         elif registries_present:
             a.set_default(rid, "registered_by", [])
             a.set_default(rid, "registered", False)
+            a.set_default(
+                rid,
+                "registered_reasons",
+                ["no model registry version or endpoint in this scan points at these files"],
+            )
         else:
             a.set_default(rid, "registered_by", [])
             a.set_default(
@@ -248,24 +282,49 @@ def link_serving(a: _Attrs) -> None:
         endpoint_name = a.resources[eid].name
         served = [_served_entry(a, v, eid, endpoint_name) for v in versions]
         a.set_default(eid, "served", served if partial is None or served else partial)
-        high = [
-            a.attrs[v].get("high_value")
-            if v in a.attrs
-            else Unknown(f"served version {v} is not reported by any configured source")
-            for v in versions
-        ]
-        if any(h is True for h in high):
-            a.set_default(eid, "serves_high_value", True)
-        elif (unknown := _first_unknown(*high, partial)) is not None:
-            a.set_default(eid, "serves_high_value", unknown)
-        else:
-            a.set_default(eid, "serves_high_value", False)
+        value, reasons = _serves_high_value(a, versions, partial)
+        a.set_explained(eid, "serves_high_value", value, reasons)
     for vid, _attrs in a.of("model_version"):
         found = sorted(deployments.get(vid, []))
         if not found and unsure_deployments is not None:
             a.set_default(vid, "deployments", unsure_deployments)
         else:
             a.set_default(vid, "deployments", [Ref(e) for e in found])
+
+
+def _serves_high_value(
+    a: _Attrs, versions: list[str], partial: Unknown | None
+) -> tuple[bool | Unknown, list[str]]:
+    """Whether any served version is high-value, and which versions decided it. A served
+    version no source reports, or a partly known model list (`partial`), leaves "no" unsaid."""
+    high = [
+        (
+            v,
+            a.attrs[v].get("high_value")
+            if v in a.attrs
+            else Unknown(f"served version {v} is not reported by any configured source"),
+        )
+        for v in versions
+    ]
+    decisive = [v for v, h in high if h is True]
+    if decisive:
+        return True, [_why_high_value(a, v) for v in decisive]
+    unknown = [(v, h) for v, h in high if isinstance(h, Unknown)]
+    if unknown:
+        v, h = unknown[0]
+        return h, [f"cannot tell whether {a.name(v)} is high-value: {h.reason}"]
+    if partial is not None:
+        return partial, [f"what it serves is only partly known: {partial.reason}"]
+    if not versions:
+        return False, ["serves no model version that a registry in this scan reports"]
+    names = ", ".join(a.name(v) for v in versions)
+    return False, [f"serves {names}, none of them high-value"]
+
+
+def _why_high_value(a: _Attrs, vid: str) -> str:
+    said = a.attrs[vid].get("high_value_reasons")
+    why = "; ".join(r for r in said if isinstance(r, str)) if isinstance(said, list) else ""
+    return f"serves {a.name(vid)}, which is high-value" + (f" ({why})" if why else "")
 
 
 def _served_entry(a: _Attrs, vid: str, eid: str, endpoint_name: str) -> dict[str, Any]:
@@ -307,12 +366,14 @@ def link_storage_contents(a: _Attrs) -> None:
     for aid, attrs in a.of("artefact"):
         for sid in _refs(attrs.get("storage")):
             holds[sid].add(aid)
-    # For each of the two facts: storages known to hold such a version, storages that might
-    # (the version's stage or value is unknown), and a reason it might be anywhere (versions
-    # may be missing, or a version that may qualify has unknown files).
-    known: dict[str, set[str]] = {"production": set(), "high_value": set()}
+    # For each of the two facts: storages known to hold such a version (with the versions that
+    # make it so), storages that might (the version's stage or value is unknown), and a reason
+    # it might be anywhere (versions may be missing, or a version that may qualify has unknown
+    # files).
+    known: dict[str, dict[str, list[str]]] = {"production": {}, "high_value": {}}
     maybe: dict[str, dict[str, Unknown]] = {"production": {}, "high_value": {}}
     anywhere: dict[str, Unknown | None] = dict.fromkeys(known, a.missing("model_version"))
+    said = {"production": "in production", "high_value": "high-value"}
     for vid, attrs in a.of("model_version"):
         tests = {
             "production": _is(attrs.get("stage"), "production"),
@@ -331,7 +392,9 @@ def link_storage_contents(a: _Attrs) -> None:
                 if where is None:
                     continue
                 if value is True:
-                    known[fact].add(where)
+                    known[fact].setdefault(where, []).append(
+                        f"holds {a.name(vid)} (files at {a.name(art)}), which is {said[fact]}"
+                    )
                 else:
                     maybe[fact].setdefault(where, value)
     for sid, attrs in a.of("storage"):
@@ -342,9 +405,15 @@ def link_storage_contents(a: _Attrs) -> None:
             ("high_value", "holds_high_value_models"),
         ):
             if sid in known[fact]:
-                a.set_default(sid, key, True)
-            else:
-                a.set_default(sid, key, _or_false(maybe[fact].get(sid), anywhere[fact]))
+                a.set_explained(sid, key, True, sorted(set(known[fact][sid])))
+                continue
+            value = _or_false(maybe[fact].get(sid), anywhere[fact])
+            reasons = (
+                [value.reason]
+                if isinstance(value, Unknown)
+                else [f"no {said[fact]} model version in this scan keeps its files here"]
+            )
+            a.set_explained(sid, key, value, reasons)
 
 
 def _is(value: Any, expected: str) -> bool | Unknown:
@@ -378,21 +447,33 @@ def _limit_ratio(endpoint: Mapping[str, Any], traffic: Mapping[str, Any]) -> flo
 def link_hosting(a: _Attrs) -> None:
     """Networks and threat detectors matter where models are: endpoints' VPCs, and the
     accounts and regions holding model storage or endpoints."""
-    vpcs: set[str] = set()
+    hosted: dict[str, set[str]] = defaultdict(set)
     # (account, region) -> why an endpoint there may run in a VPC nobody can name.
     blind: dict[tuple[Any, Any], Unknown] = {}
-    for _eid, e in a.of("endpoint"):
-        vpcs.update(_refs(e.get("vpc")) + _refs(e.get("vpcs")))
+    for eid, e in a.of("endpoint"):
+        for vpc in _refs(e.get("vpc")) + _refs(e.get("vpcs")):
+            hosted[vpc].add(eid)
         unknown = _first_unknown(e.get("vpc"), e.get("vpcs"))
         if unknown is not None:
             blind.setdefault((e.get("account"), e.get("region")), unknown)
     for nid, attrs in a.of("network"):
-        if nid in vpcs:
-            a.set_default(nid, "hosts_models", True)
+        if nid in hosted:
+            a.set_explained(
+                nid,
+                "hosts_models",
+                True,
+                [f"endpoint {a.name(e)} runs in it" for e in sorted(hosted[nid])],
+            )
             continue
         where = (attrs.get("account"), attrs.get("region"))
-        a.set_default(
-            nid, "hosts_models", _or_false(blind.get(where), a.missing("endpoint", *where))
+        value = _or_false(blind.get(where), a.missing("endpoint", *where))
+        a.set_explained(
+            nid,
+            "hosts_models",
+            value,
+            [value.reason]
+            if isinstance(value, Unknown)
+            else ["no model endpoint in this scan runs in it"],
         )
     places: set[tuple[Any, Any]] = set()
     unsure_places: dict[tuple[Any, Any], Unknown] = {}
@@ -519,7 +600,20 @@ def link_serialization_defaults(a: _Attrs) -> None:
                 if keras or not isinstance(formats, list)
                 else []
             )
+        unsafe = ser.get("unsafe")
+        if "unsafe_reasons" not in ser and isinstance(unsafe, list):
+            ser["unsafe_reasons"] = [_unsafe_words(item) for item in unsafe]
         attrs["serialization"] = ser
+
+
+def _unsafe_words(item: Any) -> str:
+    """`model.pkl imports os.system (runs operating-system commands) when loaded`."""
+    if not isinstance(item, Mapping):
+        return str(item)
+    what = item.get("global") or item.get("layer") or "code"
+    risk = item.get("risk") or item.get("reason")
+    where = item.get("file", "a file")
+    return f"{where} imports {what}" + (f" ({risk})" if risk else "") + " when loaded"
 
 
 def link_access_logs(a: _Attrs) -> None:

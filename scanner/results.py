@@ -24,8 +24,9 @@ from scanner.schemas import describe, validator
 from scanner.yamlpos import display_path, read_text
 
 # 1.1 added `policies`, the waiver object and the gate's rules, decisions, waivers and baseline.
-# 1.2 added what rebuilds the collected inventory (`resources[].collected`), shard and target
-# of the scan (`scan.shard`, `scan.target`) and per-account statuses (`scan.sources[].accounts`).
+# 1.2 added per-provider remediation steps (`policies[].remediation.providers`, `providers_note`),
+# what rebuilds the collected inventory (`resources[].collected`), shard and target of the scan
+# (`scan.shard`, `scan.target`) and per-account statuses (`scan.sources[].accounts`).
 # Additions only: 1.0 and 1.1 documents are still read, and writers cope with their absence.
 SCHEMA_VERSION = "1.2"
 # Attributes written into results after evaluation (scanner/bom/completeness.py): neither a
@@ -170,7 +171,12 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
         "resource": policy.resource,
         "description": policy.description,
         "rationale": policy.rationale,
-        "remediation": dict(policy.remediation),
+        "remediation": {
+            key: {name: dict(steps) for name, steps in value.items()}
+            if key == "providers"
+            else value
+            for key, value in policy.remediation.items()
+        },
         "references": list(policy.references),
         "tags": list(policy.tags),
         "file": str(Path(policy.file).resolve()) if policy.file else "",

@@ -94,6 +94,16 @@ def _controls(policies: list[Policy]) -> dict[str, list[str]]:
     return served
 
 
+# The providers whose own remediation steps a policy gives (`remediation.providers`).
+PROVIDER_SHORT = {"aws": "AWS", "azure": "Azure", "gcp": "GCP", "oci": "registry"}
+
+
+def _steps(policy: Policy) -> str:
+    given = policy.remediation.get("providers") or {}
+    named = [label for key, label in PROVIDER_SHORT.items() if key in given]
+    return " · ".join(named) if named else "—"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -113,8 +123,10 @@ def render() -> str:
         f"The built-in pack has {len(policies)} policies. Each row gives the resource type it "
         "evaluates (and its scope: the resources it applies to; others are `not_applicable`), "
         "the maturity rung that expects it, its default severity, and the framework controls "
-        "it serves (from `mappings/`). `modelward policies show ID` prints a policy with its "
-        "rationale and remediation.",
+        "it serves (from `mappings/`); *steps for* names the providers the remediation gives "
+        "steps of their own for, beside its provider-neutral ones (— when they are neutral "
+        "only). `modelward policies show ID` prints a policy with its rationale and remediation "
+        "(`--provider azure` keeps one provider's steps).",
         "",
         f"Rungs: {' → '.join(RUNGS)}.",
     ]
@@ -124,14 +136,15 @@ def render() -> str:
             "",
             f"## {THEMES.get(theme, theme)}",
             "",
-            "| id | title | resource | scope | rung | severity | frameworks |",
-            "|---|---|---|---|---|---|---|",
+            "| id | title | resource | scope | rung | severity | frameworks | steps for |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for p in sorted(by_theme[theme], key=lambda p: p.id):
             scope = _scope_words(dict(p.document))
             lines.append(
                 f"| {p.id} | {_cell(p.title)} | `{p.resource}` | {_cell(scope) or 'all'} | "
-                f"{p.maturity} | {p.severity} | {_cell(' · '.join(served.get(p.id, [])))} |"
+                f"{p.maturity} | {p.severity} | {_cell(' · '.join(served.get(p.id, [])))} | "
+                f"{_steps(p)} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from scanner.commands.arguments import add_policy_selection, examples
 from scanner.commands.interface import AddCommon, Subparsers
 from scanner.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from scanner.outputs.remediation import PROVIDERS, one_provider
 
 NAME = "policies"
 
@@ -51,6 +52,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         ),
     )
     p_show.add_argument("policy_id", metavar="ID")
+    p_show.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="show only this provider's remediation steps (besides the provider-neutral ones)",
+    )
     add_policy_selection(p_show)
     p_val = pol_sub.add_parser(
         "validate",
@@ -130,10 +136,13 @@ def _show(args: argparse.Namespace) -> int:
     policy = load_pack(args).by_id().get(args.policy_id)
     if policy is None:
         raise UsageError(f"no policy with id '{args.policy_id}'")
+    document = dict(policy.document)
+    if args.provider:
+        document = one_provider(document, args.provider)
     print(f"# {policy.file}")
     print(
         yaml.dump(
-            dict(policy.document),
+            document,
             Dumper=dumper,
             sort_keys=False,
             allow_unicode=True,

@@ -2,8 +2,10 @@
 
 The scan is the one a user runs (`modelward scan -c FILE`), handed in by the `demo` command as
 a function of the config file, with the config written next to the outputs, so the demo
-doubles as a worked example of a config for MLflow + AWS + attestations. Being handed the
-scan keeps this package below the command line: it never imports `scanner.cli`.
+doubles as a worked example of a config for MLflow + AWS + Azure + Google Cloud +
+attestations. Azure and Google Cloud are scanned when their emulators are installed
+(`clouds.py`); otherwise the demo says which it skipped and why, and scans the rest. Being
+handed the scan keeps this package below the command line: it never imports `scanner.cli`.
 """
 
 from __future__ import annotations
@@ -11,19 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import logging
-import os
+import shlex
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.demo import DEFAULT_PORT
 from scanner.demo.aws_estate import TRAIL_LOGS
+from scanner.demo.clouds import CloudEstate
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 
 if TYPE_CHECKING:
@@ -46,21 +49,6 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """The scan's AWS source finds the emulator through AWS_ENDPOINT_URL, as boto3 does."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def write_evidence(path: Path, today: dt.date) -> Path:
@@ -146,17 +134,25 @@ def write_config(
     env_file: Path,
     formats: list[str],
     signing: SigningEstate,
+    cloud_sources: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """The config the demo scans with, written so it can be used again: outputs relative to
     the file (the directory above it), the signers it trusts relative to it too, and a comment
-    that says how."""
+    that says how. `cloud_sources` are (spec, name) of the Azure and Google Cloud sources whose
+    estates were seeded."""
     base = path.parent
     out = _shown(path.parent.parent)
     demo = "modelward demo" + ("" if out == "out/demo" else f" -o {out}") + " --keep-running"
+    clouds = "".join(f'  - spec: "{spec}"\n    name: {name}\n' for spec, name in cloud_sources)
+    scanned = "an MLflow registry, an AWS account"
+    if any(spec.startswith("azure:") for spec, _ in cloud_sources):
+        scanned += ", an Azure subscription"
+    if any(spec.startswith(("gcs:", "vertex:")) for spec, _ in cloud_sources):
+        scanned += ", a Google Cloud project (Cloud Storage, Vertex AI)"
     path.write_text(
-        f"""# The config `modelward demo` scanned with: an MLflow registry, an AWS account
-# (emulated on this machine) with a trail of S3 data events, and a file of organisational
-# evidence. Paths are relative to this file.
+        f"""# The config `modelward demo` scanned with: {scanned}
+# (emulated on this machine; the AWS account with a trail of S3 data events) and a file of
+# organisational evidence. Paths are relative to this file.
 #
 # To scan the demo estate again, keep it running (first shell), then use this file (second):
 #   {demo}
@@ -172,7 +168,7 @@ sources:
     name: mlflow-registry
   - spec: "aws:"
     name: aws-account
-  - spec: attestations:{evidence.name}
+{clouds}  - spec: attestations:{evidence.name}
     name: evidence
   - spec: access-logs:s3://{TRAIL_LOGS}/AWSLogs/
     name: cloudtrail-data-events
@@ -199,12 +195,17 @@ gate:
     return path
 
 
-def write_env(path: Path, env: dict[str, str]) -> Path:
-    """What the demo's scan had in its environment: the emulator's address and its fake keys."""
+def write_env(path: Path, env: Mapping[str, str | None]) -> Path:
+    """What the demo's scan had in its environment: the emulators' addresses and their fake
+    credentials (None: a variable the scan ran without, so the user's own cloud set-up does
+    not steer a second scan away from the demo)."""
     lines = [
-        "# Source this file (. FILE) to point AWS calls at the demo's emulated account, e.g. to",
+        "# Source this file (. FILE) to point cloud calls at the demo's emulated estate, e.g. to",
         "# scan it again with modelward.yaml beside it while `modelward demo --keep-running` runs.",
-        *(f"export {key}={value}" for key, value in sorted(env.items())),
+        *(
+            f"unset {key}" if value is None else f"export {key}={shlex.quote(value)}"
+            for key, value in sorted(env.items())
+        ),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -232,11 +233,12 @@ def run_demo(
     from scanner.demo import (
         access_estate,
         aws_estate,
+        clouds,
         registry_estate,
         serving_estate,
         signing_estate,
     )
-    from scanner.demo.servers import mlflow_server, moto_server
+    from scanner.demo.servers import environment, mlflow_server, moto_server
     from scanner.outputs.registry import WRITERS
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -253,44 +255,60 @@ def run_demo(
         )
     with (
         tempfile.TemporaryDirectory(prefix="modelward-demo-") as tmp,
-        moto_server(port=ports.aws) as moto,
+        ExitStack() as stack,
     ):
+        moto = stack.enter_context(moto_server(port=ports.aws))
         moto.seed(MOTO_SEED)
-        env = {
+        env: dict[str, str | None] = {
             **moto.env(),
             "MLFLOW_S3_ENDPOINT_URL": moto.url,
             "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         }
-        with _environment(env):
-            say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
-            estate = aws_estate.seed_aws(moto)
-            say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
-            with mlflow_server(
-                Path(tmp), artifact_root=estate.artifact_root, extra_env=env, port=ports.mlflow
-            ) as ml:
-                say(f"demo: MLflow at {ml.url}; registering models ...")
-                registry = registry_estate.seed_registry(ml.url, estate.release_root)
-                serving_estate.seed_serving(moto, estate, registry)
-                access_estate.seed_access_logs(moto, registry, dt.datetime.now(dt.UTC))
-                say("demo: signing the production models (release key; keyless, local Sigstore)")
-                signing = signing_estate.sign_production_models(
-                    moto.client("s3", aws_estate.REGION), registry, estate_dir
-                )
-                aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
-                evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
-                env_file = write_env(estate_dir / "demo.env", env)
-                config = write_config(
-                    estate_dir / "modelward.yaml", ml.url, evidence, env_file, formats, signing
-                )
-                say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
-                try:
-                    code = scan(config)
-                except ModelwardError as exc:  # the summary below still says where things are
-                    say(f"demo: the scan failed: {exc.message}")
-                    code = exc.exit_code
-                _summary(say, code, out_dir)
-                if keep_running:
-                    _keep_running(say, ml.url, moto.url, env_file, config)
+        stack.enter_context(environment(env))
+        say(f"demo: emulated AWS account at {moto.url}; seeding S3, IAM, CloudTrail, VPC ...")
+        estate = aws_estate.seed_aws(moto)
+        say("demo: starting an MLflow server (artefacts in the emulated S3) ...")
+        ml = stack.enter_context(
+            mlflow_server(Path(tmp), artifact_root=estate.artifact_root, port=ports.mlflow)
+        )
+        say(f"demo: MLflow at {ml.url}; registering models ...")
+        registry = registry_estate.seed_registry(ml.url, estate.release_root)
+        serving_estate.seed_serving(moto, estate, registry)
+        access_estate.seed_access_logs(moto, registry, dt.datetime.now(dt.UTC))
+        say("demo: signing the production models (release key; keyless, local Sigstore)")
+        signing = signing_estate.sign_production_models(
+            moto.client("s3", aws_estate.REGION), registry, estate_dir
+        )
+        aws_estate.lock_down_artifacts(moto.client("s3", aws_estate.REGION))
+        seeded = [
+            stack.enter_context(clouds.azure(Path(tmp) / "azure", say)),
+            stack.enter_context(clouds.gcp(Path(tmp) / "gcp", say)),
+        ]
+        cloud_sources = [source for c in seeded if c is not None for source in c.sources]
+        for cloud in seeded:
+            if cloud is not None:
+                stack.enter_context(environment(cloud.env))
+                env.update(cloud.env)
+        evidence = write_evidence(estate_dir / "evidence.yaml", dt.date.today())
+        env_file = write_env(estate_dir / "demo.env", env)
+        config = write_config(
+            estate_dir / "modelward.yaml",
+            ml.url,
+            evidence,
+            env_file,
+            formats,
+            signing,
+            cloud_sources,
+        )
+        say(f"demo: estate seeded in {time.monotonic() - started:.0f} s; scanning ...")
+        try:
+            code = scan(config)
+        except ModelwardError as exc:  # the summary below still says where things are
+            say(f"demo: the scan failed: {exc.message}")
+            code = exc.exit_code
+        _summary(say, code, out_dir)
+        if keep_running:
+            _keep_running(say, ml.url, moto.url, env_file, config, [c for c in seeded if c])
     shutil.rmtree(estate_dir / "__pycache__", ignore_errors=True)
     return _demo_exit(code, out_dir / "results.json")
 
@@ -305,7 +323,12 @@ def _summary(say: Callable[[str], None], code: int, out_dir: Path) -> None:
 
 
 def _keep_running(
-    say: Callable[[str], None], mlflow_url: str, aws_url: str, env_file: Path, config: Path
+    say: Callable[[str], None],
+    mlflow_url: str,
+    aws_url: str,
+    env_file: Path,
+    config: Path,
+    clouds: Sequence[CloudEstate] = (),
 ) -> None:
     """Wait, with the servers up, until Ctrl-C or SIGTERM; the caller's context managers then
     stop them."""
@@ -317,6 +340,9 @@ def _keep_running(
     say("demo: the estate keeps running; explore it:")
     say(f"  MLflow registry (UI and API)  {mlflow_url}")
     say(f"  emulated AWS account          {aws_url}  (credentials and endpoint: {env_file})")
+    for cloud in clouds:
+        names = ", ".join(name for _, name in cloud.sources)
+        say(f"  {cloud.cloud + ' (' + names + ')':<30}endpoints and credentials in {env_file}")
     again = f". {_shown(env_file)} && modelward scan -c {_shown(config)}"
     say(f"  scan it again (second shell)  {again}")
     say("demo: press Ctrl-C to stop the servers")

@@ -1,5 +1,8 @@
 """Local servers on free loopback ports: the moto server (AWS) and an MLflow server.
 
+(Azurite and the ARM shape server are in `azurite.py` and `arm_shapes.py`, fake-gcs-server
+and the GCP shape server in `gcp_shapes.py`.)
+
 Used by `modelward demo` and by the integration tests, so both exercise the same start-up
 path. Each server runs in its own process group and is stopped with the group.
 """
@@ -30,6 +33,27 @@ FAKE_CREDENTIALS = {
 
 class ServerError(RuntimeError):
     """A local server did not start."""
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """The process environment with `values` set (None: unset) for the duration, then as it
+    was: the scan's sources find the local servers the way their SDKs find a cloud (boto3's
+    AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST, a managed-identity endpoint)."""
+    saved = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.outputs import digest
+from scanner.outputs import digest, remediation
 
 COLUMNS = (
     "policy_id",
@@ -31,6 +31,9 @@ COLUMNS = (
     "remediation",
     "waiver",
     "evidence",
+    # Added after the columns above, so readers that count columns keep working.
+    "provider",
+    "remediation_steps",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL = 32_000  # Excel refuses cells over 32,767 characters
@@ -48,13 +51,18 @@ def cell(value: Any) -> str:
 
 
 def render_csv(document: Mapping[str, Any]) -> str:
-    fixes = {pid: info.fix for pid, info in digest.policies(document).items()}
+    known = digest.policies(document)
+    fixes = {pid: info.fix for pid, info in known.items()}
+    providers = remediation.ProviderIndex(document)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for f in document["findings"]:
         controls = f["controls"]
         waiver = f.get("waiver")
+        failing = f["status"] in digest.FAILING
+        provider = providers.of(f["resource_id"])
+        steps = remediation.text_for(known[f["policy_id"]].remediation, provider) if failing else ""
         writer.writerow(
             [
                 cell(f["policy_id"]),
@@ -68,9 +76,11 @@ def render_csv(document: Mapping[str, Any]) -> str:
                 cell(f["message"]),
                 cell("; ".join(digest.control_label(c) for c in controls)),
                 cell("; ".join(sorted({c["framework"] for c in controls}))),
-                cell(fixes.get(f["policy_id"], "")) if f["status"] in digest.FAILING else "",
+                cell(fixes.get(f["policy_id"], "")) if failing else "",
                 cell(waiver) if waiver else "",
                 cell(f["evidence"]) if f["evidence"] else "",
+                provider or "",
+                cell(steps) if steps else "",
             ]
         )
     return buffer.getvalue()

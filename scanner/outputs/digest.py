@@ -59,12 +59,13 @@ class PolicyInfo:
     resource: str = ""
     description: str = ""
     rationale: str = ""
-    remediation: Mapping[str, str] | None = None
+    remediation: Mapping[str, Any] | None = None
     references: tuple[str, ...] = ()
 
     @property
     def fix(self) -> str:
-        return (self.remediation or {}).get("summary", "")
+        summary = (self.remediation or {}).get("summary", "")
+        return summary if isinstance(summary, str) else ""
 
 
 @dataclass(frozen=True)

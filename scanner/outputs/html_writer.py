@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from scanner.bundled import bundled_dir
-from scanner.outputs import digest
+from scanner.outputs import digest, remediation
 from scanner.outputs.html_values import Values, iter_refs, prose, read_access_rows, safe_url
 from scanner.outputs.interface import OutputError
 
@@ -47,6 +47,11 @@ TYPE_NOUNS = {
 }
 TOP_FIXES = 5  # in the executive summary; the Fix first section lists every failing policy
 FAILING_SHOWN = 10  # failing resources named per control before the rest is folded away
+# On paper a board pack names a few resources per policy and per control and counts the rest:
+# every failing resource is on screen (and in the findings), while listing them all in print
+# made a three-cloud estate's report longer than a board reads (5 to 15 pages).
+PRINT_SHOWN = 5  # failing resources named per policy in the printed Fix first
+PRINT_FAILING_SHOWN = 3  # failing resources named per control in the printed framework tables
 
 
 @cache
@@ -154,6 +159,7 @@ class _View:
         self.maturity = digest.maturity_view(document)
         self.findings = digest.ordered_findings(document["findings"], ranks)
         self.framework_titles = {fw["id"]: fw["title"] for fw in document["frameworks"]}
+        self.providers = remediation.ProviderIndex(document)
         self.framework_anchors = {fw["id"]: f"f{i}" for i, fw in enumerate(document["frameworks"])}
         self.control_titles = {
             (fw["id"], c["id"]): c["title"] for fw in document["frameworks"] for c in fw["controls"]
@@ -195,6 +201,10 @@ class _View:
                         "policy_links": [self.policy_link(p) for p in c["policies"]],
                         "failing_shown": [self.values.link(r) for r in failing[:FAILING_SHOWN]],
                         "failing_rest": [self.values.link(r) for r in failing[FAILING_SHOWN:]],
+                        "print_failing": [
+                            self.values.link(r) for r in failing[:PRINT_FAILING_SHOWN]
+                        ],
+                        "print_failing_rest": max(0, len(failing) - PRINT_FAILING_SHOWN),
                         "attested_links": [self.values.link(r) for r in c.get("attested_by", [])],
                     }
                 )
@@ -240,17 +250,36 @@ class _View:
                 "why": digest.why(p),
                 "anchor": self.policy_anchor[p.policy.id],
                 "remediation": p.policy.remediation or {},
+                "provider_steps": self.provider_steps(p),
                 "references": [(r, safe_url(r)) for r in p.policy.references],
                 "resources": [self.values.link(r) for r in (*p.failing, *p.errors)[:20]],
                 "resources_rest": max(0, p.resource_count - 20),
+                "print_resources": [
+                    self.values.link(r) for r in (*p.failing, *p.errors)[:PRINT_SHOWN]
+                ],
+                "print_resources_rest": max(0, p.resource_count - PRINT_SHOWN),
                 "controls": self.control_groups(p.controls),
             }
             for p in self.priorities
         ]
 
+    def provider_steps(self, priority: digest.Priority) -> list[dict[str, Any]]:
+        """The steps each provider of the policy's failing resources has of its own."""
+        found = self.providers.specific_steps(
+            priority.policy.remediation, (*priority.failing, *priority.errors)
+        )
+        return [{"steps": steps, "count": count} for steps, count in found]
+
+    def fix_line(self, pid: str, resource_id: str) -> str:
+        """A failing finding's one-line fix: the neutral summary, and its provider's own."""
+        info = self.policies[pid]
+        steps = remediation.for_provider(info.remediation, self.providers.of(resource_id))
+        if steps is None or not steps.summary:
+            return info.fix
+        return f"{info.fix} On {steps.label}: {steps.summary}".strip()
+
     def finding_rows(self) -> list[dict[str, Any]]:
         rows = []
-        fixes = {pid: info.fix for pid, info in self.policies.items()}
         for f in self.findings:
             controls = f["controls"]
             frameworks = sorted({c["framework"] for c in controls})
@@ -262,7 +291,9 @@ class _View:
                     "frameworks": "|" + "|".join(frameworks) + "|",
                     "status": "n/a" if f["status"] == "not_applicable" else f["status"],
                     "evidence": self.values.mapping(f["evidence"]) if f["evidence"] else None,
-                    "fix": fixes.get(f["policy_id"], "") if f["status"] in digest.FAILING else "",
+                    "fix": self.fix_line(f["policy_id"], f["resource_id"])
+                    if f["status"] in digest.FAILING
+                    else "",
                     "waiver": _waiver(f["waiver"]) if f.get("waiver") else None,
                 }
             )

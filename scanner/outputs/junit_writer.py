@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.outputs import catalog
+from scanner.outputs import remediation as fixes
 from scanner.outputs.text import clean
 
 MAX_ATTR = 1_000
@@ -33,6 +34,7 @@ def _body(
     policy: Mapping[str, Any],
     controls: list[str],
     decision: Mapping[str, Any] | None,
+    provider: str | None = None,
 ) -> str:
     lines = [
         f"policy: {finding['policy_id']} ({finding['severity']}): {finding['title']}",
@@ -44,9 +46,12 @@ def _body(
         lines.append(f"gate: {decision['outcome']} ({decision['rule']}{matched})")
     for path, value in sorted(finding.get("evidence", {}).items()):
         lines.append(f"evidence: {path} = {json.dumps(value, ensure_ascii=False)[:2000]}")
-    remediation = (policy.get("remediation") or {}).get("summary")
-    if remediation:
-        lines.append(f"remediation: {remediation}")
+    remediation = policy.get("remediation") or {}
+    if remediation.get("summary"):
+        lines.append(f"remediation: {remediation['summary']}")
+    steps = fixes.text_for(remediation, provider)
+    if steps:
+        lines.append(steps)
     if controls:
         lines.append(f"controls: {', '.join(controls)}")
     return clean("\n".join(lines), MAX_BODY)
@@ -101,6 +106,7 @@ class JunitWriter:
         ctrl = catalog.controls(document)
         decided = catalog.decisions(document)
         resources = {r["id"]: r for r in document["resources"]}
+        providers = fixes.ProviderIndex(document)
         by_policy: dict[str, list[Mapping[str, Any]]] = {pid: [] for pid in pols}
         for f in document["findings"]:
             by_policy[f["policy_id"]].append(f)
@@ -128,7 +134,13 @@ class JunitWriter:
                     case.set("file", clean(location.path, MAX_ATTR))
                     if location.line:
                         case.set("line", str(location.line))
-                body = _body(f, policy, ctrl.get(pid, []), decided.get((pid, f["resource_id"])))
+                body = _body(
+                    f,
+                    policy,
+                    ctrl.get(pid, []),
+                    decided.get((pid, f["resource_id"])),
+                    providers.of(f["resource_id"]),
+                )
                 counts["tests"] += 1
                 bumped = _outcome(case, f, body)
                 if bumped:

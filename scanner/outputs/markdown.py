@@ -114,6 +114,14 @@ def code(value: object, limit: int = 200) -> str:
     return f"{fence}{pad}{s.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
+def fence(code: str) -> str:
+    """A fenced code block longer than any backtick run inside the code, so nothing in it can
+    close the block early (remediation snippets, written by policy authors)."""
+    longest = max((len(m) for m in _TICKS.findall(code)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{code}\n{ticks}"
+
+
 def table(header: Sequence[str], align: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """`align` per column: 'l' or 'r'. Cells must already be escaped."""
     marks = ["---:" if a == "r" else "---" for a in align]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.outputs import digest
+from scanner.outputs import digest, remediation
 from scanner.outputs import markdown as md
 
 MAX_CHARS = 60_000  # GitHub comments take 65,536; leave room for a bot's own header
@@ -105,6 +105,27 @@ def _priorities(priorities: list[digest.Priority]) -> str:
     return out
 
 
+def _provider_steps(document: Mapping[str, Any], priorities: list[digest.Priority]) -> str:
+    """For the policies in "Fix first": the steps each provider of their failing resources has
+    of its own (the neutral summary is in the table above), folded so the comment stays short."""
+    index = remediation.ProviderIndex(document)
+    blocks = []
+    for p in priorities[:MAX_PRIORITIES]:
+        for steps, count in index.specific_steps(p.policy.remediation, (*p.failing, *p.errors)):
+            head = (
+                f"{md.text(p.policy.id, 60)} on {md.text(steps.label, 40)} "
+                f"({count} resource{'s' if count != 1 else ''})"
+            )
+            body = [md.text(steps.summary, 1000)] if steps.summary else []
+            body += [f"{label}:\n\n{md.fence(code)}" for label, code in steps.blocks()]
+            blocks.append(
+                f"<details><summary>{head}</summary>\n\n" + "\n\n".join(body) + "\n\n</details>\n"
+            )
+    if not blocks:
+        return ""
+    return "\n### How to fix, by provider\n\n" + "\n".join(blocks)
+
+
 def _footer(document: Mapping[str, Any]) -> str:
     scan = document["scan"]
     when = scan.get("as_of", scan["finished_at"])
@@ -128,7 +149,12 @@ def render_markdown(
     ]
     footer = _footer(document)
     out = md.Budget(max_chars)
-    for part in (_header(document), _frameworks(document), _priorities(priorities)):
+    for part in (
+        _header(document),
+        _frameworks(document),
+        _priorities(priorities),
+        _provider_steps(document, priorities),
+    ):
         if out.fits(part, reserve=len(footer) + 200):
             out.add(part)
     if failing:

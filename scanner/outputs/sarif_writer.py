@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.outputs import catalog
+from scanner.outputs import remediation as fixes
 from scanner.outputs.text import clean
 
 # Results per run: 25,000 accepted, "only the top 5,000 results will be included, prioritized
@@ -85,6 +86,10 @@ def _help(policy: Mapping[str, Any], controls: Sequence[str]) -> dict[str, str]:
     if remediation.get("other"):
         text.append(remediation["other"])
         markdown.append(remediation["other"])
+    # A rule covers resources of every provider: each provider's own steps, under its name.
+    for steps in fixes.all_providers(remediation):
+        text.append(fixes.as_text(steps))
+        markdown.append(_provider_markdown(steps))
     if controls:
         text.append("Framework controls: " + ", ".join(controls))
         markdown.append("### Framework controls\n\n" + "\n".join(f"- `{c}`" for c in controls))
@@ -95,6 +100,29 @@ def _help(policy: Mapping[str, Any], controls: Sequence[str]) -> dict[str, str]:
         "text": clean("\n\n".join(text), MAX_HELP),
         "markdown": clean("\n\n".join(markdown), MAX_HELP),
     }
+
+
+def _provider_markdown(steps: fixes.Steps) -> str:
+    out = [f"#### On {steps.label}"]
+    if steps.summary:
+        out.append(steps.summary)
+    for label, code in steps.blocks():
+        out.append(f"{label}:\n\n{_fence(code)}")
+    return "\n\n".join(out)
+
+
+def _fix_text(policy: Mapping[str, Any], provider: str | None) -> str:
+    """What a failing result adds to its rule's help: the steps its resource's provider has of
+    its own (summary, console, CLI; Terraform is in the help), empty when there are none."""
+    specific = fixes.for_provider(policy.get("remediation"), provider)
+    if specific is None:
+        return ""
+    lines = [f"How to fix on {specific.label}: {specific.summary}".rstrip()]
+    lines += [
+        f"{label}:\n{code}" for label, code in specific.blocks() if label in ("Console", "CLI")
+    ]
+    lines.append("(Every provider's steps are in the rule's help.)")
+    return "\n".join(lines)
 
 
 def _rule(policy: Mapping[str, Any], controls: Sequence[str]) -> dict[str, Any]:
@@ -171,6 +199,7 @@ def _result(
     policy: Mapping[str, Any],
     decision: Mapping[str, Any] | None,
     baseline_used: bool,
+    provider: str | None,
 ) -> dict[str, Any]:
     status = finding["status"]
     name = finding["resource_name"] or finding["resource_id"]
@@ -180,6 +209,9 @@ def _result(
         text = f"Could not evaluate {finding['policy_id']} on {name}: {finding['message']}"
     else:
         text = f"{finding['title']}: {name}: {finding['message']}"
+    fix = _fix_text(policy, provider) if status in ("fail", "error") else ""
+    if fix:
+        text = f"{text}\n\n{fix}"
     result: dict[str, Any] = {
         "ruleId": finding["policy_id"],
         "ruleIndex": rule_index,
@@ -194,6 +226,8 @@ def _result(
             "resource_type": finding["resource_type"],
         },
     }
+    if provider is not None:
+        result["properties"]["provider"] = provider
     if decision is not None:
         result["properties"]["gate"] = decision["outcome"]
     if baseline_used:
@@ -270,6 +304,7 @@ class SarifWriter:
         rule_ids.sort()
         index = {pid: i for i, pid in enumerate(rule_ids)}
         baseline_used = "baseline" in document["gate"]
+        providers = fixes.ProviderIndex(document)
         results = [
             _result(
                 f,
@@ -278,6 +313,7 @@ class SarifWriter:
                 pols[f["policy_id"]],
                 decided.get((f["policy_id"], f["resource_id"])),
                 baseline_used,
+                providers.of(f["resource_id"]),
             )
             for f in kept
             if f["policy_id"] in index

@@ -29,6 +29,8 @@ from scanner.policy.outcome import (
     Reason,
     clip_evidence,
     failed,
+    named,
+    required,
     shown,
     texts,
 )
@@ -68,11 +70,7 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
         reasons = tuple(r for o in outcomes for r in o.reasons)
         return Outcome(
             False,
-            (
-                lambda: (
-                    f"none of the alternatives holds: {'; '.join(dict.fromkeys(texts(reasons)))}"
-                ),
-            ),
+            (lambda: f"every alternative fails: {'; '.join(dict.fromkeys(texts(reasons)))}",),
             any(o.absent for o in outcomes),
         )
     if isinstance(cond, Not):
@@ -81,7 +79,7 @@ def evaluate(cond: Condition, subject: Any, ctx: EvalContext, prefix: str = "") 
             return inner
         if inner.value is False:
             return inner if inner.absent else TRUE
-        return Outcome(False, (lambda: f"must not hold: {describe(cond.item, prefix)}",))
+        return Outcome(False, (lambda: f"{claim(cond.item, prefix, ctx.params)}, and must not",))
     if isinstance(cond, Quantified):
         return _quantified(cond, subject, ctx, prefix)
     if isinstance(cond, FieldTest):
@@ -118,6 +116,36 @@ def describe(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None
     return walk(cond, prefix)
 
 
+def claim(cond: Condition, prefix: str = "", params: Mapping[str, Any] | None = None) -> str:
+    """The condition as a statement about the resource, for failures that say a condition
+    held when it must not ("`readers[anyone].kind` is "anonymous", and must not"); params
+    show their values."""
+    if isinstance(cond, AllOf):
+        parts = [claim(i, prefix, params) for i in cond.items]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    if isinstance(cond, AnyOf):
+        return "either " + " or ".join(claim(i, prefix, params) for i in cond.items)
+    if isinstance(cond, Not):
+        return f"it is not so that {claim(cond.item, prefix, params)}"
+    if isinstance(cond, Quantified):
+        which = {"any_item": "some item", "every_item": "every item", "no_item": "no item"}
+        item = claim(cond.item, "", params).replace("`", "")
+        return f"{which[cond.quantifier]} of {named(_label(prefix, cond.field))} has {item}"
+    assert isinstance(cond, FieldTest)
+    operand = cond.operand
+    if isinstance(operand, ParamRef):
+        operand = params[operand.name] if params and operand.name in params else operand.name
+    wants = required(cond.op, operand)
+    # "be true" → "is true", "have at most 1 item" → "has at most 1 item"
+    for verb, says in (("be ", "is "), ("not be ", "is not "), ("have ", "has ")):
+        if wants.startswith(verb):
+            wants = says + wants[len(verb) :]
+            break
+    else:
+        wants = wants.replace("contain ", "contains ", 1).replace("match ", "matches ", 1)
+    return f"{named(_label(prefix, cond.field))} {wants}"
+
+
 MAX_ID_IN_LABEL = 200
 MAX_SUMMARY = 400
 
@@ -144,11 +172,11 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if label not in ctx.evidence:
         ctx.evidence[label] = clip_evidence(value)
     if isinstance(value, Unknown):
-        return Outcome(None, (f"{label} is unknown: {value.reason}",))
+        return Outcome(None, (f"{named(label)} is unknown: {value.reason}",))
     if value is MISSING or value is None:
-        return Outcome(False, (f"{label} is not set",), absent=True)
+        return Outcome(False, (f"{named(label)} is not set",), absent=True)
     if not isinstance(value, list | tuple):
-        return failed(lambda: f"{label} is {shown(value)}, not a list")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a list")
     results: list[tuple[str, Outcome]] = []
     summaries: dict[int, str] = {}  # by position: several items may share one label
     for index, item in enumerate(value):
@@ -160,7 +188,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
             summaries[len(results)] = item["summary"]
         if isinstance(item, Unknown):
             results.append(
-                (item_label, Outcome(None, (f"{item_label} is unknown: {item.reason}",)))
+                (item_label, Outcome(None, (f"{named(item_label)} is unknown: {item.reason}",)))
             )
             continue
         results.append((item_label, evaluate(cond.item, item, ctx, item_label)))
@@ -184,11 +212,17 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
             return TRUE
         if unknown:
             return Outcome(None, unknown_reasons)
-        what = "is empty" if not results else f"has no item where {describe(cond.item)}"
+
+        def what() -> str:
+            if not results:
+                return f"{named(label)} is empty"
+            wanted = claim(cond.item, "", ctx.params).replace("`", "")
+            return f"no item of {named(label)} has {wanted}"
+
         absent = tuple(r for _, o in results if o.absent for r in o.reasons)
         if absent:  # say which values were missing: that, not a mismatch, may be the cause
-            return Outcome(False, (lambda: f"{label} {what}", *absent), absent=True)
-        return failed(lambda: f"{label} {what}")
+            return Outcome(False, (what, *absent), absent=True)
+        return failed(what)
     # no_item: an item whose test failed only for lack of an attribute might still match.
     if matched:
         # An item that says what it is in words (`summary`, as linking writes for reads) is
@@ -196,7 +230,7 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
         return Outcome(
             False,
             tuple(
-                f"{lbl} matches: {describe(cond.item)}{words}"
+                _unwanted(cond.item, lbl, ctx.params) + words
                 for lbl, words in zip(matched, said, strict=True)
             ),
         )
@@ -206,6 +240,14 @@ def _quantified(cond: Quantified, subject: Any, ctx: EvalContext, prefix: str) -
     if absent_items:
         return Outcome(False, tuple(r for o in absent_items for r in o.reasons), absent=True)
     return TRUE
+
+
+def _unwanted(item: Condition, label: str, params: Mapping[str, Any]) -> str:
+    """An item a `no_item` check found: "`formats[1]` is "pickle", and must not" for a plain
+    value; "`bulk_reads[bob]` must not be there: kind is one of [...]" for a record."""
+    if isinstance(item, FieldTest) and not item.field:
+        return f"{claim(item, label, params)}, and must not"
+    return f"{named(label)} must not be there: {claim(item, '', params).replace('`', '')}"
 
 
 # Operators that compare a value as a whole; an Unknown anywhere inside it makes them unknown.
@@ -236,27 +278,27 @@ def _field_test(cond: FieldTest, subject: Any, ctx: EvalContext, prefix: str) ->
         ctx.evidence[label] = clip_evidence(value)
     operand = ctx.params[cond.operand.name] if isinstance(cond.operand, ParamRef) else cond.operand
     if isinstance(value, Unknown):
-        return Outcome(None, (f"{label} is unknown: {value.reason}",))
+        return Outcome(None, (f"{named(label)} is unknown: {value.reason}",))
     if isinstance(value, Ref):
         value = value.id
     if cond.op in WHOLE_VALUE_OPS and isinstance(value, list | tuple | dict):
         hidden = _first_unknown(value)
         if hidden is not None:  # comparing a whole list/map that holds an unknown decides nothing
-            return Outcome(None, (f"{label} holds an unknown value: {hidden.reason}",))
+            return Outcome(None, (f"{named(label)} holds an unknown value: {hidden.reason}",))
     if cond.op == "exists":
         present = value is not MISSING and value is not None
         if present == operand:
             return TRUE
         return Outcome(
             False,
-            (f"{label} is not set",)
+            (f"{named(label)} is not set",)
             if operand
-            else (f"{label} is set to {shown(value)}, expected it to be absent",),
+            else (f"{named(label)} is set to {shown(value)}, and must be absent",),
         )
     if value is MISSING or value is None:
         return Outcome(
             False,
-            (f"{label} is not set (expected {cond.op.replace('_', ' ')} {shown(operand)})",),
+            (f"{named(label)} is not set (it must {required(cond.op, operand)})",),
             absent=True,
         )
     return OPS[cond.op](label, value, operand, cond, ctx)

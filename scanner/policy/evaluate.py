@@ -12,10 +12,22 @@ from typing import Any
 
 from scanner.findings import Finding
 from scanner.inventory import Inventory, Resource
-from scanner.policy.conditions import EvalContext, Outcome, Reason, describe, evaluate, texts
+from scanner.policy.conditions import (
+    EvalContext,
+    Outcome,
+    Reason,
+    describe,
+    evaluate,
+    texts,
+)
+from scanner.policy.message import REASONS_SUFFIX, fields_read, render
 from scanner.policy.model import Policy
+from scanner.policy.outcome import clip_evidence
 
 MAX_MESSAGE = 1000
+# Evidence key for the evaluator's own account of a failure when a template tells it in words:
+# `$` cannot start an attribute a source reports, so it never collides with a field path.
+CHECK_DETAIL = "$check"
 
 
 def missing_resource_id(resource_type: str) -> str:
@@ -114,7 +126,43 @@ def _evaluate_one(
         return done("pass", passed)
     if outcome.value is None:
         return done("error", f"cannot evaluate: {_message(outcome.reasons)}")
-    return done("fail", _message(outcome.reasons))
+
+    def record(path: str, value: object) -> None:
+        ctx.evidence.setdefault(path, clip_evidence(value))
+
+    if policy.message is None:
+        return done("fail", _clip(_fallback(policy, resource, inventory, outcome, record)))
+    detail = _message(outcome.reasons)
+
+    text = render(policy.message, resource, inventory, record, detail)
+    ctx.evidence[CHECK_DETAIL] = detail
+    return done("fail", _clip(text))
+
+
+def _fallback(
+    policy: Policy,
+    resource: Resource,
+    inventory: Inventory,
+    outcome: Outcome,
+    record: Callable[[str, Any], None],
+) -> str:
+    """A failure in words for a policy without a message template: the resource, what the
+    check found, and the `<field>_reasons` of each derived attribute the failure names, so a
+    policy gets the estate's own explanation ("role X can read … with no VPC condition")
+    without writing a template."""
+    text = f"{resource.name}: {_message(outcome.reasons)}"
+    for path in sorted(fields_read([policy.check])):
+        if f"`{path}`" not in text:
+            continue
+        why = inventory.resolve(resource, path + REASONS_SUFFIX)
+        if isinstance(why, list) and why and all(isinstance(w, str) for w in why):
+            record(path + REASONS_SUFFIX, why)
+            text += f". Why `{path}` is what it is: {'; '.join(dict.fromkeys(why))}"
+    return text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}…"
 
 
 def _apply_requirement(

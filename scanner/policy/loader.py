@@ -17,11 +17,20 @@ from typing import Any
 
 from scanner.errors import InputFileError
 from scanner.inventory import RESOURCE_TYPES, to_jsonable
+from scanner.policy.message import (
+    OWN_FIELDS,
+    REASONS_SUFFIX,
+    TemplateError,
+    fields_read,
+    parse_template,
+    unknown_placeholders,
+)
 from scanner.policy.model import (
     AllOf,
     AnyOf,
     Condition,
     FieldTest,
+    MessageTemplate,
     Not,
     ParamRef,
     Policy,
@@ -148,6 +157,9 @@ def parse_policy(loaded: LoadedYaml) -> tuple[Policy | None, list[str]]:
                 f"unknown resource type '{resource}' ({hint}known: {', '.join(RESOURCE_TYPES)})",
             )
         )
+    message = None
+    if check is not None and isinstance(doc.get("message"), str):
+        message = _message_template(loaded, doc["message"], (scope, check), errors)
     if errors or check is None:
         return None, sorted(set(errors), key=_line_key)
     require = doc.get("require_in_scope")
@@ -171,16 +183,53 @@ def parse_policy(loaded: LoadedYaml) -> tuple[Policy | None, list[str]]:
         tags=tuple(doc.get("tags", ())),
         file=loaded.path,
         line=pos.line,
+        message=message,
         document=doc,
     ), []
 
 
-def _remediation(value: Any) -> dict[str, str]:
+def _message_template(
+    loaded: LoadedYaml,
+    text: str,
+    conditions: tuple[Condition | None, ...],
+    errors: list[str],
+) -> MessageTemplate | None:
+    """Parse `message` and check every placeholder names something the policy reads, so a
+    typo is refused here rather than printed as a hole in every report."""
+    try:
+        template = parse_template(text)
+    except TemplateError as exc:
+        errors.append(
+            loaded.error_line(("message",), f"message template, character {exc.offset + 1}: {exc}")
+        )
+        return None
+    read = fields_read(conditions)
+    for path, offset in unknown_placeholders(template, read):
+        usable = sorted(
+            {*OWN_FIELDS, *(f.split(".")[0] for f in read)}
+            | {f.split(".")[0] + REASONS_SUFFIX for f in read}
+        )
+        errors.append(
+            loaded.error_line(
+                ("message",),
+                f"message template, character {offset + 1}: {{{path}}} names a value the "
+                f"policy does not read (usable: {', '.join(usable)})",
+            )
+        )
+    return template
+
+
+def _remediation(value: Any) -> dict[str, Any]:
+    """The remediation as plain data: a string is the summary; `providers` stays nested, one
+    mapping of steps per provider (the schema has checked the keys)."""
     if value is None:
         return {}
     if isinstance(value, str):
         return {"summary": value}
-    return dict(value)
+    out: dict[str, Any] = {k: v for k, v in value.items() if k != "providers"}
+    if "providers" in value:
+        out["providers"] = {name: dict(steps) for name, steps in value["providers"].items()}
+    return out
 
 
 def _line_key(line: str) -> tuple[str, int, int]:

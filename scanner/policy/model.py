@@ -91,6 +91,20 @@ class RequireInScope:
 
 
 @dataclass(frozen=True)
+class MessageTemplate:
+    """A parsed message template (scanner/policy/message.py): literal text and field paths,
+    alternating (literal first)."""
+
+    source: str
+    parts: tuple[str, ...]  # even indexes: literal text; odd indexes: field paths
+    offsets: tuple[int, ...] = ()  # where each placeholder starts in `source`
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.parts[1::2]
+
+
+@dataclass(frozen=True)
 class Policy:
     id: str
     title: str
@@ -103,11 +117,15 @@ class Policy:
     require_in_scope: RequireInScope | None = None
     description: str = ""
     rationale: str = ""
-    remediation: Mapping[str, str] = field(default_factory=dict)
+    # `summary`, `console`, `cli`, `terraform`, `other` (provider-neutral text), `providers`
+    # (provider name → the same keys, for that provider only) and `providers_note`.
+    remediation: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     file: str = ""
     line: int = 1
+    # How a failure is told in words; None falls back to the evaluator's own reasons.
+    message: MessageTemplate | None = None
     # The document as written (plain data); hashed for the policy-pack digest and shown by
     # `policies show`.
     document: Mapping[str, Any] = field(default_factory=dict)

@@ -1,6 +1,9 @@
 """The field-test operators: each takes the resolved value and the operand, returns an Outcome.
 
 Failure messages are closures (see `outcome.Reason`): built only if a finding reports them.
+They are sentences an auditor can read without knowing the policy language: the field, the
+value found, and what the policy wants of it ("`retention_days` is 30, less than the 90
+required"), never an operator's name.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from typing import Any
 
 from scanner.inventory import Ref, Unknown, to_jsonable
 from scanner.policy.model import FieldTest
-from scanner.policy.outcome import FUTURE_SKEW, TRUE, EvalContext, Outcome, failed, shown
+from scanner.policy.outcome import (
+    FUTURE_SKEW,
+    TRUE,
+    EvalContext,
+    Outcome,
+    failed,
+    items,
+    named,
+    shown,
+)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -29,7 +41,11 @@ def _same(a: Any, b: Any) -> bool:
 def _op_equals(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if _same(value, operand):
         return TRUE
-    return failed(lambda: f"{label} is {shown(value)}, expected {shown(operand)}")
+    if operand is True and value is False:
+        return failed(lambda: f"{named(label)} is not true")
+    if operand is False and value is True:
+        return failed(lambda: f"{named(label)} is true, and must not be")
+    return failed(lambda: f"{named(label)} is {shown(value)}, and must be {shown(operand)}")
 
 
 def _op_not_equals(
@@ -37,26 +53,28 @@ def _op_not_equals(
 ) -> Outcome:
     if not _same(value, operand):
         return TRUE
-    return failed(lambda: f"{label} is {shown(value)}, which is not allowed")
+    return failed(lambda: f"{named(label)} is {shown(value)}, and must not be")
 
 
 def _membership(label: str, value: Any, operand: list[Any], want: bool, expected: str) -> Outcome:
     """`in` (want=True) and `not_in` (want=False) on one value; a list value is refused."""
     if isinstance(value, list | tuple):
         return failed(
-            lambda: f"{label} is a list {shown(value)}; use a list quantifier to test its items"
+            lambda: (
+                f"{named(label)} is a list {shown(value)}; use a list quantifier to test its items"
+            )
         )
     if any(_same(value, o) for o in operand) == want:
         return TRUE
-    return failed(lambda: f"{label} is {shown(value)}, {expected} {shown(operand)}")
+    return failed(lambda: f"{named(label)} is {shown(value)}, {expected} {shown(operand)}")
 
 
 def _op_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
-    return _membership(label, value, operand, True, "expected one of")
+    return _membership(label, value, operand, True, "and must be one of")
 
 
 def _op_not_in(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
-    return _membership(label, value, operand, False, "which is one of the disallowed")
+    return _membership(label, value, operand, False, "one of the values it must not be:")
 
 
 def _op_contains(
@@ -65,26 +83,30 @@ def _op_contains(
     if isinstance(value, str):
         if isinstance(operand, str) and operand in value:
             return TRUE
-        return failed(lambda: f"{label} is {shown(value)}, which does not contain {shown(operand)}")
+        return failed(
+            lambda: f"{named(label)} is {shown(value)}, which does not contain {shown(operand)}"
+        )
     if isinstance(value, list | tuple):
         if any(_same(v, operand) for v in value if not isinstance(v, Unknown)):
             return TRUE
         unknown = [v for v in value if isinstance(v, Unknown)]
         if unknown:
             return Outcome(
-                None, tuple(f"an item of {label} is unknown: {u.reason}" for u in unknown)
+                None, tuple(f"an item of {named(label)} is unknown: {u.reason}" for u in unknown)
             )
-        return failed(lambda: f"{label} is {shown(value)}, which does not contain {shown(operand)}")
-    return failed(lambda: f"{label} is {shown(value)}, which is neither a list nor text")
+        return failed(
+            lambda: f"{named(label)} is {shown(value)}, which does not contain {shown(operand)}"
+        )
+    return failed(lambda: f"{named(label)} is {shown(value)}, which is neither a list nor text")
 
 
 def _op_matches(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if not isinstance(value, str):
-        return failed(lambda: f"{label} is {shown(value)}, not text to match against /{operand}/")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not text to match /{operand}/")
     pattern = cond.pattern if isinstance(cond.operand, str) and cond.pattern else _compiled(operand)
     if pattern.search(value):
         return TRUE
-    return failed(lambda: f"{label} is {shown(value)}, which does not match /{operand}/")
+    return failed(lambda: f"{named(label)} is {shown(value)}, which does not match /{operand}/")
 
 
 @lru_cache(maxsize=256)
@@ -100,27 +122,31 @@ def _op_at_least(
     label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext
 ) -> Outcome:
     if not _number(value):
-        return failed(lambda: f"{label} is {shown(value)}, not a number")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a number")
     return (
         TRUE
         if value >= operand
-        else failed(lambda: f"{label} is {shown(value)}, expected at least {shown(operand)}")
+        else failed(
+            lambda: f"{named(label)} is {shown(value)}, less than the {shown(operand)} required"
+        )
     )
 
 
 def _op_at_most(label: str, value: Any, operand: Any, cond: FieldTest, ctx: EvalContext) -> Outcome:
     if not _number(value):
-        return failed(lambda: f"{label} is {shown(value)}, not a number")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a number")
     return (
         TRUE
         if value <= operand
-        else failed(lambda: f"{label} is {shown(value)}, expected at most {shown(operand)}")
+        else failed(
+            lambda: f"{named(label)} is {shown(value)}, more than the {shown(operand)} allowed"
+        )
     )
 
 
 def _counted(label: str, value: Any) -> tuple[int, int] | Outcome:
     if not isinstance(value, list | tuple):
-        return failed(lambda: f"{label} is {shown(value)}, not a list to count")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a list to count")
     unknown = sum(1 for v in value if isinstance(v, Unknown))
     return len(value) - unknown, unknown
 
@@ -135,8 +161,12 @@ def _op_count_at_least(
     if known >= operand:
         return TRUE
     if known + unknown >= operand:
-        return Outcome(None, (f"{label} has {known} known and {unknown} unknown items",))
-    return failed(lambda: f"{label} has {known} item(s), expected at least {operand}")
+        return Outcome(None, (f"{named(label)} has {known} known and {unknown} unknown items",))
+    return failed(
+        lambda: (
+            f"{named(label)} has {items(known)}, fewer than the {operand} required: {_known(value)}"
+        )
+    )
 
 
 def _op_count_at_most(
@@ -147,10 +177,21 @@ def _op_count_at_most(
         return counted
     known, unknown = counted
     if known > operand:
-        return failed(lambda: f"{label} has {known} item(s), expected at most {operand}")
+        return failed(lambda: _too_many(label, value, known, operand))
     if known + unknown > operand:
-        return Outcome(None, (f"{label} has {known} known and {unknown} unknown items",))
+        return Outcome(None, (f"{named(label)} has {known} known and {unknown} unknown items",))
     return TRUE
+
+
+def _known(value: Any) -> str:
+    """The known items of a counted list, to say which ones were counted."""
+    return shown([v.id if isinstance(v, Ref) else v for v in value if not isinstance(v, Unknown)])
+
+
+def _too_many(label: str, value: Any, known: int, operand: int) -> str:
+    if operand == 0:
+        return f"{named(label)} must be empty, and has {items(known)}: {_known(value)}"
+    return f"{named(label)} has {items(known)}, more than the {operand} allowed: {_known(value)}"
 
 
 def as_datetime(value: Any) -> dt.datetime | None:
@@ -171,7 +212,7 @@ def as_datetime(value: Any) -> dt.datetime | None:
 def _age_days(label: str, value: Any, ctx: EvalContext) -> float | Outcome:
     when = as_datetime(value)
     if when is None:
-        return failed(lambda: f"{label} is {shown(value)}, not a date")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a date")
     return (ctx.now - when).total_seconds() / 86400
 
 
@@ -182,11 +223,14 @@ def _op_within_days(
     if isinstance(age, Outcome):
         return age
     if age < -FUTURE_SKEW.days:
-        return failed(lambda: f"{label} is {shown(value)}, which is in the future")
+        return failed(lambda: f"{named(label)} is {shown(value)}, which is in the future")
     if age <= operand:
         return TRUE
     return failed(
-        lambda: f"{label} is {shown(value)} ({int(age)} days ago), expected within {operand} days"
+        lambda: (
+            f"{named(label)} is {shown(value)}, {int(age)} days ago; it must be within the last "
+            f"{operand} days"
+        )
     )
 
 
@@ -200,8 +244,8 @@ def _op_older_than_days(
         return TRUE
     return failed(
         lambda: (
-            f"{label} is {shown(value)} ({max(int(age), 0)} days ago), expected older than "
-            f"{operand} days"
+            f"{named(label)} is {shown(value)}, only {max(int(age), 0)} days ago; it must be more "
+            f"than {operand} days old"
         )
     )
 
@@ -211,14 +255,14 @@ def _op_in_future(
 ) -> Outcome:
     when = as_datetime(value)
     if when is None:
-        return failed(lambda: f"{label} is {shown(value)}, not a date")
+        return failed(lambda: f"{named(label)} is {shown(value)}, not a date")
     future = when > ctx.now
     if future == operand:
         return TRUE
     if operand:
         days = int((ctx.now - when).total_seconds() // 86400)
-        return failed(lambda: f"{label} is {shown(value)}: expired {days} day(s) ago")
-    return failed(lambda: f"{label} is {shown(value)}, which is in the future")
+        return failed(lambda: f"{named(label)} is {shown(value)}: expired {days} day(s) ago")
+    return failed(lambda: f"{named(label)} is {shown(value)}, which is in the future")
 
 
 OPS = {

@@ -65,6 +65,55 @@ def shown(value: Any) -> str:
     return text
 
 
+def named(label: str) -> str:
+    """A field as a failure message names it: `network_restricted`, `readers[alice].mfa`."""
+    return f"`{label}`"
+
+
+def items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def required(op: str, operand: Any) -> str:
+    """What an operator asks of a value, in words ("be one of [...]", "have at most 1 item"),
+    to finish a sentence that starts "it must …"."""
+    if op == "count_at_least":
+        return (
+            f"have at least {items(operand)}"
+            if isinstance(operand, int)
+            else f"have at least {operand} items"
+        )
+    if op == "count_at_most":
+        if operand == 0:
+            return "be empty"
+        return (
+            f"have at most {items(operand)}"
+            if isinstance(operand, int)
+            else f"have at most {operand} items"
+        )
+    if op == "in_future":
+        return "be in the future" if operand else "not be in the future"
+    if op == "exists":
+        return "be set" if operand else "be absent"
+    if op == "matches":
+        return f"match /{operand}/"
+    phrase = _REQUIRED.get(op, op.replace("_", " "))
+    return phrase.format(shown(operand))
+
+
+_REQUIRED = {
+    "equals": "be {}",
+    "not_equals": "not be {}",
+    "in": "be one of {}",
+    "not_in": "be none of {}",
+    "contains": "contain {}",
+    "at_least": "be at least {}",
+    "at_most": "be at most {}",
+    "within_days": "be within the last {} days",
+    "older_than_days": "be more than {} days old",
+}
+
+
 def clip_evidence(value: Any) -> Any:
     """Evidence keeps the deciding values as JSON data, bounded: hostile 1 MB tags must not
     bloat results. One pass (converting and clipping together): it runs for every test."""

@@ -17,9 +17,10 @@ from typing import Any
 
 from scanner import schemas
 from scanner.errors import InputFileError, ModelwardError
+from scanner.findings import Finding
 from scanner.inventory import RESOURCE_TYPES, Inventory, Resource, from_jsonable
 from scanner.policy.conditions import as_datetime
-from scanner.policy.evaluate import evaluate_policy
+from scanner.policy.evaluate import CHECK_DETAIL, evaluate_policy
 from scanner.policy.model import Policy
 from scanner.policy.params import apply
 from scanner.yamlpos import LoadedYaml, dates_to_text, load_yaml_file
@@ -132,7 +133,7 @@ def run_file(file: Path, policies: Mapping[str, Policy]) -> list[CaseResult]:
             elif (
                 isinstance(expected, Mapping)
                 and "message_contains" in expected
-                and expected["message_contains"] not in got.message
+                and expected["message_contains"] not in _told(got)
             ):
                 problems.append(
                     f"{resource_id}: message {got.message!r} does not contain "
@@ -140,3 +141,10 @@ def run_file(file: Path, policies: Mapping[str, Policy]) -> list[CaseResult]:
                 )
         results.append(CaseResult(loaded.path, line, case["name"], policy_id, tuple(problems)))
     return results
+
+
+def _told(finding: Finding) -> str:
+    """What `message_contains` searches: the message and, when a template wrote the message,
+    the evaluator's own account (so a test can pin the deciding value either way)."""
+    detail = finding.evidence.get(CHECK_DETAIL)
+    return f"{finding.message}\n{detail}" if isinstance(detail, str) else finding.message

@@ -49,6 +49,9 @@ def describe(error: jsonschema.ValidationError) -> str:
     prefix = f"{where}: " if where else ""
     if error.validator == "pattern" and error.validator_value == "\\S":
         return f"{prefix}must not be blank"
+    if error.validator == "minProperties" and error.validator_value == 1:
+        keys = ", ".join(sorted(schema.get("properties", {})))
+        return f"{prefix}must not be empty" + (f" (give one of: {keys})" if keys else "")
     if error.validator == "enum":
         choices = error.validator_value if isinstance(error.validator_value, list) else []
         allowed = ", ".join(map(repr, choices))

@@ -16,10 +16,10 @@ import pytest
 
 from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
 from scanner.config import with_trust
+from scanner.demo.azurite import azurite, make_tls, missing
 from scanner.demo.registry_estate import safetensors_bytes
 from scanner.inventory import Resource, Unknown
 from scanner.sources.registry import build_source, parse_spec
-from tests.servers.azurite import AZURITE_BLOB, azurite, make_tls
 from tests.signing import key_pair, sign_with_key
 from tests.standards import in_ci
 
@@ -34,8 +34,8 @@ WEIGHTS = safetensors_bytes(64 * 1024)  # more than the small budget below
 def estate(tmp_path_factory):
     """Azurite with one container: a signed model, the same model with a file changed after
     signing, and an unsigned one. Yields (server, trust)."""
-    if not AZURITE_BLOB.exists():  # CI must run these (.ci/run installs npm)
-        message = "Azurite is not installed (make install runs npm ci in requirements/npm)"
+    message = missing()
+    if message is not None:  # CI must run these (.ci/run installs npm)
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)

@@ -1,10 +1,10 @@
 """The `azure:` source against real parts: Azurite for the Blob data plane, and the ARM shape
 server for the management plane.
 
-Tests marked `shape` read the management plane from `tests/servers/arm_shapes.py` (responses
+Tests marked `shape` read the management plane from `scanner/demo/arm_shapes.py` (responses
 shaped as the documented REST API: no emulator exists for it); the data plane is always
 Azurite, read with a token over HTTPS in subscription mode exactly as in Azure, or with a
-connection string in account mode. The estate is `tests/azure_estate.py`: two twin accounts,
+connection string in account mode. The estate is `scanner/demo/azure_estate.py`: two twin accounts,
 one with every misconfiguration and one with each fixed.
 """
 
@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
+from scanner.demo import azure_estate as est
+from scanner.demo.arm_shapes import arm_shape_server
+from scanner.demo.azurite import azurite, make_tls, missing
 from scanner.inventory import Resource, Unknown
+from scanner.sources.azure.access import ANYONE
 from scanner.sources.interface import SourceError
 from scanner.sources.registry import build_source, parse_spec
-from tests import azure_estate as est
 from tests.helpers import REPO, load_results
-from tests.servers.arm_shapes import arm_shape_server
-from tests.servers.azurite import AZURITE_BLOB, azurite, make_tls
 from tests.standards import in_ci
 
 pytestmark = pytest.mark.slow
@@ -55,8 +56,8 @@ def tls(tmp_path_factory):
 @pytest.fixture(scope="module")
 def blobs(tls, tmp_path_factory):
     """Azurite, seeded once; `before` is its state before any scan."""
-    if not AZURITE_BLOB.exists():  # CI must run these (.ci/run installs npm)
-        message = "Azurite is not installed (make install runs npm ci in requirements/npm)"
+    message = missing()
+    if message is not None:  # CI must run these (.ci/run installs npm)
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
@@ -235,7 +236,7 @@ def test_who_can_read_model_blobs(scanned):
     oncall = f"azure-principal://{est.ONCALL_USER}"
     bad_readers = {r.id for r in resources[BAD].attributes["readers"]}
     good_readers = {r.id for r in resources[GOOD].attributes["readers"]}
-    assert bad_readers == {"*", user, group}
+    assert bad_readers == {ANYONE, user, group}
     assert good_readers == {mi, oncall}  # no account key: allowSharedKeyAccess is false
     grants = {g["principal"].id: g for g in resources[BAD].attributes["access_grants"]}
     assert (grants[user]["via"], grants[user]["role"]) == (
@@ -243,7 +244,7 @@ def test_who_can_read_model_blobs(scanned):
         "Storage Blob Data Reader",
     )
     assert (grants[group]["via"], grants[group]["wildcard_action"]) == ("account_key", True)
-    assert grants["*"]["via"] == "public_access"
+    assert grants[ANYONE]["via"] == "public_access"
 
     kinds = {
         pid: (resources[pid].attributes["kind"], resources[pid].attributes["principal_type"])
@@ -257,7 +258,7 @@ def test_who_can_read_model_blobs(scanned):
     }
     assert resources[user].attributes["just_in_time"] is False  # standing assignment
     assert resources[oncall].attributes["just_in_time"] is True  # activated through PIM
-    assert resources["*"].attributes["kind"] == "anonymous"
+    assert resources[ANYONE].attributes["kind"] == "anonymous"
     assert resources[group].attributes["admin"] is False  # Contributor cannot assign roles
 
 
@@ -555,14 +556,18 @@ def test_builtin_policies_judge_the_azure_estate(arm, tmp_path):
     defender = ("azure-defender://mwbad", "azure-defender://mwgood")
     assert tuple(status("MW-NET-03", d) for d in defender) == ("fail", "pass")
     assert status("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}") == "fail"
-    assert found[("MW-STO-01", BAD)]["message"] == (
-        'public is true, expected false; readers[*] matches: kind equals "anonymous"'
+    public = found[("MW-STO-01", BAD)]
+    assert "holds models and can be read by anyone: " in public["message"]
+    assert public["evidence"]["$check"] == (
+        "`public` is true, and must not be; "
+        '`readers[azure-principal://anonymous]` must not be there: kind is "anonymous"'
     )
-    assert found[("MW-STO-06", BAD)]["message"] == "tls_only is false, expected true"
-    assert (
-        "grants[1].wildcard_action is true"
-        in found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]["message"]
-    )
+    tls = found[("MW-STO-06", BAD)]
+    assert tls["message"].endswith("holds models and accepts unencrypted (non-TLS) connections")
+    assert tls["evidence"]["$check"] == "`tls_only` is not true"
+    admin = found[("MW-IAM-03", f"azure-principal://{est.ADMIN_GROUP}")]
+    assert "reads model storage through a wildcard grant" in admin["message"]
+    assert "grants[1].wildcard_action` is true" in admin["evidence"]["$check"]
 
 
 # -- sharded scans: the azure: source is one unit, merged like any other ------------------------

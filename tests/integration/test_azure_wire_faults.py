@@ -1,9 +1,9 @@
 """The wire-fault matrix for the `azure:` source: no fault at the wire makes a verdict cleaner.
 
-The twin estate (`tests/azure_estate.py`: Azurite for the Blob data plane, the ARM shape
+The twin estate (`scanner/demo/azure_estate.py`: Azurite for the Blob data plane, the ARM shape
 server for the management plane) is scanned with the built-in policies once without faults,
 then once per cell with one ARM operation answering with one fault kind (the kinds of
-`tests/servers/fault_proxy.py`, injected by the shape server itself: bearer tokens are only
+`scanner/demo/fault_bodies.py`, injected by the shape server itself: bearer tokens are only
 sent over TLS, so the plain-HTTP proxy cannot sit in front of ARM). The property is the one
 the AWS and MLflow matrix checks (`tests.wire_faults.violations`): no finding moves from fail
 to pass or not_applicable, none disappears unless the source reports its failure, and no
@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 
+from scanner.demo import azure_estate as est
+from scanner.demo.arm_shapes import ArmShapeServer, arm_shape_server
+from scanner.demo.azurite import azurite, make_tls, missing
+from scanner.demo.fault_bodies import KINDS
 from scanner.progress import Reporter
 from scanner.scan import ScanRequest, prepare
 from scanner.scan import run as run_scan
 from scanner.sources.registry import parse_spec
-from tests import azure_estate as est
 from tests.integration.test_azure_source import AZURE_VARIABLES
-from tests.servers.arm_shapes import ArmShapeServer, arm_shape_server
-from tests.servers.azurite import AZURITE_BLOB, azurite, make_tls
-from tests.servers.fault_proxy import KINDS
 from tests.standards import in_ci
 from tests.wire_faults import problems, violations
 
@@ -105,8 +105,8 @@ class AzureEstate:
 
 @pytest.fixture(scope="module")
 def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureEstate]:
-    if not AZURITE_BLOB.exists():  # CI must run these (.ci/run installs npm)
-        message = "Azurite is not installed (make install runs npm ci in requirements/npm)"
+    message = missing()
+    if message is not None:  # CI must run these (.ci/run installs npm)
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)

@@ -38,7 +38,7 @@ resources:
 cases:
   - name: a big artefact fails
     expect:
-      big: {status: fail, message_contains: "file_count is 9, expected at most 3"}
+      big: {status: fail, message_contains: "`file_count` is 9, more than the 3 allowed"}
   - name: the param can be raised per case
     params: {max_files: 10}
     expect: {big: pass}

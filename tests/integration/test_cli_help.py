@@ -151,7 +151,8 @@ def test_policies_show_prints_snippets_as_the_file_has_them(cli):
     r = cli("policies", "show", "MW-STO-01")
     assert r.code == 0
     assert "\\n" not in r.out
-    assert '  terraform: |-\n    resource "aws_s3_bucket_public_access_block"' in r.out
+    # the AWS steps sit under remediation.providers.aws
+    assert '      terraform: |-\n        resource "aws_s3_bucket_public_access_block"' in r.out
     shown = yaml.safe_load(r.out)
     source = yaml.safe_load(Path(r.out.splitlines()[0].removeprefix("# ")).read_text())
     assert shown == source

@@ -123,7 +123,7 @@ def test_critical_finding_exits_1_and_threshold_controls_it(cli, pack, tmp_path)
     ]
     r = scan(cli, *common)
     assert r.code == 1
-    assert "T-ART-01" in r.out and "serialization.pickle_based is true, expected false" in r.out
+    assert "T-ART-01" in r.out and "`serialization.pickle_based` is true, and must not be" in r.out
     assert scan(cli, *common, "--fail-on", "none").code == 0
     assert scan(cli, *common, "--skip-policy", "T-ART-01").code == 0
     assert scan(cli, *common, "--policy", "low").code == 0
@@ -150,7 +150,7 @@ def test_param_override_changes_the_verdict(cli, pack, models, tmp_path):
     doc = load_results(out)
     f = next(f for f in doc["findings"] if f["policy_id"] == "T-ART-02")
     assert f["status"] == "fail"
-    assert f["message"] == "file_count is 2, expected at most 1"
+    assert f["message"] == f"{f['resource_name']}: `file_count` is 2, more than the 1 allowed"
     assert doc["scan"]["params"] == {"T-ART-02": {"max_files": 1}}
 
 

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from scanner import diff, results
+from scanner.demo import azure_estate, gcp_estate
 from scanner.demo.servers import free_port, port_is_free
 from tests.helpers import REPO, run_subprocess
+from tests.standards import in_ci
 
 pytestmark = pytest.mark.slow
 DEMO = [sys.executable, "-m", "scanner", "demo"]
+# The sources each optional cloud adds, and the name the demo gives the cloud when it skips it.
+CLOUDS = {"Azure": {"azure-subscription"}, "Google Cloud": {"gcs-project", "vertex-registry"}}
+VERTEX_MODEL = f"//aiplatform.googleapis.com/{gcp_estate.FRAUD_MODEL}"
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +43,27 @@ def demo(tmp_path_factory, port):
     return r, out
 
 
+def _skipped(out: str) -> dict[str, str]:
+    """Cloud → the one line in which the demo said it skipped it (and why)."""
+    lines = [line for line in out.splitlines() if line.startswith("demo: skipped ")]
+    skipped = {}
+    for line in lines:
+        cloud = line.removeprefix("demo: skipped ").split(":", 1)[0]
+        assert cloud in CLOUDS and cloud not in skipped, line
+        skipped[cloud] = line
+    return skipped
+
+
 def test_demo_scans_every_source_and_writes_the_outputs(demo):
     r, out = demo
     assert r.code == 0, r.err[-3000:]
     doc = results.load(out / "results.json")
-    assert {s["name"]: s["status"] for s in doc["scan"]["sources"]} == {
-        "mlflow-registry": "ok",
-        "aws-account": "ok",
-        "evidence": "ok",
-        "cloudtrail-data-events": "ok",
-    }
+    skipped = _skipped(r.out)
+    expected = {"mlflow-registry", "aws-account", "evidence", "cloudtrail-data-events"}
+    for cloud, names in CLOUDS.items():
+        if cloud not in skipped:
+            expected |= names
+    assert {s["name"]: s["status"] for s in doc["scan"]["sources"]} == dict.fromkeys(expected, "ok")
     types = {res["type"] for res in doc["resources"]}
     assert {"model", "model_version", "storage", "principal", "endpoint", "attestation"} <= types
     assert "demo: open " in r.out
@@ -54,6 +72,95 @@ def test_demo_scans_every_source_and_writes_the_outputs(demo):
     assert "\n  dir: ..\n" in config  # the outputs, relative to the config: reusable
     assert config.startswith("# The config `modelward demo` scanned with")
     assert f"modelward demo -o {out} --keep-running" in config
+
+
+def _every_cloud(demo) -> Path:
+    """The outputs of a demo that scanned all three clouds (skip, or fail in CI, naming the
+    demo's own line when an emulator was not installed)."""
+    r, out = demo
+    skipped = _skipped(r.out)
+    if skipped:
+        message = "; ".join(skipped.values())
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return out
+
+
+# One public store holding a model per cloud, its well-kept twin, and the provider whose steps
+# a finding on it shows.
+PUBLIC_AND_TWIN = {
+    "aws": ("s3://acme-models-public-share", None, "AWS"),
+    "azure": (
+        f"azure://{azure_estate.BAD}/models",
+        f"azure://{azure_estate.GOOD}/models",
+        "Azure",
+    ),
+    "gcp": (f"gs://{gcp_estate.PUBLIC}", f"gs://{gcp_estate.PRIVATE}", "Google Cloud"),
+}
+
+
+def test_demo_finds_a_public_store_in_each_cloud_beside_its_well_kept_twin(demo):
+    out = _every_cloud(demo)
+    public = _findings(out, "MW-STO-01")
+    for bad, good, _ in PUBLIC_AND_TWIN.values():
+        assert public[bad]["status"] == "fail", bad
+        if good is not None:
+            assert public[good]["status"] == "pass", good
+
+
+def test_demo_outputs_name_resources_from_each_cloud(demo):
+    out = _every_cloud(demo)
+    doc = json.loads((out / "results.json").read_text())
+    ids = {r["id"] for r in doc["resources"]}
+    per_cloud = {
+        "aws": "s3://acme-models-public-share",
+        "azure": f"azure://{azure_estate.BAD}/models/fraud/v3",  # the model in the container
+        "gcp": f"gs://{gcp_estate.PUBLIC}/fraud/v3",
+        "vertex": f"{VERTEX_MODEL}@2",
+    }
+    assert set(per_cloud.values()) <= ids
+    report = (out / "report.html").read_text()
+    cdx = json.loads((out / "bom.cdx.json").read_text())
+    cdx_refs = {c.get("bom-ref") for c in cdx["components"]}
+    spdx = (out / "bom.spdx.json").read_text()
+    for cloud, rid in per_cloud.items():
+        assert rid in report, cloud
+    for cloud in ("azure", "gcp", "vertex"):  # models and model files are what a BOM lists
+        assert per_cloud[cloud] in cdx_refs, cloud
+        assert f'"{per_cloud[cloud]}' in spdx, cloud
+    assert any(ref and ref.startswith("s3://") for ref in cdx_refs)
+
+
+def test_demo_keeps_each_clouds_anonymous_readers_apart(demo):
+    out = _every_cloud(demo)
+    doc = json.loads((out / "results.json").read_text())
+    anonymous = {
+        r["id"]: {ref["$ref"] for ref in r["attributes"]["can_read"]}
+        for r in doc["resources"]
+        if r["type"] == "principal" and r["attributes"].get("kind") == "anonymous"
+    }
+    assert "s3://acme-models-public-share" in anonymous["*"]
+    assert f"azure://{azure_estate.BAD}/models" in anonymous["azure-principal://anonymous"]
+    assert f"gs://{gcp_estate.PUBLIC}" in anonymous["allUsers"]
+    everything = set().union(*anonymous.values())
+    assert not any(store.startswith(("azure://", "gs://")) for store in anonymous["*"])
+    assert f"azure://{azure_estate.GOOD}/models" not in everything
+
+
+def test_demo_sarif_shows_each_cloud_with_its_own_remediation(demo):
+    out = _every_cloud(demo)
+    sarif = json.loads((out / "results.sarif").read_text())
+    public = {}
+    for result in sarif["runs"][0]["results"]:
+        if result["ruleId"] == "MW-STO-01":
+            where = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+            public[where] = result
+    for provider, (bad, good, label) in PUBLIC_AND_TWIN.items():
+        result = public[bad]
+        assert result["properties"]["provider"] == provider
+        assert f"How to fix on {label}:" in result["message"]["text"]
+        assert good not in public  # the well-kept twin passes, and SARIF lists failures
 
 
 def _findings(out, policy):
@@ -80,7 +187,7 @@ def test_demo_flags_the_malicious_pickle_in_the_partner_bucket(demo):
     _, out = demo
     flagged = _findings(out, "MW-INT-03")["s3://acme-partner-exchange/models/churn-v0"]
     assert flagged["status"] == "fail"
-    assert "serialization.unsafe" in flagged["message"]
+    assert "model.pkl imports os.system" in flagged["message"]
 
 
 def test_demo_shows_who_can_read_and_who_did(demo):
@@ -204,8 +311,10 @@ def test_keep_running_serves_the_estate_the_config_scans_it_again_and_ids_stay(
 
 
 def test_the_demo_report_prints_as_a_board_pack(demo):
-    """5 to 15 A4 pages: the executive summary, the overview, what to fix first and the
-    framework tables; every finding, policy and resource stays on screen."""
+    """5 to 15 A4 pages, with the Azure and Google Cloud estates beside MLflow and AWS too: the
+    executive summary, the overview, what to fix first and the framework tables, naming a few
+    failing resources per policy and per control and counting the rest; every finding, policy,
+    resource and each provider's steps stay on screen."""
     from tests.integration.report_browser import CHROMIUM, CHROMIUM_ARGS, missing, pdf_pages
 
     _, out = demo
@@ -220,3 +329,48 @@ def test_the_demo_report_prints_as_a_board_pack(demo):
         pages = pdf_pages(page)
         browser.close()
     assert 5 <= pages <= 15, pages
+
+
+SNAPSHOT = REPO / "tests" / "integration" / "snapshots" / "demo_messages.json"
+# What a message must never look like: the evaluator talking to itself instead of to an auditor.
+EVALUATOR_OUTPUT = re.compile(
+    r"is (true|false), expected (true|false)|item\(s\), expected|none of the alternatives holds"
+    r"|is not set \(expected|must not hold: |matches: \w+ (equals|in) "
+)
+
+
+def _messages(out) -> dict[str, str]:
+    doc = json.loads((out / "results.json").read_text())
+    port = re.compile(r"127\.0\.0\.1:\d+")
+    run_id = re.compile(r"\b[0-9a-f]{32}\b")  # MLflow run ids differ between demo runs
+    # The demo's access logs are dated relative to the day it runs: the log window's times
+    # and the day of a bulk read move with the clock.
+    moving = [
+        (re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"), "TIME"),
+        (re.compile(r" on \d{4}-\d{2}-\d{2}\b"), " on DAY"),
+    ]
+
+    def masked(text: str) -> str:
+        text = run_id.sub("RUN_ID", port.sub("127.0.0.1:PORT", text))
+        for pattern, word in moving:
+            text = pattern.sub(word, text)
+        return text
+
+    return {
+        f"{f['policy_id']} {f['resource_name']}": masked(f["message"])
+        for f in doc["findings"]
+        if f["status"] == "fail"
+    }
+
+
+def test_every_failing_finding_of_the_demo_says_why_in_words(demo):
+    """Snapshot of the demo's failure messages (MODELWARD_UPDATE_SNAPSHOTS=1 rewrites it)."""
+    r, out = demo
+    assert r.code == 0, r.err[-3000:]
+    messages = _messages(out)
+    assert messages
+    talking_to_itself = {k: m for k, m in messages.items() if EVALUATOR_OUTPUT.search(m)}
+    assert talking_to_itself == {}
+    if os.environ.get("MODELWARD_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(json.dumps(messages, indent=2, sort_keys=True) + "\n")
+    assert messages == json.loads(SNAPSHOT.read_text())

@@ -1,12 +1,12 @@
 """`modelward scan --source gcs:… --source vertex:…` in a real process with the built-in pack:
-fake-gcs-server behind the GCP shape server (tests/gcp_estate.py), findings explained in words,
-and exit 3 when a provider cannot be read."""
+fake-gcs-server behind the GCP shape server (scanner/demo/gcp_estate.py), findings explained
+in words, and exit 3 when a provider cannot be read."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.gcp_estate import (
+from scanner.demo.gcp_estate import (
     FRAUD_MODEL,
     LOCATION,
     PRIVATE,
@@ -46,7 +46,8 @@ def test_gcs_and_vertex_scan_with_the_builtin_pack(gcp, tmp_path) -> None:
 
     public = finding(results, "MW-STO-01", f"gs://{PUBLIC}")
     assert public["status"] == "fail"
-    assert "public is true" in public["message"]
+    assert "can be read by anyone: " in public["message"]
+    assert public["evidence"]["$check"].startswith("`public` is true")
     assert finding(results, "MW-STO-01", f"gs://{PRIVATE}")["status"] == "pass"
 
     # Versions and retention: the private bucket keeps them, the public one does not.
@@ -61,7 +62,7 @@ def test_gcs_and_vertex_scan_with_the_builtin_pack(gcp, tmp_path) -> None:
     # Endpoints: the public one is neither private nor logged, its PSC twin is both.
     net = finding(results, "MW-NET-01", FULL + PUBLIC_ENDPOINT)
     assert net["status"] == "fail"
-    assert "network_isolation is false" in net["message"]
+    assert "neither in a private network nor with network isolation" in net["message"]
     assert finding(results, "MW-NET-01", FULL + PRIVATE_ENDPOINT)["status"] == "pass"
     assert finding(results, "MW-API-04", FULL + PUBLIC_ENDPOINT)["status"] == "fail"
     assert finding(results, "MW-API-04", FULL + PRIVATE_ENDPOINT)["status"] == "pass"
@@ -72,7 +73,7 @@ def test_gcs_and_vertex_scan_with_the_builtin_pack(gcp, tmp_path) -> None:
     # The served churn version was never authorised for its endpoint.
     served = finding(results, "MW-INV-05", FULL + PUBLIC_ENDPOINT)
     assert served["status"] == "fail"
-    assert "authorized" in served["message"]
+    assert "authorised: no" in served["message"]
     # Registered files are registered; files no registry names are not.
     assert finding(results, "MW-INV-03", f"gs://{PRIVATE}/fraud/v3")["status"] == "pass"
     assert finding(results, "MW-INV-03", f"gs://{PUBLIC}/fraud/v3")["status"] == "fail"

@@ -2,7 +2,7 @@
 the GCP shape server (bucket IAM, the settings the emulator drops, Resource Manager, Access
 Context Manager, IAM roles: shape tests, answered as Google documents them).
 
-Each misconfiguration is checked beside its well-kept twin (tests/gcp_estate.py)."""
+Each misconfiguration is checked beside its well-kept twin (scanner/demo/gcp_estate.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from scanner.inventory import Ref, Resource, Unknown
-from scanner.sources.interface import Collection, SourceError
-from scanner.sources.registry import build_source, parse_spec
-from tests.gcp_estate import (
+from scanner.demo.gcp_estate import (
     BLOCKED,
     KMS_KEY,
     NUMBER,
@@ -26,6 +23,9 @@ from tests.gcp_estate import (
     audit_reads,
     perimeter,
 )
+from scanner.inventory import Ref, Resource, Unknown
+from scanner.sources.interface import Collection, SourceError
+from scanner.sources.registry import build_source, parse_spec
 
 pytestmark = pytest.mark.slow
 
@@ -383,7 +383,7 @@ def test_a_signed_model_in_cloud_storage_is_verified_in_place(gcp, tmp_path) -> 
     # The object-store builder verifies signatures for every provider: Cloud Storage keeps
     # no SHA-256, so the signed files are read (once) within integrity_max_bytes.
     from scanner.artefacts.signatures.trust import KeyTrust, TrustPolicy, TrustSet
-    from tests.gcp_estate import put, storage_client
+    from scanner.demo.gcp_estate import put, storage_client
     from tests.signing import key_pair, sign_with_key
 
     keys = key_pair(tmp_path / "keys")

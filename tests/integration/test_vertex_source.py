@@ -1,6 +1,7 @@
 """The vertex: source against the GCP shape server. Shape tests: no emulator of Vertex AI
 exists, so the server answers models.list, models.listVersions, endpoints.list and
-trainingPipelines.get exactly as the v1 REST reference documents them (tests/gcp_estate.py)."""
+trainingPipelines.get exactly as the v1 REST reference documents them
+(scanner/demo/gcp_estate.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from scanner.inventory import Ref, Unknown
-from scanner.sources.interface import Collection, SourceError
-from scanner.sources.registry import build_source, parse_spec
-from tests.gcp_estate import (
+from scanner.demo.gcp_estate import (
     CHURN_MODEL,
     FRAUD_MODEL,
     KMS_KEY,
@@ -24,6 +22,9 @@ from tests.gcp_estate import (
     PUBLIC_ENDPOINT,
     seed_vertex,
 )
+from scanner.inventory import Ref, Unknown
+from scanner.sources.interface import Collection, SourceError
+from scanner.sources.registry import build_source, parse_spec
 
 pytestmark = pytest.mark.slow
 

@@ -40,18 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-KINDS = ("empty", "html", "cut", "garbage", "500", "403", "throttle", "reset", "stall")
+from scanner.demo.fault_bodies import CAPTIVE_PORTAL, GARBAGE, GATEWAY_500, KINDS, PROXY_403
+
 MAX_HEADER_BYTES = 64 * 1024
-CAPTIVE_PORTAL = (
-    b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body>"
-    b"<form action='/login'><p>Please accept the terms of use to continue.</p>"
-    b"<input type='submit' value='Accept'></form></body></html>"
-)
-GATEWAY_500 = (
-    b"<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>"
-)
-PROXY_403 = b"<html><head><title>403 Forbidden</title></head><body>Blocked by policy</body></html>"
-GARBAGE = bytes((i * 73 + 41) % 256 for i in range(128))
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 

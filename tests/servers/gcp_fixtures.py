@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import gcp_estate
-from tests.servers.gcp import FakeGcs, GcpShapeServer, fake_gcs_server
+from scanner.demo import gcp_estate
+from scanner.demo.gcp_shapes import FakeGcs, GcpShapeServer, fake_gcs_server
 
 
 @dataclass

@@ -70,6 +70,14 @@ def principal(rid: str, **attrs: Any) -> Resource:
     return Resource(id=rid, type="principal", name=rid, source="t", attributes=attrs)
 
 
+NAME = "models"  # the name `storage()` gives SUBJECT; a failure without a template starts with it
+
+
+def told(text: str) -> str:
+    """A failure message for SUBJECT as a policy without a template tells it."""
+    return f"{NAME}: {text}"
+
+
 def check(cond: str, attrs: dict[str, Any], *others: Resource, **kw: Any) -> Finding:
     """Evaluate `cond` on one storage resource with `attrs`; return its finding."""
     policy = make_policy(cond, params=kw.pop("params", None))
@@ -89,23 +97,28 @@ CASES = [
         "pass",
         "ok: versioning exists true",
     ),
-    ("{field: versioning, exists: true}", {}, "fail", "versioning is not set"),
-    ("{field: versioning, exists: true}", {"versioning": None}, "fail", "versioning is not set"),
+    ("{field: versioning, exists: true}", {}, "fail", "`versioning` is not set"),
+    ("{field: versioning, exists: true}", {"versioning": None}, "fail", "`versioning` is not set"),
     ("{field: tls, exists: false}", {}, "pass", "ok: tls exists false"),
     (
         "{field: tls, exists: false}",
         {"tls": "on"},
         "fail",
-        'tls is set to "on", expected it to be absent',
+        '`tls` is set to "on", and must be absent',
     ),
     # equals
     ("{field: public, equals: false}", {"public": False}, "pass", "ok: public equals false"),
-    ("{field: public, equals: false}", {"public": True}, "fail", "public is true, expected false"),
+    (
+        "{field: public, equals: false}",
+        {"public": True},
+        "fail",
+        "`public` is true, and must not be",
+    ),
     (
         "{field: region, equals: eu-west-1}",
         {"region": "us-east-1"},
         "fail",
-        'region is "us-east-1", expected "eu-west-1"',
+        '`region` is "us-east-1", and must be "eu-west-1"',
     ),
     ("{field: n, equals: 1}", {"n": 1.0}, "pass", "ok: n equals 1"),
     # not_equals
@@ -119,7 +132,7 @@ CASES = [
         "{field: stage, not_equals: production}",
         {"stage": "production"},
         "fail",
-        'stage is "production", which is not allowed',
+        '`stage` is "production", and must not be',
     ),
     # in / not_in
     (
@@ -132,13 +145,13 @@ CASES = [
         "{field: region, in: [eu-west-1, eu-central-1]}",
         {"region": "us-east-1"},
         "fail",
-        'region is "us-east-1", expected one of ["eu-west-1", "eu-central-1"]',
+        '`region` is "us-east-1", and must be one of ["eu-west-1", "eu-central-1"]',
     ),
     (
         "{field: region, in: [eu-west-1]}",
         {"region": ["eu-west-1"]},
         "fail",
-        'region is a list ["eu-west-1"]; use a list quantifier to test its items',
+        '`region` is a list ["eu-west-1"]; use a list quantifier to test its items',
     ),
     (
         "{field: kind, not_in: [anonymous]}",
@@ -150,7 +163,7 @@ CASES = [
         "{field: kind, not_in: [anonymous, external]}",
         {"kind": "external"},
         "fail",
-        'kind is "external", which is one of the disallowed ["anonymous", "external"]',
+        '`kind` is "external", one of the values it must not be: ["anonymous", "external"]',
     ),
     # contains: list and string
     (
@@ -163,7 +176,7 @@ CASES = [
         "{field: formats, contains: safetensors}",
         {"formats": ["pickle"]},
         "fail",
-        'formats is ["pickle"], which does not contain "safetensors"',
+        '`formats` is ["pickle"], which does not contain "safetensors"',
     ),
     (
         "{field: statement, contains: extraction}",
@@ -175,13 +188,13 @@ CASES = [
         "{field: statement, contains: extraction}",
         {"statement": "covers theft"},
         "fail",
-        'statement is "covers theft", which does not contain "extraction"',
+        '`statement` is "covers theft", which does not contain "extraction"',
     ),
     (
         "{field: n, contains: 3}",
         {"n": 3},
         "fail",
-        "n is 3, which is neither a list nor text",
+        "`n` is 3, which is neither a list nor text",
     ),
     # matches
     (
@@ -194,13 +207,13 @@ CASES = [
         "{field: owner, matches: '^team-'}",
         {"owner": "alice"},
         "fail",
-        'owner is "alice", which does not match /^team-/',
+        '`owner` is "alice", which does not match /^team-/',
     ),
     (
         "{field: owner, matches: '^team-'}",
         {"owner": 42},
         "fail",
-        "owner is 42, not text to match against /^team-/",
+        "`owner` is 42, not text to match /^team-/",
     ),
     # at_least / at_most
     ("{field: retention, at_least: 90}", {"retention": 90}, "pass", "ok: retention at least 90"),
@@ -208,13 +221,13 @@ CASES = [
         "{field: retention, at_least: 90}",
         {"retention": 30},
         "fail",
-        "retention is 30, expected at least 90",
+        "`retention` is 30, less than the 90 required",
     ),
     (
         "{field: retention, at_least: 1}",
         {"retention": True},
         "fail",
-        "retention is true, not a number",
+        "`retention` is true, not a number",
     ),
     (
         "{field: reader_count, at_most: 5}",
@@ -226,13 +239,13 @@ CASES = [
         "{field: reader_count, at_most: 5}",
         {"reader_count": 6.5},
         "fail",
-        "reader_count is 6.5, expected at most 5",
+        "`reader_count` is 6.5, more than the 5 allowed",
     ),
     (
         "{field: reader_count, at_most: 5}",
         {"reader_count": "3"},
         "fail",
-        'reader_count is "3", not a number',
+        '`reader_count` is "3", not a number',
     ),
     # count_at_least / count_at_most
     (
@@ -245,20 +258,20 @@ CASES = [
         "{field: readers, count_at_least: 2}",
         {"readers": ["a"]},
         "fail",
-        "readers has 1 item(s), expected at least 2",
+        '`readers` has 1 item, fewer than the 2 required: ["a"]',
     ),
     ("{field: readers, count_at_most: 1}", {"readers": []}, "pass", "ok: readers count at most 1"),
     (
         "{field: readers, count_at_most: 1}",
         {"readers": ["a", "b", "c"]},
         "fail",
-        "readers has 3 item(s), expected at most 1",
+        '`readers` has 3 items, more than the 1 allowed: ["a", "b", "c"]',
     ),
     (
         "{field: readers, count_at_most: 1}",
         {"readers": "a"},
         "fail",
-        'readers is "a", not a list to count',
+        '`readers` is "a", not a list to count',
     ),
     # within_days / older_than_days / in_future (NOW = 2025-06-01T12:00Z)
     ("{field: date, within_days: 90}", {"date": "2025-05-01"}, "pass", "ok: date within days 90"),
@@ -266,19 +279,19 @@ CASES = [
         "{field: date, within_days: 90}",
         {"date": "2025-01-01"},
         "fail",
-        'date is "2025-01-01" (151 days ago), expected within 90 days',
+        '`date` is "2025-01-01", 151 days ago; it must be within the last 90 days',
     ),
     (
         "{field: date, within_days: 90}",
         {"date": "2025-06-10"},
         "fail",
-        'date is "2025-06-10", which is in the future',
+        '`date` is "2025-06-10", which is in the future',
     ),
     (
         "{field: date, within_days: 90}",
         {"date": "last week"},
         "fail",
-        'date is "last week", not a date',
+        '`date` is "last week", not a date',
     ),
     (
         "{field: created_at, older_than_days: 30}",
@@ -290,13 +303,14 @@ CASES = [
         "{field: created_at, older_than_days: 30}",
         {"created_at": "2025-05-20T12:00:00Z"},
         "fail",
-        'created_at is "2025-05-20T12:00:00Z" (12 days ago), expected older than 30 days',
+        '`created_at` is "2025-05-20T12:00:00Z", only 12 days ago; it must be more than 30 '
+        "days old",
     ),
     (
         "{field: created_at, older_than_days: 30}",
         {"created_at": "2025-07-01"},
         "fail",
-        'created_at is "2025-07-01" (0 days ago), expected older than 30 days',
+        '`created_at` is "2025-07-01", only 0 days ago; it must be more than 30 days old',
     ),
     (
         "{field: expires, in_future: true}",
@@ -308,7 +322,7 @@ CASES = [
         "{field: expires, in_future: true}",
         {"expires": "2025-05-01"},
         "fail",
-        'expires is "2025-05-01": expired 31 day(s) ago',
+        '`expires` is "2025-05-01": expired 31 day(s) ago',
     ),
     (
         "{field: expires, in_future: false}",
@@ -320,16 +334,16 @@ CASES = [
         "{field: expires, in_future: false}",
         {"expires": "2026-01-01"},
         "fail",
-        'expires is "2026-01-01", which is in the future',
+        '`expires` is "2026-01-01", which is in the future',
     ),
-    ("{field: expires, in_future: true}", {"expires": 7}, "fail", "expires is 7, not a date"),
+    ("{field: expires, in_future: true}", {"expires": 7}, "fail", "`expires` is 7, not a date"),
 ]
 
 
 @pytest.mark.parametrize(("cond", "attrs", "status", "message"), CASES)
 def test_operator(cond: str, attrs: dict[str, Any], status: str, message: str) -> None:
     f = check(cond, attrs)
-    assert (f.status, f.message) == (status, message)
+    assert (f.status, f.message) == (status, told(message) if status == "fail" else message)
 
 
 def test_every_operator_has_a_pass_and_a_fail_case() -> None:
@@ -373,7 +387,7 @@ def test_unknown_value_is_an_error_for_every_operator(op: str, negate: bool) -> 
         cond = f"{{not: {cond}}}"
     f = check(cond, {"policy_doc": Unknown("s3:GetBucketPolicy denied")})
     assert f.status == "error"
-    assert f.message == "cannot evaluate: policy_doc is unknown: s3:GetBucketPolicy denied"
+    assert f.message == "cannot evaluate: `policy_doc` is unknown: s3:GetBucketPolicy denied"
     assert f.evidence == {"policy_doc": {"$unknown": "s3:GetBucketPolicy denied"}}
 
 
@@ -381,12 +395,15 @@ def test_unknown_value_is_an_error_for_every_operator(op: str, negate: bool) -> 
 def test_missing_attribute_fails_as_not_set_for_every_operator(op: str) -> None:
     f = check(f"{{field: absent, {op}: {OPERANDS[op]}}}", {})
     assert f.status == "fail"
-    assert f.message.startswith(f"absent is not set (expected {op.replace('_', ' ')} ")
+    assert f.message.startswith(told("`absent` is not set (it must "))
 
 
 def test_missing_attribute_message_shows_the_expected_operand() -> None:
     f = check("{field: encryption.at_rest, equals: true}", {"encryption": {}})
-    assert (f.status, f.message) == ("fail", "encryption.at_rest is not set (expected equals true)")
+    assert (f.status, f.message) == (
+        "fail",
+        told("`encryption.at_rest` is not set (it must be true)"),
+    )
     assert f.evidence == {"encryption.at_rest": None}
 
 
@@ -398,7 +415,7 @@ def test_unknown_through_a_dangling_ref_names_the_id() -> None:
     [f] = findings(policy, mv)
     assert f.status == "error"
     assert f.message == (
-        "cannot evaluate: artefact.storage.public is unknown: "
+        "cannot evaluate: `artefact.storage.public` is unknown: "
         "s3://gone is referenced but no configured source reports it"
     )
 
@@ -408,7 +425,7 @@ def test_contains_with_unknown_items() -> None:
     f = check(cond, {"formats": ["pickle", Unknown("object 2 unreadable")]})
     assert (f.status, f.message) == (
         "error",
-        "cannot evaluate: an item of formats is unknown: object 2 unreadable",
+        "cannot evaluate: an item of `formats` is unknown: object 2 unreadable",
     )
     f = check(cond, {"formats": ["safetensors", Unknown("object 2 unreadable")]})
     assert f.status == "pass"
@@ -425,7 +442,7 @@ def test_field_path_through_two_refs_with_evidence() -> None:
     art = Resource("s3://a", "artefact", "a", "t", {"storage": Ref(SUBJECT)})
     [f] = findings(policy, mv, art, storage(public=True))
     assert f.status == "fail"
-    assert f.message == "artefact.storage.public is true, expected false"
+    assert f.message == "fraud/3: `artefact.storage.public` is true, and must not be"
     assert f.evidence == {"artefact.storage.public": True}
     [ok] = findings(policy, mv, art, storage(public=False))
     assert (ok.status, ok.message) == ("pass", "ok: artefact.storage.public equals false")
@@ -436,7 +453,10 @@ def test_ref_value_compares_by_id() -> None:
     assert f.status == "pass"
     assert f.evidence == {"storage": {"$ref": "s3://b"}}
     f = check("{field: storage, in: ['s3://c']}", {"storage": Ref("s3://b")})
-    assert (f.status, f.message) == ("fail", 'storage is "s3://b", expected one of ["s3://c"]')
+    assert (f.status, f.message) == (
+        "fail",
+        told('`storage` is "s3://b", and must be one of ["s3://c"]'),
+    )
     f = check("{field: readers, contains: 'p2'}", {"readers": [Ref("p1"), Ref("p2")]})
     assert f.status == "pass"
 
@@ -449,7 +469,7 @@ def test_evidence_records_every_value_that_decided() -> None:
     """
     f = check(cond, {"public": False, "encryption": {"at_rest": False}})
     assert f.status == "fail"
-    assert f.message == "encryption.at_rest is false, expected true"
+    assert f.message == told("`encryption.at_rest` is not true")
     assert f.evidence == {"encryption.at_rest": False, "public": False}
     assert list(f.evidence) == sorted(f.evidence)
 
@@ -483,11 +503,11 @@ def test_param_operands() -> None:
     bad = {"reader_count": 7, "region": "us-east-1", "owner": "bob", "reviewed": "2024-01-01"}
     f = check(cond, bad, params=params)
     assert f.status == "fail"
-    assert f.message == (
-        "reader_count is 7, expected at most 5; "
-        'region is "us-east-1", expected one of ["eu-west-1"]; '
-        'owner is "bob", which does not match /^team-/; '
-        'reviewed is "2024-01-01" (517 days ago), expected within 90 days'
+    assert f.message == told(
+        "`reader_count` is 7, more than the 5 allowed; "
+        '`region` is "us-east-1", and must be one of ["eu-west-1"]; '
+        '`owner` is "bob", which does not match /^team-/; '
+        '`reviewed` is "2024-01-01", 517 days ago; it must be within the last 90 days'
     )
 
 
@@ -507,17 +527,17 @@ def test_param_operand_uses_the_effective_value() -> None:
 @pytest.mark.parametrize(
     ("cond", "value", "message"),
     [
-        ("{field: x, equals: 1}", True, "x is true, expected 1"),
-        ("{field: x, equals: true}", 1, "x is 1, expected true"),
-        ("{field: x, equals: 0}", False, "x is false, expected 0"),
-        ("{field: x, in: [1, 2]}", True, "x is true, expected one of [1, 2]"),
-        ("{field: x, at_least: 0}", False, "x is false, not a number"),
-        ("{field: x, contains: 1}", [True], "x is [true], which does not contain 1"),
+        ("{field: x, equals: 1}", True, "`x` is true, and must be 1"),
+        ("{field: x, equals: true}", 1, "`x` is 1, and must be true"),
+        ("{field: x, equals: 0}", False, "`x` is false, and must be 0"),
+        ("{field: x, in: [1, 2]}", True, "`x` is true, and must be one of [1, 2]"),
+        ("{field: x, at_least: 0}", False, "`x` is false, not a number"),
+        ("{field: x, contains: 1}", [True], "`x` is [true], which does not contain 1"),
     ],
 )
 def test_booleans_are_not_numbers(cond: str, value: Any, message: str) -> None:
     f = check(cond, {"x": value})
-    assert (f.status, f.message) == ("fail", message)
+    assert (f.status, f.message) == ("fail", told(message))
 
 
 def test_yaml_date_operand_compares_with_iso_text() -> None:
@@ -525,12 +545,15 @@ def test_yaml_date_operand_compares_with_iso_text() -> None:
     assert check(cond, {"d": "2025-01-01"}).status == "pass"
     assert check(cond, {"d": dt.date(2025, 1, 1)}).status == "pass"
     f = check(cond, {"d": "2025-01-01T00:00:00Z"})
-    assert (f.status, f.message) == ("fail", 'd is "2025-01-01T00:00:00Z", expected "2025-01-01"')
+    assert (f.status, f.message) == (
+        "fail",
+        told('`d` is "2025-01-01T00:00:00Z", and must be "2025-01-01"'),
+    )
 
 
 def test_contains_with_a_non_text_operand_never_matches_text() -> None:
     f = check("{field: s, contains: 5}", {"s": "v5"})
-    assert (f.status, f.message) == ("fail", 's is "v5", which does not contain 5')
+    assert (f.status, f.message) == ("fail", told('`s` is "v5", which does not contain 5'))
 
 
 def test_matches_searches_and_is_case_sensitive_unless_told() -> None:
@@ -556,10 +579,13 @@ def test_quantifiers_over_refs() -> None:
     assert (f.status, f.message) == ("pass", 'ok: any item of readers: kind equals "service"')
 
     f = check("{field: readers, any_item: {field: kind, equals: group}}", attrs, *PRINCIPALS)
-    assert (f.status, f.message) == ("fail", 'readers has no item where kind equals "group"')
+    assert (f.status, f.message) == ("fail", told('no item of `readers` has kind is "group"'))
 
     f = check("{field: readers, no_item: {field: kind, equals: anonymous}}", attrs, *PRINCIPALS)
-    assert (f.status, f.message) == ("fail", f'readers[{P2}] matches: kind equals "anonymous"')
+    assert (f.status, f.message) == (
+        "fail",
+        told(f'`readers[{P2}]` must not be there: kind is "anonymous"'),
+    )
     assert f.evidence == {
         "readers": [{"$ref": P1}, {"$ref": P2}],
         f"readers[{P1}].kind": "service",
@@ -569,7 +595,7 @@ def test_quantifiers_over_refs() -> None:
     f = check("{field: readers, every_item: {field: kind, equals: service}}", attrs, *PRINCIPALS)
     assert (f.status, f.message) == (
         "fail",
-        f'readers[{P2}].kind is "anonymous", expected "service"',
+        told(f'`readers[{P2}].kind` is "anonymous", and must be "service"'),
     )
 
 
@@ -584,9 +610,9 @@ def test_quantifier_inner_condition_can_follow_refs_and_combine() -> None:
     people = (principal(P1, kind="service"), principal(P2, kind="human", mfa=False))
     f = check(cond, {"readers": [Ref(P1), Ref(P2)]}, *people)
     assert f.status == "fail"
-    assert f.message == (
-        f'none of the alternatives holds: readers[{P2}].kind is "human", expected one of '
-        f'["service", "group"]; readers[{P2}].mfa is false, expected true'
+    assert f.message == told(
+        f'every alternative fails: `readers[{P2}].kind` is "human", and must be one of '
+        f'["service", "group"]; `readers[{P2}].mfa` is not true'
     )
 
 
@@ -598,7 +624,9 @@ def test_quantifiers_over_plain_dicts() -> None:
     cond = "{field: files, every_item: {field: format, in: [safetensors, gguf]}}"
     f = check(cond, {"files": files})
     assert f.status == "fail"
-    assert f.message == 'files[1].format is "pickle", expected one of ["safetensors", "gguf"]'
+    assert f.message == told(
+        '`files[1].format` is "pickle", and must be one of ["safetensors", "gguf"]'
+    )
     assert f.evidence["files[1].format"] == "pickle"
     assert f.evidence["files[0].format"] == "safetensors"
 
@@ -612,13 +640,13 @@ def test_quantifier_labels_dict_items_by_their_id() -> None:
         "{field: deployments, every_item: {field: auth, equals: true}}",
         {"deployments": deployments},
     )
-    assert (f.status, f.message) == ("fail", "deployments[ep-2].auth is false, expected true")
+    assert (f.status, f.message) == ("fail", told("`deployments[ep-2].auth` is not true"))
 
 
 def test_quantifiers_over_scalars_without_field() -> None:
     attrs = {"formats": ["safetensors", "pickle"]}
     f = check("{field: formats, no_item: {equals: pickle}}", attrs)
-    assert (f.status, f.message) == ("fail", 'formats[1] matches: value equals "pickle"')
+    assert (f.status, f.message) == ("fail", told('`formats[1]` is "pickle", and must not'))
     assert f.evidence == {
         "formats": ["safetensors", "pickle"],
         "formats[0]": "safetensors",
@@ -627,7 +655,7 @@ def test_quantifiers_over_scalars_without_field() -> None:
     f = check("{field: formats, every_item: {in: [safetensors, gguf]}}", attrs)
     assert (f.status, f.message) == (
         "fail",
-        'formats[1] is "pickle", expected one of ["safetensors", "gguf"]',
+        told('`formats[1]` is "pickle", and must be one of ["safetensors", "gguf"]'),
     )
     f = check("{field: formats, any_item: {equals: safetensors}}", attrs)
     assert f.status == "pass"
@@ -636,20 +664,23 @@ def test_quantifiers_over_scalars_without_field() -> None:
 def test_quantifier_over_a_mapped_path() -> None:
     attrs = {"readers": [Ref(P1), Ref(P2)]}
     f = check("{field: readers.kind, no_item: {equals: anonymous}}", attrs, *PRINCIPALS)
-    assert (f.status, f.message) == ("fail", 'readers.kind[1] matches: value equals "anonymous"')
+    assert (f.status, f.message) == (
+        "fail",
+        told('`readers.kind[1]` is "anonymous", and must not'),
+    )
 
 
 @pytest.mark.parametrize(
     ("quantifier", "status", "message"),
     [
-        ("any_item", "fail", "readers is empty"),
+        ("any_item", "fail", "`readers` is empty"),
         ("every_item", "pass", 'ok: every item of readers: kind equals "human"'),
         ("no_item", "pass", 'ok: no item of readers: kind equals "human"'),
     ],
 )
 def test_quantifiers_over_an_empty_list(quantifier: str, status: str, message: str) -> None:
     f = check(f"{{field: readers, {quantifier}: {{field: kind, equals: human}}}}", {"readers": []})
-    assert (f.status, f.message) == (status, message)
+    assert (f.status, f.message) == (status, told(message) if status == "fail" else message)
 
 
 @pytest.mark.parametrize("quantifier", ["any_item", "every_item", "no_item"])
@@ -660,18 +691,18 @@ def test_quantifier_over_an_unknown_list_is_an_error(quantifier: str) -> None:
     )
     assert (f.status, f.message) == (
         "error",
-        "cannot evaluate: readers is unknown: s3:GetBucketPolicy denied",
+        "cannot evaluate: `readers` is unknown: s3:GetBucketPolicy denied",
     )
 
 
 def test_quantifier_over_a_non_list_fails() -> None:
     f = check("{field: readers, any_item: {equals: x}}", {"readers": "everyone"})
-    assert (f.status, f.message) == ("fail", 'readers is "everyone", not a list')
+    assert (f.status, f.message) == ("fail", told('`readers` is "everyone", not a list'))
 
 
 GONE = "arn:aws:iam::1:role/gone"
 GONE_REASON = (
-    f"readers[{GONE}] is unknown: {GONE} is referenced but no configured source reports it"
+    f"`readers[{GONE}]` is unknown: {GONE} is referenced but no configured source reports it"
 )
 
 
@@ -682,10 +713,10 @@ GONE_REASON = (
         ("any_item", "service", "pass", 'ok: any item of readers: kind equals "service"'),
         ("any_item", "human", "error", f"cannot evaluate: {GONE_REASON}"),
         # every_item: a failing item decides; otherwise the unknown item could fail
-        ("every_item", "human", "fail", f'readers[{P1}].kind is "service", expected "human"'),
+        ("every_item", "human", "fail", f'`readers[{P1}].kind` is "service", and must be "human"'),
         ("every_item", "service", "error", f"cannot evaluate: {GONE_REASON}"),
         # no_item: a match decides; otherwise the unknown item could match
-        ("no_item", "service", "fail", f'readers[{P1}] matches: kind equals "service"'),
+        ("no_item", "service", "fail", f'`readers[{P1}]` must not be there: kind is "service"'),
         ("no_item", "human", "error", f"cannot evaluate: {GONE_REASON}"),
     ],
 )
@@ -694,21 +725,27 @@ def test_quantifiers_with_an_unknown_item(
 ) -> None:
     cond = f"{{field: readers, {quantifier}: {{field: kind, equals: {kinds}}}}}"
     f = check(cond, {"readers": [Ref(P1), Ref(GONE)]}, principal(P1, kind="service"))
-    assert (f.status, f.message) == (status, message)
+    assert (f.status, f.message) == (status, told(message) if status == "fail" else message)
 
 
 def test_quantifier_with_an_unknown_scalar_item() -> None:
     f = check(
         "{field: formats, no_item: {equals: pickle}}", {"formats": ["gguf", Unknown("HEAD denied")]}
     )
-    assert (f.status, f.message) == ("error", "cannot evaluate: formats[1] is unknown: HEAD denied")
+    assert (f.status, f.message) == (
+        "error",
+        "cannot evaluate: `formats[1]` is unknown: HEAD denied",
+    )
 
 
 def test_quantifier_items_that_are_refs_are_followed_to_their_fields() -> None:
     # the referenced resource's own fields are readable, its id included
     attrs = {"readers": [Ref(P1), Ref(P2)]}
     f = check(f"{{field: readers, no_item: {{field: id, equals: '{P2}'}}}}", attrs, *PRINCIPALS)
-    assert (f.status, f.message) == ("fail", f'readers[{P2}] matches: id equals "{P2}"')
+    assert (f.status, f.message) == (
+        "fail",
+        told(f'`readers[{P2}]` must not be there: id is "{P2}"'),
+    )
     f = check("{field: readers, every_item: {field: type, equals: principal}}", attrs, *PRINCIPALS)
     assert f.status == "pass"
 
@@ -718,7 +755,7 @@ def test_quantifier_items_that_are_refs_are_followed_to_their_fields() -> None:
 def test_quantifiers_over_a_missing_list_fail_as_not_set(quantifier: str, attrs: dict) -> None:
     """A list nobody reported is not an empty list: every/no_item must not pass vacuously."""
     f = check(f"{{field: readers, {quantifier}: {{field: kind, equals: human}}}}", attrs)
-    assert (f.status, f.message) == ("fail", "readers is not set")
+    assert (f.status, f.message) == ("fail", told("`readers` is not set"))
     assert f.evidence == {"readers": None}
 
 
@@ -726,9 +763,9 @@ def test_quantifiers_over_a_missing_list_fail_as_not_set(quantifier: str, attrs:
     ("condition", "attrs", "status", "message"),
     [
         # Negating "not set" must not pass: the value that would decide is not there.
-        ("{not: {field: public, equals: true}}", {}, "fail", "public is not set"),
+        ("{not: {field: public, equals: true}}", {}, "fail", "`public` is not set"),
         ("{not: {field: public, equals: true}}", {"public": False}, "pass", None),
-        ("{not: {not: {field: public, equals: true}}}", {}, "fail", "public is not set"),
+        ("{not: {not: {field: public, equals: true}}}", {}, "fail", "`public` is not set"),
         # ... unless another branch decides regardless.
         (
             "{not: {all: [{field: a, equals: 1}, {field: public, equals: true}]}}",
@@ -740,14 +777,14 @@ def test_quantifiers_over_a_missing_list_fail_as_not_set(quantifier: str, attrs:
             "{not: {any: [{field: a, equals: 1}, {field: public, equals: true}]}}",
             {"a": 2},
             "fail",
-            "public is not set",
+            "`public` is not set",
         ),
         # A reader whose kind nobody reported might be anonymous.
         (
             "{field: readers, no_item: {field: kind, equals: anonymous}}",
             {"readers": [{"id": "x"}]},
             "fail",
-            "readers[x].kind is not set",
+            "`readers[x].kind` is not set",
         ),
         # exists asks about presence itself, so its negation is a plain negation.
         ("{not: {field: owner, exists: true}}", {}, "pass", None),
@@ -767,14 +804,14 @@ F = "{field: f, equals: true}"
 U = "{field: u, equals: true}"
 G = "{field: g, equals: 2}"
 KLEENE_ATTRS = {"t": True, "f": False, "g": 3, "u": Unknown("u denied")}
-U_MSG = "cannot evaluate: u is unknown: u denied"
+U_MSG = "cannot evaluate: `u` is unknown: u denied"
 
 
 @pytest.mark.parametrize(
     ("cond", "status", "message"),
     [
-        (f"{{all: [{F}, {U}]}}", "fail", "f is false, expected true"),
-        (f"{{all: [{U}, {F}]}}", "fail", "f is false, expected true"),
+        (f"{{all: [{F}, {U}]}}", "fail", "`f` is not true"),
+        (f"{{all: [{U}, {F}]}}", "fail", "`f` is not true"),
         (f"{{all: [{T}, {U}]}}", "error", U_MSG),
         (f"{{all: [{T}, {T}]}}", "pass", "ok: all of (t equals true; t equals true)"),
         (f"{{all: [{U}, {U}]}}", "error", U_MSG),
@@ -784,10 +821,10 @@ U_MSG = "cannot evaluate: u is unknown: u denied"
         (
             f"{{any: [{F}, {G}]}}",
             "fail",
-            "none of the alternatives holds: f is false, expected true; g is 3, expected 2",
+            "every alternative fails: `f` is not true; `g` is 3, and must be 2",
         ),
         (f"{{not: {U}}}", "error", U_MSG),
-        (f"{{not: {T}}}", "fail", "must not hold: t equals true"),
+        (f"{{not: {T}}}", "fail", "`t` is true, and must not"),
         (f"{{not: {F}}}", "pass", "ok: not (f equals true)"),
         (
             f"{{not: {{all: [{F}, {U}]}}}}",
@@ -797,7 +834,7 @@ U_MSG = "cannot evaluate: u is unknown: u denied"
         (
             f"{{not: {{any: [{T}, {U}]}}}}",
             "fail",
-            "must not hold: any of (t equals true; u equals true)",
+            "either `t` is true or `u` is true, and must not",
         ),
         (f"{{not: {{not: {U}}}}}", "error", U_MSG),
         (
@@ -805,17 +842,17 @@ U_MSG = "cannot evaluate: u is unknown: u denied"
             "pass",
             "ok: any of (all of (t equals true; u equals true); t equals true)",
         ),
-        (f"{{all: [{{any: [{F}, {U}]}}, {F}]}}", "fail", "f is false, expected true"),
+        (f"{{all: [{{any: [{F}, {U}]}}, {F}]}}", "fail", "`f` is not true"),
     ],
 )
 def test_kleene_truth_table(cond: str, status: str, message: str) -> None:
     f = check(cond, KLEENE_ATTRS)
-    assert (f.status, f.message) == (status, message)
+    assert (f.status, f.message) == (status, told(message) if status == "fail" else message)
 
 
 def test_all_with_several_failures_reports_each() -> None:
     f = check(f"{{all: [{F}, {{field: g, equals: 2}}]}}", {"f": False, "g": 3})
-    assert f.message == "f is false, expected true; g is 3, expected 2"
+    assert f.message == told("`f` is not true; `g` is 3, and must be 2")
 
 
 # --- count operators with Unknown items --------------------------------------------------------
@@ -834,38 +871,41 @@ def test_all_with_several_failures_reports_each() -> None:
             "{field: xs, count_at_least: 2}",
             ["a", Unknown("r")],
             "error",
-            "cannot evaluate: xs has 1 known and 1 unknown items",
+            "cannot evaluate: `xs` has 1 known and 1 unknown items",
         ),
         (
             "{field: xs, count_at_least: 3}",
             ["a", Unknown("r")],
             "fail",
-            "xs has 1 item(s), expected at least 3",
+            '`xs` has 1 item, fewer than the 3 required: ["a"]',
         ),
         (
             "{field: xs, count_at_most: 1}",
             ["a", "b", Unknown("r")],
             "fail",
-            "xs has 2 item(s), expected at most 1",
+            '`xs` has 2 items, more than the 1 allowed: ["a", "b"]',
         ),
         (
             "{field: xs, count_at_most: 1}",
             ["a", Unknown("r")],
             "error",
-            "cannot evaluate: xs has 1 known and 1 unknown items",
+            "cannot evaluate: `xs` has 1 known and 1 unknown items",
         ),
         ("{field: xs, count_at_most: 2}", ["a", Unknown("r")], "pass", "ok: xs count at most 2"),
     ],
 )
 def test_count_with_unknown_items(cond: str, items: list, status: str, message: str) -> None:
     f = check(cond, {"xs": items})
-    assert (f.status, f.message) == (status, message)
+    assert (f.status, f.message) == (status, told(message) if status == "fail" else message)
 
 
 def test_count_over_refs_counts_dangling_refs_as_known_items() -> None:
     # counting needs no dereference: a reader nobody reports is still a reader
     f = check("{field: readers, count_at_most: 1}", {"readers": [Ref(P1), Ref(GONE)]})
-    assert (f.status, f.message) == ("fail", "readers has 2 item(s), expected at most 1")
+    assert (f.status, f.message) == (
+        "fail",
+        told(f'`readers` has 2 items, more than the 1 allowed: ["{P1}", "{GONE}"]'),
+    )
 
 
 def test_count_over_a_mapped_path_with_a_dangling_ref() -> None:
@@ -876,7 +916,7 @@ def test_count_over_a_mapped_path_with_a_dangling_ref() -> None:
     )
     assert (f.status, f.message) == (
         "error",
-        "cannot evaluate: readers.kind has 1 known and 1 unknown items",
+        "cannot evaluate: `readers.kind` has 1 known and 1 unknown items",
     )
 
 
@@ -906,25 +946,34 @@ def test_date_forms_at_the_90_day_boundary(value: Any) -> None:
     older = check("{field: d, older_than_days: 90}", {"d": value})
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         assert (within.status, older.status) == ("fail", "pass")
-        assert within.message == 'd is "2025-03-03" (90 days ago), expected within 90 days'
+        assert within.message == told(
+            '`d` is "2025-03-03", 90 days ago; it must be within the last 90 days'
+        )
     else:
         assert (within.status, older.status) == ("pass", "fail")
-        assert older.message.endswith("(90 days ago), expected older than 90 days")
+        assert older.message.endswith(", only 90 days ago; it must be more than 90 days old")
 
 
 def test_yaml_dates_in_messages_and_evidence_are_iso_text() -> None:
     assert isinstance(yaml_value("2025-01-01"), dt.date)
     f = check("{field: d, within_days: 30}", {"d": yaml_value("2025-01-01")})
-    assert f.message == 'd is "2025-01-01" (151 days ago), expected within 30 days'
+    assert f.message == told(
+        '`d` is "2025-01-01", 151 days ago; it must be within the last 30 days'
+    )
     assert f.evidence == {"d": "2025-01-01"}
     f = check("{field: d, within_days: 30}", {"d": dt.datetime(2025, 1, 1, 6, 30)})
-    assert f.message == 'd is "2025-01-01T06:30:00Z" (151 days ago), expected within 30 days'
+    assert f.message == told(
+        '`d` is "2025-01-01T06:30:00Z", 151 days ago; it must be within the last 30 days'
+    )
 
 
 def test_within_days_tolerates_one_day_of_clock_skew() -> None:
     assert check("{field: d, within_days: 1}", {"d": "2025-06-02T11:00:00Z"}).status == "pass"
     f = check("{field: d, within_days: 1}", {"d": "2025-06-02T13:00:00Z"})
-    assert (f.status, f.message) == ("fail", 'd is "2025-06-02T13:00:00Z", which is in the future')
+    assert (f.status, f.message) == (
+        "fail",
+        told('`d` is "2025-06-02T13:00:00Z", which is in the future'),
+    )
 
 
 def test_in_future_relative_to_the_given_now() -> None:
@@ -935,12 +984,12 @@ def test_in_future_relative_to_the_given_now() -> None:
     f = check(cond, attrs, now=later)
     assert (f.status, f.message) == (
         "fail",
-        'expires is "2025-06-01T12:00:01Z": expired 2 day(s) ago',
+        told('`expires` is "2025-06-01T12:00:01Z": expired 2 day(s) ago'),
     )
     f = check(cond, {"expires": "2025-06-01T12:00:00Z"})  # exactly now: already expired
     assert (f.status, f.message) == (
         "fail",
-        'expires is "2025-06-01T12:00:00Z": expired 0 day(s) ago',
+        told('`expires` is "2025-06-01T12:00:00Z": expired 0 day(s) ago'),
     )
 
 
@@ -961,18 +1010,18 @@ def test_scope() -> None:
     )
     got = {f.resource_id: (f.status, f.message) for f in out}
     assert got == {
-        "s3://a": ("not_applicable", "out of scope: holds_models is false, expected true"),
-        "s3://b": ("fail", "public is true, expected false"),
+        "s3://a": ("not_applicable", "out of scope: `holds_models` is not true"),
+        "s3://b": ("fail", "//b: `public` is true, and must not be"),
         "s3://c": (
             "error",
-            "cannot tell whether the policy applies: holds_models is unknown: s3:ListBucket denied",
+            "cannot tell whether the policy applies: `holds_models` is unknown: "
+            "s3:ListBucket denied",
         ),
         "s3://d": ("pass", "ok: public equals false"),
         # Whether it applies hangs on a value nobody reported: error, not a silent skip.
         "s3://e": (
             "error",
-            "cannot tell whether the policy applies: "
-            "holds_models is not set (expected equals true)",
+            "cannot tell whether the policy applies: `holds_models` is not set (it must be true)",
         ),
     }
     # A policy for which "not reported" means "out of scope" says so with `exists`.
@@ -1057,7 +1106,7 @@ def test_expired_attestation_next_to_a_current_one_is_superseded() -> None:
         "att-old": (
             "not_applicable",
             "superseded: 1 other attestation(s) satisfy this policy "
-            '(expires is "2024-06-01": expired 365 day(s) ago)',
+            '(att-old: `expires` is "2024-06-01": expired 365 day(s) ago)',
         ),
     }
     old = next(f for f in out if f.resource_id == "att-old")
@@ -1162,4 +1211,7 @@ def test_fieldless_test_on_reference_items_compares_ids() -> None:
     found = {f.resource_id: f for f in evaluate_policy(policy, inv, _dt.datetime.now(_dt.UTC))}
     assert found["s3://ok"].status == "pass"
     assert found["s3://bad"].status == "fail"
-    assert "readers[arn:aws:iam::1:root] matches" in found["s3://bad"].message
+    assert (
+        '`readers[arn:aws:iam::1:root]` is "arn:aws:iam::1:root", and must not'
+        in found["s3://bad"].message
+    )

@@ -131,7 +131,7 @@ def test_model_directories_become_artefacts_with_files_digests_and_formats():
         "mem://store/models/locked",
     ]
     fraud = found["mem://store/models/fraud"]
-    assert (fraud.type, fraud.name, fraud.source) == ("artefact", "fraud", "mem:")
+    assert (fraud.type, fraud.name, fraud.source) == ("artefact", "store/models/fraud", "mem:")
     a = fraud.attributes
     assert a["uri"] == "mem://store/models/fraud"
     assert a["location"] == {

@@ -252,7 +252,10 @@ def test_flags_end_to_end_change_the_verdict(pack: list[Policy]) -> None:
     )
     assert changed["MW-A-01"] == {"max_readers": 3}
     [after] = evaluate_policy(out[0], inventory, now)
-    assert (after.status, after.message) == ("fail", "reader_count is 4, expected at most 3")
+    assert (after.status, after.message) == (
+        "fail",
+        "b: `reader_count` is 4, more than the 3 allowed",
+    )
 
 
 def test_bool_override_of_a_number_default_is_applied() -> None:

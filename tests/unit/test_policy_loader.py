@@ -28,7 +28,7 @@ KNOWN_TYPES = (
     "threat_detection, attestation, traffic, access_log"
 )
 ALLOWED_KEYS = (
-    "check, description, id, maturity, params, rationale, references, remediation, "
+    "check, description, id, maturity, message, params, rationale, references, remediation, "
     "require_in_scope, resource, scope, severity, tags, title"
 )
 

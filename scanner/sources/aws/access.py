@@ -94,6 +94,7 @@ class BucketAccess:
     public_reasons: list[str] = field(default_factory=list)
     tls_only: Tri = False
     network_restricted: Tri = False
+    network_restricted_reasons: list[str] = field(default_factory=list)
     external: dict[str, str] = field(default_factory=dict)  # principal id -> account
 
 
@@ -297,7 +298,50 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     else:
         every = bool(out.grants) and all({"vpce", "vpc"} & set(g.restricted_by) for g in out.grants)
         out.network_restricted = t_or(network_deny, every)
+    out.network_restricted_reasons = network_reasons(network_deny, out.grants)
     return out
+
+
+_VIA_WORDS = {
+    "identity_policy": "identity policy",
+    "bucket_policy": "bucket policy",
+    "acl": "ACL",
+}
+
+
+def network_reasons(network_deny: Tri, grants: list[GrantRecord] | Unknown) -> list[str]:
+    """Why the bucket is (not) limited to private networks, in words: the Deny that limits it,
+    or every grant that reads objects with no VPC condition, naming principal, action and the
+    policy that grants it."""
+    if network_deny is True:
+        return ["the bucket policy denies every object read from outside a VPC or VPC endpoint"]
+    if isinstance(grants, Unknown):
+        return [f"who can read is unknown: {grants.reason}"]
+    open_grants = [g for g in grants if not {"vpce", "vpc"} & set(g.restricted_by)]
+    if not grants:
+        return ["no principal is granted object reads, and no Deny limits reads to a VPC"]
+    if not open_grants:
+        return ["every grant of object reads carries a VPC or VPC endpoint condition"]
+    reasons = []
+    for g in open_grants:
+        who = "anyone" if g.principal == ANYONE else _principal_words(g.principal)
+        via = _VIA_WORDS.get(g.via, g.via.replace("_", " "))
+        where = f"{via} {g.policy}" if g.policy and g.policy != via and g.via != "acl" else via
+        reasons.append(
+            f"{who} can read objects through {', '.join(g.actions)} with no VPC condition ({where})"
+        )
+    return sorted(set(reasons))
+
+
+def _principal_words(arn: str) -> str:
+    """`role data-scientist-wildcard` for arn:aws:iam::1:role/path/data-scientist-wildcard."""
+    account, _, resource = arn.partition(":iam::")[2].partition(":")
+    if resource == "root":
+        return f"account {account}"
+    kind, _, rest = resource.partition("/")
+    if not rest:
+        return arn
+    return f"{kind} {rest.rpartition('/')[2]}"
 
 
 def _policy_only(c: _Context) -> Tri:

@@ -99,6 +99,7 @@ class Builder:
             "object_lock": facts.object_lock,
             "tls_only": access.tls_only,
             "network_restricted": access.network_restricted,
+            "network_restricted_reasons": access.network_restricted_reasons,
             "access_logging": {
                 "server_access": facts.server_access,
                 "read_events": trails.read_events(facts),

@@ -93,17 +93,7 @@ def recorded_signatures(resources: Iterable[Resource]) -> dict[str, tuple[str, s
 
 
 def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:
-    contents = facts.contents
-    if isinstance(contents.objects, Unknown):
-        return contents.objects
-    if contents.model_dirs():
-        return True
-    if contents.truncated:
-        return Unknown(
-            f"no model files among the first {cap} objects; listing capped "
-            "(raise max_objects_per_bucket)"
-        )
-    return False
+    return facts.contents.holds_models(cap, "objects", "max_objects_per_bucket")
 
 
 def model_prefixes(facts: BucketFacts) -> list[str]:

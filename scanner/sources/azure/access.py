@@ -16,7 +16,10 @@ from scanner.inventory import Ref, Unknown
 from scanner.sources.azure import rbac
 from scanner.sources.azure.rbac import Assignment, Rbac
 
-ANYONE = "*"
+# Anyone, through a container's public access level. Not AWS's `*`: the inventory merges
+# resources by id, so one `*` would keep only the first source's grants when an estate spans
+# both clouds (anonymous readers of S3 buckets and of blob containers are different facts).
+ANYONE = "azure-principal://anonymous"
 
 
 def principal_id(object_id: str) -> str:
@@ -25,7 +28,7 @@ def principal_id(object_id: str) -> str:
 
 @dataclass(frozen=True)
 class Grant:
-    principal: str  # the principal resource id (`*` for anyone)
+    principal: str  # the principal resource id (ANYONE for anyone)
     storage: str  # the container's storage id
     via: str  # `data_action`, `account_key`, `public_access`
     assignment: str  # the role assignment's id, "" for public access

@@ -136,7 +136,9 @@ class Builder:
             "subscription": account.subscription,
             "resource_group": account.resource_group,
             "container": container.name,
-            "holds_models": self._holds_models(container),
+            "holds_models": container.contents.holds_models(
+                self.options.max_objects_per_container, "blobs", "max_objects_per_container"
+            ),
             "listing_truncated": container.contents.truncated,
             "object_count": objects if isinstance(objects, Unknown) else len(objects),
             "public": is_public,
@@ -155,6 +157,7 @@ class Builder:
             "https_only": https_only,
             "network_restricted": restricted,
             "network_reasons": network_reasons,
+            "network_restricted_reasons": network_reasons,
             "network": network,
             "access_logging": {
                 "server_access": settings.classic_read_logging(account),
@@ -177,19 +180,6 @@ class Builder:
             attributes=attributes,
             raw=redact(raw, mask_keys=True),
         )
-
-    def _holds_models(self, container: ContainerFacts) -> bool | Unknown:
-        contents = container.contents
-        if isinstance(contents.objects, Unknown):
-            return contents.objects
-        if contents.model_dirs():
-            return True
-        if contents.truncated:
-            return Unknown(
-                f"no model files among the first {self.options.max_objects_per_container} "
-                "blobs; listing capped (raise max_objects_per_container)"
-            )
-        return False
 
     def _grants(
         self,

@@ -17,7 +17,6 @@ in config. This module imports no Azure SDK: checking a config loads none of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +24,9 @@ from urllib.parse import urlsplit
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import merged_options, positive, take_trust, text, text_list
 
+EXAMPLE = "azure:subscription=ID,accounts=a+b or azure:account=NAME"
 DEFAULT_WORKERS = 16
 DEFAULT_MAX_OBJECTS = 1000
 DEFAULT_SNIFF_BYTES = 1024 * 1024
@@ -88,50 +89,6 @@ class AzureOptions:
         return self.subscription is not None
 
 
-def _split_target(spec: SourceSpec) -> dict[str, str]:
-    out: dict[str, str] = {}
-    target = spec.target.strip()
-    if not target:
-        return out
-    for part in target.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(
-                f"source {spec.text!r}: expected KEY=VALUE options separated by commas "
-                f"(e.g. azure:subscription=ID,accounts=a+b or azure:account=NAME), "
-                f"got {part.strip()!r}"
-            )
-        if key in out:
-            raise UsageError(f"source {spec.text!r}: option {key!r} is given twice")
-        out[key] = value.strip()
-    return out
-
-
-def _list(spec: SourceSpec, key: str, value: Any) -> tuple[str, ...]:
-    items = value.split("+") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise UsageError(f"source {spec.text!r}: {key} must be a list of strings, got {value!r}")
-    cleaned = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
-    if not cleaned:
-        raise UsageError(f"source {spec.text!r}: {key} is empty")
-    return cleaned
-
-
-def _positive(spec: SourceSpec, key: str, value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _text(spec: SourceSpec, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"source {spec.text!r}: {key} must be a non-empty string")
-    return value.strip()
-
-
 def _account_name(spec: SourceSpec, key: str, name: str) -> str:
     if not _ACCOUNT.match(name):
         raise UsageError(
@@ -142,37 +99,22 @@ def _account_name(spec: SourceSpec, key: str, name: str) -> str:
 
 
 def _url(spec: SourceSpec, key: str, value: Any) -> str:
-    text = _text(spec, key, value)
-    parts = urlsplit(text)
+    url = text(spec, key, value)
+    parts = urlsplit(url)
     # Bearer tokens only ever go over TLS (azure-core refuses plain HTTP for them too).
     if parts.scheme != "https" or not parts.hostname:
-        raise UsageError(f"source {spec.text!r}: {key} must be an https:// URL, got {text!r}")
+        raise UsageError(f"source {spec.text!r}: {key} must be an https:// URL, got {url!r}")
     if parts.username or parts.password or parts.query:
         raise UsageError(
             f"source {spec.text!r}: {key} must not carry credentials or a query (give them "
             "through the credential chain or AZURE_STORAGE_CONNECTION_STRING)"
         )
-    return text.rstrip("/")
+    return url.rstrip("/")
 
 
 def parse_options(spec: SourceSpec) -> AzureOptions:
-    from_target = _split_target(spec)
-    trust = spec.options.get("trust", TrustPolicy())
-    if not isinstance(trust, TrustPolicy):
-        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
-    config: Mapping[str, Any] = {k: v for k, v in spec.options.items() if k != "trust"}
-    both = sorted(set(from_target) & set(config))
-    if both:
-        raise UsageError(
-            f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
-        )
-    merged: dict[str, Any] = {**config, **from_target}
-    unknown = sorted(set(merged) - OPTION_NAMES)
-    if unknown:
-        raise UsageError(
-            f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
-            f"(allowed: {', '.join(sorted(OPTION_NAMES))})"
-        )
+    spec, trust = take_trust(spec)
+    merged = merged_options(spec, OPTION_NAMES, EXAMPLE)
     has_sub, has_account = "subscription" in merged, "account" in merged
     if has_sub == has_account:
         raise UsageError(
@@ -182,7 +124,7 @@ def parse_options(spec: SourceSpec) -> AzureOptions:
         )
     kw: dict[str, Any] = {"trust": trust}
     if has_sub:
-        sub = _text(spec, "subscription", merged["subscription"])
+        sub = text(spec, "subscription", merged["subscription"])
         if not _SUBSCRIPTION.match(sub):
             raise UsageError(
                 f"source {spec.text!r}: {sub!r} is not a subscription id (a GUID such as "
@@ -195,7 +137,7 @@ def parse_options(spec: SourceSpec) -> AzureOptions:
                 "each account's blob endpoint comes from its management-plane properties"
             )
     else:
-        kw["account"] = _account_name(spec, "account", _text(spec, "account", merged["account"]))
+        kw["account"] = _account_name(spec, "account", text(spec, "account", merged["account"]))
         for key in ("accounts", "arm_endpoint"):
             if key in merged:
                 raise UsageError(
@@ -203,14 +145,14 @@ def parse_options(spec: SourceSpec) -> AzureOptions:
                     "the data plane only)"
                 )
     if "accounts" in merged:
-        names = _list(spec, "accounts", merged["accounts"])
+        names = text_list(spec, "accounts", merged["accounts"])
         kw["accounts"] = tuple(_account_name(spec, "accounts", n) for n in names)
     if "arm_endpoint" in merged:
         kw["arm_endpoint"] = _url(spec, "arm_endpoint", merged["arm_endpoint"])
     if "blob_endpoint" in merged:
         kw["blob_endpoint"] = _url(spec, "blob_endpoint", merged["blob_endpoint"])
     if "endpoint_suffix" in merged:
-        suffix = _text(spec, "endpoint_suffix", merged["endpoint_suffix"]).lower()
+        suffix = text(spec, "endpoint_suffix", merged["endpoint_suffix"]).lower()
         if not _SUFFIX.match(suffix):
             raise UsageError(
                 f"source {spec.text!r}: {suffix!r} is not a storage endpoint suffix "
@@ -219,5 +161,5 @@ def parse_options(spec: SourceSpec) -> AzureOptions:
         kw["endpoint_suffix"] = suffix
     for key in _INTEGERS:
         if key in merged:
-            kw[key] = _positive(spec, key, merged[key])
+            kw[key] = positive(spec, key, merged[key])
     return AzureOptions(**kw)

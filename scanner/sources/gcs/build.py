@@ -25,20 +25,6 @@ NOT_TLS_ONLY = (
 )
 
 
-def holds_models(facts: BucketFacts, cap: int) -> bool | Unknown:
-    contents = facts.contents
-    if isinstance(contents.objects, Unknown):
-        return contents.objects
-    if contents.model_dirs():
-        return True
-    if contents.truncated:
-        return Unknown(
-            f"no model files among the first {cap} objects; listing capped "
-            "(raise max_objects_per_bucket)"
-        )
-    return False
-
-
 class AuditCoverage:
     """Data Access audit logs (DATA_READ) for Cloud Storage, from the project's and its
     ancestors' IAM policies: a config at any level turns them on for the project."""
@@ -110,7 +96,7 @@ def storage(
         "provider": PROVIDER,
         "account": facts.project,
         "region": facts.location,
-        "holds_models": holds_models(facts, cap),
+        "holds_models": facts.contents.holds_models(cap, "objects", "max_objects_per_bucket"),
         "listing_truncated": facts.contents.truncated,
         "object_count": objects if isinstance(objects, Unknown) else len(objects),
         "public": access.public,
@@ -119,6 +105,7 @@ def storage(
         "tls_only_reason": NOT_TLS_ONLY,
         "network_restricted": network.restricted,
         "network_restriction": list(network.reasons),
+        "network_restricted_reasons": list(network.reasons),
         "access_logging": {
             "server_access": _setting(settings, lambda s: s["usage_logs"] is not None),
             "read_events": audit.read_events(facts),

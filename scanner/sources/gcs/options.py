@@ -6,12 +6,13 @@ Imports no Google library: the registry reads `OPTION_NAMES` when it checks a co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
-from scanner.sources.gcp.options import merged_options, positive, project_id, text_list
+from scanner.sources.gcp.options import project_id
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import merged_options, positive, take_trust, text_list
 
 EXAMPLE = "gcs:project=my-project,buckets=models+checkpoints"
 DEFAULT_WORKERS = 16
@@ -54,10 +55,7 @@ class GcsOptions:
 
 
 def parse_options(spec: SourceSpec) -> GcsOptions:
-    trust = spec.options.get("trust", TrustPolicy())
-    if not isinstance(trust, TrustPolicy):
-        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
-    spec = replace(spec, options={k: v for k, v in spec.options.items() if k != "trust"})
+    spec, trust = take_trust(spec)
     merged = merged_options(spec, OPTION_NAMES, EXAMPLE)
     kw: dict[str, object] = {"project": project_id(spec, merged, EXAMPLE), "trust": trust}
     if "buckets" in merged:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,7 +280,11 @@ def version_resource(
 
 
 def artefact_resource(
-    source_name: str, location: uris.Location, listing: Listing, server: str
+    source_name: str,
+    location: uris.Location,
+    listing: Listing,
+    server: str,
+    versions: Sequence[str] = (),
 ) -> Resource:
     files = [
         {"path": path, "size": size if size is not None else Unknown("size not reported")}
@@ -309,7 +313,7 @@ def artefact_resource(
     return Resource(
         id=location.uri,
         type="artefact",
-        name=uris.artefact_name(location.uri),
+        name=uris.artefact_name(location.uri, versions),
         source=source_name,
         attributes=attributes,
         raw={"listed": redact_text(location.list_uri or ""), "file_count": len(files)},

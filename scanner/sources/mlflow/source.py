@@ -138,10 +138,20 @@ class MlflowSource:
             )
             if isinstance(location, Unknown):
                 problems.append(f"{_label(v)}: artefact location unknown: {location.reason}")
+        # An artefact is named after the registry versions that point at it (`fraud/3`), the
+        # name a person knows it by; its id stays the URI.
+        labels: dict[str, list[str]] = defaultdict(list)
+        for v, where in zip(versions, locations, strict=True):
+            if not isinstance(where, Unknown):
+                labels[where.uri].append(f"{v.name}/{v.version}")
         for location, listing in listings.items():
             resources.append(
                 normalise.artefact_resource(
-                    self.spec.name, location, listing, settings.target.public
+                    self.spec.name,
+                    location,
+                    listing,
+                    settings.target.public,
+                    labels.get(location.uri, ()),
                 )
             )
         problems.extend(registry.anomalies)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -108,8 +109,12 @@ def join(base: str, sub: str) -> str:
     return f"{base}/{sub}" if sub else base
 
 
-def artefact_name(uri: str) -> str:
-    """The last two path parts: `fraud/3` for s3://b/fraud/3 (a bucket root is its bucket)."""
+def artefact_name(uri: str, versions: Sequence[str] = ()) -> str:
+    """What a person calls the files: the registry versions that use them (`fraud/3`), else
+    where they are (`b/fraud/3` for s3://b/fraud/3), never a bare last segment like `model`."""
+    if versions:
+        shown = sorted(set(versions))
+        return ", ".join(shown[:3]) + (f" (+{len(shown) - 3} more)" if len(shown) > 3 else "")
     parts = urlsplit(uri)
     pieces = [p for p in unquote(parts.path).split("/") if p]
-    return "/".join(pieces[-2:]) if pieces else parts.netloc or uri
+    return "/".join([parts.netloc, *pieces] if parts.netloc else pieces) or uri

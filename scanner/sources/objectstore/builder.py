@@ -103,6 +103,20 @@ class StoreContents:
                 self._dirs = group_model_dirs(self.objects, _key, self._candidate)
             return self._dirs
 
+    def holds_models(self, cap: int, things: str, option: str) -> bool | Unknown:
+        """Whether the container holds a model directory. A listing cut at `cap` that shows
+        none is Unknown, not "no": the models may sit past the cap (`things` and `option` are
+        the provider's words for objects and for the option that raises the cap)."""
+        if isinstance(self.objects, Unknown):
+            return self.objects
+        if self.model_dirs():
+            return True
+        if self.truncated:
+            return Unknown(
+                f"no model files among the first {cap} {things}; listing capped (raise {option})"
+            )
+        return False
+
     def _candidate(self, obj: StoredObject) -> bool:
         read = self._reads.get(obj.key)
         if read is not None and read.sniffed is not None:
@@ -204,7 +218,9 @@ def build_artefact(
     return Resource(
         id=uri,
         type="artefact",
-        name=owner.rpartition("/")[2] if owner else container.name,
+        # Where it is (`acme-models-prod/credit-scoring/2`): the last segment alone is
+        # `model` or `2` for half the estate.
+        name=f"{container.name}/{owner.strip('/')}" if owner.strip("/") else container.name,
         source=source,
         attributes=attributes,
         raw={

@@ -24,6 +24,7 @@ from typing import Any
 
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact, redact_text, redact_uri
+from scanner.sources.store_uris import canonical
 from scanner.sources.tags import GCP_LABELS, governance_facts
 from scanner.sources.vertex.options import VertexOptions
 
@@ -55,6 +56,14 @@ class Names:
             if m and m.group(1).isdigit():
                 return m.group(1)
         return None
+
+
+def _artefact(uri: str) -> Ref:
+    """The artefact at `artifactUri`, under the id the `gcs:` source reports for the same place
+    (one converter for every registry: `store_uris`); a URI no converter knows is kept as
+    written, without credentials."""
+    known = canonical(uri.strip())
+    return Ref(known[0] if known else redact_uri(uri.strip().rstrip("/")))
 
 
 def model_id(name: str) -> str:
@@ -145,7 +154,7 @@ def version_resource(
     uri = version.get("artifactUri")
     if isinstance(uri, str) and uri.strip():
         attributes["source_uri"] = redact_uri(uri.strip())
-        attributes["artefact"] = Ref(redact_uri(uri.strip().rstrip("/")))
+        attributes["artefact"] = _artefact(uri)
     served = [d for d in version.get("deployedModels") or () if isinstance(d, Mapping)]
     attributes["served_by"] = sorted(
         endpoint_id(str(d["endpoint"])) for d in served if isinstance(d.get("endpoint"), str)
@@ -247,7 +256,7 @@ def endpoint_resource(
         served.append(Ref(vid))
         uri = (versions.get(vid) or {}).get("artifactUri")
         if isinstance(uri, str) and uri.strip():
-            artefacts.append(Ref(redact_uri(uri.strip().rstrip("/"))))
+            artefacts.append(_artefact(uri))
     private, why = _network(endpoint)
     logging = endpoint.get("predictRequestResponseLoggingConfig") or {}
     logging = logging if isinstance(logging, Mapping) else {}

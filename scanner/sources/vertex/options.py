@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass
 
 from scanner.errors import UsageError
-from scanner.sources.gcp.options import merged_options, positive, project_id, text, text_list
+from scanner.sources.gcp.options import project_id
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import merged_options, positive, text, text_list
 
 EXAMPLE = "vertex:project=my-project,location=europe-west4"
 DEFAULT_WORKERS = 8

@@ -126,7 +126,7 @@ ENDPOINTS = ["fraud-prod", "churn-public", "vision-secure", "vision-open", "raw-
 
 def test_rate_limits(verdicts: dict) -> None:
     assert statuses(verdicts, "T-API-01", ENDPOINTS) == ["pass", "fail", "fail", "fail", "fail"]
-    assert "rate_limit.per_client is false" in verdicts[("T-API-01", "vision-secure")][1]
+    assert "rate_limit.per_client` is not true" in verdicts[("T-API-01", "vision-secure")][1]
 
 
 def test_request_logging_and_authentication(verdicts: dict) -> None:
@@ -147,7 +147,7 @@ def test_threat_detection_per_region(verdicts: dict) -> None:
 
 def test_served_versions_and_unreadable_endpoints(verdicts: dict, estate: Estate) -> None:
     assert statuses(verdicts, "T-INV-05", ENDPOINTS) == ["pass", "fail", "pass", "pass", "pass"]
-    assert "retired is true" in verdicts[("T-INV-05", "churn-public")][1]
+    assert "retired` is true" in verdicts[("T-INV-05", "churn-public")][1]
     # The endpoint whose model was deleted: nothing passes on what could not be read.
     status, message = verdicts[("T-INV-05", "ghost")]
     assert status == "error" and "sagemaker:DescribeModel" in message

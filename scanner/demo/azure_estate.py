@@ -1,4 +1,4 @@
-"""A small Azure estate for tests: two storage accounts that are twins except for their settings.
+"""A small Azure estate for the tests and the demo: two storage accounts, twins but for settings.
 
 `mwbad` has every misconfiguration the storage policies look for, `mwgood` the fixed twin of
 each: a public container vs a private one (with anonymous access forbidden on the account),
@@ -9,7 +9,7 @@ workspace, Defender for Storage off vs on, and a user holding Storage Blob Data 
 account vs nobody. Both hold the same model (`fraud/v3`: a pickle and its MLmodel) in a
 `models` container, and a non-model file in `data`.
 
-`arm_estate` is the management plane (for `tests/servers/arm_shapes.py`), `seed` puts the
+`arm_estate` is the management plane (for `scanner/demo/arm_shapes.py`), `seed` puts the
 blobs into Azurite (with the accounts' keys: the scanner itself reads with a token). Both
 are plain functions over an Azurite URL, so a demo can reuse them.
 """
@@ -20,7 +20,7 @@ import base64
 import pickle
 from typing import Any
 
-from tests.servers.arm_shapes import ArmEstate
+from scanner.demo.arm_shapes import ArmEstate
 
 SUBSCRIPTION = "3f2a8c10-0000-4000-8000-00000000a2e5"
 GROUP = "rg-ml"

@@ -1,4 +1,4 @@
-"""A Google Cloud estate for the gcs: and vertex: tests (and, later, the demo): buckets and
+"""A Google Cloud estate for the gcs: and vertex: tests and the demo: buckets and
 model files in fake-gcs-server, and what it does not emulate set on the shape server.
 
 `seed_estate` builds one project with three model buckets, each the misconfigured or the
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.servers.gcp import FakeGcs, GcpShapeServer
+from scanner.demo.gcp_shapes import FakeGcs, GcpShapeServer
 
 PROJECT = "acme-ml"
 NUMBER = "123456789012"
@@ -59,12 +59,14 @@ def storage_client(emulator: FakeGcs) -> Any:
 
     return storage.Client(
         project=PROJECT,
-        credentials=AnonymousCredentials(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": emulator.url},
     )
 
 
-def put(client: Any, bucket: str, key: str, data: bytes, metadata: dict[str, str] | None = None):
+def put(
+    client: Any, bucket: str, key: str, data: bytes, metadata: dict[str, str] | None = None
+) -> None:
     blob = client.bucket(bucket).blob(key)
     if metadata:
         blob.metadata = metadata

@@ -1,5 +1,10 @@
 """Azurite (the Azure Storage emulator) over HTTPS on a free loopback port, with OAuth.
 
+Used by `modelward demo` and by the `azure:` source's tests. Azurite is a Node.js program
+(npm `azurite`): `make install` and `make demo` install it into requirements/npm with
+`npm ci`; elsewhere an `azurite-blob` on PATH is used. `missing()` says in words why it
+cannot run, so the demo can skip Azure and say so instead of failing.
+
 The Azure SDKs send a bearer token only over TLS, and Azurite accepts one only over HTTPS
 (`--oauth basic`: issuer, audience and lifetime are checked, the signature is not), so the
 emulator runs with a certificate made here for 127.0.0.1, trusted by the test process and
@@ -14,6 +19,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,9 +28,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.demo.servers import ServerError, free_port
-from tests.helpers import NODE_TOOLS
 
-AZURITE_BLOB = NODE_TOOLS / ".bin" / "azurite-blob"
+# Where `npm ci --prefix requirements/npm` puts it in a checkout (the package sits beside it).
+CHECKOUT_AZURITE = (
+    Path(__file__).resolve().parents[2] / "requirements" / "npm" / "node_modules" / ".bin"
+) / "azurite-blob"
+INSTALL_HINT = "make install (or make demo) installs it with npm ci in requirements/npm"
+
+
+def executable() -> Path | None:
+    """The `azurite-blob` to run: the checkout's, else one on PATH."""
+    if CHECKOUT_AZURITE.exists():
+        return CHECKOUT_AZURITE
+    found = shutil.which("azurite-blob")
+    return Path(found) if found else None
+
+
+def missing() -> str | None:
+    """Why Azurite cannot run here, in words; None when it can."""
+    if executable() is None:
+        return f"Azurite (npm azurite) is not installed: {INSTALL_HINT}"
+    if shutil.which("node") is None:
+        return "Azurite needs Node.js, and no `node` is on PATH"
+    return None
 
 
 @dataclass(frozen=True)
@@ -91,10 +117,10 @@ class Azurite:
 
 @contextlib.contextmanager
 def azurite(location: Path, tls: Tls, keys: Mapping[str, str]) -> Iterator[Azurite]:
-    if not AZURITE_BLOB.exists():
-        raise ServerError(
-            f"{AZURITE_BLOB} is missing: make install runs npm ci in requirements/npm"
-        )
+    reason = missing()
+    exe = executable()
+    if reason is not None or exe is None:
+        raise ServerError(reason or "Azurite is not installed")
     port = free_port()
     env = {
         **os.environ,
@@ -102,7 +128,7 @@ def azurite(location: Path, tls: Tls, keys: Mapping[str, str]) -> Iterator[Azuri
     }
     location.mkdir(parents=True, exist_ok=True)
     log = (location / "azurite.log").open("wb")
-    command = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    command = [str(exe), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
     command += ["--location", str(location), "--skipApiVersionCheck", "--disableTelemetry"]
     command += ["--loose", "--cert", str(tls.cert), "--key", str(tls.key), "--oauth", "basic"]
     proc = subprocess.Popen(

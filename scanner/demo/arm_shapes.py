@@ -1,4 +1,5 @@
-"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests.
+"""A local HTTPS server answering like Azure Resource Manager, for the `azure:` shape tests and
+the demo.
 
 No emulator exists for the management plane (storage account settings, role assignments,
 diagnostic settings, Defender for Storage), so this server answers the GETs the source makes
@@ -11,7 +12,7 @@ own `DefaultAzureCredential` obtains its tokens here, through the same code path
 
 Faults are injected per path (`fail`): a status with ARM's error body (403 AuthorizationFailed,
 429 TooManyRequests with Retry-After, 401), or a malformed 200 body. `inject` gives a path one
-of the wire-fault kinds of `tests/servers/fault_proxy.py` instead (empty, HTML or cut 200,
+of the wire-fault kinds of `scanner/demo/fault_bodies.py` instead (empty, HTML or cut 200,
 garbage, a gateway's 500, a proxy's 403, throttling, a reset connection, a stall), so the
 `azure:` source goes through the same fault matrix as AWS and MLflow (the plain-HTTP proxy
 cannot sit in front of ARM: bearer tokens are only sent over TLS). Every request is logged,
@@ -35,9 +36,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.demo.azurite import Tls
+from scanner.demo.fault_bodies import CAPTIVE_PORTAL, GARBAGE, GATEWAY_500, KINDS, PROXY_403
 from scanner.demo.servers import free_port
-from tests.servers.azurite import Tls
-from tests.servers.fault_proxy import CAPTIVE_PORTAL, GARBAGE, GATEWAY_500, KINDS, PROXY_403
 
 IDENTITY_SECRET = "modelward-test-identity-header"
 TENANT = "72f988bf-0000-4000-8000-00000000cafe"
@@ -169,7 +170,7 @@ class ArmShapeServer:
 
     def inject(self, kind: str, pattern: str, times: int | None = None) -> None:
         """Answer requests whose path matches `pattern` with a wire fault of `kind` (see
-        `tests/servers/fault_proxy.py`), `times` times or always."""
+        `scanner/demo/fault_bodies.py`), `times` times or always."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
@@ -292,7 +293,7 @@ class ArmShapeServer:
             claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except (IndexError, ValueError):
             return False
-        return claims.get("aud") == self.base and claims.get("exp", 0) > time.time()
+        return bool(claims.get("aud") == self.base and claims.get("exp", 0) > time.time())
 
     def _token(self, handler: BaseHTTPRequestHandler, query: dict[str, str]) -> None:
         if not self.identity_up:

@@ -1,0 +1,84 @@
+"""`KEY=VALUE` options of a source spec (`gcs:project=ID,buckets=a+b`), merged with config.
+
+Every cloud source takes its options the same two ways: in the spec, and under the source's
+`options:` in config. A key given in both places is a usage error rather than a silent
+precedence rule; lists use `+` in the spec (a comma separates options) and YAML lists in
+config. The config's `integrity.trust` reaches the object-store sources as an option users
+never write (`take_trust`). Each error names the spec as the user wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from scanner.artefacts.signatures.trust import TrustPolicy
+from scanner.errors import UsageError
+from scanner.sources.interface import SourceSpec
+
+
+def merged_options(spec: SourceSpec, allowed: frozenset[str], example: str) -> dict[str, Any]:
+    """The spec's `KEY=VALUE` pairs and the config's options as one mapping, checked against
+    `allowed` (`example` shows a well-formed spec in the error)."""
+    from_target: dict[str, str] = {}
+    target = spec.target.strip()
+    for part in target.split(",") if target else ():
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"source {spec.text!r}: expected KEY=VALUE options separated by commas "
+                f"(e.g. {example}), got {part.strip()!r}"
+            )
+        if key in from_target:
+            raise UsageError(f"source {spec.text!r}: option {key!r} is given twice")
+        from_target[key] = value.strip()
+    config: Mapping[str, Any] = spec.options
+    both = sorted(set(from_target) & set(config))
+    if both:
+        raise UsageError(
+            f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
+        )
+    merged: dict[str, Any] = {**config, **from_target}
+    unknown = sorted(set(merged) - allowed)
+    if unknown:
+        raise UsageError(
+            f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
+    return merged
+
+
+def take_trust(spec: SourceSpec) -> tuple[SourceSpec, TrustPolicy]:
+    """The spec without its `trust` option, and the trust the config loader handed over (a
+    user-written `trust` option is refused: trust is configured once, under integrity)."""
+    trust = spec.options.get("trust", TrustPolicy())
+    if not isinstance(trust, TrustPolicy):
+        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
+    return replace(spec, options={k: v for k, v in spec.options.items() if k != "trust"}), trust
+
+
+def text(spec: SourceSpec, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"source {spec.text!r}: {key} must be a non-empty string")
+    return value.strip()
+
+
+def text_list(spec: SourceSpec, key: str, value: Any) -> tuple[str, ...]:
+    """`a+b` in a spec or a YAML list in config; blanks dropped, repeats kept once."""
+    items = value.split("+") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"source {spec.text!r}: {key} must be a list of strings, got {value!r}")
+    cleaned = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+    if not cleaned:
+        raise UsageError(f"source {spec.text!r}: {key} is empty")
+    return cleaned
+
+
+def positive(spec: SourceSpec, key: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
+    return value
