@@ -374,6 +374,10 @@ def link_storage_contents(a: _Attrs) -> None:
     maybe: dict[str, dict[str, Unknown]] = {"production": {}, "high_value": {}}
     anywhere: dict[str, Unknown | None] = dict.fromkeys(known, a.missing("model_version"))
     said = {"production": "in production", "high_value": "high-value"}
+    none_here = {
+        "production": "no model version in production in this scan keeps its files here",
+        "high_value": "no high-value model version in this scan keeps its files here",
+    }
     for vid, attrs in a.of("model_version"):
         tests = {
             "production": _is(attrs.get("stage"), "production"),
@@ -408,11 +412,7 @@ def link_storage_contents(a: _Attrs) -> None:
                 a.set_explained(sid, key, True, sorted(set(known[fact][sid])))
                 continue
             value = _or_false(maybe[fact].get(sid), anywhere[fact])
-            reasons = (
-                [value.reason]
-                if isinstance(value, Unknown)
-                else [f"no {said[fact]} model version in this scan keeps its files here"]
-            )
+            reasons = [value.reason] if isinstance(value, Unknown) else [none_here[fact]]
             a.set_explained(sid, key, value, reasons)
 
 
