@@ -200,7 +200,7 @@ def _with_cached(prepared: Prepared, live: str, collections: dict[str, Collectio
 def faulted_estate(workdir: Path | None = None) -> Iterator[FaultedEstate]:
     """The demo estate on moto and MLflow, each behind a fault proxy, with its fault-free scan."""
     from scanner.demo import aws_estate, registry_estate, serving_estate
-    from scanner.demo.runner import _environment
+    from scanner.demo.servers import environment
     from scanner.demo.servers import mlflow_server, moto_server
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -212,7 +212,7 @@ def faulted_estate(workdir: Path | None = None) -> Iterator[FaultedEstate]:
             "MLFLOW_S3_ENDPOINT_URL": moto.url,
             "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         }
-        stack.enter_context(_environment(env))
+        stack.enter_context(environment(env))
         estate = aws_estate.seed_aws(moto)
         ml = stack.enter_context(
             mlflow_server(
