@@ -200,8 +200,7 @@ def _with_cached(prepared: Prepared, live: str, collections: dict[str, Collectio
 def faulted_estate(workdir: Path | None = None) -> Iterator[FaultedEstate]:
     """The demo estate on moto and MLflow, each behind a fault proxy, with its fault-free scan."""
     from scanner.demo import aws_estate, registry_estate, serving_estate
-    from scanner.demo.servers import environment
-    from scanner.demo.servers import mlflow_server, moto_server
+    from scanner.demo.servers import environment, mlflow_server, moto_server
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     with contextlib.ExitStack() as stack:
