@@ -209,6 +209,7 @@ def test_model_directories_become_artefacts(estate):
         "formats": ["pickle"],
         "pickle_based": True,
         "unsafe": [],
+        "unsafe_reasons": [],
         "lambda_layers": [],
     }
     assert mlflow["storage"] == {"$ref": "s3://models"}
