@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -97,11 +97,12 @@ def test_a_fault_never_makes_a_verdict_cleaner(
 
 def _names(value: Any, operation: str) -> bool:
     """Whether an Unknown anywhere in `value` names `operation`."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         if set(value) == {"$unknown"}:
             return operation in str(value["$unknown"])
         return any(_names(v, operation) for v in value.values())
-    if isinstance(value, list):
+    # Results hold resources as a lazy sequence (`scanner.results.Items`), not a list.
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return any(_names(v, operation) for v in value)
     return False
 
