@@ -79,6 +79,9 @@ ALWAYS_RETURNED: dict[tuple[str, str], tuple[str, ...]] = {
     ("ec2", "DescribeFlowLogs"): ("FlowLogs",),
     ("ec2", "DescribeSubnets"): ("Subnets",),
     ("ec2", "DescribeRegions"): ("Regions",),
+    ("organizations", "ListAccounts"): ("Accounts",),
+    ("organizations", "ListAccountsForParent"): ("Accounts",),
+    ("organizations", "ListOrganizationalUnitsForParent"): ("OrganizationalUnits",),
 }
 # The same answers' lists, whose type a body that merely parses could still get wrong.
 _LISTS = (
@@ -86,6 +89,7 @@ _LISTS = (
     "Regions", "trailList", "DetectorIds", "Endpoints", "ProductionVariants", "Roles",
     "ModelPackageGroupSummaryList", "ModelPackageSummaryList", "UserDetailList",
     "GroupDetailList", "RoleDetailList", "Policies", "EventSelectors", "AdvancedEventSelectors",
+    "Accounts", "OrganizationalUnits",
 )  # fmt: skip
 
 # S3 settings whose answer is empty when the setting was never made (versioning, logging): no
