@@ -52,17 +52,24 @@ class Gap:
     Linking computes facts about *all* resources of a type ("no production version is stored
     in this bucket", "no endpoint runs in this VPC"); where resources of that type may be
     missing, such a negative is not known, so it is `Unknown(reason)` instead of false. A gap
-    limited to an account and region (`None`: anywhere) leaves the others' answers alone.
+    limited to an account and region (`None`: anywhere) leaves the others' answers alone, and
+    one limited to a provider (the failed source's cloud) leaves the other clouds' alone: an
+    Azure listing that failed hides no S3 bucket.
     """
 
     types: frozenset[str]
     reason: str
     account: str | None = None
     region: str | None = None
+    provider: str | None = None
 
-    def covers(self, rtype: str, account: Any = None, region: Any = None) -> bool:
-        """Whether resources of `rtype` in that account and region may be missing."""
+    def covers(
+        self, rtype: str, account: Any = None, region: Any = None, provider: Any = None
+    ) -> bool:
+        """Whether resources of `rtype` in that account, region and provider may be missing."""
         if rtype not in self.types:
+            return False
+        if self.provider is not None and provider is not None and provider != self.provider:
             return False
         if self.account is not None and account is not None and account != self.account:
             return False
@@ -75,6 +82,8 @@ class Gap:
             out["account"] = self.account
         if self.region is not None:
             out["region"] = self.region
+        if self.provider is not None:
+            out["provider"] = self.provider
         return out
 
     @staticmethod
@@ -84,11 +93,18 @@ class Gap:
             str(data["reason"]),
             data.get("account"),
             data.get("region"),
+            data.get("provider"),
         )
 
-    def order(self) -> tuple[str, str, str, str]:
+    def order(self) -> tuple[str, str, str, str, str]:
         """A stable order: a sharded scan's merge lists a source's gaps as one scan would."""
-        return (self.account or "", self.region or "", ",".join(sorted(self.types)), self.reason)
+        return (
+            self.provider or "",
+            self.account or "",
+            self.region or "",
+            ",".join(sorted(self.types)),
+            self.reason,
+        )
 
 
 @dataclass(frozen=True)

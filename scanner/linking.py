@@ -508,15 +508,17 @@ def link_readers(a: _Attrs) -> None:
     principal a grant names that no source reports is added: `*` as the anonymous reader, any
     other as an external principal of an account that was not scanned. One storage whose
     grants are unreadable makes every principal of its provider Unknown, and a gap over
-    storage (a failed bucket listing) every principal: a missing grant could be anyone's.
+    storage (a failed bucket listing) every principal of the gap's provider (of every
+    provider, when the gap does not say): a missing grant could be any of theirs.
     """
     grants: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     unreadable: dict[str, Unknown] = {}
-    # A bucket that was not listed may grant anyone anything: no principal's reads are known
-    # then (never "reads nothing"). A gap does not say which provider's listing failed, so it
-    # costs every principal's reads.
-    gap = next((g for g in a.gaps if g.covers("storage")), None)
-    unlisted = None if gap is None else Unknown(f"some buckets are unlisted ({gap.reason})")
+
+    def unlisted(provider: str) -> Unknown | None:
+        # A bucket that was not listed may grant anyone of its cloud anything: no such
+        # principal's reads are known then (never "reads nothing").
+        gap = next((g for g in a.gaps if g.covers("storage", provider=provider or None)), None)
+        return None if gap is None else Unknown(f"some buckets are unlisted ({gap.reason})")
     first_source: dict[str, str] = {}
     for sid in sorted(a.by_type.get("storage", [])):
         attrs = a.attrs[sid]
@@ -560,9 +562,10 @@ def link_readers(a: _Attrs) -> None:
         }
         a.create(Resource(pid, "principal", name, first_source[pid], attrs))
     for pid, attrs in a.of("principal"):
-        unknown = (
-            unlisted if unlisted is not None else unreadable.get(str(attrs.get("provider", "")))
-        )
+        provider = str(attrs.get("provider", ""))
+        unknown = unlisted(provider)  # Unknown is falsy: `or` would skip it
+        if unknown is None:
+            unknown = unreadable.get(provider)
         if unknown is not None:
             a.set_default(pid, "can_read", unknown)
             a.set_default(pid, "grants", unknown)

@@ -51,6 +51,7 @@ from scanner.sources.interface import (
     SourceError,
     SourceSpec,
     produced_types,
+    source_provider,
     summary,
 )
 from scanner.sources.registry import build_source, check_local_targets
@@ -197,7 +198,13 @@ def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outco
         error = f"internal error in source: {type(exc).__name__}: {exc}"
         reporter.debug(traceback.format_exc())
     if error is not None and not resources:
-        gaps.append(Gap(produced_types(source), f"source {name} failed: {error}"))
+        gaps.append(
+            Gap(
+                produced_types(source),
+                f"source {name} failed: {error}",
+                provider=source_provider(source),
+            )
+        )
     status = "error" if error else "ok"
     reporter.source_done(name, status, len(resources), time.monotonic() - started, error)
     entry: dict[str, Any] = {
@@ -238,7 +245,18 @@ def _abandoned(source: Source, reporter: Reporter, watch: CallWatch, timeout: fl
         "resource_count": 0,
     }
     return _Outcome(
-        entry, [], _recorded(entry, [Gap(produced_types(source), f"source {name}: {error}")])
+        entry,
+        [],
+        _recorded(
+            entry,
+            [
+                Gap(
+                    produced_types(source),
+                    f"source {name}: {error}",
+                    provider=source_provider(source),
+                )
+            ],
+        ),
     )
 
 

@@ -134,7 +134,9 @@ Progress = Callable[[str], None]
 class Source(Protocol):
     """Optionally also `produces: frozenset[str]`, the resource types it can report; a source
     that does not say is taken to report any type, so its failure makes every linked "none"
-    Unknown (fail closed). See `produced_types`."""
+    Unknown (fail closed). See `produced_types`. Optionally `provider: str`, the `provider`
+    its resources carry, so that its failure leaves the other clouds' facts alone (one that
+    does not say may report anything: its failure costs every provider's)."""
 
     spec: SourceSpec
 
@@ -147,6 +149,12 @@ def produced_types(source: Source) -> frozenset[str]:
     """The types a source reports, for the gap its failure leaves (all types unless it says)."""
     declared = getattr(source, "produces", None)
     return frozenset(declared) if declared else frozenset(RESOURCE_TYPES)
+
+
+def source_provider(source: Source) -> str | None:
+    """The provider of everything a source reports, where it says (None: any)."""
+    declared = getattr(source, "provider", None)
+    return declared if isinstance(declared, str) else None
 
 
 @runtime_checkable

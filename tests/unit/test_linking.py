@@ -325,3 +325,31 @@ def test_hosting_is_unknown_where_endpoints_may_run_unseen():
     unsure = r(BUCKET, "storage", "aws", account="1", region="eu-west-1",
                holds_models=Unknown("listing denied"))  # fmt: skip
     assert linked(detector, unsure)["gd"]["holds_models"] == Unknown("listing denied")
+
+
+def test_an_unlisted_bucket_makes_reads_unknown_only_in_its_own_cloud():
+    from scanner.inventory import Gap
+
+    alice = "arn:aws:iam::1:user/alice"
+    bucket = r(BUCKET, "storage", "aws", provider="aws",
+               access_grants=[{"principal": Ref(alice), "actions": ["s3:GetObject"]}])  # fmt: skip
+    principals = (
+        r(alice, "principal", "aws", provider="aws"),
+        r("azure-principal://user/bob", "principal", "azure", provider="azure"),
+    )
+    azure_gap = Gap(frozenset({"storage"}), "source azure failed: 500", provider="azure")
+    out = linked_with([azure_gap], bucket, *principals)
+    assert out[alice]["can_read"] == [Ref(BUCKET)]  # an Azure failure hides no S3 bucket
+    bob = out["azure-principal://user/bob"]["can_read"]
+    assert isinstance(bob, Unknown) and "source azure failed" in bob.reason
+    # A gap that does not say its provider may hide anyone's bucket: every principal Unknown.
+    anywhere = Gap(frozenset({"storage"}), "source custom failed")
+    assert isinstance(linked_with([anywhere], bucket, *principals)[alice]["can_read"], Unknown)
+
+
+def test_a_gap_keeps_its_provider_through_results():
+    from scanner.inventory import Gap
+
+    gap = Gap(frozenset({"storage"}), "listing failed", "1", "eu-west-1", "aws")
+    assert gap.to_dict()["provider"] == "aws"
+    assert Gap.from_dict(gap.to_dict()) == gap

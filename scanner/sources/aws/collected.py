@@ -41,7 +41,9 @@ class AccountScan:
 
     def unlisted(self, types: frozenset[str], reason: str, region: str | None = None) -> None:
         """Resources of `types` in this account (and region) may exist unreported."""
-        self.gaps.append(Gap(types, reason, account=self.ctx.account, region=region))
+        self.gaps.append(
+            Gap(types, reason, account=self.ctx.account, region=region, provider="aws")
+        )
 
     def unlisted_any(self, rtype: str) -> Unknown | None:
         """The reason resources of `rtype` of this account may be missing, if they may."""

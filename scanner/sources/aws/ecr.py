@@ -50,7 +50,9 @@ def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     )
     if isinstance(repos, Unknown):
         # The repositories that exist are not known: no "none of them" about storage here.
-        gap = Gap(frozenset({"storage"}), f"ECR in {region}: {repos.reason}", ctx.account, region)
+        gap = Gap(
+            frozenset({"storage"}), f"ECR in {region}: {repos.reason}", ctx.account, region, "aws"
+        )
         return AwsCollected(problems=(f"ECR in {region}: {repos.reason}",), gaps=(gap,))
     scanning = ctx.call("ecr", region, "get_registry_scanning_configuration")
     resources = [_repository(ctx, region, repo, scanning, source) for repo in repos or []]

@@ -77,6 +77,7 @@ STORAGE_TYPES = frozenset({"storage", "artefact"})
 class AwsSource:
     """Read-only view of AWS accounts through boto3's standard credential chain."""
 
+    provider = "aws"  # `Source.provider`: a failure here hides no other cloud's resources
     produces = frozenset(
         {
             "storage",

@@ -40,6 +40,7 @@ class AzureSource:
 
     # The types a failure of the whole source leaves unreported (`Source.produces`).
     produces = frozenset({"storage", "artefact", "principal", "audit_trail", "threat_detection"})
+    provider = build.PROVIDER
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
@@ -243,5 +244,13 @@ def _unlisted(accounts: list[AccountFacts]) -> list[Gap]:
         if isinstance(facts.containers, Unknown):
             region = facts.region if isinstance(facts.region, str) else None
             reason = f"the containers of {facts.name} are unreadable: {facts.containers.reason}"
-            gaps.append(Gap(CONTAINER_TYPES, reason, account=facts.name, region=region))
+            gaps.append(
+                Gap(
+                    CONTAINER_TYPES,
+                    reason,
+                    account=facts.name,
+                    region=region,
+                    provider=build.PROVIDER,
+                )
+            )
     return gaps
