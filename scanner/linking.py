@@ -519,6 +519,7 @@ def link_readers(a: _Attrs) -> None:
         # principal's reads are known then (never "reads nothing").
         gap = next((g for g in a.gaps if g.covers("storage", provider=provider or None)), None)
         return None if gap is None else Unknown(f"some buckets are unlisted ({gap.reason})")
+
     first_source: dict[str, str] = {}
     for sid in sorted(a.by_type.get("storage", [])):
         attrs = a.attrs[sid]
