@@ -67,8 +67,8 @@ def measure(service: str, operation: str, body: bytes, repeat: int) -> None:
     fields = best(lambda: check_fields(service, model, parsed), repeat)
     print(
         f"{service}:{operation} ({len(body):,} bytes): botocore parse {floor * 1000:.2f} ms "
-        f"(floor); wire check {wire * 1000:.2f} ms = {wire / floor:.3f}x; "
-        f"field check {fields * 1e6:.1f} us = {fields / floor:.4f}x"
+        f"(floor); wire check {wire * 1000:.2f} ms, ratio {wire / floor:.3f}; "
+        f"field check {fields * 1e6:.1f} us, ratio {fields / floor:.4f}"
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from scanner.demo import azure_estate as est
 from scanner.demo.arm_shapes import ArmShapeServer, arm_shape_server
 from scanner.demo.azurite import azurite, make_tls, missing
 from scanner.demo.fault_bodies import KINDS
+from scanner.demo.servers import environment
 from scanner.progress import Reporter
 from scanner.scan import ScanRequest, prepare
 from scanner.scan import run as run_scan
@@ -76,22 +76,6 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 OPTIONS = {"timeout": 1, "max_attempts": 2}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in (*values, *AZURE_VARIABLES)}
-    for name in AZURE_VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 class AzureEstate:
     def __init__(self, arm: ArmShapeServer) -> None:
         self.arm = arm
@@ -115,7 +99,15 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureEstate]:
         server = stack.enter_context(azurite(tmp_path_factory.mktemp("azurite"), tls, est.KEYS))
         arm = stack.enter_context(arm_shape_server(est.arm_estate(server.url), tls))
         arm.stall_seconds = 3.0  # past the source's 1 s read timeout
-        stack.enter_context(_environment({**arm.env(), "REQUESTS_CA_BUNDLE": str(tls.cert)}))
+        stack.enter_context(
+            environment(
+                {
+                    **dict.fromkeys(AZURE_VARIABLES),
+                    **arm.env(),
+                    "REQUESTS_CA_BUNDLE": str(tls.cert),
+                }
+            )
+        )
         est.seed(server.connection_string)
         faulted = AzureEstate(arm)
         faulted.baseline = faulted.scan()
