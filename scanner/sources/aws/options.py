@@ -20,6 +20,9 @@ DEFAULT_WORKERS = 16
 DEFAULT_MAX_OBJECTS = 1000
 DEFAULT_SNIFF_BYTES = 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 8
+# Seconds one attempt of a call may wait for its answer, and for a connection.
+DEFAULT_READ_TIMEOUT = 20.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_JIT_MAX_SESSION = 3600
 DEFAULT_JIT_TAG = "modelward:jit"
 # Per artefact: pickle-based model files up to this size are downloaded and scanned.
@@ -40,6 +43,8 @@ OPTION_NAMES = frozenset(
         "jit_tag",
         "jit_max_session_seconds",
         "integrity_max_bytes",
+        "read_timeout",
+        "connect_timeout",
         "org",
         "role_name",
         "external_id",
@@ -71,6 +76,8 @@ class AwsOptions:
     jit_tag: str = DEFAULT_JIT_TAG
     jit_max_session_seconds: int = DEFAULT_JIT_MAX_SESSION
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     # Who may sign the models in the buckets: the config's `integrity.trust`, handed over by
     # the config loader (never a user option of the source itself).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
@@ -124,6 +131,18 @@ def _positive(spec: SourceSpec, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
     return value
+
+
+def _seconds(spec: SourceSpec, key: str, value: Any) -> float:
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise UsageError(
+            f"source {spec.text!r}: {key} must be a number of seconds from 0 to 3600, got {value!r}"
+        )
+    return seconds
 
 
 def _text(spec: SourceSpec, key: str, value: Any) -> str:
@@ -182,6 +201,9 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
     ):
         if key in merged:
             kw[key] = _positive(spec, key, merged[key])
+    for key in ("read_timeout", "connect_timeout"):
+        if key in merged:
+            kw[key] = _seconds(spec, key, merged[key])
     if "jit_role_patterns" in merged:
         kw["jit_role_patterns"] = _list(spec, "jit_role_patterns", merged["jit_role_patterns"])
     if "jit_tag" in merged:

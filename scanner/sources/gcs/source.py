@@ -51,6 +51,8 @@ CONTENT_DENIED = "denied: storage.objects.get"
 class GcsSource:
     """Read-only view of one Google Cloud project's Cloud Storage."""
 
+    provider = build.PROVIDER  # `Source.provider`
+
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.options = parse_options(spec)  # usage errors before any source runs
