@@ -153,8 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # fail closed with something actionable, never a silent 0
+        # One line, bounded: an exception's text can quote whatever a server answered.
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 300 else text[:299] + "…"
         print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} (re-run with -v for the "
+            f"{PROG}: internal error: {type(exc).__name__}: {text} (re-run with -v for the "
             f"traceback, and please report it)",
             file=sys.stderr,
         )

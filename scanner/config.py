@@ -55,6 +55,7 @@ class Config:
     baseline: Path | None = None
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     bom_with_findings: bool = False
+    timeout: float | None = None
 
 
 def with_trust(spec: SourceSpec, trust: TrustPolicy) -> SourceSpec:
@@ -156,4 +157,5 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         baseline=rel(gate["baseline"]) if "baseline" in gate else None,
         trust=trust,
         bom_with_findings=bom.get("with_findings", False),
+        timeout=float(doc["timeout"]) if "timeout" in doc else None,
     )

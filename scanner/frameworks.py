@@ -18,7 +18,7 @@ from typing import Any
 from scanner.bundled import bundled_dir
 from scanner.errors import InputFileError
 from scanner.findings import ControlRef, Finding
-from scanner.inventory import Resource
+from scanner.inventory import Resource, Unknown
 from scanner.policy.conditions import as_datetime
 from scanner.policy.model import RUNGS, Policy
 from scanner.schemas import error_lines
@@ -201,9 +201,16 @@ def _attesting(
     valid, notes = [], []
     for att in attestations:
         attrs = att.attributes
-        listed = key in (attrs.get("controls") or [])
-        of_kind = bool(control.attestation) and attrs.get("kind") == control.attestation
+        # An attestation whose fields could not be read attests nothing (fail closed): only a
+        # list of controls, a kind that is text and an expiry that is a date or absent count.
+        controls = attrs.get("controls")
+        listed = isinstance(controls, list) and key in controls
+        kind = attrs.get("kind")
+        of_kind = isinstance(kind, str) and kind == (control.attestation or None)
         if not (listed or of_kind):
+            continue
+        if isinstance(attrs.get("expires"), Unknown) or isinstance(attrs.get("date"), Unknown):
+            notes.append(f"{att.id} cannot count: its dates could not be read")
             continue
         expires = as_datetime(attrs.get("expires"))
         if expires is not None and expires <= now:

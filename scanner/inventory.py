@@ -45,6 +45,69 @@ class Unknown:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Resources that may exist but were not reported: a listing failed (a bucket listing was
+    denied, a registry search answered with garbage, a whole source failed).
+
+    Linking computes facts about *all* resources of a type ("no production version is stored
+    in this bucket", "no endpoint runs in this VPC"); where resources of that type may be
+    missing, such a negative is not known, so it is `Unknown(reason)` instead of false. A gap
+    limited to an account and region (`None`: anywhere) leaves the others' answers alone, and
+    one limited to a provider (the failed source's cloud) leaves the other clouds' alone: an
+    Azure listing that failed hides no S3 bucket.
+    """
+
+    types: frozenset[str]
+    reason: str
+    account: str | None = None
+    region: str | None = None
+    provider: str | None = None
+
+    def covers(
+        self, rtype: str, account: Any = None, region: Any = None, provider: Any = None
+    ) -> bool:
+        """Whether resources of `rtype` in that account, region and provider may be missing."""
+        if rtype not in self.types:
+            return False
+        if self.provider is not None and provider is not None and provider != self.provider:
+            return False
+        if self.account is not None and account is not None and account != self.account:
+            return False
+        return self.region is None or region is None or region == self.region
+
+    def to_dict(self) -> dict[str, Any]:
+        """As results record it (`scan.sources[].gaps`), so `merge` links with it again."""
+        out: dict[str, Any] = {"types": sorted(self.types), "reason": self.reason}
+        if self.account is not None:
+            out["account"] = self.account
+        if self.region is not None:
+            out["region"] = self.region
+        if self.provider is not None:
+            out["provider"] = self.provider
+        return out
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Gap:
+        return Gap(
+            frozenset(str(t) for t in data["types"]),
+            str(data["reason"]),
+            data.get("account"),
+            data.get("region"),
+            data.get("provider"),
+        )
+
+    def order(self) -> tuple[str, str, str, str, str]:
+        """A stable order: a sharded scan's merge lists a source's gaps as one scan would."""
+        return (
+            self.provider or "",
+            self.account or "",
+            self.region or "",
+            ",".join(sorted(self.types)),
+            self.reason,
+        )
+
+
+@dataclass(frozen=True)
 class Ref:
     """A reference to another resource by id; resolution follows it."""
 

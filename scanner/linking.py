@@ -7,21 +7,27 @@ those files. The policies need both ends on one resource (`storage.holds_product
 happen here, between collection and evaluation.
 
 Rules (docs/resource-model.md, "Linking"):
-- A pure function of the collected inventory: results stay re-evaluable offline.
+- A pure function of the collected inventory (and the gaps the sources reported): results
+  stay re-evaluable offline.
 - A value a source reported is never overwritten, except that `holds_models` becomes true when
   an artefact refers to the storage.
-- What cannot be decided is `Unknown` with the reason, never a guess.
+- What cannot be decided is `Unknown` with the reason, never a guess. In particular "no data"
+  is never "none": a fact about *all* resources of a type ("no production version is stored
+  here", "no endpoint runs in this VPC", "no registry entry points at these files") is
+  `Unknown` when one of its inputs is Unknown or when resources of that type may be missing
+  (a `Gap`: a listing, or a whole source, failed). Only a positive (true, or a list that is
+  not empty) survives an unknown input, because more data could only add to it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.artefacts.digests import link_digests
-from scanner.inventory import Inventory, Ref, Resource, Unknown
+from scanner.inventory import Gap, Inventory, Ref, Resource, Unknown
 from scanner.linking_reads import link_reads
 
 HIGH_VALUE_CLASSIFICATIONS = frozenset({"restricted", "confidential"})
@@ -39,7 +45,8 @@ class LinkSettings:
 class _Attrs:
     """Mutable copies of every resource's attributes while linking; frozen again at the end."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, gaps: Sequence[Gap] = ()) -> None:
+        self.gaps = tuple(gaps)
         self.resources = {r.id: r for r in inventory}
         self.attrs: dict[str, dict[str, Any]] = {r.id: dict(r.attributes) for r in inventory}
         self.by_type: dict[str, list[str]] = defaultdict(list)
@@ -54,6 +61,13 @@ class _Attrs:
 
     def of(self, rtype: str) -> list[tuple[str, dict[str, Any]]]:
         return [(rid, self.attrs[rid]) for rid in self.by_type.get(rtype, [])]
+
+    def missing(self, rtype: str, account: Any = None, region: Any = None) -> Unknown | None:
+        """Why resources of `rtype` (in that account and region) may be unreported, if so."""
+        for gap in self.gaps:
+            if gap.covers(rtype, account, region):
+                return Unknown(f"{rtype} resources may be missing: {gap.reason}")
+        return None
 
     def set_default(self, rid: str, key: str, value: Any) -> bool:
         """Set unless a source already reported a value (an Unknown is replaced); True if set."""
@@ -139,7 +153,8 @@ def _image_artefacts(a: _Attrs) -> dict[str, list[str]]:
     per platform of an index."""
     out: dict[str, list[str]] = defaultdict(list)
     for rid, attrs in a.of("artefact"):
-        for reference in attrs.get("references") or ():
+        references = attrs.get("references")
+        for reference in references if isinstance(references, list) else ():
             if isinstance(reference, str):
                 out[f"oci://{reference}"].append(rid)
     return out
@@ -179,20 +194,41 @@ def link_storage_refs(a: _Attrs) -> None:
                     attrs["storage"] = Ref(root)
 
 
+def _first_unknown(*values: Any) -> Unknown | None:
+    return next((v for v in values if isinstance(v, Unknown)), None)
+
+
+def _or_false(*reasons: Unknown | None) -> bool | Unknown:
+    """The first reason a negative is not known, else the negative (false). Unknown refuses
+    to be tested for truth, so `a or b` is never used on these."""
+    return next((r for r in reasons if r is not None), False)
+
+
 def link_registration(a: _Attrs) -> None:
     registered_by: dict[str, list[str]] = defaultdict(list)
+    # Why "no registry entry points here" cannot be said: entries that may be missing, or an
+    # entry whose files are unknown (it could point anywhere).
+    unsure = _first_unknown(a.missing("model_version"), a.missing("endpoint"))
     for rid, attrs in [*a.of("model_version"), *a.of("endpoint")]:
         for target in _refs(attrs.get("artefact")) + _refs(attrs.get("artefacts")):
             registered_by[target].append(rid)
+        blind = _first_unknown(attrs.get("artefact"), attrs.get("artefacts"))
+        if unsure is None and blind is not None:
+            unsure = Unknown(f"the files of {rid} are unknown: {blind.reason}")
     registries_present = bool(a.by_type.get("model_version"))
     for rid, _attrs in a.of("artefact"):
         entries = sorted(set(registered_by.get(rid, [])))
-        a.set_default(rid, "registered_by", [Ref(e) for e in entries])
         if entries:
+            a.set_default(rid, "registered_by", [Ref(e) for e in entries])
             a.set_default(rid, "registered", True)
             names = [a.resources[e].name if e in a.resources else e for e in entries]
             a.set_default(rid, "registered_reasons", [f"used by {n}" for n in names])
+        elif unsure is not None:
+            a.set_default(rid, "registered_by", unsure)
+            a.set_default(rid, "registered", unsure)
+            a.set_default(rid, "registered_reasons", [unsure.reason])
         elif registries_present:
+            a.set_default(rid, "registered_by", [])
             a.set_default(rid, "registered", False)
             a.set_default(
                 rid,
@@ -200,6 +236,7 @@ def link_registration(a: _Attrs) -> None:
                 ["no model registry version or endpoint in this scan points at these files"],
             )
         else:
+            a.set_default(rid, "registered_by", [])
             a.set_default(
                 rid,
                 "registered",
@@ -211,30 +248,64 @@ def link_serving(a: _Attrs) -> None:
     """Endpoints gain the registry versions whose artefact they load; versions gain their
     endpoints; each endpoint says, per served version, whether it was authorised."""
     versions_by_artefact: dict[str, list[str]] = defaultdict(list)
+    # A version whose files are unknown could be what any endpoint loads.
+    blind_versions: list[tuple[str, Unknown]] = []
     for rid, attrs in a.of("model_version"):
         for target in _refs(attrs.get("artefact")):
             versions_by_artefact[target].append(rid)
+        if isinstance(attrs.get("artefact"), Unknown):
+            blind_versions.append((rid, attrs["artefact"]))
     deployments: dict[str, list[str]] = defaultdict(list)
+    # Why "served by no endpoint" cannot be said of a version.
+    unsure_deployments: Unknown | None = a.missing("endpoint")
     for eid, attrs in a.of("endpoint"):
-        named = _refs(attrs.get("model_versions"))
-        via_files = [v for art in _refs(attrs.get("artefacts")) for v in versions_by_artefact[art]]
+        listed, files = attrs.get("model_versions"), attrs.get("artefacts")
+        named = _refs(listed)
+        via_files = [v for art in _refs(files) for v in versions_by_artefact[art]]
         versions = sorted(set(named) | set(via_files))
-        if not isinstance(attrs.get("model_versions"), Unknown):
-            attrs["model_versions"] = [Ref(v) for v in versions]
         for v in versions:
             deployments[v].append(eid)
+        # What this endpoint serves is only partly known when its model list or files are
+        # unknown, when a version's files are unknown, or when versions may be missing.
+        partial = _first_unknown(listed, files)
+        if partial is None and _refs(files):
+            partial = _first_unknown(
+                a.missing("model_version"),
+                *(Unknown(f"the files of {v} are unknown: {u.reason}") for v, u in blind_versions),
+            )
+        if not isinstance(listed, Unknown):
+            attrs["model_versions"] = (
+                [Ref(v) for v in versions] if versions or partial is None else partial
+            )
+        if unsure_deployments is None and _first_unknown(listed, files) is not None:
+            unsure_deployments = Unknown(f"what {eid} serves is unknown")
         endpoint_name = a.resources[eid].name
         served = [_served_entry(a, v, eid, endpoint_name) for v in versions]
-        a.set_default(eid, "served", served)
-        value, reasons = _serves_high_value(a, versions)
+        a.set_default(eid, "served", served if partial is None or served else partial)
+        value, reasons = _serves_high_value(a, versions, partial)
         a.set_explained(eid, "serves_high_value", value, reasons)
     for vid, _attrs in a.of("model_version"):
-        a.set_default(vid, "deployments", [Ref(e) for e in sorted(deployments.get(vid, []))])
+        found = sorted(deployments.get(vid, []))
+        if not found and unsure_deployments is not None:
+            a.set_default(vid, "deployments", unsure_deployments)
+        else:
+            a.set_default(vid, "deployments", [Ref(e) for e in found])
 
 
-def _serves_high_value(a: _Attrs, versions: list[str]) -> tuple[bool | Unknown, list[str]]:
-    """Whether any served version is high-value, and which versions decided it."""
-    high = [(v, a.attrs[v].get("high_value")) for v in versions if v in a.attrs]
+def _serves_high_value(
+    a: _Attrs, versions: list[str], partial: Unknown | None
+) -> tuple[bool | Unknown, list[str]]:
+    """Whether any served version is high-value, and which versions decided it. A served
+    version no source reports, or a partly known model list (`partial`), leaves "no" unsaid."""
+    high = [
+        (
+            v,
+            a.attrs[v].get("high_value")
+            if v in a.attrs
+            else Unknown(f"served version {v} is not reported by any configured source"),
+        )
+        for v in versions
+    ]
     decisive = [v for v, h in high if h is True]
     if decisive:
         return True, [_why_high_value(a, v) for v in decisive]
@@ -242,6 +313,8 @@ def _serves_high_value(a: _Attrs, versions: list[str]) -> tuple[bool | Unknown, 
     if unknown:
         v, h = unknown[0]
         return h, [f"cannot tell whether {a.name(v)} is high-value: {h.reason}"]
+    if partial is not None:
+        return partial, [f"what it serves is only partly known: {partial.reason}"]
     if not versions:
         return False, ["serves no model version that a registry in this scan reports"]
     names = ", ".join(a.name(v) for v in versions)
@@ -274,39 +347,77 @@ def _served_entry(a: _Attrs, vid: str, eid: str, endpoint_name: str) -> dict[str
     }
 
 
+def _storage_of(a: _Attrs, artefact: str) -> str | None:
+    """The storage an artefact is in: as reported, else the root of its URI when that storage
+    is reported (a registry's URI whose files the storage's listing did not show)."""
+    reported = _refs(a.attrs.get(artefact, {}).get("storage"))
+    if reported:
+        return reported[0]
+    for scheme in STORAGE_SCHEMES:
+        if artefact.startswith(scheme):
+            parts = artefact[len(scheme) :].split("/")
+            root = scheme + ("/".join(parts[:2]) if scheme == "azure://" else parts[0])
+            return root if root in a.attrs else None
+    return None
+
+
 def link_storage_contents(a: _Attrs) -> None:
     holds: dict[str, set[str]] = defaultdict(set)
     for aid, attrs in a.of("artefact"):
         for sid in _refs(attrs.get("storage")):
             holds[sid].add(aid)
-    # storage id -> the versions (and where their files are) that make it hold such models
-    production: dict[str, list[str]] = defaultdict(list)
-    high_value: dict[str, list[str]] = defaultdict(list)
+    # For each of the two facts: storages known to hold such a version (with the versions that
+    # make it so), storages that might (the version's stage or value is unknown), and a reason
+    # it might be anywhere (versions may be missing, or a version that may qualify has unknown
+    # files).
+    known: dict[str, dict[str, list[str]]] = {"production": {}, "high_value": {}}
+    maybe: dict[str, dict[str, Unknown]] = {"production": {}, "high_value": {}}
+    anywhere: dict[str, Unknown | None] = dict.fromkeys(known, a.missing("model_version"))
+    said = {"production": "in production", "high_value": "high-value"}
+    none_here = {
+        "production": "no model version in production in this scan keeps its files here",
+        "high_value": "no high-value model version in this scan keeps its files here",
+    }
     for vid, attrs in a.of("model_version"):
-        for art in _refs(attrs.get("artefact")):
-            for sid in _refs(a.attrs.get(art, {}).get("storage")):
-                where = f"{a.name(vid)} (files at {a.name(art)})"
-                if attrs.get("stage") == "production":
-                    production[sid].append(f"holds {where}, which is in production")
-                if attrs.get("high_value") is True:
-                    high_value[sid].append(f"holds {where}, which is high-value")
+        tests = {
+            "production": _is(attrs.get("stage"), "production"),
+            "high_value": attrs.get("high_value", False),
+        }
+        artefact = attrs.get("artefact")
+        for fact, value in tests.items():
+            if value is False or (value is not True and not isinstance(value, Unknown)):
+                continue
+            if isinstance(artefact, Unknown):
+                if anywhere[fact] is None:
+                    anywhere[fact] = Unknown(f"the files of {vid} are unknown: {artefact.reason}")
+                continue
+            for art in _refs(artefact):
+                where = _storage_of(a, art)
+                if where is None:
+                    continue
+                if value is True:
+                    known[fact].setdefault(where, []).append(
+                        f"holds {a.name(vid)} (files at {a.name(art)}), which is {said[fact]}"
+                    )
+                else:
+                    maybe[fact].setdefault(where, value)
     for sid, attrs in a.of("storage"):
         if holds.get(sid):
             attrs["holds_models"] = True  # the one upgrade allowed: files are known to be there
-        a.set_explained(
-            sid,
-            "holds_production_models",
-            sid in production,
-            sorted(set(production[sid]))
-            or ["no model version in production in this scan keeps its files here"],
-        )
-        a.set_explained(
-            sid,
-            "holds_high_value_models",
-            sid in high_value,
-            sorted(set(high_value[sid]))
-            or ["no high-value model version in this scan keeps its files here"],
-        )
+        for fact, key in (
+            ("production", "holds_production_models"),
+            ("high_value", "holds_high_value_models"),
+        ):
+            if sid in known[fact]:
+                a.set_explained(sid, key, True, sorted(set(known[fact][sid])))
+                continue
+            value = _or_false(maybe[fact].get(sid), anywhere[fact])
+            reasons = [value.reason] if isinstance(value, Unknown) else [none_here[fact]]
+            a.set_explained(sid, key, value, reasons)
+
+
+def _is(value: Any, expected: str) -> bool | Unknown:
+    return value if isinstance(value, Unknown) else value == expected
 
 
 def link_traffic(a: _Attrs) -> None:
@@ -337,25 +448,52 @@ def link_hosting(a: _Attrs) -> None:
     """Networks and threat detectors matter where models are: endpoints' VPCs, and the
     accounts and regions holding model storage or endpoints."""
     hosted: dict[str, set[str]] = defaultdict(set)
+    # (account, region) -> why an endpoint there may run in a VPC nobody can name.
+    blind: dict[tuple[Any, Any], Unknown] = {}
     for eid, e in a.of("endpoint"):
         for vpc in _refs(e.get("vpc")) + _refs(e.get("vpcs")):
             hosted[vpc].add(eid)
-    for nid, _attrs in a.of("network"):
+        unknown = _first_unknown(e.get("vpc"), e.get("vpcs"))
+        if unknown is not None:
+            blind.setdefault((e.get("account"), e.get("region")), unknown)
+    for nid, attrs in a.of("network"):
+        if nid in hosted:
+            a.set_explained(
+                nid,
+                "hosts_models",
+                True,
+                [f"endpoint {a.name(e)} runs in it" for e in sorted(hosted[nid])],
+            )
+            continue
+        where = (attrs.get("account"), attrs.get("region"))
+        value = _or_false(blind.get(where), a.missing("endpoint", *where))
         a.set_explained(
             nid,
             "hosts_models",
-            nid in hosted,
-            [f"endpoint {a.name(e)} runs in it" for e in sorted(hosted[nid])]
-            or ["no model endpoint in this scan runs in it"],
+            value,
+            [value.reason]
+            if isinstance(value, Unknown)
+            else ["no model endpoint in this scan runs in it"],
         )
-    places = set()
+    places: set[tuple[Any, Any]] = set()
+    unsure_places: dict[tuple[Any, Any], Unknown] = {}
     for _sid, s in a.of("storage"):
+        where = (s.get("account"), s.get("region"))
         if s.get("holds_models") is True:
-            places.add((s.get("account"), s.get("region")))
+            places.add(where)
+        elif isinstance(s.get("holds_models"), Unknown):
+            unsure_places.setdefault(where, s["holds_models"])
     for _eid, e in a.of("endpoint"):
         places.add((e.get("account"), e.get("region")))
     for tid, attrs in a.of("threat_detection"):
-        a.set_default(tid, "holds_models", (attrs.get("account"), attrs.get("region")) in places)
+        where = (attrs.get("account"), attrs.get("region"))
+        if where in places:
+            a.set_default(tid, "holds_models", True)
+            continue
+        unsure = _or_false(
+            unsure_places.get(where), a.missing("storage", *where), a.missing("endpoint", *where)
+        )
+        a.set_default(tid, "holds_models", unsure)
 
 
 ANYONE = "*"
@@ -369,11 +507,19 @@ def link_readers(a: _Attrs) -> None:
     policy), so it is joined here, where a sharded scan's merge step sees the whole estate. A
     principal a grant names that no source reports is added: `*` as the anonymous reader, any
     other as an external principal of an account that was not scanned. One storage whose
-    grants are unreadable makes every principal of its provider Unknown: a missing grant
-    could be anyone's.
+    grants are unreadable makes every principal of its provider Unknown, and a gap over
+    storage (a failed bucket listing) every principal of the gap's provider (of every
+    provider, when the gap does not say): a missing grant could be any of theirs.
     """
     grants: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     unreadable: dict[str, Unknown] = {}
+
+    def unlisted(provider: str) -> Unknown | None:
+        # A bucket that was not listed may grant anyone of its cloud anything: no such
+        # principal's reads are known then (never "reads nothing").
+        gap = next((g for g in a.gaps if g.covers("storage", provider=provider or None)), None)
+        return None if gap is None else Unknown(f"some buckets are unlisted ({gap.reason})")
+
     first_source: dict[str, str] = {}
     for sid in sorted(a.by_type.get("storage", [])):
         attrs = a.attrs[sid]
@@ -417,7 +563,10 @@ def link_readers(a: _Attrs) -> None:
         }
         a.create(Resource(pid, "principal", name, first_source[pid], attrs))
     for pid, attrs in a.of("principal"):
-        unknown = unreadable.get(str(attrs.get("provider", "")))
+        provider = str(attrs.get("provider", ""))
+        unknown = unlisted(provider)  # Unknown is falsy: `or` would skip it
+        if unknown is None:
+            unknown = unreadable.get(provider)
         if unknown is not None:
             a.set_default(pid, "can_read", unknown)
             a.set_default(pid, "grants", unknown)
@@ -500,9 +649,13 @@ STEPS: tuple[Callable[[_Attrs, LinkSettings], None], ...] = (
 )
 
 
-def link(inventory: Inventory, settings: LinkSettings | None = None) -> Inventory:
+def link(
+    inventory: Inventory, settings: LinkSettings | None = None, gaps: Sequence[Gap] = ()
+) -> Inventory:
+    """The inventory with every linked attribute set; `gaps`: what the sources could not list
+    (`scanner.inventory.Gap`), which makes negative facts about those types Unknown."""
     settings = settings or LinkSettings()
-    attrs = _Attrs(inventory)
+    attrs = _Attrs(inventory, gaps)
     for step in STEPS:
         step(attrs, settings)
     inventory = attrs.frozen()

@@ -158,17 +158,42 @@ def link_reads(
         return {}
     people = Principals.build(principals)
     entries: dict[str, list[tuple[str, Attrs, Attrs]]] = defaultdict(list)
+    # A log whose window, coverage or bucket list is Unknown (or a bucket entry that does not
+    # say which bucket it is) may hold any bucket's reads; an entry with an Unknown field
+    # cannot be judged. What they touch is Unknown, never "nobody read it".
+    anywhere: Unknown | None = None
+    unreadable: dict[str, Unknown] = {}
     for lid, log in sorted(logs):
+        broken = _unknown_in({k: log.get(k) for k in ("window", "coverage", "buckets")})
+        if broken is not None:
+            if anywhere is None:
+                anywhere = Unknown(f"the access log {lid} is unreadable: {broken.reason}")
+            continue
         for entry in log.get("buckets") or ():
-            storage = entry.get("storage")
-            if isinstance(storage, Ref):
-                entries[storage.id].append((lid, log, entry))
+            storage = entry.get("storage") if isinstance(entry, Mapping) else None
+            if not isinstance(storage, Ref):
+                if anywhere is None:
+                    anywhere = Unknown(f"the access log {lid} names an unknown bucket")
+                continue
+            broken = _unknown_in(entry)
+            if broken is not None:
+                unreadable.setdefault(
+                    storage.id, Unknown(f"the access log {lid} is unreadable: {broken.reason}")
+                )
+                continue
+            entries[storage.id].append((lid, log, entry))
     default_id, default_log = sorted(logs)[0]
     out: dict[str, Attrs] = {}
     views: dict[str, Bucket] = {}
+    lost: dict[str, Unknown] = {}
     for sid, attrs in storages:
         if not sid.startswith("s3://"):
             continue  # the logs read are AWS logs: other providers' storage is not covered
+        why = anywhere if anywhere is not None else unreadable.get(sid)
+        if why is not None:
+            lost[sid] = why
+            out[sid] = dict.fromkeys(("read_window", *_LISTS), why)
+            continue
         found = entries.get(sid, [])
         if found:
             # Two log sets can cover one bucket (a trail and its server access logs): the one
@@ -181,9 +206,29 @@ def link_reads(
         out[sid] = _storage(view, people, len(found))
     for aid, attrs in artefacts:
         storage = attrs.get("storage")
-        if isinstance(storage, Ref) and storage.id in views:
+        if isinstance(storage, Ref) and storage.id in lost:
+            out[aid] = dict.fromkeys(("read_window", *_LISTS), lost[storage.id])
+        elif isinstance(storage, Ref) and storage.id in views:
             out[aid] = _artefact(aid, attrs, views[storage.id], people, artefacts)
     return out
+
+
+_LISTS = ("observed_readers", "unused_readers", "unexpected_reads", "bulk_reads", "reader_usage")
+
+
+def _unknown_in(value: Any, depth: int = 4) -> Unknown | None:
+    """The first Unknown in a value, its mappings and lists (to `depth` levels)."""
+    if isinstance(value, Unknown):
+        return value
+    if depth == 0:
+        return None
+    children = value.values() if isinstance(value, Mapping) else value
+    if isinstance(value, Mapping | list | tuple):
+        for child in children:
+            found = _unknown_in(child, depth - 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _window(view: Bucket, sets: int) -> Attrs:
@@ -597,9 +642,10 @@ def _artefact(
         entry = {k: v for k, v in r.items() if k != "dir"}
         p = entry["principal"]
         observed[p] = _merge(observed[p], entry) if p in observed else entry
+    files = attrs.get("files")
     sizes = {
         f"{mine}/{f['path']}".lstrip("/"): f.get("size")
-        for f in attrs.get("files") or ()
+        for f in (files if isinstance(files, list) else ())
         if isinstance(f, Mapping) and isinstance(f.get("path"), str)
     }
     bulk: list[Attrs] = []

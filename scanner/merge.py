@@ -18,7 +18,7 @@ from typing import Any
 
 from scanner import results
 from scanner.errors import UsageError
-from scanner.inventory import Inventory, Resource
+from scanner.inventory import Gap, Inventory, Resource
 from scanner.policy.operators import as_datetime
 from scanner.progress import Reporter
 from scanner.scan import Outcome, Prepared, finish, inventory_of
@@ -110,6 +110,11 @@ def merge_statuses(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         out["problems"] = problems
     if ordered:
         out["accounts"] = [dict(a) for a in ordered]
+    gaps = {
+        Gap.from_dict(g): None for entry in entries for g in entry.get("gaps", ())
+    }  # the shards' gaps, each once, in the order one scan lists them
+    if gaps:
+        out["gaps"] = [g.to_dict() for g in sorted(gaps, key=Gap.order)]
     return out
 
 
@@ -159,6 +164,9 @@ def merge(
             raise MergeError(f"no shard reports source {name!r}")
         statuses.append(merge_statuses(entries))
     started = _moment(documents, "started_at", min) or dt.datetime.now(dt.UTC)
+    # What the shards' sources could not list: linking's negatives about those types stay
+    # Unknown in the merged document, as in one scan.
+    gaps = [Gap.from_dict(g) for status in statuses for g in status.get("gaps", ())]
     return finish(
         prepared,
         collected_inventory(documents, names),
@@ -168,4 +176,5 @@ def merge(
         reporter=reporter,
         as_of=_moment(documents, "as_of", max),
         finished=_moment(documents, "finished_at", max),
+        gaps=gaps,
     )

@@ -32,7 +32,13 @@ class Reporter:
 
     def policy_done(self, policy_id: str) -> None: ...
 
+    def waiting(self, name: str, what: str, seconds: float) -> None:
+        """A source has been waiting `seconds` on one request (`what`: operation, subject)."""
+
     def note(self, message: str) -> None: ...
+
+    def debug(self, message: str) -> None:
+        """Detail for `-v` only (a traceback): without it, errors are one line."""
 
     def close(self) -> None: ...
 
@@ -65,14 +71,22 @@ class PlainReporter(Reporter):
     def policies_started(self, total: int) -> None:
         self._print(f"evaluating {total} polic{'y' if total == 1 else 'ies'}")
 
+    def waiting(self, name: str, what: str, seconds: float) -> None:
+        self._print(f"{safe(name)}: waiting {seconds:.0f} s on {safe(what)}")
+
     def note(self, message: str) -> None:
         self._print(safe(message))
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            with self.lock:
+                print(message, file=self.stream, flush=True)
 
 
 class RichReporter(Reporter):
     """A live progress display for interactive terminals (sources, then policies)."""
 
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = False) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
@@ -85,6 +99,7 @@ class RichReporter(Reporter):
             console=self.console,
             transient=False,
         )
+        self.verbose = verbose
         self.tasks: dict[str, TaskID] = {}
         self.policy_task: TaskID | None = None
         self.started = time.monotonic()
@@ -116,8 +131,19 @@ class RichReporter(Reporter):
         if self.policy_task is not None:
             self.progress.advance(self.policy_task)
 
+    def waiting(self, name: str, what: str, seconds: float) -> None:
+        if name in self.tasks:
+            self.progress.update(
+                self.tasks[name],
+                description=f"{safe(name)}: waiting {seconds:.0f} s on {safe(what)}",
+            )
+
     def note(self, message: str) -> None:
         self.progress.console.print(safe(message), markup=False, highlight=False)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.progress.console.print(message, markup=False, highlight=False)
 
     def close(self) -> None:
         self.progress.stop()
@@ -128,5 +154,5 @@ def make_reporter(quiet: bool, verbose: bool, stream: TextIO | None = None) -> R
     if quiet:
         return Reporter()
     if stream.isatty():
-        return RichReporter()
+        return RichReporter(verbose)
     return PlainReporter(stream, verbose)

@@ -17,6 +17,17 @@ MASK = "***"
 _SECRET_WORDS = ("token", "secret", "password", "passwd", "signature", "credential", "private")
 _SECRET_NAMES = frozenset({"sig", "key", "apikey", "api_key", "auth", "code", "authorization"})
 _URI = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+# Signed-URL parameters and tokens copied on their own, outside a whole URI ("copied from
+# ?X-Amz-Signature=...", "Authorization: Bearer ..."): the query-parameter rule of
+# `redact_uri` only sees them inside a URI. A parameter counts where a query could start it
+# (start, whitespace, ?, &, ;, a quote or bracket), so words merely ending in "sig" are kept.
+_BARE_PARAMETER = re.compile(
+    r"(?i)(?:^|(?<=[\s?&;\"'(\[{,]))"
+    r"(x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature|x-goog-credential"
+    r"|signature|sig|access_token|token)=[^&\s\"'<>]+"
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
 def is_secret_name(name: str) -> bool:
@@ -43,8 +54,18 @@ def redact_uri(uri: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Every URI inside free text (a description, a tag value) redacted."""
-    return _URI.sub(lambda m: redact_uri(m.group()), text) if "://" in text else text
+    """Every URI inside free text (a description, a tag value) redacted, and every signed-URL
+    parameter, bearer token or JWT wherever it stands."""
+    if "://" in text:
+        text = _URI.sub(lambda m: redact_uri(m.group()), text)
+    if "=" in text:
+        text = _BARE_PARAMETER.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    lowered = text.lower()
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if "eyj" in lowered:
+        text = _JWT.sub(MASK, text)
+    return text
 
 
 def redact(value: Any, *, mask_keys: bool = False) -> Any:

@@ -3,6 +3,13 @@
 Everything that can be wrong with the user's inputs (policies, mappings, params, source specs,
 output directory) is checked in `prepare`, before any source is contacted, so a typo costs
 seconds, not a full scan.
+
+Collection runs against a time limit (`--timeout`, `ScanRequest.timeout`): each source gets
+the deadline with its progress callback (`scanner.sources.watch`), makes no request after it
+and returns what it read; while the scan waits, the progress names the requests that have
+been in flight longest. A source still running `DEADLINE_GRACE` seconds after the limit is
+abandoned: its status is an error naming what it was waiting on, and the scan goes on to
+write its outputs without it (exit 3).
 """
 
 from __future__ import annotations
@@ -10,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import gc
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +36,7 @@ from scanner.bundled import bundled_dir
 from scanner.errors import EXIT_SOURCE, ModelwardError, UsageError
 from scanner.findings import Finding
 from scanner.gate import GateSettings, decide
-from scanner.inventory import Inventory, InventoryError, Resource
+from scanner.inventory import Gap, Inventory, InventoryError, Resource
 from scanner.linking import link
 from scanner.policy import params as param_overrides
 from scanner.policy.evaluate import evaluate_all
@@ -43,13 +50,25 @@ from scanner.sources.interface import (
     Source,
     SourceError,
     SourceSpec,
+    produced_types,
+    source_provider,
     summary,
 )
 from scanner.sources.registry import build_source, check_local_targets
 from scanner.sources.shards import Shard, source_unit
+from scanner.sources.watch import CallWatch, Deadline, SourceProgress
 from scanner.targeting import Target, judged_ids, needed_types, seeds
 
 MAX_PARALLEL_SOURCES = 4
+# The whole collection's time limit, in seconds, unless the user gives one (`--timeout`).
+DEFAULT_TIMEOUT = 3600.0
+# After the limit, sources have this long to return what they read (their requests in
+# flight end within their read timeout) before they are abandoned.
+DEADLINE_GRACE = 30.0
+# While waiting, a request in flight longer than WAIT_NOTICE seconds is named, every
+# HEARTBEAT seconds.
+HEARTBEAT = 10.0
+WAIT_NOTICE = 5.0
 
 
 class InventoryConflictError(ModelwardError):
@@ -72,6 +91,7 @@ class ScanRequest:
     waivers: Path | None = None
     waiver_max_days: int = waiver_files.DEFAULT_MAX_DAYS
     baseline: Path | None = None
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds for the whole collection; None: none
     shard: Shard | None = None
     target: Target | None = None
     # Read every API family, whatever the selected policies read (a BOM lists every model).
@@ -146,18 +166,28 @@ def prepare(request: ScanRequest) -> Prepared:
     )
 
 
-def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], list[Resource]]:
+@dataclass
+class _Outcome:
+    entry: dict[str, Any]
+    resources: list[Resource]
+    gaps: list[Gap]
+
+
+def _collect_one(source: Source, reporter: Reporter, watch: CallWatch) -> _Outcome:
     name = source.spec.name
     reporter.source_started(name)
     started = time.monotonic()
     resources: list[Resource] = []
     problems: list[str] = []
+    gaps: list[Gap] = []
     accounts: list[dict[str, Any]] = []
     error: str | None = None
+    progress = SourceProgress(lambda message: reporter.source_progress(name, message), watch)
     try:
-        collection = source.collect(lambda message: reporter.source_progress(name, message))
+        collection = source.collect(progress)
         resources = list(collection.resources)
         problems = list(collection.problems)
+        gaps = list(collection.gaps)
         accounts = [a.to_dict() for a in collection.accounts]
         error = summary(problems)
     except SourceError as exc:
@@ -166,7 +196,15 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
         raise  # the user's input to the source is invalid (e.g. a malformed evidence file): exit 2
     except Exception as exc:  # a bug in a source must fail closed, not crash the scan
         error = f"internal error in source: {type(exc).__name__}: {exc}"
-        reporter.note(traceback.format_exc())
+        reporter.debug(traceback.format_exc())
+    if error is not None and not resources:
+        gaps.append(
+            Gap(
+                produced_types(source),
+                f"source {name} failed: {error}",
+                provider=source_provider(source),
+            )
+        )
     status = "error" if error else "ok"
     reporter.source_done(name, status, len(resources), time.monotonic() - started, error)
     entry: dict[str, Any] = {
@@ -180,16 +218,121 @@ def _collect_one(source: Source, reporter: Reporter) -> tuple[dict[str, Any], li
         entry["problems"] = problems
     if accounts:
         entry["accounts"] = accounts
-    return entry, resources
+    return _Outcome(entry, resources, _recorded(entry, gaps))
+
+
+def _recorded(entry: dict[str, Any], gaps: Sequence[Gap]) -> list[Gap]:
+    """The source's gaps, in a stable order, also in its status entry (`gaps`): results keep
+    them, so `merge` links the shards' union with the same gaps one scan would have."""
+    ordered = sorted(dict.fromkeys(gaps), key=Gap.order)
+    if ordered:
+        entry["gaps"] = [gap.to_dict() for gap in ordered]
+    return ordered
+
+
+def _abandoned(source: Source, reporter: Reporter, watch: CallWatch, timeout: float) -> _Outcome:
+    """A source still running after the time limit: an error naming what it waits on."""
+    name = source.spec.name
+    waiting = watch.waiting()
+    what = f"; waiting on {waiting[0][0]} for {waiting[0][1]:.0f} s" if waiting else ""
+    error = f"did not finish within the scan's time limit ({timeout:g} s){what}"
+    reporter.source_done(name, "error", 0, timeout, error)
+    entry = {
+        "name": name,
+        "type": source.spec.kind,
+        "status": "error",
+        "error": error,
+        "resource_count": 0,
+    }
+    return _Outcome(
+        entry,
+        [],
+        _recorded(
+            entry,
+            [
+                Gap(
+                    produced_types(source),
+                    f"source {name}: {error}",
+                    provider=source_provider(source),
+                )
+            ],
+        ),
+    )
+
+
+class _Collector:
+    """Runs the sources (at most MAX_PARALLEL_SOURCES at once) in daemon threads, so a source
+    stuck past the time limit can be left behind without holding the process open."""
+
+    def __init__(self, sources: Sequence[Source], reporter: Reporter, deadline: Deadline):
+        # One deadline for the whole collection: a targeted scan's second round of sources
+        # gets what the first left of it.
+        self.sources = list(sources)
+        self.reporter = reporter
+        self.timeout = deadline.seconds
+        self.watches = [CallWatch(deadline) for _ in self.sources]
+        self.deadline = deadline
+        self.outcomes: list[_Outcome | BaseException | None] = [None] * len(self.sources)
+        self._slots = threading.Semaphore(MAX_PARALLEL_SOURCES)
+        self._done = threading.Condition()
+
+    def _run(self, index: int) -> None:
+        with self._slots:
+            try:
+                if self.deadline.passed():
+                    result: _Outcome | BaseException = _abandoned(
+                        self.sources[index], self.reporter, self.watches[index], self.timeout or 0
+                    )
+                else:
+                    result = _collect_one(self.sources[index], self.reporter, self.watches[index])
+            except BaseException as exc:  # re-raised on the scan's thread
+                result = exc
+        with self._done:
+            self.outcomes[index] = result
+            self._done.notify_all()
+
+    def run(self) -> list[_Outcome]:
+        for index in range(len(self.sources)):
+            threading.Thread(target=self._run, args=(index,), daemon=True).start()
+        remaining = self.deadline.remaining()
+        give_up = None if remaining is None else time.monotonic() + remaining + DEADLINE_GRACE
+        with self._done:
+            while any(o is None for o in self.outcomes):
+                wait = HEARTBEAT
+                if give_up is not None:
+                    wait = min(wait, max(0.0, give_up - time.monotonic()))
+                    if wait == 0.0:
+                        break
+                self._done.wait(wait)
+                self._report_waiting()
+        out: list[_Outcome] = []
+        for index, outcome in enumerate(self.outcomes):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is None:
+                assert self.timeout is not None
+                outcome = _abandoned(
+                    self.sources[index], self.reporter, self.watches[index], self.timeout
+                )
+            out.append(outcome)
+        return out
+
+    def _report_waiting(self) -> None:
+        for source, watch, outcome in zip(self.sources, self.watches, self.outcomes, strict=True):
+            if outcome is None:
+                longest = watch.waiting(WAIT_NOTICE)
+                if longest:
+                    what, seconds = longest[0]
+                    more = f" (+{len(longest) - 1} more)" if len(longest) > 1 else ""
+                    self.reporter.waiting(source.spec.name, f"{what}{more}", seconds)
 
 
 def _run_sources(
-    sources: Sequence[Source], reporter: Reporter
-) -> list[tuple[dict[str, Any], list[Resource]]]:
+    sources: Sequence[Source], reporter: Reporter, deadline: Deadline
+) -> list[_Outcome]:
     if not sources:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL_SOURCES, len(sources)))) as pool:
-        return list(pool.map(lambda s: _collect_one(s, reporter), sources))
+    return _Collector(sources, reporter, deadline).run()
 
 
 def inventory_of(parts: Sequence[Sequence[Resource]]) -> Inventory:
@@ -225,8 +368,11 @@ def collect(
     reporter: Reporter,
     shard: Shard | None = None,
     narrowing: Narrowing | None = None,
-) -> tuple[Inventory, list[dict[str, Any]]]:
-    """Run the sources (this shard's share of them) and merge what they report.
+    timeout: float | None = None,
+) -> tuple[Inventory, list[dict[str, Any]], list[Gap]]:
+    """Run the sources (this shard's share of them) and merge what they report, with the
+    gaps they left (`Gap`: resources that may exist unreported). `timeout` bounds the whole
+    collection, both rounds of a targeted scan together.
 
     A targeted scan runs in two rounds: first every source that can find the target by itself
     (registries name the model's versions and the URIs of its files), then the sources that
@@ -242,18 +388,20 @@ def collect(
                 if narrowing.targeted and source.needs_seeds:
                     second.append(source)
         first = [s for s in chosen if s not in second]
-    outcomes = dict(zip(map(id, first), _run_sources(first, reporter), strict=True))
+    deadline = Deadline(timeout)
+    outcomes = dict(zip(map(id, first), _run_sources(first, reporter, deadline), strict=True))
     if second:
         assert narrowing is not None
-        found = inventory_of([resources for _, resources in outcomes.values()])
+        found = inventory_of([o.resources for o in outcomes.values()])
         seeded = Narrowing(narrowing.types, narrowing.model, narrowing.ids | seeds(found))
         for source in second:
             assert isinstance(source, Narrowable)
             source.narrow(seeded)
-        outcomes.update(zip(map(id, second), _run_sources(second, reporter), strict=True))
+        outcomes.update(zip(map(id, second), _run_sources(second, reporter, deadline), strict=True))
     ordered = [outcomes[id(s)] for s in chosen]
-    inventory = inventory_of([resources for _, resources in ordered])
-    return inventory, [entry for entry, _ in ordered]
+    inventory = inventory_of([o.resources for o in ordered])
+    gaps = [gap for o in ordered for gap in o.gaps]
+    return inventory, [o.entry for o in ordered], gaps
 
 
 def _gate(
@@ -314,8 +462,8 @@ def run(prepared: Prepared, reporter: Reporter) -> dict[str, Any]:
 def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
     started = dt.datetime.now(dt.UTC)
     request = prepared.request
-    collected, statuses = collect(
-        prepared.sources, reporter, request.shard, narrowing_for(prepared)
+    collected, statuses, gaps = collect(
+        prepared.sources, reporter, request.shard, narrowing_for(prepared), request.timeout
     )
     extra: dict[str, Any] = {}
     if request.shard is not None:
@@ -324,7 +472,15 @@ def run_with_inventory(prepared: Prepared, reporter: Reporter) -> Outcome:
             "count": request.shard.count,
             "sources": [s.spec.name for s in prepared.sources],
         }
-    return finish(prepared, collected, statuses, started=started, extra=extra, reporter=reporter)
+    return finish(
+        prepared,
+        collected,
+        statuses,
+        started=started,
+        extra=extra,
+        reporter=reporter,
+        gaps=gaps,
+    )
 
 
 @contextmanager
@@ -354,12 +510,13 @@ def finish(
     reporter: Reporter,
     as_of: dt.datetime | None = None,
     finished: dt.datetime | None = None,
+    gaps: Sequence[Gap] = (),
 ) -> Outcome:
     """Everything after collection, from the collected inventory: link, then `judge`. A scan
-    calls it with what its sources read; `merge` with the inventory rebuilt from shard
-    results, so both judge the same estate the same way."""
+    calls it with what its sources read and the gaps they left; `merge` with the inventory
+    rebuilt from shard results, so both judge the same estate the same way."""
     with cycle_collection_paused():
-        inventory = link(collected)
+        inventory = link(collected, gaps=gaps)
         document = judge(
             prepared,
             inventory,

@@ -13,7 +13,12 @@ from typing import Any
 
 from scanner.artefacts.formats import PICKLE_BASED
 from scanner.artefacts.hashing import bounded_map
-from scanner.artefacts.serialization import FileScan, Issue, scan_file
+from scanner.artefacts.serialization import (
+    DEFAULT_MAX_DECOMPRESSED,
+    FileScan,
+    Issue,
+    scan_file,
+)
 from scanner.artefacts.signatures import (
     ATTESTATION_SUFFIXES,
     SignatureResult,
@@ -67,20 +72,24 @@ def serialization_summary(files: Iterable[SniffedFile]) -> dict[str, Any]:
 
     `pickle_based` is true when any file is a pickle; otherwise a file whose format could not
     be established makes it Unknown (that file may be one), naming the first such file.
+    `formats` is Unknown then too: the files' formats are not all known, and a list of the
+    known ones would read as the whole (an empty list as "no model formats at all").
     """
     ordered = sorted(files, key=lambda f: f.path)
-    formats = sorted({f.format for f in ordered if isinstance(f.format, str)})
+    formats: list[str] | Unknown = sorted({f.format for f in ordered if isinstance(f.format, str)})
     undetermined = [f for f in ordered if isinstance(f.format, Unknown)]
     pickle_based: bool | Unknown
-    if any(f.pickle_based for f in ordered):
-        pickle_based = True
-    elif undetermined:
+    if undetermined:
         first = undetermined[0]
         assert isinstance(first.format, Unknown)
         more = f" and {len(undetermined) - 1} more" if len(undetermined) > 1 else ""
-        pickle_based = Unknown(
+        formats = Unknown(
             f"format of {first.path}{more} could not be determined ({first.format.reason})"
         )
+    if any(f.pickle_based for f in ordered):
+        pickle_based = True
+    elif isinstance(formats, Unknown):
+        pickle_based = formats
     else:
         pickle_based = False
     return {"formats": formats, "pickle_based": pickle_based}
@@ -93,14 +102,20 @@ def should_scan(rel: str, fmt: str | Unknown | None) -> bool:
 
 
 def scan_files(
-    artefacts: Mapping[str, Sequence[ScanTarget]], workers: int
+    artefacts: Mapping[str, Sequence[ScanTarget]],
+    workers: int,
+    max_bytes: int = DEFAULT_MAX_DECOMPRESSED,
 ) -> dict[str, dict[str, FileScan]]:
-    """Serialization scans of the files that need one: artefact key -> rel -> scan."""
+    """Serialization scans of the files that need one: artefact key -> rel -> scan; no member
+    or compressed stream is decompressed past `max_bytes` (the source's integrity_max_bytes)."""
     todo = [(key, t) for key, ts in artefacts.items() for t in ts if should_scan(t.rel, t.format)]
     out: dict[str, dict[str, FileScan]] = {key: {} for key in artefacts}
     for (key, target), result in bounded_map(
         lambda item: scan_file(
-            item[1].path, item[1].rel, item[1].format if isinstance(item[1].format, str) else None
+            item[1].path,
+            item[1].rel,
+            item[1].format if isinstance(item[1].format, str) else None,
+            max_bytes,
         ),
         todo,
         workers,

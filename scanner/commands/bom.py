@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from scanner.outputs.interface import prepare_output_dir, write_atomically
     from scanner.outputs.spdx_writer import SpdxWriter
     from scanner.progress import make_reporter
-    from scanner.scan import ScanRequest, prepare
+    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare
     from scanner.scan import run as run_scan
     from scanner.sources.registry import parse_spec
     from scanner.terminal import safe
@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         # a waived finding is not a vulnerability to report; baselines are for gating only
         waivers=config.waivers if with_findings else None,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
+        timeout=config.timeout or DEFAULT_TIMEOUT,
         collect_everything=True,  # the BOM lists every model, whatever the policies read
     )
     target = None if args.output == "-" else Path(args.output)

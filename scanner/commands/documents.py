@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner import results
-from scanner.outputs.interface import write_atomically
+from scanner.outputs.interface import output_digests, write_atomically
+from scanner.outputs.json_writer import JsonWriter
 from scanner.outputs.registry import writers_for
 
 
@@ -24,11 +25,29 @@ def render(
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, bytes | Iterable[bytes]]:
     """Every format rendered: file name → bytes, or pieces to write in turn (results.json of a
-    large scan is never held whole; `write_atomically` streams them)."""
-    files: dict[str, bytes | Iterable[bytes]] = {}
+    large scan is never held whole; `write_atomically` streams them). results.json, when it is
+    among them, is rendered last with the digests of the others (`scan.outputs`): it is the
+    index that tells a consistent output set from a mixed one, so `write_all` renames it last."""
+    others: dict[str, bytes | Iterable[bytes]] = {}
+    index: JsonWriter | None = None
     for writer in writers_for(formats, options):
-        files.update(writer.render(document))
+        if isinstance(writer, JsonWriter):
+            index = writer
+            continue
+        others.update(writer.render(document))
+    # Only results.json is written in pieces: the others are digested (and held) whole.
+    held = whole(others)
+    files: dict[str, bytes | Iterable[bytes]] = dict(held)
+    if index is not None:
+        digests = output_digests(held)
+        indexed = {**document, "scan": {**document["scan"], "outputs": digests}}
+        files.update(index.render(indexed))
     return files
+
+
+def write_all(out_dir: Path, files: Mapping[str, bytes | Iterable[bytes]]) -> list[Path]:
+    """An output set written atomically, its index (results.json) renamed into place last."""
+    return write_atomically(out_dir, files, last=JsonWriter.filename)
 
 
 def whole(files: Mapping[str, bytes | Iterable[bytes]]) -> dict[str, bytes]:
@@ -46,8 +65,8 @@ def render_all(
     document: dict[str, Any],
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
-    """Every format rendered in memory first, then written atomically: all or nothing."""
-    return write_atomically(out_dir, render(formats, document, options))
+    """Every format rendered in memory first, then written atomically (`render`, `write_all`)."""
+    return write_all(out_dir, render(formats, document, options))
 
 
 def render_one(

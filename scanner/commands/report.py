@@ -7,7 +7,7 @@ import sys
 
 from scanner.commands.arguments import examples, format_list_help
 from scanner.commands.interface import AddCommon, Subparsers
-from scanner.errors import EXIT_OK, UsageError
+from scanner.errors import EXIT_OK, InputFileError, UsageError
 
 NAME = "report"
 STDOUT = "-"
@@ -37,6 +37,13 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="the directory to write the files into; - or none: standard output (one format)",
     )
     rep.add_argument(
+        "--check",
+        action="store_true",
+        help="check that the files beside RESULTS.json are the ones it was written with (a "
+        "run killed while writing leaves a mixed set): exit 2 naming the others; without -o, "
+        "only check",
+    )
+    rep.add_argument(
         "--bom-with-findings",
         action="store_true",
         help="in the cyclonedx output, attach failing findings about models as vulnerabilities",
@@ -45,9 +52,11 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from scanner import results
     from scanner.commands.documents import bom_options, render_all, render_one
-    from scanner.outputs.interface import prepare_output_dir
+    from scanner.outputs.interface import mismatched_outputs, prepare_output_dir
     from scanner.outputs.registry import parse_formats
 
     formats = parse_formats(args.format)
@@ -58,6 +67,17 @@ def run(args: argparse.Namespace) -> int:
             f"(standard output takes one format)"
         )
     document = results.load(args.results)
+    if args.check:
+        index = Path(args.results)
+        mixed = mismatched_outputs(index.parent, index.name)
+        if mixed:
+            summary = f"{index}: the files beside it are not the set it was written with"
+            raise InputFileError(summary, details=[summary, *mixed])
+        if args.output_dir is None:
+            if not args.quiet:
+                listed = len(document["scan"].get("outputs", []))
+                print(f"{index}: consistent with the {listed} other file(s) it was written with")
+            return EXIT_OK
     options = bom_options(args.bom_with_findings)
     if to_stdout:
         for piece in render_one(formats[0], document, options):

@@ -153,6 +153,13 @@ def add_judging(scan: argparse.ArgumentParser) -> None:
         help="do not fail the gate because a source failed",
     )
     scan.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time limit for reading the sources (default: 3600): no request starts after it, "
+        "and what could not be read is unknown (exit 3)",
+    )
+    scan.add_argument(
         "--param",
         action="append",
         default=[],
@@ -232,13 +239,13 @@ def judge(
     make the results document (a scan, or a merge of shard results), then write and gate."""
     from scanner import baseline as baselines
     from scanner.commands import evidence_pack
-    from scanner.commands.documents import bom_options, check_contract, render, whole
+    from scanner.commands.documents import bom_options, check_contract, render, whole, write_all
     from scanner.commands.gate_settings import gate_settings
     from scanner.outputs.interface import prepare_output_dir, write_atomically
     from scanner.outputs.registry import parse_formats
     from scanner.policy import params as param_overrides
     from scanner.progress import make_reporter
-    from scanner.scan import ScanRequest, prepare
+    from scanner.scan import DEFAULT_TIMEOUT, ScanRequest, prepare
     from scanner.terminal import print_scan_summary, safe
     from scanner.waivers import DEFAULT_MAX_DAYS
 
@@ -259,6 +266,7 @@ def judge(
         waivers=Path(args.waivers) if args.waivers else config.waivers,
         waiver_max_days=config.waiver_max_days or DEFAULT_MAX_DAYS,
         baseline=Path(args.baseline) if args.baseline else config.baseline,
+        timeout=args.timeout or config.timeout or DEFAULT_TIMEOUT,
         shard=shard,
         target=target,
         collect_everything=bool({"cyclonedx", "spdx"} & set(formats)),
@@ -303,8 +311,9 @@ def judge(
         # The pack holds the very bytes written, so streamed outputs are joined first. Signed
         # before anything is written: a pack that cannot be signed leaves no outputs behind.
         files = whole(files)
-        sealed = pack.seal(document, whole(files), baseline, options)
-    written = write_atomically(out_dir, files) if out_dir is not None else []
+        sealed = pack.seal(document, files, baseline, options)
+    # results.json (the set's index, with the others' digests) is renamed into place last.
+    written = write_all(out_dir, files) if out_dir is not None else []
     if create_baseline is not None:
         written += write_atomically(create_baseline.parent, baseline)
     if sealed is not None:
@@ -324,6 +333,16 @@ def run_with_config(config: Path) -> int:
     parser = argparse.ArgumentParser(prog="modelward")
     add_parser(parser.add_subparsers(dest="command"), add_common)
     return run(parser.parse_args([NAME, "-c", str(config)]))
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 604800:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return seconds
 
 
 def _as_of(text: str | None) -> dt.datetime | None:

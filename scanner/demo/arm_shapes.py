@@ -11,7 +11,11 @@ App Service managed-identity endpoint (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`), s
 own `DefaultAzureCredential` obtains its tokens here, through the same code path as in Azure.
 
 Faults are injected per path (`fail`): a status with ARM's error body (403 AuthorizationFailed,
-429 TooManyRequests with Retry-After, 401), or a malformed 200 body. Every request is logged,
+429 TooManyRequests with Retry-After, 401), or a malformed 200 body. `inject` gives a path one
+of the wire-fault kinds of `scanner/demo/fault_bodies.py` instead (empty, HTML or cut 200,
+garbage, a gateway's 500, a proxy's 403, throttling, a reset connection, a stall), so the
+`azure:` source goes through the same fault matrix as AWS and MLflow (the plain-HTTP proxy
+cannot sit in front of ARM: bearer tokens are only sent over TLS). Every request is logged,
 and anything but a GET is refused and logged, so a test can assert the scan only read.
 """
 
@@ -21,7 +25,9 @@ import base64
 import contextlib
 import json
 import re
+import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from scanner.demo.azurite import Tls
+from scanner.demo.fault_bodies import CAPTIVE_PORTAL, GARBAGE, GATEWAY_500, KINDS, PROXY_403
 from scanner.demo.servers import free_port
 
 IDENTITY_SECRET = "modelward-test-identity-header"
@@ -73,6 +80,13 @@ class Fault:
     times: int | None  # None: every time
 
 
+@dataclass
+class WireFault:
+    pattern: re.Pattern[str]
+    kind: str  # one of fault_proxy.KINDS
+    times: int | None  # None: every time
+
+
 def jwt(audience: str, oid: str = SCANNER_OID) -> str:
     """An access token shaped like Entra ID's (Azurite checks iss, aud, nbf and exp only)."""
 
@@ -104,6 +118,8 @@ class ArmShapeServer:
         self.base = f"https://127.0.0.1:{self.port}"
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
+        self.wire_faults: list[WireFault] = []
+        self.stall_seconds = 5.0  # how long a stalled request is held before it is dropped
         self.page_size = 1
         self.identity_up = True
         self._lock = threading.Lock()
@@ -152,9 +168,18 @@ class ArmShapeServer:
                 Fault(re.compile(pattern, re.IGNORECASE), status, body, headers or {}, times)
             )
 
+    def inject(self, kind: str, pattern: str, times: int | None = None) -> None:
+        """Answer requests whose path matches `pattern` with a wire fault of `kind` (see
+        `scanner/demo/fault_bodies.py`), `times` times or always."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        with self._lock:
+            self.wire_faults.append(WireFault(re.compile(pattern, re.IGNORECASE), kind, times))
+
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.wire_faults.clear()
             self.requests.clear()
         self.identity_up = True
 
@@ -195,16 +220,60 @@ class ArmShapeServer:
         fault = self._fault(parts.path)
         if fault is not None:
             return _send(handler, fault.status, fault.body, fault.headers)
+        status, answer = self._route(parts.path, query, handler.path)
+        wire = self._wire_fault(parts.path)
+        if wire is not None:
+            return self._misbehave(handler, wire.kind, status, answer)
+        return _send(handler, status, answer)
+
+    def _route(self, path: str, query: dict[str, str], target: str) -> tuple[int, bytes]:
         for pattern, route in self._routes:
-            match = re.match(pattern, parts.path, re.IGNORECASE)
+            match = re.match(pattern, path, re.IGNORECASE)
             if match:
-                status, body = route(match.groupdict(), query, handler.path)
-                return _send(handler, status, json.dumps(body).encode())
-        return _send(
-            handler,
-            404,
-            arm_error("ResourceNotFound", f"no such resource {parts.path}"),
-        )
+                status, body = route(match.groupdict(), query, target)
+                return status, json.dumps(body).encode()
+        return 404, arm_error("ResourceNotFound", f"no such resource {path}")
+
+    def _wire_fault(self, path: str) -> WireFault | None:
+        with self._lock:
+            for fault in self.wire_faults:
+                if fault.pattern.search(path) and fault.times != 0:
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def _misbehave(
+        self, handler: BaseHTTPRequestHandler, kind: str, status: int, answer: bytes
+    ) -> None:
+        """What a broken network, a proxy or a struggling service answers instead."""
+        html = {"Content-Type": "text/html"}
+        if kind == "empty":
+            return _send(handler, 200, b"")
+        if kind == "html":
+            return _send(handler, 200, CAPTIVE_PORTAL, html)
+        if kind == "cut":
+            return _send(handler, status, answer[: len(answer) // 2])
+        if kind == "garbage":
+            return _send(handler, 200, GARBAGE)
+        if kind == "500":
+            return _send(handler, 500, GATEWAY_500, html)
+        if kind == "403":
+            return _send(handler, 403, PROXY_403, html)
+        if kind == "throttle":
+            body = arm_error("TooManyRequests", "The request is being throttled.")
+            return _send(handler, 429, body, {"Retry-After": "0"})
+        if kind == "stall":
+            time.sleep(self.stall_seconds)
+        # reset, or a stall given up: drop the connection without an answer (RST)
+        with contextlib.suppress(OSError):
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.connection.close()
+        return None
 
     def _fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -320,7 +389,8 @@ def _send(
     headers: dict[str, str] | None = None,
 ) -> None:
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    if "Content-Type" not in (headers or {}):
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
     handler.send_header("Content-Length", str(len(body)))
     handler.send_header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")
     for key, value in (headers or {}).items():

@@ -80,11 +80,17 @@ def resource_file(resource: Mapping[str, Any] | None) -> FileLocation | None:
     root = location.get("path")
     if not isinstance(root, str) or not os.path.isabs(root):
         return None
-    files = [f for f in attrs.get("files", []) if isinstance(f, Mapping)]
+    # Any of these can be `{"$unknown": reason}` in results (a value a source could not read):
+    # only lists are walked and only strings compared, never a marker used as a key.
+    files = [f for f in _items(attrs.get("files")) if isinstance(f, Mapping)]
     serialization = attrs.get("serialization")
-    unsafe = serialization.get("unsafe", []) if isinstance(serialization, Mapping) else []
+    unsafe = _items(serialization.get("unsafe")) if isinstance(serialization, Mapping) else []
     flagged = [u.get("file") for u in unsafe if isinstance(u, Mapping)]
-    pickled = [f.get("path") for f in files if f.get("format") in _PICKLE_FORMATS]
+    pickled = [
+        f.get("path")
+        for f in files
+        if isinstance(f.get("format"), str) and f.get("format") in _PICKLE_FORMATS
+    ]
     ordered = [*flagged, *pickled, *(f.get("path") for f in files)]
     rel = next((p for p in ordered if isinstance(p, str) and p), None)
     if rel is None:
@@ -92,6 +98,10 @@ def resource_file(resource: Mapping[str, Any] | None) -> FileLocation | None:
     # A single-file source reports the file itself as the location, with the file's own name.
     full = root if os.path.basename(root) == rel and not files[1:] else os.path.join(root, rel)
     return FileLocation(os.path.normpath(full))
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 # Serialization formats that execute code on load (scanner/artefacts/formats/base.py); kept as

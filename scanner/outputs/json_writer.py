@@ -1,4 +1,5 @@
-"""`results.json`: the contract itself, byte-identical whether written by scan or by report."""
+"""`results.json`: the contract itself, byte-identical whether written by scan or by report
+with the same formats (it lists the digests of the files written beside it)."""
 
 from __future__ import annotations
 

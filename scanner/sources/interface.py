@@ -3,7 +3,15 @@
 A source knows its provider and the normalised resource model, nothing about policies.
 It never raises for a partial problem (one unreadable file, one denied API call): it records
 the value as `Unknown` and adds a one-line `problem`, so the scan keeps everything it could
-read and still fails closed. It raises `SourceError` only when it can read nothing at all.
+read and still fails closed. Where a listing failed, so that resources may exist that it does
+not report, it says so with a `Gap` (linking then claims nothing negative about them). It
+raises `SourceError` only when it can read nothing at all; the scan then records a gap over
+every type the source `produces`.
+
+A source's `progress` callback also carries the scan's time limit and the register of calls
+in flight (`scanner.sources.watch.watch_of`); a source that makes requests checks the one and
+names its requests in the other. Faults of single calls become Unknowns the same way in every
+provider (`scanner.sources.faults`).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from scanner.errors import EXIT_SOURCE, ModelwardError
-from scanner.inventory import Resource
+from scanner.inventory import RESOURCE_TYPES, Gap, Resource
 
 
 class SourceError(ModelwardError):
@@ -68,6 +76,8 @@ class Collection:
     # Partial failures, one line each, naming the file/API and the reason. Any problem makes the
     # source's status "error" in results (exit 3 unless --allow-partial); resources are kept.
     problems: tuple[str, ...] = ()
+    # Resources that may exist but could not be listed (each also has a line in `problems`).
+    gaps: tuple[Gap, ...] = ()
     # A source that reads several accounts: each account's status, in account order. Its
     # `problems` are then `own_problems` (the source's, such as listing the organization)
     # followed by every account's (`combined_problems`), so a merge can rebuild them.
@@ -122,11 +132,29 @@ Progress = Callable[[str], None]
 
 
 class Source(Protocol):
+    """Optionally also `produces: frozenset[str]`, the resource types it can report; a source
+    that does not say is taken to report any type, so its failure makes every linked "none"
+    Unknown (fail closed). See `produced_types`. Optionally `provider: str`, the `provider`
+    its resources carry, so that its failure leaves the other clouds' facts alone (one that
+    does not say may report anything: its failure costs every provider's)."""
+
     spec: SourceSpec
 
     def collect(self, progress: Progress) -> Collection:
         """Read the provider and return normalised resources. Read-only, always."""
         ...
+
+
+def produced_types(source: Source) -> frozenset[str]:
+    """The types a source reports, for the gap its failure leaves (all types unless it says)."""
+    declared = getattr(source, "produces", None)
+    return frozenset(declared) if declared else frozenset(RESOURCE_TYPES)
+
+
+def source_provider(source: Source) -> str | None:
+    """The provider of everything a source reports, where it says (None: any)."""
+    declared = getattr(source, "provider", None)
+    return declared if isinstance(declared, str) else None
 
 
 @runtime_checkable

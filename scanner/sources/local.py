@@ -12,11 +12,15 @@ Local artefacts carry no `storage` attribute: a local disk has none of the stora
 the policies evaluate (public access, encryption settings, object lock, access logging), and
 inventing values for them would be worse than leaving the reference out.
 
-Walking follows symbolic links, because model trees are often assembled from links (Hugging Face
-caches link snapshot files to blobs). Directory links are followed only when they lead outside the
-root; a link to a directory inside the root is an alias for a directory walked at its real place,
-so skipping it keeps ids stable and avoids listing the same files twice. A link to an ancestor is
-a loop and a problem. Nothing that is not a regular file is ever opened (a FIFO would block).
+Symbolic links inside the tree are followed, because model trees are often assembled from links
+(Hugging Face caches link snapshot files to blobs): a file link is read under its name; a link to
+a directory inside the root is an alias for a directory walked at its real place, so skipping it
+keeps ids stable and avoids listing the same files twice. A link that leads out of the scanned
+tree is not followed unless the `follow_links` option says so: pointed at a model directory, the
+scanner must not read, size or digest whatever a link names (`/etc/shadow`), and a model that
+lives elsewhere is a problem to see, not a file to read silently. With `follow_links`, links out
+of the root are followed, directories walked under the link's path. A link to an ancestor is a
+loop and a problem. Nothing that is not a regular file is ever opened (a FIFO would block).
 
 Resource ids are `file://` URIs of the absolute path as given (made absolute, not resolved through
 links), which is what other tools such as MLflow record for local artefact locations.
@@ -46,6 +50,7 @@ from scanner.artefacts.integrity import (
     scan_files,
     serialization_summary,
 )
+from scanner.artefacts.serialization import DEFAULT_MAX_DECOMPRESSED
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.inventory import Resource, Unknown
@@ -103,6 +108,8 @@ class LocalPathSource:
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.workers = _workers_option(spec)
+        self.follow_links = _follow_links_option(spec)
+        self.max_bytes = _max_bytes_option(spec)
         # Trusted signers reach the source as the `trust` option, which config.py fills from
         # `integrity.trust` (already parsed, paths resolved): the Source interface stays spec-only.
         trust = spec.options.get("trust", TrustPolicy())
@@ -129,7 +136,7 @@ class LocalPathSource:
         if single:
             files = [_File(os.path.basename(root), root, root_stat.st_size)]
         elif stat.S_ISDIR(root_stat.st_mode):
-            files = _Walker(root, text, problem).walk(root_stat)
+            files = _Walker(root, text, problem, self.follow_links).walk(root_stat)
         else:
             raise SourceError(f"not a regular file or directory: {root}")
 
@@ -151,7 +158,7 @@ class LocalPathSource:
             owner: [ScanTarget(_within(f.rel, owner), f.path, f.format) for f in members]
             for owner, members in groups.items()
         }
-        scans = scan_files(targets, self.workers)
+        scans = scan_files(targets, self.workers, self.max_bytes)
         progress(f"{text}: scanned {sum(map(len, scans.values()))} file(s) for unsafe content")
         resources = []
         for owner, members in groups.items():
@@ -223,9 +230,12 @@ class LocalPathSource:
 class _Walker:
     """Depth-first, sorted, symlink-following walk with loop detection by (st_dev, st_ino)."""
 
-    def __init__(self, root: str, text: str, problem: Callable[[str, str], None]) -> None:
+    def __init__(
+        self, root: str, text: str, problem: Callable[[str, str], None], follow_links: bool = False
+    ) -> None:
         self.root = root
         self.root_real = os.path.realpath(root)
+        self.follow_links = follow_links
         self.text = text
         self.problem = problem
         self.files: list[_File] = []
@@ -262,6 +272,18 @@ class _Walker:
         """Record a file, or return a directory to descend into."""
         child = f"{rel}/{entry.name}" if rel else entry.name
         is_link = entry.is_symlink()
+        if (
+            is_link
+            and not self.follow_links
+            and os.path.exists(entry.path)  # a dangling link is reported as one, below
+            and not self._inside(entry.path)
+        ):
+            self.problem(
+                child,
+                f"symlink leaves the scanned tree -> {_readlink(entry.path)} "
+                "(not followed; set the follow_links option to read it)",
+            )
+            return None
         try:
             st = os.stat(entry.path)  # follows links
         except OSError as e:
@@ -297,6 +319,15 @@ class _Walker:
             return None  # already walked through another link
         self.visited.add(key)
         return entry.path, child, child_real, ancestors | {key}
+
+    def _inside(self, path: str) -> bool:
+        """Whether a link resolves to a path inside the scanned tree (a dangling or looping
+        link resolves inside or nowhere: the checks after this one report it)."""
+        try:
+            target = os.path.realpath(path, strict=False)
+        except (OSError, ValueError):
+            return False
+        return PurePath(target).is_relative_to(self.root_real)
 
 
 def _rel(f: _File) -> str:
@@ -349,6 +380,26 @@ def _artefact(
             "total_size": total,
         },
     )
+
+
+def _max_bytes_option(spec: SourceSpec) -> int:
+    value = spec.options.get("integrity_max_bytes", DEFAULT_MAX_DECOMPRESSED)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(
+            f"{spec.text}: integrity_max_bytes must be a positive integer, got {value!r}"
+        )
+    return value
+
+
+def _follow_links_option(spec: SourceSpec) -> bool:
+    value = spec.options.get("follow_links", False)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise UsageError(f"{spec.text}: follow_links must be true or false, got {value!r}")
+    return value
 
 
 def _workers_option(spec: SourceSpec) -> int:

@@ -162,7 +162,7 @@ def parse_spec(
 # The providers' own lists come from their options modules, which import no client library
 # (boto3, DuckDB): checking a config loads none of them.
 OPTIONS: dict[str, frozenset[str]] = {
-    "path": frozenset({"hash_workers"}),
+    "path": frozenset({"hash_workers", "follow_links", "integrity_max_bytes"}),
     "attestations": frozenset(),
     "mlflow": frozenset(
         {

@@ -119,3 +119,17 @@ def flag(spec: SourceSpec, key: str, value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise UsageError(f"source {spec.text!r}: {key} must be true or false, got {value!r}")
+
+
+def seconds(spec: SourceSpec, key: str, value: Any, most: float = 3600) -> float:
+    """A timeout: more than 0 and at most `most` seconds (`2.5` or `"2.5"`)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 < number <= most:  # NaN fails this too
+        raise UsageError(
+            f"source {spec.text!r}: {key} must be a number of seconds from 0 to {most:g}, "
+            f"got {value!r}"
+        )
+    return number

@@ -17,6 +17,7 @@ from tests.helpers import REPO
         ("benchmarks.bench_report", ["--scale", "20", "--repeat", "1"]),
         ("benchmarks.bench_evidence", ["--scale", "20", "--repeat", "1"]),
         ("benchmarks.bench_gate", ["--findings", "300", "--waivers", "20", "--repeat", "1"]),
+        ("benchmarks.bench_answer_checks", ["--keys", "50", "--records", "5", "--repeat", "1"]),
         ("benchmarks.bench_bom", ["--versions", "20", "--repeat", "1"]),
         (
             "benchmarks.bench_path_source",

@@ -274,4 +274,11 @@ def test_report_renders_a_schema_1_0_results_file(cli, estate, tmp_path):
     old = write(tmp_path / "old.json", json.dumps(doc))
     r = cli("report", str(old), "--format", "json,sarif,junit", "-o", str(tmp_path / "r"))
     assert r.code == 0, r.err
-    assert json.loads((tmp_path / "r" / "results.json").read_text()) == doc
+    rendered = json.loads((tmp_path / "r" / "results.json").read_text())
+    # Unchanged, except that it now lists the files written beside it (`scan.outputs`).
+    assert [o["file"] for o in rendered["scan"].pop("outputs")] == [
+        "results.junit.xml",
+        "results.sarif",
+    ]
+    doc["scan"].pop("outputs", None)
+    assert rendered == doc

@@ -644,7 +644,10 @@ def test_unknown_source_option_is_refused(cli, pack, models, tmp_path):
     )
     r = cli("scan", "-c", str(cfg), "--no-builtin-policies", "--policies", str(pack))
     assert r.code == 2
-    assert "unknown option 'hash_worker' (allowed: hash_workers)" in r.err
+    assert (
+        "unknown option 'hash_worker' (allowed: follow_links, hash_workers, integrity_max_bytes)"
+        in r.err
+    )
 
 
 def test_credentials_in_source_errors_never_reach_results_or_terminal(cli, pack, tmp_path):

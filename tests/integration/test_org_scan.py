@@ -22,6 +22,7 @@ from scanner.cli import main
 from scanner.sources.shards import account_unit, owner
 from tests.aws_estate import aws_env, policy, safetensors, trust
 from tests.helpers import REPO, CliResult, load_results
+from tests.servers.fault_proxy import FaultProxy
 from tests.servers.moto import moto_server
 
 pytestmark = pytest.mark.slow
@@ -360,3 +361,36 @@ def test_org_options_are_checked_before_any_call(cli, org):
         assert r.code == 2 and "ous needs org=true" in r.err
         r = cli("scan", "--source", ORG, "--shard", "3/2")
         assert r.code == 2 and "K must be between 1 and N" in r.err
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "spec"),
+    [
+        ("empty", "organizations:ListAccounts", ORG),
+        ("html", "organizations:ListAccounts", ORG),
+        ("cut", "organizations:ListAccounts", ORG),
+        ("empty", "organizations:ListAccountsForParent", f"{ORG},ous=OU"),
+    ],
+)
+def test_a_malformed_account_list_is_never_an_organisation_of_no_accounts(
+    cli, org, kind, operation, spec
+):
+    """An empty, HTML or cut 200 to the account listing would read as "no accounts", and a
+    scan of nothing passes every gate: it is a malformed answer, the scan exits 3."""
+    server, env, _accounts, ou, tmp = org
+    out = tmp / f"malformed-{kind}-{operation.split(':')[1]}"
+    with FaultProxy(server.url) as proxy:
+        proxy.fault(kind, operation)
+        with aws_env(server, **env, AWS_ENDPOINT_URL=proxy.url):
+            r = cli(
+                "scan", "--source", spec.replace("OU", ou), "--as-of", AS_OF, "-o", str(out),
+                "-q", *POLICIES,
+            )  # fmt: skip
+        assert operation in proxy.seen
+    assert r.code == 3, r.err
+    if operation == "organizations:ListAccounts":
+        assert f"malformed answer from {operation}" in r.err
+        assert "Traceback" not in r.err
+    else:
+        (source,) = load_results(out)["scan"]["sources"]
+        assert any(f"malformed answer from {operation}" in p for p in source["problems"])

@@ -27,8 +27,12 @@ def estate(**version_attrs) -> list[Resource]:
             "model_version",
             "mlflow",
             name="fraud/3",
-            artefact=Ref(DIR + "/model"),
-            **{"stage": "production", "classification": "confidential", **version_attrs},
+            **{
+                "artefact": Ref(DIR + "/model"),
+                "stage": "production",
+                "classification": "confidential",
+                **version_attrs,
+            },
         ),
     ]
 
@@ -234,3 +238,118 @@ def test_an_endpoint_running_an_image_links_to_every_platform_of_its_tag() -> No
     assert out[amd]["registered"] is True and out[amd]["registered_by"] == [Ref("arn:ep")]
     # no registry in this estate: whether the other image is registered cannot be told
     assert isinstance(out["oci://other/x@sha256:" + "c" * 64]["registered"], Unknown)
+
+
+# No data is never "none": Unknown inputs and gaps (docs/design.md, "Fail-closed at the wire") --
+
+VERSION = "mlflow+http://reg/models/fraud/versions/3"
+
+
+def linked_with(gaps, *resources: Resource) -> dict[str, dict]:
+    return {res.id: dict(res.attributes) for res in link(Inventory(resources), gaps=gaps)}
+
+
+def test_missing_versions_make_what_storage_holds_unknown_never_false():
+    from scanner.inventory import Gap
+
+    gap = Gap(frozenset({"model", "model_version", "artefact"}), "source mlflow failed: 500")
+    bucket = r(BUCKET, "storage", "aws", account="1", region="eu-west-1")
+    out = linked_with([gap], bucket)[BUCKET]
+    for key in ("holds_production_models", "holds_high_value_models"):
+        assert isinstance(out[key], Unknown) and "source mlflow failed" in out[key].reason
+    # A positive survives: one production version known to be there is enough.
+    known = linked_with([gap], *estate())[BUCKET]
+    assert known["holds_production_models"] is True
+
+
+def test_a_version_whose_stage_or_files_are_unknown_leaves_storage_unknown():
+    unknown_stage = linked(*estate(stage=Unknown("aliases unknown"), classification="public"))
+    assert unknown_stage[BUCKET]["holds_production_models"] == Unknown("aliases unknown")
+    assert unknown_stage[BUCKET]["holds_high_value_models"] is False
+    blind = estate(artefact=Unknown("run unreadable"))
+    other = r("s3://elsewhere", "storage", "aws")
+    out = linked(*blind, other)
+    for sid in (BUCKET, "s3://elsewhere"):
+        assert isinstance(out[sid]["holds_production_models"], Unknown), sid
+        assert "run unreadable" in out[sid]["holds_production_models"].reason
+
+
+def test_a_registry_uri_whose_files_nobody_listed_still_names_its_bucket():
+    bucket = r(BUCKET, "storage", "aws")
+    version = r(VERSION, "model_version", "mlflow", artefact=Ref(BUCKET + "/unlisted/1"),
+                stage="production")  # fmt: skip
+    assert linked(bucket, version)[BUCKET]["holds_production_models"] is True
+
+
+def test_registration_is_unknown_when_entries_may_be_missing_or_point_anywhere():
+    from scanner.inventory import Gap
+
+    stray = r("s3://ml-models/tmp/copy", "artefact", "aws")
+    gap = Gap(frozenset({"model_version"}), "registry unreadable")
+    out = linked_with([gap], *estate(), stray)["s3://ml-models/tmp/copy"]
+    assert isinstance(out["registered"], Unknown) and isinstance(out["registered_by"], Unknown)
+    blind = linked(*estate(artefact=Unknown("no source recorded")), stray)
+    assert "no source recorded" in blind["s3://ml-models/tmp/copy"]["registered"].reason
+
+
+def test_deployments_and_serving_are_unknown_when_endpoints_or_versions_may_be_missing():
+    from scanner.inventory import Gap
+
+    endpoints_gap = Gap(frozenset({"endpoint"}), "sagemaker listing failed", "1", "eu-west-1")
+    out = linked_with([endpoints_gap], *estate())
+    assert isinstance(out[VERSION]["deployments"], Unknown)
+    endpoint = r("arn:ep", "endpoint", "aws", account="1", region="eu-west-1",
+                 model_versions=[], artefacts=[Ref(DIR)])  # fmt: skip
+    versions_gap = Gap(frozenset({"model_version"}), "registry unreadable")
+    served = linked_with([versions_gap], endpoint)["arn:ep"]
+    assert isinstance(served["serves_high_value"], Unknown)
+    assert isinstance(served["model_versions"], Unknown)
+    unreported = r("arn:ep2", "endpoint", "aws", model_versions=[Ref("arn:pkg/9")])
+    assert isinstance(linked(unreported)["arn:ep2"]["serves_high_value"], Unknown)
+
+
+def test_hosting_is_unknown_where_endpoints_may_run_unseen():
+    from scanner.inventory import Gap
+
+    vpc = r("vpc-1", "network", "aws", account="1", region="eu-west-1")
+    detector = r("gd", "threat_detection", "aws", account="1", region="eu-west-1")
+    elsewhere = r("vpc-2", "network", "aws", account="1", region="us-east-1")
+    gap = Gap(frozenset({"endpoint"}), "sagemaker listing failed", "1", "eu-west-1")
+    out = linked_with([gap], vpc, detector, elsewhere)
+    assert isinstance(out["vpc-1"]["hosts_models"], Unknown)
+    assert isinstance(out["gd"]["holds_models"], Unknown)
+    assert out["vpc-2"]["hosts_models"] is False  # another region: the gap says nothing there
+    blind = r("arn:ep", "endpoint", "aws", account="1", region="eu-west-1",
+              vpc=Unknown("denied: sagemaker:DescribeModel"))  # fmt: skip
+    assert linked(vpc, blind)["vpc-1"]["hosts_models"] == Unknown("denied: sagemaker:DescribeModel")
+    unsure = r(BUCKET, "storage", "aws", account="1", region="eu-west-1",
+               holds_models=Unknown("listing denied"))  # fmt: skip
+    assert linked(detector, unsure)["gd"]["holds_models"] == Unknown("listing denied")
+
+
+def test_an_unlisted_bucket_makes_reads_unknown_only_in_its_own_cloud():
+    from scanner.inventory import Gap
+
+    alice = "arn:aws:iam::1:user/alice"
+    bucket = r(BUCKET, "storage", "aws", provider="aws",
+               access_grants=[{"principal": Ref(alice), "actions": ["s3:GetObject"]}])  # fmt: skip
+    principals = (
+        r(alice, "principal", "aws", provider="aws"),
+        r("azure-principal://user/bob", "principal", "azure", provider="azure"),
+    )
+    azure_gap = Gap(frozenset({"storage"}), "source azure failed: 500", provider="azure")
+    out = linked_with([azure_gap], bucket, *principals)
+    assert out[alice]["can_read"] == [Ref(BUCKET)]  # an Azure failure hides no S3 bucket
+    bob = out["azure-principal://user/bob"]["can_read"]
+    assert isinstance(bob, Unknown) and "source azure failed" in bob.reason
+    # A gap that does not say its provider may hide anyone's bucket: every principal Unknown.
+    anywhere = Gap(frozenset({"storage"}), "source custom failed")
+    assert isinstance(linked_with([anywhere], bucket, *principals)[alice]["can_read"], Unknown)
+
+
+def test_a_gap_keeps_its_provider_through_results():
+    from scanner.inventory import Gap
+
+    gap = Gap(frozenset({"storage"}), "listing failed", "1", "eu-west-1", "aws")
+    assert gap.to_dict()["provider"] == "aws"
+    assert Gap.from_dict(gap.to_dict()) == gap

@@ -274,16 +274,39 @@ def test_symlink_loops_are_problems_and_the_rest_is_collected(tmp_path: Path) ->
     )
 
 
-def test_links_outside_the_root_are_followed_and_inside_ones_not_duplicated(
-    tmp_path: Path,
-) -> None:
+def _linked_tree(tmp_path: Path) -> tuple[Path, Path]:
     outside = make(tmp_path / "outside", {"m.safetensors": safetensors_bytes()})
     root = make(tmp_path / "r", {"real/model.pt": torch_zip()})
     (root / "linked").symlink_to(outside)
     (root / "alias").symlink_to(root / "real")
     (root / "real" / "weights.safetensors").symlink_to(outside / "m.safetensors")
-    (root / "to_root").symlink_to(tmp_path)  # an ancestor of the root: a loop too
+    (root / "real" / "shadow").symlink_to("/etc/shadow")
+    (root / "to_root").symlink_to(tmp_path)  # an ancestor of the root
+    return root, outside
+
+
+def test_links_out_of_the_tree_are_not_followed_and_are_reported(tmp_path: Path) -> None:
+    root, outside = _linked_tree(tmp_path)
     collection, _ = collect(root)
+    assert sorted(by_name(collection)) == ["real"]
+    real = files_of(by_name(collection)["real"])
+    assert sorted(real) == ["model.pt"]  # neither the outside weights nor /etc/shadow
+    hint = "(not followed; set the follow_links option to read it)"
+    assert collection.problems == (
+        f"linked: symlink leaves the scanned tree -> {outside} {hint}",
+        f"real/shadow: symlink leaves the scanned tree -> /etc/shadow {hint}",
+        f"real/weights.safetensors: symlink leaves the scanned tree -> "
+        f"{outside / 'm.safetensors'} {hint}",
+        f"to_root: symlink leaves the scanned tree -> {tmp_path} {hint}",
+    )
+
+
+def test_with_follow_links_links_out_of_the_root_are_followed_and_inside_ones_not_duplicated(
+    tmp_path: Path,
+) -> None:
+    root, _ = _linked_tree(tmp_path)
+    (root / "real" / "shadow").unlink()
+    collection, _ = collect(root, follow_links=True)
     assert sorted(by_name(collection)) == ["linked", "real"]
     real = files_of(by_name(collection)["real"])
     assert real["weights.safetensors"]["sha256"] == sha(safetensors_bytes())
@@ -291,6 +314,11 @@ def test_links_outside_the_root_are_followed_and_inside_ones_not_duplicated(
     assert collection.problems == (
         f"to_root: symlink loop -> {tmp_path} (links to an ancestor directory; not followed)",
     )
+
+
+def test_follow_links_must_be_a_boolean(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="follow_links must be true or false, got 'yes'"):
+        collect(tmp_path, follow_links="yes")
 
 
 def test_dangling_symlink_is_a_problem(tmp_path: Path) -> None:

@@ -181,12 +181,8 @@ def test_a_denied_read_leaves_the_format_and_the_serialization_unknown():
     (entry,) = locked["files"]
     assert entry["format"] == Unknown("denied: mem:Read")
     assert entry["sha256"] == Unknown("denied: mem:Head")
-    assert locked["serialization"] == {
-        "formats": [],
-        "pickle_based": Unknown(
-            "format of model.safetensors could not be determined (denied: mem:Read)"
-        ),
-    }
+    unknown = Unknown("format of model.safetensors could not be determined (denied: mem:Read)")
+    assert locked["serialization"] == {"formats": unknown, "pickle_based": unknown}
 
 
 def test_a_pickle_is_flagged_and_scanned_and_a_benign_one_is_clean():

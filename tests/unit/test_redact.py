@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from scanner import results
 from scanner.findings import Finding
-from scanner.inventory import Resource
+from scanner.inventory import Inventory, Ref, Resource
+from scanner.outputs.registry import WRITERS, writers_for
+from scanner.policy.evaluate import evaluate_all
 from scanner.redact import redact, redact_text, redact_uri
+from scanner.scan import ScanRequest, load_pack
 
 
 @pytest.mark.parametrize(
@@ -103,3 +108,77 @@ def test_lone_surrogates_in_results_become_replacement_characters():
     text = results.dumps({"tag": "evil\udcff\ud800end"})
     assert "evil\ufffd\ufffdend" in text
     text.encode("utf-8")  # must not raise
+
+
+SECRET = "c0ffee5ecret"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"copied from ?X-Amz-Signature={SECRET}", "copied from ?X-Amz-Signature=***"),
+        (f"X-Amz-Signature={SECRET}&X-Amz-Date=1", "X-Amz-Signature=***&X-Amz-Date=1"),
+        (f"see X-Goog-Signature={SECRET} there", "see X-Goog-Signature=*** there"),
+        (f"sas: sv=2024&sig={SECRET}%2B&se=2026", "sas: sv=2024&sig=***&se=2026"),
+        (f"x-amz-security-token={SECRET}", "x-amz-security-token=***"),
+        (f"Authorization: Bearer {SECRET}.abc-def=", "Authorization: Bearer ***"),
+        (f"token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{SECRET}", "token ***"),
+        ("model.sig, design=fine, max_tokens=5", "model.sig, design=fine, max_tokens=5"),
+    ],
+)
+def test_bare_signatures_and_tokens_are_redacted_wherever_they_stand(text, expected):
+    assert redact_text(text) == expected
+    assert redact_text(expected) == expected  # idempotent
+
+
+def test_a_bare_signature_in_a_tag_reaches_no_output():
+    """A pre-signed URL's signature pasted into a registry tag, outside any URL, is masked in
+    results.json, the reports and both BOMs."""
+    tag = f"copied from ?X-Amz-Signature={SECRET}&X-Amz-Date=20260101"
+    model = Resource(
+        "mlflow+http://h/models/m",
+        "model",
+        "m",
+        "mlflow",
+        {"provider": "mlflow", "tags": {"note": tag}, "description": f"Bearer {SECRET}"},
+    )
+    version = Resource(
+        "mlflow+http://h/models/m/versions/1",
+        "model_version",
+        "m/1",
+        "mlflow",
+        {
+            "provider": "mlflow",
+            "model": Ref(model.id),
+            "version": "1",
+            "stage": "production",
+            "tags": {"note": tag},
+            "source_uri": f"s3://b/m sig={SECRET}",
+        },
+    )
+    pack = load_pack(ScanRequest(sources=()))
+    inventory = Inventory([model, version])
+    findings = evaluate_all(pack.policies, inventory, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    doc = results.build(
+        scan={
+            "id": "x",
+            "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:00Z",
+            "sources": [],
+            "policy_pack": {"count": 0, "sha256": "0" * 64},
+            "params": {},
+        },
+        resources=list(inventory),
+        findings=findings,
+        frameworks=[],
+        maturity={"level": "foundational", "next": "applied", "rungs": []},
+        gate={"fail_on": "high", "allow_partial": False, "exit_code": 1, "passed": False,
+              "reasons": []},
+        policies=pack.policies,
+    )  # fmt: skip
+    rendered = {}
+    for writer in writers_for(sorted(WRITERS)):
+        rendered.update(writer.render(doc))
+    assert {"results.json", "report.html", "bom.cdx.json", "bom.spdx.json"} <= set(rendered)
+    leaked = [name for name, content in rendered.items() if SECRET.encode() in content]
+    assert not leaked

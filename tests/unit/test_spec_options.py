@@ -13,6 +13,7 @@ from scanner.sources.spec_options import (
     merged_options,
     positive,
     refuse_unknown,
+    seconds,
     take_trust,
     text,
     text_list,
@@ -91,3 +92,13 @@ def test_scalars() -> None:
             positive(spec(), "a", bad)
     with pytest.raises(UsageError, match="a must be true or false, got 'yes'"):
         flag(spec(), "a", "yes")
+
+
+def test_seconds() -> None:
+    assert seconds(spec(), "timeout", "2.5") == 2.5 and seconds(spec(), "timeout", 3600) == 3600
+    for bad in (0, -1, "soon", True, None, "nan", 3601):
+        with pytest.raises(
+            UsageError, match=f"timeout must be a number of seconds from 0 to 3600, got {bad!r}"
+        ):
+            seconds(spec(), "timeout", bad)
+    assert seconds(spec(), "t", 90, most=120) == 90

@@ -15,6 +15,10 @@ encrypted and cannot be read without the password (fail closed, with that reason
 
 7z archives are read with py7zr (pure Python), members spooled to memory or a temporary file
 within a byte budget; an encrypted one cannot be read without the password (fail closed).
+
+Decompression is bounded: given a `cap`, no member is decompressed past `cap` bytes (a small
+deflated member can claim, and hold, gigabytes of zeros); reading past it raises
+`DecompressionLimit`, which the serialization scan reports as a file not fully scanned.
 """
 
 from __future__ import annotations
@@ -44,6 +48,70 @@ class ArchiveError(Exception):
     """The archive as a whole cannot be read (the reason is the message)."""
 
 
+class DecompressionLimit(ValueError):
+    """A member or stream decompressed past its cap: what follows was not read."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            f"decompresses to more than {cap} bytes (the integrity_max_bytes limit): "
+            "not read past it"
+        )
+        self.cap = cap
+
+
+class CappedStream:
+    """A decompressing stream that refuses to go past `cap` bytes (`DecompressionLimit`).
+
+    Reads, and seeks (a zip inside a zip seeks its member stream, which decompresses to get
+    there), are counted by position; everything else is the wrapped stream's."""
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        self.stream = stream
+        self.cap = cap
+        self.pos = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        room = self.cap + 1 - self.pos
+        want = room if n is None or n < 0 else min(n, room)
+        data: bytes = self.stream.read(want)
+        self.pos += len(data)
+        if self.pos > self.cap:
+            raise DecompressionLimit(self.cap)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET and offset > self.cap:
+            raise DecompressionLimit(self.cap)
+        where = int(self.stream.seek(offset, whence))
+        if where > self.cap:
+            raise DecompressionLimit(self.cap)
+        self.pos = where
+        return where
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return bool(getattr(self.stream, "seekable", lambda: False)())
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __enter__(self) -> CappedStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _bounded(data_size: int, cap: int | None) -> None:
+    if cap is not None and data_size > cap:
+        raise DecompressionLimit(cap)
+
+
 @dataclass
 class Member:
     """One file inside an archive. `open()` gives a fresh stream of its (decompressed) bytes."""
@@ -53,18 +121,29 @@ class Member:
     opener: Callable[[], BinaryIO] | None
     problem: str | None = None  # it cannot be read at all: why
     notes: list[str] = field(default_factory=list)  # damage found on the way (reported)
+    cap: int | None = None  # bytes it may decompress to (`DecompressionLimit` past them)
 
     def open(self) -> BinaryIO:
         assert self.opener is not None, self.problem
-        return self.opener()
+        stream = self.opener()
+        if self.cap is None:
+            return stream
+        return CappedStream(stream, self.cap)  # type: ignore[return-value]
 
 
 # --- zip --------------------------------------------------------------------------------------
 
 
-def zip_members(f: BinaryIO, size: int) -> Iterator[Member]:
+def zip_members(f: BinaryIO, size: int, cap: int | None = None) -> Iterator[Member]:
     """Every file member of a zip, from its central directory or, when that is broken, from
-    its local headers. Raises ArchiveError when neither yields a member."""
+    its local headers. Raises ArchiveError when neither yields a member. `cap`: the bytes any
+    member may decompress to."""
+    for member in _zip_members(f, size):
+        member.cap = cap
+        yield member
+
+
+def _zip_members(f: BinaryIO, size: int) -> Iterator[Member]:
     f.seek(0)
     try:
         zf = zipfile.ZipFile(f)
@@ -143,7 +222,8 @@ def _cd_member(zf: zipfile.ZipFile, f: BinaryIO, info: zipfile.ZipInfo) -> Membe
     def open_checked() -> BinaryIO:
         try:
             with zf.open(info) as m:
-                data = m.read()
+                data = m.read() if member.cap is None else m.read(member.cap + 1)
+                _bounded(len(data), member.cap)
         except zipfile.BadZipFile as e:
             if "CRC" not in str(e):
                 raise
@@ -151,7 +231,7 @@ def _cd_member(zf: zipfile.ZipFile, f: BinaryIO, info: zipfile.ZipInfo) -> Membe
                 "its CRC-32 does not match its data: the archive is damaged or was altered "
                 "(loaders that skip the check read it anyway)"
             )
-            return _raw_open(f, method, data_at, info.compress_size)
+            return _raw_open(f, method, data_at, info.compress_size, member.cap)
         return io.BytesIO(data)
 
     def open_stream() -> BinaryIO:
@@ -179,7 +259,7 @@ def _raw_member(
     if method not in (_STORED, _DEFLATED, _BZIP2):
         member.problem = f"compression method {method} in a damaged entry is not supported"
         return member
-    member.opener = lambda: _raw_open(f, method, data_at, csize)
+    member.opener = lambda: _raw_open(f, method, data_at, csize, member.cap)
     return member
 
 
@@ -209,17 +289,24 @@ def _local_header(
     )
 
 
-def _raw_open(f: BinaryIO, method: int, data_at: int, csize: int) -> BinaryIO:
-    """A member's bytes read from its local data, decompressed, without any check."""
+def _raw_open(
+    f: BinaryIO, method: int, data_at: int, csize: int, cap: int | None = None
+) -> BinaryIO:
+    """A member's bytes read from its local data, decompressed (within `cap` bytes), without
+    any check."""
     f.seek(data_at)
     raw = f.read(csize)
+    limit = 0 if cap is None else cap + 1  # 0: no limit, for zlib
     if method == _STORED:
-        return io.BytesIO(raw)
-    if method == _DEFLATED:
-        return io.BytesIO(zlib.decompressobj(-15).decompress(raw))
-    if method == _BZIP2:
-        return io.BytesIO(bz2.decompress(raw))
-    raise ArchiveError(f"compression method {method} is not supported")
+        data = raw
+    elif method == _DEFLATED:
+        data = zlib.decompressobj(-15).decompress(raw, limit)
+    elif method == _BZIP2:
+        data = bz2.BZ2Decompressor().decompress(raw, max_length=limit or -1)
+    else:
+        raise ArchiveError(f"compression method {method} is not supported")
+    _bounded(len(data), cap)
+    return io.BytesIO(data)
 
 
 def _try_head(f: BinaryIO, method: int, data_at: int, csize: int) -> bytes | None:
@@ -324,7 +411,10 @@ def sevenzip_members(f: BinaryIO, budget: int = MAX_EXTRACTED_BYTES) -> list[Mem
         def write(self, s: bytes | bytearray) -> int:
             spent[0] += len(s)
             if spent[0] > budget:
-                raise ArchiveError(f"7z archive decompresses to over {budget} bytes")
+                raise ArchiveError(
+                    f"7z archive decompresses to more than {budget} bytes (the "
+                    "integrity_max_bytes limit): not scanned"
+                )
             return int(self.buf.write(s))
 
         def read(self, size: int | None = None) -> bytes:

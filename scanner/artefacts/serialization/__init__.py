@@ -12,6 +12,10 @@ so a message reads "`evil.pkl` imports `posix.system` (runs operating-system com
 loaded". A file that cannot be scanned completely (a malformed pickle, an encrypted archive, a
 limit hit) is an Issue whose `global` is None and whose reason says why: the scan fails closed,
 so an unreadable pickle is never "safe".
+
+Decompression is capped (`max_bytes`, a source's `integrity_max_bytes`): no archive member and
+no compressed pickle stream is decompressed past it, however small it is compressed, and a
+file that would have been is reported as not fully scanned, naming the limit.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from scanner.artefacts.formats.archives import (
+    MAX_EXTRACTED_BYTES,
     SEVENZIP_MAGIC,
     ZIP_MAGIC,
     ArchiveError,
+    CappedStream,
     Member,
     sevenzip_members,
     zip_members,
@@ -41,6 +47,8 @@ from scanner.artefacts.serialization.readers import BoundedReader, reader_for
 from scanner.artefacts.serialization.stream import Walked, walk_stream
 
 MAX_ZIP_DEPTH = 2
+# What one member or compressed stream may decompress to when the caller gives no limit.
+DEFAULT_MAX_DECOMPRESSED = 1024 * 1024 * 1024
 MAX_NESTED_ZIP_BYTES = 512 * 1024 * 1024
 PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".dat", ".data")
 # torch.save's legacy format: magic, protocol, sys_info, the object, the storage keys; raw
@@ -85,14 +93,21 @@ class FileScan:
     issues: list[Issue] = field(default_factory=list)
     lambda_layers: list[str] = field(default_factory=list)
     pickles_walked: int = 0
+    cap: int = DEFAULT_MAX_DECOMPRESSED  # bytes a member or compressed stream may inflate to
 
 
-def scan_file(path: str | os.PathLike[str], name: str, fmt: str | None) -> FileScan:
-    """Scan one file, named `name` in findings, whose sniffed format is `fmt` (None: unknown).
+def scan_file(
+    path: str | os.PathLike[str],
+    name: str,
+    fmt: str | None,
+    max_bytes: int = DEFAULT_MAX_DECOMPRESSED,
+) -> FileScan:
+    """Scan one file, named `name` in findings, whose sniffed format is `fmt` (None: unknown);
+    no member or compressed stream is decompressed past `max_bytes`.
 
     Never raises for bad content; an OSError opening the file is reported as an Issue too.
     """
-    out = FileScan()
+    out = FileScan(cap=max_bytes)
     try:
         with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
@@ -135,7 +150,8 @@ def _dispatch(
         return None
     decompressed = _decompressor(head, f) if fmt in ("pickle", "joblib") else None
     if decompressed is not None:
-        return _record(walk_stream(BoundedReader(decompressed)), name, out, strict=True)
+        capped = CappedStream(decompressed, out.cap)
+        return _record(walk_stream(BoundedReader(capped)), name, out, strict=True)  # type: ignore[arg-type]
     if fmt in ("pickle", "joblib", "pytorch-legacy") or _looks_like_pickle(head):
         strict = fmt is not None or _named(name)
         return _record(walk_stream(reader_for(f, size)), name, out, strict=strict)
@@ -278,7 +294,11 @@ def _archive(
     if size is None:
         size = f.seek(0, os.SEEK_END)
     try:
-        members = list(zip_members(f, size) if zip_ else sevenzip_members(f))
+        members = list(
+            zip_members(f, size, out.cap)
+            if zip_
+            else sevenzip_members(f, min(out.cap, MAX_EXTRACTED_BYTES))
+        )
     except ArchiveError as e:
         out.issues.append(Issue(name, None, f"could not be scanned: {e}"))
         return

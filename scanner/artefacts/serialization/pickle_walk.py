@@ -29,6 +29,7 @@ import pickletools
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.artefacts.formats.archives import DecompressionLimit
 from scanner.artefacts.serialization.allowlist import (
     conditional_call_allowed,
     is_conditional,
@@ -139,7 +140,7 @@ def walk(reader: Reader, depth: int = 0) -> WalkResult:
     result = WalkResult()
     try:
         _Machine(reader, result, depth).run()
-    except PickleError as e:
+    except (PickleError, DecompressionLimit) as e:
         result.error = str(e)
     except RecursionError:
         result.error = "pickle nests too deeply to analyse"

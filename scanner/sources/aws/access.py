@@ -247,6 +247,10 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     ignore_acls = _pab_flag("IgnorePublicAcls", facts.pab, c.account_pab)
     policy_public: Tri = policy if isinstance(policy, Unknown) else _anonymous(c, restrict)
     c.out.public = t_or(_acl(c, ignore_acls), policy_public)
+    # The reasons explain `public`; one that could not be read is said, not left out.
+    for what, value in (("bucket ACL", facts.acl), ("bucket policy", policy)):
+        if isinstance(value, Unknown):
+            c.out.public_reasons.append(f"{what} unreadable ({value.reason})")
 
     iam = scope.iam.get(c.owner)
     if isinstance(iam, IamAccount):
@@ -266,6 +270,9 @@ def evaluate_bucket(facts: BucketFacts, scope: Scope) -> BucketAccess:
     out = c.out
     if isinstance(policy, Unknown):
         out.grants = Unknown(f"bucket policy unreadable ({policy.reason})")
+    elif isinstance(facts.acl, Unknown) and ignore_acls is not True:
+        # An ACL nobody could read may grant anyone a read: the list would be short by it.
+        out.grants = Unknown(f"bucket ACL unreadable ({facts.acl.reason})")
     elif isinstance(iam, Unknown):
         out.grants = Unknown(f"IAM principals unreadable ({iam.reason})")
     else:

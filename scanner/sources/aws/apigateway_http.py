@@ -29,10 +29,10 @@ GET = "apigateway:GET"
 def http_ways(reader: Reader) -> list[WayIn] | Unknown:
     """Every (API, stage, route) of the region's HTTP/WebSocket APIs invoking an endpoint;
     Unknown if any API could not be read completely."""
-    apis = reader.pages("apigatewayv2", "get_apis", "Items", action=GET)
+    apis = reader.pages("apigatewayv2", "get_apis", "Items", action=GET, item_key="ApiId")
     if isinstance(apis, Unknown):
         return apis
-    apis = [a for a in apis or () if isinstance(a, Mapping) and a.get("ApiId")]
+    apis = list(apis or ())
 
     def read(api: Mapping[str, Any]) -> tuple[Any, Any, Any]:
         return tuple(  # type: ignore[return-value]

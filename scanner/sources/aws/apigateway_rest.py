@@ -42,10 +42,12 @@ def account_limit(reader: Reader) -> Limit:
 def rest_ways(reader: Reader) -> list[WayIn] | Unknown:
     """Every (API, stage, method) of the region's REST APIs that invokes a SageMaker endpoint;
     Unknown if any API could not be read completely (it might front any endpoint)."""
-    apis = reader.pages("apigateway", "get_rest_apis", "items", action=GET, limit=500)
+    apis = reader.pages(
+        "apigateway", "get_rest_apis", "items", action=GET, item_key="id", limit=500
+    )
     if isinstance(apis, Unknown):
         return apis
-    apis = [a for a in apis or () if isinstance(a, Mapping) and a.get("id")]
+    apis = list(apis or ())
     if not apis:
         return []
 

@@ -24,9 +24,16 @@ from scanner.sources.tri import Tri, t_and, t_or
 class TrailCoverage:
     """Which of an account's buckets an enabled trail records object reads for."""
 
-    def __init__(self, trails: list[cloudtrail.Trail], denied: Unknown | None) -> None:
+    def __init__(
+        self,
+        trails: list[cloudtrail.Trail],
+        denied: Unknown | None,
+        unlisted: Unknown | None = None,
+    ) -> None:
         self.trails = trails
         self.denied = denied
+        # Buckets the account has that were not listed: a trail may cover them too.
+        self.unlisted = unlisted
         self.covered: dict[str, list[str]] = defaultdict(list)  # trail ARN -> storage ids
 
     def read_events(self, facts: BucketFacts) -> Tri:
@@ -46,7 +53,7 @@ class TrailCoverage:
     def trail_resources(self, buckets: list[BucketFacts], source: str) -> list[Resource]:
         return [
             cloudtrail.audit_trail_resource(
-                t, self.covered.get(t.arn, []), cloudtrail.all_buckets(t), source
+                t, self.covered.get(t.arn, []), cloudtrail.all_buckets(t), source, self.unlisted
             )
             for t in self.trails
         ]

@@ -60,13 +60,17 @@ def describe(ctx: AwsContext, regions: Sequence[str]) -> tuple[list[Trail], list
     denied: Unknown | None = None
     for region in regions:
         answer = ctx.call("cloudtrail", region, "describe_trails", includeShadowTrails=True)
-        if isinstance(answer, Unknown):
+        listed = ctx.items(
+            answer.get("trailList") if isinstance(answer, dict) else answer,
+            "cloudtrail:DescribeTrails",
+            "TrailARN",
+        )
+        if not isinstance(listed, list):
             if denied is None:
-                denied = answer
+                denied = listed if isinstance(listed, Unknown) else Unknown("no trail list")
             continue
-        for t in (answer or {}).get("trailList", []):
-            if t.get("TrailARN"):
-                seen.setdefault(t["TrailARN"], t)
+        for t in listed:
+            seen.setdefault(t["TrailARN"], t)
     trails: list[Trail] = []
     problems: list[str] = []
     for arn, t in sorted(seen.items()):
@@ -168,8 +172,19 @@ def _advanced_covers(sel: dict[str, Any], space: Sequence[str]) -> bool:
 
 
 def audit_trail_resource(
-    trail: Trail, covered: list[str], all_buckets: bool | Unknown, source: str
+    trail: Trail,
+    covered: list[str],
+    all_buckets: bool | Unknown,
+    source: str,
+    unlisted: Unknown | None = None,
 ) -> Resource:
+    """`read_events_on` lists the scanned buckets the trail covers; Unknown when none is
+    covered and some buckets could not be listed (they may be the covered ones)."""
+    read_events_on: list[Ref] | Unknown = [Ref(b) for b in sorted(covered)]
+    if isinstance(trail.basic, Unknown):
+        read_events_on = trail.basic
+    elif not covered and unlisted is not None:
+        read_events_on = unlisted
     return Resource(
         id=trail.arn,
         type="audit_trail",
@@ -184,9 +199,7 @@ def audit_trail_resource(
             "log_validation": trail.log_validation,
             "organization_trail": trail.organization,
             "log_bucket": f"s3://{trail.bucket}" if trail.bucket else None,
-            "read_events_on": trail.basic
-            if isinstance(trail.basic, Unknown)
-            else [Ref(b) for b in sorted(covered)],
+            "read_events_on": read_events_on,
             "all_buckets_read_events": all_buckets,
         },
         raw=trail.raw,

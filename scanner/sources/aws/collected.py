@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.inventory import Resource, Unknown
+from scanner.inventory import Gap, Resource, Unknown
 from scanner.sources.aws import cloudtrail, iam, s3
 from scanner.sources.aws.context import AwsContext
 
@@ -21,6 +21,7 @@ from scanner.sources.aws.context import AwsContext
 class AwsCollected:
     resources: tuple[Resource, ...] = ()
     problems: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()  # what it could not list (`scanner.inventory.Gap`)
 
 
 @dataclass
@@ -36,3 +37,15 @@ class AccountScan:
     trails_denied: Unknown | None = None
     collected: list[AwsCollected] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+    def unlisted(self, types: frozenset[str], reason: str, region: str | None = None) -> None:
+        """Resources of `types` in this account (and region) may exist unreported."""
+        self.gaps.append(
+            Gap(types, reason, account=self.ctx.account, region=region, provider="aws")
+        )
+
+    def unlisted_any(self, rtype: str) -> Unknown | None:
+        """The reason resources of `rtype` of this account may be missing, if they may."""
+        gap = next((g for g in self.gaps if g.covers(rtype)), None)
+        return None if gap is None else Unknown(gap.reason)

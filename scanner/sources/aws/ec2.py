@@ -25,10 +25,10 @@ EGRESS_TRAFFIC = frozenset({"ALL", "ACCEPT"})
 
 def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
     reader = Reader(ctx, "ec2", region)
-    vpcs = reader.pages("ec2", "describe_vpcs", "Vpcs")
+    vpcs = reader.pages("ec2", "describe_vpcs", "Vpcs", item_key="VpcId")
     if not isinstance(vpcs, list):
         return AwsCollected(problems=reader.problems())
-    flow_logs = reader.pages("ec2", "describe_flow_logs", "FlowLogs")
+    flow_logs = reader.pages("ec2", "describe_flow_logs", "FlowLogs", item_key="ResourceId")
     by_resource: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     if isinstance(flow_logs, list):
         for log in flow_logs:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.inventory import Ref, Resource, Unknown
+from scanner.inventory import Gap, Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
@@ -45,15 +45,17 @@ def repository_id(account: str, region: str, name: str) -> str:
 
 
 def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
-    repos = ctx.pages("ecr", region, "describe_repositories", "repositories")
+    repos = ctx.pages(
+        "ecr", region, "describe_repositories", "repositories", item_key="repositoryName"
+    )
     if isinstance(repos, Unknown):
-        return AwsCollected(problems=(f"ECR in {region}: {repos.reason}",))
+        # The repositories that exist are not known: no "none of them" about storage here.
+        gap = Gap(
+            frozenset({"storage"}), f"ECR in {region}: {repos.reason}", ctx.account, region, "aws"
+        )
+        return AwsCollected(problems=(f"ECR in {region}: {repos.reason}",), gaps=(gap,))
     scanning = ctx.call("ecr", region, "get_registry_scanning_configuration")
-    resources = [
-        _repository(ctx, region, repo, scanning, source)
-        for repo in repos or []
-        if isinstance(repo, Mapping) and isinstance(repo.get("repositoryName"), str)
-    ]
+    resources = [_repository(ctx, region, repo, scanning, source) for repo in repos or []]
     return AwsCollected(resources=tuple(resources))
 
 
@@ -129,7 +131,8 @@ def _repository(
 
 
 def _scan_on_push(repo: Mapping[str, Any], scanning: Any, name: str) -> bool | Unknown:
-    """Enhanced scanning (Inspector) replaces the per-repository flag when its rules match."""
+    """Enhanced scanning (Inspector) replaces the per-repository flag when its rules match;
+    when the registry's configuration cannot be read, only a flag that is on is known."""
     if isinstance(scanning, Mapping):
         conf = scanning.get("scanningConfiguration") or {}
         for rule in conf.get("rules") or []:
@@ -141,7 +144,10 @@ def _scan_on_push(repo: Mapping[str, Any], scanning: Any, name: str) -> bool | U
 
                 if fnmatchcase(name, pattern):
                     return True
-    return bool((repo.get("imageScanningConfiguration") or {}).get("scanOnPush", False))
+    on = bool((repo.get("imageScanningConfiguration") or {}).get("scanOnPush", False))
+    if not on and isinstance(scanning, Unknown):
+        return scanning
+    return on
 
 
 def _customer_managed(ctx: AwsContext, region: str, key: str) -> bool | Unknown:
@@ -150,7 +156,10 @@ def _customer_managed(ctx: AwsContext, region: str, key: str) -> bool | Unknown:
         return answer
     if answer is None:
         return Unknown(f"KMS key {key} not found")
-    return bool(answer.get("KeyMetadata", {}).get("KeyManager") == "CUSTOMER")
+    manager = (answer.get("KeyMetadata") or {}).get("KeyManager")
+    if not isinstance(manager, str):
+        return ctx.malformed("kms:DescribeKey", "no KeyManager")
+    return manager == "CUSTOMER"
 
 
 def _access(policy: Any, owner: str) -> dict[str, Any]:

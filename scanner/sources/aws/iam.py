@@ -77,6 +77,16 @@ def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
     )
     if isinstance(lists, Unknown):
         return lists
+    # Every entity names itself (a user, group or role skipped would be a reader missing).
+    for key, names in (
+        ("UserDetailList", ("Arn", "UserName")),
+        ("GroupDetailList", ("Arn", "GroupName")),
+        ("RoleDetailList", ("Arn", "RoleName")),
+        ("Policies", ("Arn",)),
+    ):
+        checked = ctx.items(lists[key], "iam:GetAccountAuthorizationDetails", names)
+        if isinstance(checked, Unknown):
+            return checked
     account = IamAccount(ctx.account, {})
     managed: dict[str, tuple[Statement, ...]] = {}
     for pol in lists["Policies"]:
@@ -179,7 +189,7 @@ def load(ctx: AwsContext, options: AwsOptions) -> IamAccount | Unknown:
     # page) is read only when some role needs it.
     pending = [p for p in roles if p.kind == "human" and p.just_in_time is None]
     if pending:
-        listed = ctx.pages("iam", None, "list_roles", "Roles")
+        listed = ctx.pages("iam", None, "list_roles", "Roles", item_key="Arn")
         sessions = (
             {}
             if isinstance(listed, Unknown) or listed is None

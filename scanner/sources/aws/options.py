@@ -17,6 +17,7 @@ from scanner.sources.spec_options import (
     flag,
     merged_options,
     positive,
+    seconds,
     take_trust,
     text,
     text_list,
@@ -27,6 +28,9 @@ DEFAULT_WORKERS = 16
 DEFAULT_MAX_OBJECTS = 1000
 DEFAULT_SNIFF_BYTES = 1024 * 1024
 DEFAULT_MAX_ATTEMPTS = 8
+# Seconds one attempt of a call may wait for its answer, and for a connection.
+DEFAULT_READ_TIMEOUT = 20.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_JIT_MAX_SESSION = 3600
 DEFAULT_JIT_TAG = "modelward:jit"
 # Per artefact: pickle-based model files up to this size are downloaded and scanned.
@@ -47,6 +51,8 @@ OPTION_NAMES = frozenset(
         "jit_tag",
         "jit_max_session_seconds",
         "integrity_max_bytes",
+        "read_timeout",
+        "connect_timeout",
         "org",
         "role_name",
         "external_id",
@@ -78,6 +84,8 @@ class AwsOptions:
     jit_tag: str = DEFAULT_JIT_TAG
     jit_max_session_seconds: int = DEFAULT_JIT_MAX_SESSION
     integrity_max_bytes: int = DEFAULT_INTEGRITY_MAX_BYTES
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     # Who may sign the models in the buckets: the config's `integrity.trust`, handed over by
     # the config loader (never a user option of the source itself).
     trust: TrustPolicy = field(default_factory=TrustPolicy)
@@ -131,6 +139,9 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
     ):
         if key in merged:
             kw[key] = positive(spec, key, merged[key])
+    for key in ("read_timeout", "connect_timeout"):
+        if key in merged:
+            kw[key] = seconds(spec, key, merged[key])
     if "jit_role_patterns" in merged:
         kw["jit_role_patterns"] = text_list(spec, "jit_role_patterns", merged["jit_role_patterns"])
     if "jit_tag" in merged:

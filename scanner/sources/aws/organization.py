@@ -6,6 +6,11 @@ Read from the management account (or a delegated administrator) with the base cr
 in a child OU belongs to its ancestors too). Only ACTIVE accounts are read: a suspended or
 closing account answers nothing. The list itself failing stops the source (nothing can be
 read without it); an OU that does not exist is a problem line, and the other OUs are read.
+
+Every page passes the source's shape checks (`answers`): an empty or HTML 200, or a page
+without its `Accounts`, would otherwise read as an organisation with no accounts, and a scan
+of nothing passes every gate. An account is active by its `State` (AWS replaced `Status` with
+it in 2025 and stops returning `Status`); `Status` is read where `State` is absent.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.sources.aws import answers
 from scanner.sources.aws.options import AwsOptions
+from scanner.sources.faults import MalformedAnswer
 from scanner.sources.interface import SourceError
 
 # Deeper than AWS allows (five levels of OUs under the root): a loop guard, not a limit.
@@ -44,10 +51,27 @@ def _code(exc: Exception) -> str:
 
 
 def _pages(client: Any, method: str, key: str, **params: Any) -> list[Any]:
+    paginator = client.get_paginator(method)
+    model = client.meta.service_model.operation_model(client.meta.method_to_api_mapping[method])
     items: list[Any] = []
-    for page in client.get_paginator(method).paginate(**params):
-        items.extend(page.get(key, []))
+    for page in paginator.paginate(**params):
+        answers.check_fields("organizations", model, page)
+        for item in page[key]:
+            if not isinstance(item, dict) or not isinstance(item.get("Id"), str) or not item["Id"]:
+                raise MalformedAnswer(answers.operation_name(model), f"an item without Id in {key}")
+        items.extend(page[key])
     return items
+
+
+def client_for(session: Any, region: str, config: Any) -> Any:
+    """An Organizations client whose answers are checked for their wire format first."""
+    client = session.client("organizations", region_name=region, config=config)
+    client.meta.events.register("before-parse", answers.check_body)
+    return client
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MalformedAnswer) else _code(exc)
 
 
 def members(text: str, client: Any) -> list[Member]:
@@ -55,6 +79,10 @@ def members(text: str, client: Any) -> list[Member]:
 
     try:
         listed = _pages(client, "list_accounts", "Accounts")
+    except MalformedAnswer as exc:
+        raise SourceError(
+            f"source {text!r}: cannot list the organization's accounts ({exc})"
+        ) from None
     except (BotoCoreError, ClientError) as exc:
         raise SourceError(
             f"source {text!r}: cannot list the organization's accounts "
@@ -63,7 +91,7 @@ def members(text: str, client: Any) -> list[Member]:
         ) from None
     out = []
     for account in listed:
-        if str(account.get("Status", "ACTIVE")) != "ACTIVE" or not account.get("Id"):
+        if str(account.get("State") or account.get("Status") or "ACTIVE") != "ACTIVE":
             continue
         arn = str(account.get("Arn", "arn:aws:"))
         out.append(Member(str(account["Id"]), str(account.get("Name", "")), arn.split(":")[1]))
@@ -100,7 +128,7 @@ def accounts(
     """A candidate for every active member the filters keep; problems with the filters."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = session.client("organizations", region_name=region, config=config)
+    client = client_for(session, region, config)
     found = members(text, client)
     problems: list[str] = []
     in_ou: dict[str, str] = {}
@@ -108,8 +136,8 @@ def accounts(
     for ou, into in [*((o, True) for o in options.ous), *((o, False) for o in options.exclude_ous)]:
         try:
             ids = under(client, ou)
-        except (BotoCoreError, ClientError) as exc:
-            problems.append(f"organizational unit {ou}: cannot list its accounts ({_code(exc)})")
+        except (BotoCoreError, ClientError, MalformedAnswer) as exc:
+            problems.append(f"organizational unit {ou}: cannot list its accounts ({_why(exc)})")
             continue
         if into:
             for account in sorted(ids):

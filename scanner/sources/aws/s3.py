@@ -47,6 +47,20 @@ class BucketFacts:
         return f"s3://{self.name}"
 
 
+def unreadable(
+    listed: dict[str, Any], ctx: AwsContext, region: str, exc: BaseException
+) -> BucketFacts:
+    """A listed bucket whose reading failed as a whole: still reported, every setting Unknown,
+    so its policies error instead of the bucket vanishing from the scan."""
+    reason = Unknown(f"bucket {listed['Name']} could not be read ({type(exc).__name__})")
+    where = listed.get("BucketRegion")
+    facts = BucketFacts(str(listed["Name"]), ctx.account, str(where) if where else region)
+    facts.policy = facts.acl = facts.pab = facts.encryption = reason
+    facts.versioning = facts.object_lock = facts.server_access = reason
+    facts.contents = StoreContents(Listing(reason))
+    return facts
+
+
 class KeyCache:
     """kms:DescribeKey once per key: many buckets share one key."""
 
@@ -68,8 +82,10 @@ class KeyCache:
             result = answer
         elif answer is None:
             result = Unknown(f"KMS key {key_id} not found")
+        elif not isinstance(manager := (answer.get("KeyMetadata") or {}).get("KeyManager"), str):
+            result = self._ctx.malformed("kms:DescribeKey", "no KeyManager")
         else:
-            result = answer.get("KeyMetadata", {}).get("KeyManager") == "CUSTOMER"
+            result = manager == "CUSTOMER"
         with self._lock:
             self._done[k] = result
         return result

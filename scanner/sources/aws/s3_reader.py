@@ -6,6 +6,12 @@ reads: a mixed read would be garbage), HeadObject with `ChecksumMode` for a list
 `ChecksumSHA256` (only full-object checksums are kept: a multipart composite is not the file's
 sha256), and a whole GetObject for the serialization scan. Every call goes through
 `AwsContext`, so a denial is an Unknown naming the action, never a crash.
+
+An object's bytes are checked to be the object's before anything reads them: the answer must
+carry the listed ETag and exactly the length (and, for a range, the `Content-Range`) asked
+for. A proxy that answers 200 with a page of its own would otherwise be sniffed, digested and
+scanned as the model file, and an unsafe pickle would read as a clean HTML file. A body that
+breaks off or stalls while being read is a fault like any other call's.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import base64
 from typing import Any
 
 from scanner.inventory import Unknown
-from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.aws.context import AwsContext, classify
+from scanner.sources.faults import MalformedAnswer
 from scanner.sources.objectstore import Listing, ObjectReadError, StoredObject
 
 _CHUNK = 1024 * 1024
@@ -42,8 +49,11 @@ class S3Reader:
             if isinstance(page, Unknown):
                 return Listing(page)
             assert page is not None
-            for item in page.get("Contents", []):
-                key = item.get("Key", "")
+            contents = self.ctx.items(page.get("Contents", []), "s3:ListObjectsV2", "Key")
+            if not isinstance(contents, list):
+                return Listing(contents if isinstance(contents, Unknown) else Unknown("no list"))
+            for item in contents:
+                key = item["Key"]
                 if key.endswith("/") and not item.get("Size"):
                     continue  # a "folder" placeholder
                 objects.append(
@@ -63,12 +73,12 @@ class S3Reader:
         return Listing(tuple(objects), truncated)
 
     def read_range(self, obj: StoredObject, start: int, length: int) -> bytes:
-        answer = self._get(obj, Range=f"bytes={start}-{start + length - 1}")
-        body = answer["Body"]
-        try:
-            data: bytes = body.read(length + 1)
-        finally:
-            body.close()
+        end = start + length - 1
+        answer = self._get(obj, length, Range=f"bytes={start}-{end}")
+        content_range = str(answer.get("ContentRange") or "")
+        if content_range and not content_range.startswith(f"bytes {start}-{end}/"):
+            self._malformed(f"Content-Range {content_range[:60]} for bytes {start}-{end}")
+        data = self._body(answer, length + 1)
         if len(data) != length:
             raise ObjectReadError(
                 f"ranged GET returned {len(data)} bytes for a {length}-byte range"
@@ -76,27 +86,27 @@ class S3Reader:
         return data
 
     def read_all(self, obj: StoredObject, into: Any) -> None:
-        body = self._get(obj)["Body"]
+        answer = self._get(obj, obj.size)
+        body = answer["Body"]
         try:
             while chunk := body.read(_CHUNK):
                 into.write(chunk)
+        except Exception as exc:  # a body that breaks off or stalls is a fault
+            raise self._fault(exc) from None
         finally:
             body.close()
 
     def recorded_sha256(self, obj: StoredObject) -> str | Unknown | None:
         if "SHA256" not in obj.checksums:
             return None
-        try:
-            head = self.ctx.call(
-                "s3",
-                self.region,
-                "head_object",
-                Bucket=self.bucket,
-                Key=obj.key,
-                ChecksumMode="ENABLED",
-            )
-        except AwsCallError as exc:
-            return Unknown(f"HeadObject failed: {exc.code}")
+        head = self.ctx.call(
+            "s3",
+            self.region,
+            "head_object",
+            Bucket=self.bucket,
+            Key=obj.key,
+            ChecksumMode="ENABLED",
+        )
         if isinstance(head, Unknown) or head is None:
             return head
         value = head.get("ChecksumSHA256")
@@ -107,16 +117,40 @@ class S3Reader:
         except ValueError:
             return None
 
-    def _get(self, obj: StoredObject, **extra: Any) -> dict[str, Any]:
+    def _get(self, obj: StoredObject, length: int, **extra: Any) -> dict[str, Any]:
+        """A GetObject answer that is the listed object's: its ETag, `length` bytes."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": obj.key, **extra}
         if obj.etag:
             params["IfMatch"] = obj.etag
-        try:
-            answer = self.ctx.call("s3", self.region, "get_object", **params)
-        except AwsCallError as exc:
-            raise ObjectReadError(f"cannot read: {exc.code}") from exc
+        answer = self.ctx.call("s3", self.region, "get_object", **params)
         if isinstance(answer, Unknown):
             raise ObjectReadError(answer.reason)
         if answer is None:
             raise ObjectReadError("object vanished while being read")
+        if "Body" not in answer:
+            self._malformed("no body")
+        etag = answer.get("ETag")
+        if obj.etag and etag != obj.etag:
+            answer["Body"].close()
+            self._malformed(f"ETag {str(etag)[:40]} is not the listed {obj.etag[:40]}")
+        if answer.get("ContentLength") not in (None, length):
+            answer["Body"].close()
+            self._malformed(f"{answer.get('ContentLength')} bytes where {length} were asked for")
         return answer
+
+    def _body(self, answer: dict[str, Any], limit: int) -> bytes:
+        body = answer["Body"]
+        try:
+            data: bytes = body.read(limit)
+        except Exception as exc:  # a body that breaks off or stalls is a fault
+            raise self._fault(exc) from None
+        finally:
+            body.close()
+        return data
+
+    def _malformed(self, why: str) -> None:
+        raise self._fault(MalformedAnswer("s3:GetObject", why))
+
+    def _fault(self, exc: BaseException) -> ObjectReadError:
+        fault = classify(exc, "s3:GetObject", "s3:GetObject", self.region, self.ctx.read_timeout)
+        return ObjectReadError(self.ctx.faults.record(fault).reason)

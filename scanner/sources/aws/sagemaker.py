@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scanner.inventory import Ref, Resource, Unknown
+from scanner.inventory import Gap, Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws.collected import AwsCollected
 from scanner.sources.aws.context import AwsContext
@@ -38,6 +38,7 @@ ENDPOINT_ATTRIBUTES = frozenset(
     }
 )  # fmt: skip
 
+ENDPOINT_TYPES = frozenset({"endpoint"})
 # ec2:DescribeSubnets takes at most this many values in one filter.
 SUBNET_CHUNK = 200
 
@@ -78,7 +79,15 @@ def collect(ctx: AwsContext, region: str, source: str) -> AwsCollected:
             _endpoint(facts, endpoint_tags, models, packages, subnets, ctx.account, region, source)
         )
     problems = tuple(dict.fromkeys((*shared.problems, *reader.problems())))
-    return AwsCollected(tuple(resources), problems)
+    # Endpoints that could not be listed may run anywhere in the region: linking must not
+    # conclude that a VPC there hosts no model (endpoints other collectors name stay).
+    gaps = (
+        (Gap(ENDPOINT_TYPES, f"SageMaker endpoints in {region}: {shared.endpoints.reason}",
+             ctx.account, region),)
+        if isinstance(shared.endpoints, Unknown)
+        else ()
+    )  # fmt: skip
+    return AwsCollected(tuple(resources), problems, gaps)
 
 
 def _describe_all(
@@ -143,6 +152,7 @@ def _subnet_vpcs(reader: Reader, models: Any, account: str) -> Mapping[str, str]
             "ec2",
             "describe_subnets",
             "Subnets",
+            item_key=("SubnetId", "VpcId"),
             Filters=[{"Name": "subnet-id", "Values": chunk}],
         )
         if isinstance(subnets, Unknown):

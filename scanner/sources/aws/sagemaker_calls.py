@@ -1,15 +1,13 @@
 """How the SageMaker, API Gateway, EC2 and GuardDuty collectors make their calls.
 
-`AwsContext` already turns denials, throttling and disabled regions into `Unknown`. Two things
-are left to each collector, and this module does them once for all four:
+`AwsContext` already turns every fault of a call into `Unknown` (a denial, throttling, a
+disabled region, a malformed answer, a model deleted between listing and describing it). What
+this module adds, once for all four collectors:
 
-- **An odd error is not fatal either.** `ctx.call` raises `AwsCallError` for any other code
-  (a model deleted between listing and describing it answers `ValidationException`, moto
-  answers HTTP 500 for what it does not implement). Raised out of `collect()`, one such call
-  would lose every resource of the region; here it becomes an `Unknown` in the attribute it
-  feeds, so the resource is kept and fails closed.
-- **Problems are reported once per reason.** A denied `DescribeEndpoint` on 300 endpoints is one
-  line, with the count, not 300.
+- **Problems per region, once per reason.** A denied `DescribeEndpoint` on 300 endpoints is one
+  line naming the collector and the region, with the count, not 300.
+- **Search, or else the listing.** `search` reads SageMaker Search's records, or says that the
+  caller must list and describe one by one.
 
 The module carries the `sagemaker` prefix because SageMaker was its first user; the four
 collectors share it.
@@ -23,13 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from scanner.inventory import Unknown
-from scanner.redact import redact_text
-from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.aws.context import AwsContext
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-MAX_ERROR_TEXT = 200
 
 
 def region_disabled(value: Any, region: str) -> bool:
@@ -63,12 +58,9 @@ class Reader:
         **params: Any,
     ) -> dict[str, Any] | Unknown | None:
         """`quiet`: an Unknown is returned but not reported (the caller has another way)."""
-        try:
-            result = self.ctx.call(
-                service, self.region, method, absent=tuple(absent), action=action, **params
-            )
-        except AwsCallError as exc:
-            result = self._failed(exc)
+        result = self.ctx.call(
+            service, self.region, method, absent=tuple(absent), action=action, **params
+        )
         if isinstance(result, Unknown) and not quiet:
             self.note(result)
         return result
@@ -82,35 +74,34 @@ class Reader:
         absent: Iterable[str] = (),
         action: str | None = None,
         quiet: bool = False,
+        item_key: str | tuple[str, ...] = (),
         **params: Any,
     ) -> list[Any] | Unknown | None:
-        try:
-            result = self.ctx.pages(
-                service,
-                self.region,
-                method,
-                result_key,
-                absent=tuple(absent),
-                action=action,
-                **params,
-            )
-        except AwsCallError as exc:
-            result = self._failed(exc)
+        """`ctx.pages`; `item_key`: what every item must name itself by."""
+        result = self.ctx.pages(
+            service,
+            self.region,
+            method,
+            result_key,
+            absent=tuple(absent),
+            action=action,
+            item_key=item_key,
+            **params,
+        )
         if isinstance(result, Unknown) and not quiet:
             self.note(result)
         return result
 
-    def search(self, resource: str) -> list[Mapping[str, Any]] | None:
-        """Every `resource` record of SageMaker Search (with tags, 100 a page), or None when
-        Search is denied or fails: the caller then lists and describes one by one."""
+    def search(self, resource: str, *keys: str) -> list[Mapping[str, Any]] | None:
+        """Every `resource` record of SageMaker Search (with tags, 100 a page), each naming
+        itself by `keys`, or None when Search is denied, fails or answers malformed records:
+        the caller then lists and describes one by one."""
         records = self.pages("sagemaker", "search", "Results", quiet=True, Resource=resource)
         if not isinstance(records, list):
             return None
-        return [
-            r[resource]
-            for r in records
-            if isinstance(r, Mapping) and isinstance(r.get(resource), Mapping)
-        ]
+        found = [r.get(resource) if isinstance(r, Mapping) else None for r in records]
+        checked = self.ctx.items(found, "sagemaker:Search", keys)
+        return checked if isinstance(checked, list) else None
 
     def note(self, unknown: Unknown) -> None:
         with self._lock:
@@ -127,11 +118,3 @@ class Reader:
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """`fn` over `items` on the source's one bounded pool (`AwsContext.map`)."""
         return self.ctx.map(fn, items)
-
-    @staticmethod
-    def _failed(exc: AwsCallError) -> Unknown:
-        # Emulators and proxies answer some errors with an HTML page: keep only the text before.
-        text = redact_text(" ".join(str(exc).split("<", 1)[0].split())).rstrip(" :")
-        if len(text) > MAX_ERROR_TEXT:
-            text = text[:MAX_ERROR_TEXT] + "…"
-        return Unknown(f"failed: {text}")

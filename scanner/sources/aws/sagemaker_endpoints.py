@@ -84,21 +84,21 @@ def _read(ctx: AwsContext, region: str) -> RegionEndpoints:
     """Search (descriptions and tags, 100 a page), else ListEndpoints and one
     DescribeEndpoint each; then one DescribeEndpointConfig per config in use."""
     reader = Reader(ctx, "sagemaker", region)
-    searched = reader.search("Endpoint")
+    searched = reader.search("Endpoint", "EndpointName")
     summaries: list[Mapping[str, Any]]
     descriptions: list[Mapping[str, Any] | Unknown]
     tags: list[list[Any] | None]
     if searched is not None:
-        summaries = [e for e in searched if e.get("EndpointName")]
+        summaries = searched
         descriptions = [{k: v for k, v in e.items() if k != "Tags"} for e in summaries]
         tags = [list(e.get("Tags") or ()) for e in summaries]
     else:
-        listing = reader.pages("sagemaker", "list_endpoints", "Endpoints")
+        listing = reader.pages("sagemaker", "list_endpoints", "Endpoints", item_key="EndpointName")
         if not isinstance(listing, list):
             return RegionEndpoints(
                 listing if isinstance(listing, Unknown) else (), reader.problems()
             )
-        summaries = [s for s in listing if isinstance(s, Mapping) and s.get("EndpointName")]
+        summaries = listing
 
         def describe(summary: Mapping[str, Any]) -> Mapping[str, Any] | Unknown:
             answer = reader.call(

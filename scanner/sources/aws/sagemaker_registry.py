@@ -96,15 +96,17 @@ def collect_registry(reader: Reader, account: str, served: Served, source: str) 
 def _by_search(reader: Reader) -> Read | None:
     """Two paginated Search calls (100 records a page) hold every group with its tags and
     every package with its full description: no call per group or per package."""
-    groups = reader.search("ModelPackageGroup")
-    packages = reader.search("ModelPackage") if groups is not None else None
+    groups = reader.search("ModelPackageGroup", "ModelPackageGroupName")
+    packages = (
+        reader.search("ModelPackage", "ModelPackageArn", "ModelPackageGroupName")
+        if groups is not None
+        else None
+    )
     if groups is None or packages is None:
         return None
-    groups = [g for g in groups if g.get("ModelPackageGroupName")]
     by_group: dict[str, list[Mapping[str, Any]]] = {}
     for package in packages:
-        if package.get("ModelPackageArn") and package.get("ModelPackageGroupName"):
-            by_group.setdefault(str(package["ModelPackageGroupName"]), []).append(package)
+        by_group.setdefault(str(package["ModelPackageGroupName"]), []).append(package)
     parts = [
         (list(g.get("Tags") or ()), by_group.get(str(g["ModelPackageGroupName"]), []))
         for g in groups
@@ -120,10 +122,14 @@ def _by_search(reader: Reader) -> Read | None:
 def _by_listing(reader: Reader, account: str) -> Read | None:
     """Without Search: list the groups, then per group its tags and packages, then describe
     each package (the calls a denial can fail one by one)."""
-    groups = reader.pages("sagemaker", "list_model_package_groups", "ModelPackageGroupSummaryList")
+    groups = reader.pages(
+        "sagemaker",
+        "list_model_package_groups",
+        "ModelPackageGroupSummaryList",
+        item_key="ModelPackageGroupName",
+    )
     if not isinstance(groups, list):
         return None
-    groups = [g for g in groups if isinstance(g, Mapping) and g.get("ModelPackageGroupName")]
 
     def group_parts(group: Mapping[str, Any]) -> tuple[Any, Any]:
         tags = reader.pages(
@@ -133,10 +139,9 @@ def _by_listing(reader: Reader, account: str) -> Read | None:
             "sagemaker",
             "list_model_packages",
             "ModelPackageSummaryList",
+            item_key="ModelPackageArn",
             ModelPackageGroupName=group["ModelPackageGroupName"],
         )
-        if isinstance(packages, list):
-            packages = [p for p in packages if isinstance(p, Mapping) and p.get("ModelPackageArn")]
         return tags, packages
 
     parts = reader.map(group_parts, groups)

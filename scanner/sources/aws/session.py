@@ -14,11 +14,19 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.inventory import Unknown
-from scanner.sources.aws import organization
-from scanner.sources.aws.context import AwsContext
+from scanner.sources.aws import answers, organization
+from scanner.sources.aws.context import (
+    AwsContext,
+    classify,
+    client_config,
+    error_code,
+    install_checks,
+)
 from scanner.sources.aws.options import AwsOptions
 from scanner.sources.aws.organization import Candidate
+from scanner.sources.faults import Fault, FaultKind
 from scanner.sources.interface import SourceError
+from scanner.sources.watch import CallWatch
 
 DEFAULT_REGION = "us-east-1"
 
@@ -74,46 +82,89 @@ def base_session(text: str, options: AwsOptions) -> Any:
     return session
 
 
-def _failure(text: str, exc: Exception) -> SourceError:
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-
-    if isinstance(exc, NoCredentialsError):
-        raise UsageError(f"source {text!r}: no AWS credentials found") from None
-    if isinstance(exc, EndpointConnectionError):
-        return SourceError(f"source {text!r}: cannot reach the AWS endpoint: {exc}")
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "error")
-        return SourceError(f"source {text!r}: credentials rejected or call failed ({code})")
-    return SourceError(f"source {text!r}: {type(exc).__name__}: {exc}")
-
-
-def _probe_config(options: AwsOptions) -> Any:
-    from botocore.config import Config
-
-    # The first call doubles as the reachability probe: few retries, so an endpoint that is
-    # down fails in seconds rather than after the full adaptive back-off.
-    return Config(retries={"max_attempts": min(options.max_attempts, 3)}, connect_timeout=10)
+def _failure(text: str, fault: Fault) -> SourceError:
+    """The one line a failed credential check is, naming the operation and the fault."""
+    if fault.kind is FaultKind.DENIED:
+        return SourceError(f"source {text!r}: credentials rejected ({fault.operation} denied)")
+    if fault.kind is FaultKind.UNREACHABLE:
+        why = f" ({fault.detail})" if fault.detail else ""
+        return SourceError(
+            f"source {text!r}: cannot reach the AWS endpoint{why}: {fault.operation} failed"
+        )
+    return SourceError(f"source {text!r}: cannot check the credentials: {fault.reason}")
 
 
-def candidates(text: str, options: AwsOptions, session: Any) -> tuple[list[Candidate], list[str]]:
+def _client_config(options: AwsOptions) -> Any:
+    # The same adaptive retries and timeouts as every other call of the source: an endpoint
+    # that is down fails after two attempts without an answer (`context.GIVE_UP_AFTER`),
+    # throttling is retried in full (never read as "credentials rejected").
+    return client_config(
+        options.max_attempts,
+        read_timeout=options.read_timeout,
+        connect_timeout=options.connect_timeout,
+    )
+
+
+class _Probe:
+    """STS calls made before any context exists: the same retries, timeouts and answer checks
+    as every other call of the source (adaptive mode, `max_attempts`), one line per fault."""
+
+    def __init__(self, session: Any, region: str, options: AwsOptions, watch: CallWatch) -> None:
+        self.options = options
+        self.region = region
+        self.client = session.client("sts", region_name=region, config=_client_config(options))
+        install_checks(self.client, watch)
+
+    def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        """The answer; raises NoCredentialsError (a usage error) or `_ProbeFault`."""
+        from botocore.exceptions import NoCredentialsError
+
+        method = {"GetCallerIdentity": "get_caller_identity", "AssumeRole": "assume_role"}
+        model = self.client.meta.service_model.operation_model(operation)
+        try:
+            answer: dict[str, Any] = getattr(self.client, method[operation])(**params)
+            answers.check_fields("sts", model, answer)
+        except NoCredentialsError:
+            raise
+        except Exception as exc:  # every fault of the probe is one line, never a traceback
+            name = f"sts:{operation}"
+            raise _ProbeFault(
+                classify(exc, name, name, self.region, self.options.read_timeout),
+                error_code(exc),
+            ) from None
+        return answer
+
+
+class _ProbeFault(Exception):
+    def __init__(self, fault: Fault, code: str) -> None:
+        super().__init__(fault.reason)
+        self.fault = fault
+        self.code = code  # the service's error code, where it answered with one
+
+
+def candidates(
+    text: str, options: AwsOptions, session: Any, watch: CallWatch | None = None
+) -> tuple[list[Candidate], list[str]]:
     """The accounts the options name, in account-id order, and problems reading that list."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import NoCredentialsError
 
     region = session.region_name or DEFAULT_REGION
     found: list[Candidate]
     problems: list[str] = []
     if options.org:
         found, problems = organization.accounts(
-            text, options, session, region, _probe_config(options)
+            text, options, session, region, _client_config(options)
         )
     elif options.role_arns:
         found = [Candidate(arn.split(":")[4], arn, arn) for arn in options.role_arns]
     else:
-        sts = session.client("sts", region_name=region, config=_probe_config(options))
+        probe = _Probe(session, region, options, watch or CallWatch())
         try:
-            identity = sts.get_caller_identity()
-        except (BotoCoreError, ClientError) as exc:
-            raise _failure(text, exc) from None
+            identity = probe.call("GetCallerIdentity")
+        except NoCredentialsError:
+            raise UsageError(f"source {text!r}: no AWS credentials found") from None
+        except _ProbeFault as exc:
+            raise _failure(text, exc.fault) from None
         account = str(identity["Account"])
         found = [Candidate(account, f"account {account}")]
     if options.accounts:
@@ -122,37 +173,42 @@ def candidates(text: str, options: AwsOptions, session: Any) -> tuple[list[Candi
     return sorted(found, key=lambda c: (c.account, c.label)), problems
 
 
-def assume(candidate: Candidate, options: AwsOptions, session: Any) -> Account | str:
+def assume(
+    candidate: Candidate, options: AwsOptions, session: Any, watch: CallWatch | None = None
+) -> Account | str:
     """A session in the candidate's account, or the one-line reason it could not be had."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import NoCredentialsError
 
     if candidate.role_arn is None:
         return Account(candidate.account, session, candidate.label)
     region = session.region_name or DEFAULT_REGION
-    sts = session.client("sts", region_name=region, config=_probe_config(options))
+    probe = _Probe(session, region, options, watch or CallWatch())
     params: dict[str, Any] = {"RoleArn": candidate.role_arn, "RoleSessionName": "modelward-scan"}
     if options.external_id is not None:
         params["ExternalId"] = options.external_id
     try:
-        creds = sts.assume_role(**params)["Credentials"]
-    except (BotoCoreError, ClientError) as exc:
-        return f"{candidate.role_arn}: cannot assume role ({_code(exc)})"
-    assumed = new_session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region,
-    )
+        creds = probe.call("AssumeRole", **params)["Credentials"]
+        assumed = new_session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=region,
+        )
+    except NoCredentialsError:
+        return f"{candidate.role_arn}: cannot assume role (no AWS credentials found)"
+    except _ProbeFault as exc:
+        # A denial names the service's code (AccessDenied), as the AWS CLI would; any other
+        # fault names the operation and what went wrong with it.
+        why = exc.code if exc.fault.kind is FaultKind.DENIED else exc.fault.reason
+        return f"{candidate.role_arn}: cannot assume role ({why})"
+    except (KeyError, TypeError):
+        why = Fault(FaultKind.MALFORMED, "sts:AssumeRole", "no credentials in it").reason
+        return f"{candidate.role_arn}: cannot assume role ({why})"
     return Account(candidate.account, assumed, candidate.label)
 
 
 def all_failed(text: str, reasons: list[str]) -> SourceError:
     return SourceError(f"source {text!r}: no account could be read: {reasons[0]}")
-
-
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code") or type(exc).__name__)
 
 
 def regions(ctx: AwsContext, options: AwsOptions) -> tuple[list[str], list[str]]:

@@ -10,6 +10,13 @@ then, once every account is read: access evaluation (IAM x bucket policies, acro
 scanned accounts), CloudTrail coverage, and the resources (artefacts through the object-store
 builder, pickle-based ones scanned within `integrity_max_bytes`).
 A collector that fans out (describe every endpoint) does so on the same pool (`ctx.map`).
+
+A failure costs what it touches (docs/design.md, "Fail-closed at the wire"): a failed call is
+an Unknown on the attributes it feeds (`AwsContext`); a bucket whose task fails keeps its
+storage resource with every setting Unknown; IAM or CloudTrail that cannot be read makes the
+readers and read-event coverage Unknown, never empty; a listing that fails (buckets, a
+region's endpoints) is a `Gap`, so linking claims nothing negative about what it would have
+listed.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from scanner.inventory import Ref, Resource, Unknown
+from scanner.inventory import Gap, Ref, Resource, Unknown
 from scanner.sources.aws import (
     apigateway,
     build,
@@ -34,7 +41,7 @@ from scanner.sources.aws import (
 )
 from scanner.sources.aws.access import Scope, evaluate_bucket
 from scanner.sources.aws.collected import AccountScan, AwsCollected
-from scanner.sources.aws.context import AwsCallError, AwsContext
+from scanner.sources.aws.context import AwsContext
 from scanner.sources.aws.options import parse_options
 from scanner.sources.aws.organization import Candidate
 from scanner.sources.interface import (
@@ -46,12 +53,14 @@ from scanner.sources.interface import (
     combined_problems,
 )
 from scanner.sources.shards import Shard, account_unit
+from scanner.sources.watch import CallWatch, watch_of
 
 # Each exposes `collect(ctx, region, source) -> AwsCollected`. Imported, not looked up by
 # name: a collector that cannot be loaded must stop the source, never shrink the scan quietly.
 REGIONAL_COLLECTORS: tuple[ModuleType, ...] = (sagemaker, apigateway, ec2, guardduty, ecr)
 # The resource types each regional collector reports: a scan whose policies read none of them
-# skips the collector's API family (scanner/targeting.py says which types policies read).
+# skips the collector's API family (scanner/targeting.py says which types policies read), and
+# a collector that fails leaves a gap over them.
 FAMILY_TYPES: dict[ModuleType, tuple[str, ...]] = {
     sagemaker: ("model", "model_version", "endpoint"),
     apigateway: ("endpoint",),
@@ -59,11 +68,29 @@ FAMILY_TYPES: dict[ModuleType, tuple[str, ...]] = {
     guardduty: ("threat_detection",),
     ecr: ("storage",),
 }
+COLLECTOR_TYPES = {
+    module.__name__.rsplit(".", 1)[-1]: frozenset(types) for module, types in FAMILY_TYPES.items()
+}
+STORAGE_TYPES = frozenset({"storage", "artefact"})
 
 
 class AwsSource:
     """Read-only view of AWS accounts through boto3's standard credential chain."""
 
+    provider = "aws"  # `Source.provider`: a failure here hides no other cloud's resources
+    produces = frozenset(
+        {
+            "storage",
+            "artefact",
+            "principal",
+            "audit_trail",
+            "endpoint",
+            "model",
+            "model_version",
+            "network",
+            "threat_detection",
+        }
+    )
     # A targeted scan names the buckets to read once registries have reported the model.
     needs_seeds = True
 
@@ -84,9 +111,10 @@ class AwsSource:
     def collect(self, progress: Progress) -> Collection:
         text = self.spec.text
         opts = self.options
+        watch = watch_of(progress)
         self.calls = {}
         base = session.base_session(text, opts)
-        found, own = session.candidates(text, opts, base)
+        found, own = session.candidates(text, opts, base, watch)
         if self.shard is not None:
             found = [c for c in found if self.shard.owns(account_unit("aws", c.account))]
         progress(f"{text}: {len(found)} account(s) to read")
@@ -99,7 +127,7 @@ class AwsSource:
         ):
             # Accounts run on their own small pool: each waits on calls it submitted to the
             # shared call pool, so their waiting never takes a call worker.
-            opened = list(accounts.map(lambda c: self._open(c, base, pool, progress), found))
+            opened = list(accounts.map(lambda c: self._open(c, base, pool, progress, watch), found))
             early: dict[str, AccountScan] = {}
             named: set[str] | None = None
             if self.narrowing.targeted:
@@ -134,6 +162,7 @@ class AwsSource:
             assembled = self._assemble(scans, pool)
         resources: list[Resource] = []
         statuses: list[AccountStatus] = []
+        gaps: list[Gap] = []
         for candidate, outcome in zip(found, outcomes, strict=True):
             if isinstance(outcome, str):
                 statuses.append(_status(candidate, [outcome], 0))
@@ -141,15 +170,17 @@ class AwsSource:
             scan, region_problems = outcome
             mine, problems = assembled[scan.ctx.account]
             problems = [*region_problems, *problems, *scan.problems]
-            problems += [line for line in scan.ctx.failure_summary() if not _content_read(line)]
+            problems += [line for line in scan.ctx.problems() if not _content_read(line)]
             resources.extend(mine)
             statuses.append(_status(candidate, problems, len(mine)))
+            gaps.extend(scan.gaps)
             for name, count in scan.ctx.calls.items():
                 self.calls[name] = self.calls.get(name, 0) + count
         several = opts.org or len(opts.role_arns) > 1
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
             problems=tuple(combined_problems(own, [list(a.problems) for a in statuses])),
+            gaps=tuple(dict.fromkeys(gaps)),
             accounts=tuple(statuses) if several else (),
         )
 
@@ -159,10 +190,11 @@ class AwsSource:
         base: Any,
         pool: ThreadPoolExecutor,
         progress: Progress,
+        watch: CallWatch,
     ) -> tuple[AwsContext, list[str], list[str]] | str:
         """The account's context and regions; the reason, when its role cannot be assumed."""
         opts = self.options
-        acct = session.assume(candidate, opts, base)
+        acct = session.assume(candidate, opts, base, watch)
         if isinstance(acct, str):
             progress(f"{self.spec.text}: {acct}")
             return acct
@@ -172,6 +204,9 @@ class AwsSource:
             max_attempts=opts.max_attempts,
             max_pool=opts.workers,
             pool=pool,
+            read_timeout=opts.read_timeout,
+            connect_timeout=opts.connect_timeout,
+            watch=watch,
         )
         regions, region_problems = session.regions(ctx, opts)
         progress(f"{self.spec.text}: {acct.label}: regions {', '.join(regions) or 'none'}")
@@ -194,6 +229,11 @@ class AwsSource:
             got = self._result(collecting, scan, f"{name} collector in {region}")
             if isinstance(got, AwsCollected):
                 scan.collected.append(got)
+                scan.gaps.extend(got.gaps)
+            else:
+                scan.unlisted(
+                    COLLECTOR_TYPES[name], f"the {name} collector failed in {region}", region
+                )
         return scan
 
     # ---------------------------------------------------------------------------------------
@@ -240,6 +280,7 @@ class AwsSource:
         if early is not None:  # read before, to learn the target's buckets
             scan.collected.extend(early.collected)
             scan.problems.extend(early.problems)
+            scan.gaps.extend(early.gaps)
         else:
             regional = [
                 (
@@ -253,20 +294,30 @@ class AwsSource:
             ]
 
         buckets = self._result(listing, scan, "s3:ListAllMyBuckets")
-        if isinstance(buckets, Unknown):
-            scan.problems.append(f"account {ctx.account}: cannot list buckets ({buckets.reason})")
+        if not isinstance(buckets, list):
+            reason = buckets if isinstance(buckets, Unknown) else Unknown("bucket listing failed")
+            scan.problems.append(f"account {ctx.account}: cannot list buckets ({reason.reason})")
+            scan.unlisted(STORAGE_TYPES, f"buckets unlisted: {reason.reason}")
             buckets = []
-        if wanted.targeted and buckets:
+        listed = [b for b in buckets if isinstance(b, dict) and isinstance(b.get("Name"), str)]
+        if len(listed) != len(buckets):
+            why = "malformed answer from s3:ListBuckets (a bucket without a name)"
+            scan.problems.append(f"account {ctx.account}: {why}")
+            scan.unlisted(STORAGE_TYPES, why)
+        if wanted.targeted and listed:
             if named is None:
                 named = _target_buckets(wanted, scan.collected)
-            buckets = [b for b in buckets if b.get("Name") in named]
-        progress(f"{self.spec.text}: account {ctx.account}: {len(buckets or [])} buckets")
+            listed = [b for b in listed if b["Name"] in named]
+        progress(f"{self.spec.text}: account {ctx.account}: {len(listed)} buckets")
         selected = set(regions) if opts.regions is not None else None
-        bucket_futures = [pool.submit(self._bucket, ctx, b, keys, selected) for b in buckets or []]
-        for f in bucket_futures:
-            facts = self._result(f, scan, "S3 bucket")
+        bucket_futures = [(b, pool.submit(self._bucket, ctx, b, keys, selected)) for b in listed]
+        for listed_bucket, f in bucket_futures:
+            facts = self._result(f, scan, f"S3 bucket {listed_bucket['Name']}")
             if isinstance(facts, s3.BucketFacts):
                 scan.buckets.append(facts)
+            elif (failure := f.exception()) is not None:
+                # The bucket's task failed: the bucket is still there, and unread.
+                scan.buckets.append(s3.unreadable(listed_bucket, ctx, home, failure))
         tasks = [t for facts in scan.buckets for t in s3_objects.read_tasks(facts)]
         reads = [pool.submit(s3_objects.run_read, ctx, t, opts.sniff_bytes) for t in tasks]
         for read in reads:
@@ -274,21 +325,36 @@ class AwsSource:
         progress(f"{self.spec.text}: account {ctx.account}: sniffed {len(tasks)} objects")
 
         loaded = self._result(iam_future, scan, "IAM")
-        scan.iam = loaded if isinstance(loaded, iam.IamAccount | Unknown) else None
+        scan.iam = (
+            loaded
+            if isinstance(loaded, iam.IamAccount | Unknown)
+            else Unknown("IAM could not be read: its collector failed")
+        )
         if isinstance(scan.iam, Unknown):
             scan.problems.append(f"account {ctx.account}: IAM unreadable ({scan.iam.reason})")
-        elif scan.iam is not None:
+        else:
             scan.problems.extend(scan.iam.problems)
         pab = self._result(pab_future, scan, "account public-access block")
-        scan.account_pab = _pab(pab)
+        failed_pab = pab_future.exception() is not None
+        scan.account_pab = (
+            Unknown("the account public-access block could not be read")
+            if (failed_pab)
+            else _pab(pab)
+        )
         described = self._result(trails_future, scan, "CloudTrail")
         if isinstance(described, tuple):
             scan.trails, trail_problems, scan.trails_denied = described
             scan.problems.extend(trail_problems)
+        else:
+            scan.trails_denied = Unknown("CloudTrail could not be read: its collector failed")
         for name, region, collecting in regional:
             got = self._result(collecting, scan, f"{name} collector in {region}")
             if isinstance(got, AwsCollected):
                 scan.collected.append(got)
+                scan.gaps.extend(got.gaps)
+            else:
+                failed = f"the {name} collector failed in {region}"
+                scan.unlisted(COLLECTOR_TYPES[name], failed, region)
         return scan
 
     def _bucket(
@@ -314,11 +380,10 @@ class AwsSource:
 
     @staticmethod
     def _result(future: Future[Any], scan: AccountScan, what: str) -> Any:
-        """A task's result; a failed call is a problem line, never a crashed scan."""
+        """A task's result; a task that raised is a problem line, never a crashed scan (calls
+        themselves never raise: `AwsContext`)."""
         try:
             return future.result()
-        except AwsCallError as exc:
-            scan.problems.append(f"account {scan.ctx.account}: {what}: {exc}")
         except Exception as exc:  # a bug in one collector must not hide the others' results
             scan.problems.append(
                 f"account {scan.ctx.account}: {what}: internal error: {type(exc).__name__}: {exc}"
@@ -347,7 +412,9 @@ class AwsSource:
         for scan in scans:
             resources: list[Resource] = []
             problems: list[str] = []
-            coverage = build.TrailCoverage(scan.trails, scan.trails_denied)
+            coverage = build.TrailCoverage(
+                scan.trails, scan.trails_denied, scan.unlisted_any("storage")
+            )
             for facts in scan.buckets:
                 access = evaluate_bucket(facts, scope)
                 problems.extend(facts.problems)
@@ -379,6 +446,9 @@ class AwsSource:
         principals = builder.principals([scan])
         if not self.narrowing.targeted:
             return principals
+        storage = [r for r in resources if r.type == "storage"]
+        if any(isinstance(r.attributes.get("readers"), Unknown) for r in storage):
+            return principals  # a bucket's readers are not known: any principal may be one
         readers = {
             ref.id
             for r in resources

@@ -65,5 +65,19 @@ class AccountFacts:
     containers: list[ContainerFacts] | Unknown = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    def unreadable(self, reason: Unknown) -> None:
+        """After an unforeseen failure part-way through the account's reads: every setting it
+        may not have reached is `reason`, never the default ("none", "not configured"); the
+        containers already listed stay, their contents unknown."""
+        self.blob_service = self.diagnostics = self.defender = reason
+        self.service_properties = reason
+        if not isinstance(self.containers, list) or not self.containers:
+            self.containers = reason
+            return
+        for container in self.containers:
+            container.contents = StoreContents(Listing(reason))
+            if container.data is None:
+                container.data = reason
+
     def container_arm_id(self, container: ContainerFacts) -> str | None:
         return f"{self.arm_id}{container.arm_id_suffix}" if self.arm_id else None

@@ -26,8 +26,15 @@ everywhere without each reader re-implementing them:
   before any request that is not a GET or HEAD is sent. The SDK's automatic resource-provider
   registration (a POST on a 409) is left out of the pipeline (`clients.py`).
 
-Calls are counted per action, and each denied or throttled action is one problem line.
-When a shared fault helper exists for every source, this module is what it replaces.
+- **The scan's time limit.** Every call is named in the source's `CallWatch` while it is in
+  flight (the progress shows the longest waits), and none is made once the scan's limit has
+  passed: it is `Unknown("not read: the scan's time limit passed before OPERATION")` and a
+  problem, so the source returns what it read instead of being abandoned with nothing.
+
+Calls are counted per action, and each denied or throttled action is one problem line. The
+reasons are worded as the shared `scanner.sources.faults` words them where they overlap
+(denied, throttled, malformed, the time limit); the rest of this module predates it and
+keeps its own types, with the same rules (docs/design.md, "Fail-closed at the wire").
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from urllib.parse import urlsplit
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from scanner.inventory import Unknown
+from scanner.sources.faults import Fault, FaultKind
+from scanner.sources.watch import CallWatch
 
 T = TypeVar("T")
 
@@ -68,7 +77,8 @@ class WriteRefused(Exception):
 class Calls:
     """Counts, denials and problems of one `azure:` source run, shared by every reader."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: CallWatch | None = None) -> None:
+        self.watch = watch or CallWatch()
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
@@ -86,10 +96,16 @@ class Calls:
         """`fn()`'s answer; None when it answers 404 and `absent`; otherwise Unknown with the
         reason. `fatal`: an unreachable endpoint or a rejected credential raises
         AzureSourceFailed instead (the source's opening calls)."""
+        if self.watch.deadline.passed():
+            late = Fault(FaultKind.DEADLINE, operation).reason
+            if fatal:
+                raise AzureSourceFailed(late)
+            return self._problem(late)
         with self._lock:
             self.calls[action] += 1
         try:
-            return fn()
+            with self.watch.call(operation):
+                return fn()
         except Exception as exc:
             reason, kind = classify(exc, action, operation, absent=absent)
         if kind == ABSENT:
@@ -109,14 +125,14 @@ class Calls:
         malformed answer, and a problem) when it is there with another type. The generated
         clients would coerce instead (`bool("no")` is true): values are checked here."""
         if not isinstance(obj, dict):
-            return self._malformed(f"malformed answer from {operation}: not an object")
+            return self._problem(f"malformed answer from {operation}: not an object")
         value = obj.get(key)
         if value is None:
             return None
         if isinstance(value, bool) and kinds is not bool and bool not in _tuple(kinds):
             value = _WRONG  # JSON true is no number
         if value is _WRONG or not isinstance(value, kinds):
-            return self._malformed(
+            return self._problem(
                 f"malformed answer from {operation}: {key} is {type(value).__name__}, "
                 f"not {_kind_names(kinds)}"
             )
@@ -124,9 +140,9 @@ class Calls:
 
     def malformed(self, operation: str, what: str) -> Unknown:
         """A value an answer should have had in a documented shape, and did not."""
-        return self._malformed(f"malformed answer from {operation}: {what}")
+        return self._problem(f"malformed answer from {operation}: {what}")
 
-    def _malformed(self, reason: str) -> Unknown:
+    def _problem(self, reason: str) -> Unknown:
         with self._lock:
             self.problems.append(reason)
         return Unknown(reason)

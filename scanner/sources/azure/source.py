@@ -20,7 +20,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from scanner.inventory import Resource, Unknown
+from scanner.inventory import Gap, Resource, Unknown
 from scanner.sources.azure import build, clients, dataplane, management, rbac
 from scanner.sources.azure.blob_reader import AzureBlobReader
 from scanner.sources.azure.facts import AccountFacts, ContainerFacts, data_plane_only
@@ -29,10 +29,18 @@ from scanner.sources.azure.options import AzureOptions, parse_options
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
 from scanner.sources.objectstore import Listing, StoreContents, StoredObject, read_object
 from scanner.sources.pool import shared_map
+from scanner.sources.watch import watch_of
+
+# What an account's unlisted containers leave unreported (containers and the blobs in them).
+CONTAINER_TYPES = frozenset({"storage", "artefact"})
 
 
 class AzureSource:
     """Read-only view of Azure Blob Storage through the Azure SDKs."""
+
+    # The types a failure of the whole source leaves unreported (`Source.produces`).
+    produces = frozenset({"storage", "artefact", "principal", "audit_trail", "threat_detection"})
+    provider = build.PROVIDER
 
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
@@ -40,7 +48,7 @@ class AzureSource:
         self.calls = Calls()
 
     def collect(self, progress: Progress) -> Collection:
-        self.calls = calls = Calls()
+        self.calls = calls = Calls(watch_of(progress))
         self._services: dict[str, Any] = {}
         opts = self.options
         problems: list[str] = []
@@ -62,6 +70,7 @@ class AzureSource:
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
             problems=tuple(dict.fromkeys(problems)),
+            gaps=tuple(_unlisted(accounts)),
         )
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
@@ -92,7 +101,9 @@ class AzureSource:
         except AzureSourceFailed:
             raise
         except Exception as exc:
-            facts.problems.append(f"{facts.name}: {type(exc).__name__}: {exc}")
+            reason = f"{facts.name}: {type(exc).__name__}: {exc}"
+            facts.problems.append(reason)
+            facts.unreadable(Unknown(f"not read after a failure: {reason}"))
 
     def _read_account(self, facts: AccountFacts, arm: clients.Arm, cred: Any) -> None:
         management.read_account(arm, self.calls, facts)
@@ -222,3 +233,24 @@ class AzureSource:
             reason = f"{what}: {type(exc).__name__}: {exc}"
             self.calls.problems.append(reason)
             return Unknown(reason)
+
+
+def _unlisted(accounts: list[AccountFacts]) -> list[Gap]:
+    """An account whose containers could not be listed reports none of them: its storage and
+    artefacts may exist unreported, so linking must not conclude that the account holds no
+    models (its Defender setting would read as not applicable)."""
+    gaps = []
+    for facts in accounts:
+        if isinstance(facts.containers, Unknown):
+            region = facts.region if isinstance(facts.region, str) else None
+            reason = f"the containers of {facts.name} are unreadable: {facts.containers.reason}"
+            gaps.append(
+                Gap(
+                    CONTAINER_TYPES,
+                    reason,
+                    account=facts.name,
+                    region=region,
+                    provider=build.PROVIDER,
+                )
+            )
+    return gaps

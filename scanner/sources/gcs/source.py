@@ -48,6 +48,7 @@ class GcsSource(GcpSource[GcsOptions]):
     """Read-only view of one Google Cloud project's Cloud Storage."""
 
     thread_name = "gcs"
+    provider = build.PROVIDER  # `Source.provider`
 
     def __init__(self, spec: SourceSpec) -> None:
         super().__init__(spec, parse_options(spec))

@@ -5,7 +5,15 @@ Requests are kept few because a registry with thousands of versions is common an
 is a round trip: registered models and versions come in pages of `page_size`; runs and logged
 models are read with searches filtered on up to `RUN_BATCH` ids at a time (one request for a
 hundred runs instead of a hundred `get_run` calls), on a bounded thread pool, each id at most
-once; only those that search cannot see are asked for one by one, to learn why.
+once; only those that a search answered without can be asked for one by one, to learn why.
+
+A failure costs what it touches (docs/design.md, "Fail-closed at the wire"). The two listings
+the registry is (models, versions) failing is a `SourceError`; a run, logged model or file
+listing that cannot be read - refused, reset, stalled, malformed - is a `RequestFailed` for
+that item alone, an Unknown on the version it describes. So one bad answer never costs the
+source, and a server that stops answering does not cost every item its timeout: after
+`UNANSWERED_LIMIT` items in a row got no answer, the rest are not asked. Answers are checked
+(`checked_*`): an entity that does not carry the id it was asked for is malformed.
 """
 
 from __future__ import annotations
@@ -20,11 +28,15 @@ from functools import partial
 from typing import Any, TypeVar
 
 from scanner.redact import redact_text
+from scanner.sources.faults import MalformedAnswer
 from scanner.sources.interface import SourceError
 from scanner.sources.mlflow.settings import Settings
+from scanner.sources.watch import CallWatch
 
 T = TypeVar("T")
 RUN_BATCH = 100
+# Items in a row without an answer (timeout, refused, reset) after which the rest are not asked.
+UNANSWERED_LIMIT = 3
 _ENV_LOCK = threading.Lock()
 # MLflow's defaults retry 7 times with a backoff factor of 2: minutes before an unreachable
 # server is reported. The source sets its own bounded values unless the user set the variables.
@@ -65,11 +77,18 @@ def classify(exc: BaseException) -> Failure:
     names = {type(e).__name__ for e in chain}
     text = " ".join(str(e) for e in chain)
     missing = next((e for e in chain if isinstance(e, ModuleNotFoundError)), None)
+    malformed = next((e for e in chain if isinstance(e, MalformedAnswer)), None)
+    if malformed is not None:
+        return Failure(None, str(malformed))
     if missing is not None:
         module = (missing.name or "").split(".")[0]
         if module in ("sqlalchemy", "alembic"):
             return Failure(None, LOCAL_STORE_HINT, True)
         return Failure(None, f"the MLflow client needs the Python module {module or '?'}", True)
+    if "response body was not in a valid JSON format" in text or (
+        "JSONDecodeError" in names or "ParseError" in names
+    ):
+        return Failure(None, "malformed answer (not a JSON object)")  # the caller names it
     if "Timeout" in text or any("Timeout" in n for n in names):
         return Failure(None, "no answer within the timeout", True)
     if "too many" in text and "error responses" in text:
@@ -115,6 +134,9 @@ def _first_status(text: str) -> int | None:
 
 
 def _first_line(text: str, limit: int = 300) -> str:
+    # MLflow quotes a failed answer's whole body ("Response body: '<html>...'"): the line says
+    # what failed, never the body (a proxy's page, possibly a kilobyte of it).
+    text = text.split(". Response body:", 1)[0]
     line = redact_text(text.strip().splitlines()[0] if text.strip() else "no message")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -133,10 +155,18 @@ def configure_http(settings: Settings) -> None:
 class Registry:
     """The MLflow client for one tracking URI, with paginated, deduplicated reads."""
 
-    def __init__(self, settings: Settings, describe: Callable[[str], str]) -> None:
+    def __init__(
+        self, settings: Settings, describe: Callable[[str], str], watch: CallWatch | None = None
+    ) -> None:
         self.settings = settings
         self._describe = describe  # "mlflow server http://h:p: <reason>" for SourceError
         self._experiments: list[str] | None = None
+        self.watch = watch or CallWatch()
+        self._unanswered = 0  # item requests in a row without an answer
+        self._unanswered_lock = threading.Lock()
+        self._last_unanswered = ""
+        # What the answers say that cannot be right (each one problem line of the source).
+        self.anomalies: list[str] = []
         configure_http(settings)
         self._check_local_target()
         try:
@@ -166,17 +196,24 @@ class Registry:
     def fatal(self, exc: BaseException) -> SourceError:
         return SourceError(self._describe(classify(exc).reason))
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        """A request of the registry's own listings: any failure stops the source."""
+        if self.watch.deadline.passed():
+            raise SourceError(self._describe(f"the scan's time limit passed before {what}"))
         try:
-            return fn()
+            with self.watch.call(f"mlflow {what}"):
+                return fn()
         except Exception as exc:
-            raise self.fatal(exc) from None
+            reason = classify(exc).reason
+            if reason.startswith("malformed answer"):  # name the answer that was malformed
+                reason = reason.replace("malformed answer", f"malformed answer from {what}", 1)
+            raise SourceError(self._describe(reason)) from None
 
-    def _pages(self, fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    def _pages(self, fetch: Callable[[str | None], Any], what: str) -> Iterator[Any]:
         token: str | None = None
         seen_tokens: set[str] = set()
         while True:
-            page = self._call(partial(fetch, token))
+            page = self._call(partial(fetch, token), what)
             yield from page
             token = getattr(page, "token", None)
             if not token or token in seen_tokens:  # a server repeating a token would loop
@@ -190,7 +227,8 @@ class Registry:
         return self._pages(
             lambda t: self.client.search_registered_models(
                 filter_string=where, max_results=size, page_token=t
-            )
+            ),
+            "registered-models/search",
         )
 
     def model_versions(self, name: str | None = None) -> Iterator[Any]:
@@ -200,7 +238,8 @@ class Registry:
         return self._pages(
             lambda t: self.client.search_model_versions(
                 filter_string=where, max_results=size, page_token=t
-            )
+            ),
+            "model-versions/search",
         )
 
     def experiment_ids(self) -> list[str]:
@@ -212,9 +251,10 @@ class Registry:
             experiments = self._pages(
                 lambda t: self.client.search_experiments(
                     view_type=ViewType.ALL, max_results=size, page_token=t
-                )
+                ),
+                "experiments/search",
             )
-            self._experiments = [e.experiment_id for e in experiments]
+            self._experiments = [str(e.experiment_id) for e in experiments if e.experiment_id]
         return self._experiments
 
     def runs(self, run_ids: Iterable[str]) -> dict[str, Any]:
@@ -222,17 +262,53 @@ class Registry:
         wanted = sorted(set(run_ids))
         if not wanted:
             return {}
-        found: dict[str, Any] = {}
-        experiments = self.experiment_ids()
+        return self._batched(wanted, self._search_runs, self._get_run, "runs/search")
+
+    def logged_models(self, model_ids: Iterable[str]) -> dict[str, Any]:
+        """Each logged model once, searched a hundred ids at a time like runs; the ones search
+        does not return (or a store whose search cannot filter on ids) one by one."""
+        wanted = sorted(set(model_ids))
+        if not wanted:
+            return {}
+        return self._batched(wanted, self._search_logged, self._get_logged, "logged-models/search")
+
+    def _batched(
+        self,
+        wanted: list[str],
+        search: Callable[[list[str], list[str]], dict[str, Any]],
+        get: Callable[[str], Any],
+        what: str,
+    ) -> dict[str, Any]:
+        """Search `wanted` a batch at a time; a failed batch's ids get its failure (asking each
+        again would cost a request, and a timeout, per id); ids a search answered without are
+        asked for one by one, to learn why (deleted, purged)."""
+        experiments = self._experiment_ids_for(what)
         batches = [wanted[i : i + RUN_BATCH] for i in range(0, len(wanted), RUN_BATCH)]
-        for result in self.map(lambda b: self._search_runs(experiments, b), batches):
-            if not isinstance(result, RequestFailed):
-                found.update(result)
-        # Runs search did not return (purged, or a failed batch): one by one, to learn why.
-        missing = [r for r in wanted if r not in found]
-        for run_id, result in zip(missing, self.map(self._get_run, missing), strict=True):
-            found[run_id] = result
+        found: dict[str, Any] = {}
+        if experiments:
+            for batch, result in zip(
+                batches, self.map(lambda b: search(experiments, b), batches, what), strict=True
+            ):
+                if isinstance(result, RequestFailed):
+                    found.update(dict.fromkeys(batch, result))
+                else:
+                    found.update((k, v) for k, v in result.items() if k in batch)
+        missing = [i for i in wanted if i not in found]
+        single = what.replace("/search", "/get")
+        for item, result in zip(missing, self.map(get, missing, single), strict=True):
+            found[item] = result
         return found
+
+    def _experiment_ids_for(self, what: str) -> list[str]:
+        """Every store has at least its Default experiment: none listed is a malformed answer,
+        and the items are then asked for one by one instead of searched."""
+        experiments = self.experiment_ids()
+        if not experiments:
+            self.anomalies.append(
+                self._describe(f"malformed answer from experiments/search (no experiment); {what}"
+                               " replaced by one request per item")
+            )  # fmt: skip
+        return experiments
 
     def _search_runs(self, experiments: list[str], batch: list[str]) -> dict[str, Any]:
         from mlflow.entities import ViewType
@@ -250,32 +326,21 @@ class Registry:
                 max_results=len(batch),
                 page_token=token,
             )
-            found.update((run.info.run_id, run) for run in page)
+            for run in page:
+                found[_checked_id(run.info.run_id, None, "runs/search")] = run
             token = page.token
             if not token:
                 return found
 
     def _get_run(self, run_id: str) -> Any:
-        return self.client.get_run(run_id)
+        run = self.client.get_run(run_id)
+        _checked_id(run.info.run_id, run_id, "runs/get")
+        return run
 
-    def logged_models(self, model_ids: Iterable[str]) -> dict[str, Any]:
-        """Each logged model once, searched a hundred ids at a time like runs; the ones search
-        does not return (or a store whose search cannot filter on ids) one by one."""
-        wanted = sorted(set(model_ids))
-        if not wanted:
-            return {}
-        experiments = self.experiment_ids()
-        batches = [wanted[i : i + RUN_BATCH] for i in range(0, len(wanted), RUN_BATCH)]
-        found: dict[str, Any] = {}
-        for result in self.map(lambda b: self._search_logged(experiments, b), batches):
-            if not isinstance(result, RequestFailed):
-                found.update(result)
-        missing = [m for m in wanted if m not in found]
-        for model_id, logged in zip(
-            missing, self.map(self.client.get_logged_model, missing), strict=True
-        ):
-            found[model_id] = logged
-        return found
+    def _get_logged(self, model_id: str) -> Any:
+        logged = self.client.get_logged_model(model_id)
+        _checked_id(logged.model_id, model_id, "logged-models/get")
+        return logged
 
     def _search_logged(self, experiments: list[str], batch: list[str]) -> dict[str, Any]:
         quoted = ", ".join(f"'{m}'" for m in batch if _is_run_id(m.removeprefix("m-")))
@@ -290,23 +355,29 @@ class Registry:
                 max_results=len(batch),
                 page_token=token,
             )
-            found.update((m.model_id, m) for m in page)
+            for m in page:
+                found[_checked_id(m.model_id, None, "logged-models/search")] = m
             token = page.token
             if not token:
                 return found
 
-    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T | RequestFailed]:
-        """`fn` over items on the bounded pool, in order. An item-level failure becomes a
-        `RequestFailed`; a failure that means the whole source is unreadable raises."""
+    def map(self, fn: Callable[[Any], T], items: list[Any], what: str) -> list[T | RequestFailed]:
+        """`fn` over items on the bounded pool, in order. Any failure of one item - refused,
+        reset, stalled, malformed - is that item's `RequestFailed`, never the source's."""
 
         def guarded(item: Any) -> T | RequestFailed:
+            skipped = self._not_asked(what)
+            if skipped is not None:
+                return skipped
             try:
-                return fn(item)
+                with self.watch.call(f"mlflow {what} {str(item)[:60]}"):
+                    result = fn(item)
             except Exception as exc:
                 failure = classify(exc)
-                if failure.source_wide:
-                    raise SourceError(self._describe(failure.reason)) from None
+                self._answered(failure.status is not None or not failure.source_wide, failure)
                 return RequestFailed(failure.reason, failure.status)
+            self._answered(True, None)
+            return result
 
         if not items:
             return []
@@ -314,6 +385,24 @@ class Registry:
             return [guarded(i) for i in items]
         with ThreadPoolExecutor(max_workers=min(self.settings.workers, len(items))) as pool:
             return list(pool.map(guarded, items))
+
+    def _not_asked(self, what: str) -> RequestFailed | None:
+        if self.watch.deadline.passed():
+            return RequestFailed(f"not read: the scan's time limit passed before {what}")
+        with self._unanswered_lock:
+            if self._unanswered >= UNANSWERED_LIMIT:
+                return RequestFailed(
+                    f"not asked: the server stopped answering ({self._last_unanswered})"
+                )
+        return None
+
+    def _answered(self, answered: bool, failure: Failure | None) -> None:
+        with self._unanswered_lock:
+            if answered:
+                self._unanswered = 0
+            else:
+                self._unanswered += 1
+                self._last_unanswered = failure.reason if failure is not None else ""
 
     def list_files(self, uri: str, cap: int) -> tuple[list[tuple[str, int | None]], bool]:
         """Every file below an artifact URI the server stores (`mlflow-artifacts:`) or a local
@@ -331,13 +420,27 @@ class Registry:
                 continue
             seen.add(directory)
             for info in repo.list_artifacts(directory):
+                path = info.path
+                if not isinstance(path, str) or not path or path in seen:
+                    raise MalformedAnswer("mlflow artifacts/list", "an entry without a path")
                 if info.is_dir:
-                    pending.append(info.path)
+                    pending.append(path)
                     continue
                 if len(files) >= cap:
                     return files, True
-                files.append((info.path, info.file_size))
+                size = info.file_size
+                if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+                    raise MalformedAnswer("mlflow artifacts/list", f"size of {path} not a number")
+                files.append((path, size))
         return files, False
+
+
+def _checked_id(found: Any, asked: str | None, what: str) -> str:
+    """The id an answer carries: text, and the one asked for (an empty `{}` answer reads as an
+    entity with an empty id in the MLflow client)."""
+    if not isinstance(found, str) or not found or (asked is not None and found != asked):
+        raise MalformedAnswer(f"mlflow {what}", "not the entity asked for")
+    return found
 
 
 def _is_run_id(run_id: str) -> bool:

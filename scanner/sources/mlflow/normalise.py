@@ -97,7 +97,7 @@ class TagFields:
 
 
 def model_resource(
-    settings: Settings, source_name: str, model: Any, version_count: int
+    settings: Settings, source_name: str, model: Any, version_count: int | Unknown
 ) -> Resource:
     tags = _tags(model.tags)
     attributes: dict[str, Any] = {"provider": "mlflow"}
@@ -224,13 +224,27 @@ def version_resource(
     version_tags = _tags(version.tags)
     model_tags = _tags(model.tags) if model is not None else {}
     logged_tags = _tags(getattr(logged_model, "tags", None)) if logged_model is not None else {}
-    fields = TagFields(settings, version_tags, model_tags).attributes()
+    fields: dict[str, Any] = TagFields(settings, version_tags, model_tags).attributes()
+    known_stage: str | Unknown = stage(settings, aliases, version.current_stage, fields["retired"])
+    known_aliases: list[str] | Unknown = sorted(aliases)
+    if model is None:
+        # The model listing did not return this version's model: its aliases (which say
+        # production) and its tags (which the version inherits) are not known, not empty.
+        missing = Unknown(f"model {name} is missing from the registry's model listing")
+        own = TagFields(settings, version_tags).attributes()
+        set_here = set(governance_facts(version_tags, keys=settings.tags))
+        fields = {k: (v if k in set_here else missing) for k, v in own.items()}
+        for key in ("owner", "classification", "ip_value", "output_mode", "authorized_deployments"):
+            fields.setdefault(key, missing)
+        known_aliases = missing
+        production = str(version.current_stage or "").strip().lower() == "production"
+        known_stage = "production" if production else missing
     attributes: dict[str, Any] = {
         "provider": "mlflow",
         "model": Ref(uris.model_id(settings.target, name)),
         "version": number,
-        "stage": stage(settings, aliases, version.current_stage, fields["retired"]),
-        "aliases": sorted(aliases),
+        "stage": known_stage,
+        "aliases": known_aliases,
         "status": str(version.status or "").lower() or Unknown("the registry reports no status"),
         "source_uri": redact_text(str(version.source or "")),
         "artefact": artefact if isinstance(artefact, Unknown) else Ref(artefact),

@@ -4,27 +4,39 @@ Order of reads, each a handful of requests however large the registry: registere
 their alias maps: versions searched in bulk carry no aliases), every version, the MLflow 3
 logged models behind `models:/m-…` sources, the training runs (batched), and the file lists of
 artefacts the server itself stores. A failure that makes the registry unreadable (no answer,
-401/403, 5xx after retries) is a `SourceError`; a failure that concerns one run or one listing
-is an `Unknown` on that version and a problem line.
+401/403, 5xx after retries, a malformed answer to either listing) is a `SourceError`; a
+failure that concerns one run or one listing is an `Unknown` on that version and a problem
+line (`client.Registry.map`).
+
+The MLflow client reads an empty 200 answer as `{}`, which for a search is "no results", so
+the two listings are checked against each other (`_consistent`): every version's model is
+among the models, and every model's latest versions and aliases are among the versions. A
+listing that fails the check is reported, and the registry's types become a `Gap` (linking
+then claims nothing negative about models it may not have seen).
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from scanner.inventory import Resource, Unknown
-from scanner.sources.interface import Collection, Narrowing, Progress, SourceSpec
+from scanner.inventory import Gap, Resource, Unknown
+from scanner.sources.interface import Collection, Narrowing, Progress, SourceError, SourceSpec
 from scanner.sources.mlflow import normalise, uris
 from scanner.sources.mlflow.client import Registry, RequestFailed
 from scanner.sources.mlflow.settings import Settings, load_settings
+from scanner.sources.watch import watch_of
 from scanner.terminal import safe
+
+REGISTRY_TYPES = frozenset({"model", "model_version", "artefact"})
 
 
 class MlflowSource:
     """Read-only: only search/get/list calls are made."""
 
+    produces = REGISTRY_TYPES
     # A registry finds a targeted model by its name; it needs no ids from other sources.
     needs_seeds = False
 
@@ -43,8 +55,9 @@ class MlflowSource:
 
     def collect(self, progress: Progress) -> Collection:
         settings = self.settings
-        registry = Registry(settings, self._describe)
+        registry = Registry(settings, self._describe, watch_of(progress))
         problems: list[str] = []
+        gaps: list[Gap] = []
         progress(f"reading registered models from {settings.target.public}")
         wanted = self.narrowing
         if not wanted.needs("model", "model_version", "artefact"):
@@ -53,8 +66,23 @@ class MlflowSource:
         name = wanted.model.split("/", 1)[0] if wanted.model is not None else None
         if wanted.targeted and name is None:
             name = ""  # --resource alone: no registry entry is the target
-        models = {m.name: m for m in registry.registered_models(name)} if name != "" else {}
+        models = (
+            {_name(m, "registered-models/search", self._describe): m
+             for m in registry.registered_models(name)}
+            if name != ""
+            else {}
+        )  # fmt: skip
         versions = list(registry.model_versions(name)) if name != "" else []
+        for v in versions:
+            _name(v, "model-versions/search", self._describe)
+            if not isinstance(v.version, str | int) or not str(v.version):
+                raise SourceError(self._describe("malformed answer from model-versions/search"))
+        # Checked on the listings as read (one model's, in a targeted scan), before a version
+        # is picked: the model's latest versions and aliases must be among its versions.
+        inconsistent = _consistent(models, versions)
+        if inconsistent is not None:
+            problems.append(self._describe(inconsistent))
+            gaps.append(Gap(REGISTRY_TYPES, self._describe(inconsistent)))
         if wanted.model is not None and "/" in wanted.model:
             versions = [v for v in versions if wanted.names_version(f"{v.name}/{v.version}")]
         progress(f"{len(models)} registered model(s), {len(versions)} version(s)")
@@ -84,9 +112,10 @@ class MlflowSource:
         for v in versions:
             by_model[v.name].append(v)
         for name, model in models.items():
-            resources.append(
-                normalise.model_resource(settings, self.spec.name, model, len(by_model[name]))
-            )
+            count: int | Unknown = len(by_model[name])
+            if inconsistent is not None:  # the version listing cannot be counted on
+                count = Unknown(inconsistent)
+            resources.append(normalise.model_resource(settings, self.spec.name, model, count))
         for i, v in enumerate(versions):
             model = models.get(v.name)
             alias_map = (model.aliases or {}) if model is not None else {}
@@ -125,9 +154,11 @@ class MlflowSource:
                     labels.get(location.uri, ()),
                 )
             )
+        problems.extend(registry.anomalies)
         return Collection(
             resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
             problems=tuple(sorted(set(problems))),
+            gaps=tuple(gaps),
         )
 
     def _locate(
@@ -179,7 +210,9 @@ class MlflowSource:
             wanted.append(loc)
         wanted.sort(key=lambda loc: loc.uri)
         cap = self.settings.max_files
-        results = registry.map(lambda loc: registry.list_files(loc.list_uri, cap), wanted)
+        results = registry.map(
+            lambda loc: registry.list_files(loc.list_uri, cap), wanted, "artifacts/list"
+        )
         out: dict[uris.Location, normalise.Listing] = {}
         for loc, result in zip(wanted, results, strict=True):
             if isinstance(result, RequestFailed):
@@ -208,6 +241,37 @@ class MlflowSource:
             problems.append(f"{_label(version)}: {reason}; provenance unknown")
             return normalise.RunFacts(missing=reason)
         return normalise.RunFacts(run=run)
+
+
+def _name(entity: Any, what: str, describe: Callable[[str], str]) -> str:
+    """A listed model's or version's name: text, or the whole listing is malformed."""
+    name = getattr(entity, "name", None)
+    if not isinstance(name, str) or not name:
+        raise SourceError(describe(f"malformed answer from {what} (an entry without a name)"))
+    return name
+
+
+def _consistent(models: dict[str, Any], versions: list[Any]) -> str | None:
+    """Why the two listings cannot both be complete, or None. A search answered with an empty
+    body reads as "no results" in the MLflow client; the other listing still names what it
+    should have held."""
+    listed = {(str(v.name), str(v.version)) for v in versions}
+    for v in versions:
+        if v.name not in models:
+            return (
+                f"malformed answer from registered-models/search: model {safe(v.name, 100)} of "
+                f"version {safe(str(v.version), 20)} is not listed"
+            )
+    for name, model in models.items():
+        named = [str(lv.version) for lv in (getattr(model, "latest_versions", None) or [])]
+        named += [str(n) for n in (getattr(model, "aliases", None) or {}).values()]
+        missing = next((n for n in named if (name, n) not in listed), None)
+        if missing is not None:
+            return (
+                f"malformed answer from model-versions/search: version {safe(missing, 20)} of "
+                f"model {safe(name, 100)} is not listed"
+            )
+    return None
 
 
 def _label(version: Any) -> str:

@@ -367,6 +367,7 @@ def _scan(
         )
         for f in files
     ]
-    scans = scan_files({"artefact": targets}, SCAN_WORKERS)["artefact"]
+    # No member or compressed stream inflates past the budget either (integrity_max_bytes).
+    scans = scan_files({"artefact": targets}, SCAN_WORKERS, plan.budget)["artefact"]
     ser.update(facts_of(targets, scans))
     return ser

@@ -78,6 +78,8 @@ class _Repository:
 
 
 class OciSource:
+    provider = PROVIDER  # `Source.provider`
+
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.options: OciOptions = parse_options(spec)

@@ -202,7 +202,7 @@ def test_search_and_the_listing_fallback_give_the_same_resources(
     assert searched_ctx.calls["sagemaker:Search"] == 3
     assert searched_ctx.calls["sagemaker:DescribeModelPackage"] == 0
     assert searched_ctx.calls["sagemaker:ListTags"] == 0
-    monkeypatch.setattr(Reader, "search", lambda self, resource: None)
+    monkeypatch.setattr(Reader, "search", lambda self, resource, *keys: None)
     listed_ctx = aws_context(moto, session, max_pool=1)
     listed = sagemaker.collect(listed_ctx, REGION, SOURCE)
     assert listed_ctx.calls["sagemaker:DescribeModelPackage"] == 5
