@@ -20,7 +20,9 @@ def add_parser(subparsers: Subparsers, common: AddCommon) -> None:
         help="write a starter modelward.yaml for the sources found on this machine",
         description="Write a commented modelward.yaml with a source for each thing found: "
         "MLflow (MLFLOW_TRACKING_URI, or a ./mlruns store), AWS (credentials boto3 would use, "
-        "found without calling AWS), a ./models directory, an evidence file. Nothing is "
+        "found without calling AWS), Azure (the Azure CLI's default subscription, or "
+        "AZURE_SUBSCRIPTION_ID), Google Cloud (gcloud's project and region, with application "
+        "default credentials), a ./models directory, an evidence file. Nothing is "
         "contacted. Sources not found are listed as commented examples. An existing file is "
         "never overwritten without --force.",
         epilog=examples(
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from scanner import schemas
-    from scanner.commands.starter import detect, render
+    from scanner.commands.starter import detect, hints, render
     from scanner.outputs.interface import prepare_output_dir, write_atomically
     from scanner.yamlpos import display_path
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         raise UsageError(f"{args.file} exists: keep it, or overwrite it with --force")
     found = detect(target.parent if str(target.parent) else Path("."), os.environ)
-    text = render(found)
+    text = render(found, hints(os.environ))
     problems = list(schemas.validator("config.schema.json").iter_errors(yaml.safe_load(text)))
     if problems:  # a bug, not the user's: never write a config that scan would refuse
         raise RuntimeError(f"the starter config does not match its schema: {problems[0].message}")

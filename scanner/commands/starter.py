@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from scanner.commands import starter_clouds as clouds
+
 MODEL_DIRS = ("models", "model")
 EVIDENCE_FILES = ("evidence.yaml", "attestations.yaml")
 MLFLOW_STORE = "mlruns"
@@ -24,6 +26,16 @@ class Found:
     spec: str
     name: str
     why: str
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What was found but is not enough for an active source: written into the commented
+    examples, so the user completes a line rather than looks an identifier up."""
+
+    gcp_project: str | None = None  # the project gcloud or the environment names
+    gcp_credentials: bool = False  # and whether the client libraries would find credentials
+    registries: tuple[str, ...] = ()  # registries Docker holds credentials for
 
 
 def detect(base: Path, env: Mapping[str, str]) -> list[Found]:
@@ -42,6 +54,23 @@ def detect(base: Path, env: Mapping[str, str]) -> list[Found]:
     aws = aws_credentials(env)
     if aws:
         found.append(Found("aws:", "aws-account", f"AWS credentials: {aws}"))
+    home = clouds.home_of(env)
+    subscription = clouds.azure_subscription(env, home)
+    if subscription is not None:
+        found.append(
+            Found(f"azure:subscription={subscription.id}", "azure-subscription", subscription.why)
+        )
+    project = clouds.gcp_project(env, home)
+    if project is not None and project.credentials:
+        found.append(Found(f"gcs:project={project.id}", "gcs-project", project.why))
+        if project.location:
+            found.append(
+                Found(
+                    f"vertex:project={project.id},location={project.location}",
+                    "vertex-registry",
+                    f"{project.why}; Vertex AI region {project.location}",
+                )
+            )
     for name in MODEL_DIRS:
         if (base / name).is_dir():
             found.append(Found(f"path:./{name}", "model-files", f"a ./{name} directory"))
@@ -51,6 +80,17 @@ def detect(base: Path, env: Mapping[str, str]) -> list[Found]:
             found.append(Found(f"attestations:./{name}", "evidence", f"./{name}"))
             break
     return found
+
+
+def hints(env: Mapping[str, str]) -> Hints:
+    """Identifiers found without the credentials to use them, for the commented examples."""
+    home = clouds.home_of(env)
+    project = clouds.gcp_project(env, home)
+    return Hints(
+        gcp_project=project.id if project is not None else None,
+        gcp_credentials=project is not None and project.credentials,
+        registries=tuple(clouds.docker_registries(env, home)),
+    )
 
 
 def _without_credentials(uri: str) -> tuple[str, bool]:
@@ -102,8 +142,9 @@ def aws_credentials(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def render(found: list[Found]) -> str:
+def render(found: list[Found], hint: Hints | None = None) -> str:
     """The starter file: what was found as active sources, the rest as commented examples."""
+    hint = hint or Hints()
     kinds = {f.spec.partition(":")[0] for f in found}
     lines = [
         "# modelward.yaml: what `modelward scan` reads when run in this directory.",
@@ -121,6 +162,16 @@ def render(found: list[Found]) -> str:
         ]
     for item in found:
         lines += [f"  # {item.why}", f"  - spec: {_quoted(item.spec)}", f"    name: {item.name}"]
+    project = hint.gcp_project or "PROJECT"
+    gcs = [f"  # - spec: gcs:project={project}          # Cloud Storage buckets, IAM, audit logs"]
+    if hint.gcp_project and not hint.gcp_credentials:
+        gcs.insert(
+            0, f"  # project {project} is gcloud's; first: gcloud auth application-default login"
+        )
+    registries = ", ".join(hint.registries)
+    oci = ["  # - spec: oci:REGISTRY/REPOSITORY:TAG    # container images that bundle models"]
+    if registries:
+        oci.insert(0, f"  # Docker can log in to: {registries}")
     examples = {
         "path": ["  # - spec: path:./models               # model files on disk"],
         "mlflow": ["  # - spec: mlflow:https://mlflow.example.com   # an MLflow registry"],
@@ -128,10 +179,22 @@ def render(found: list[Found]) -> str:
             '  # - spec: "aws:"                       # S3, IAM, CloudTrail, SageMaker, ...',
             "  #   options: {regions: [eu-west-1]}    # read-only; docs/iam-policy.json",
         ],
+        "azure": [
+            "  # - spec: azure:subscription=SUBSCRIPTION-ID   # Blob Storage, RBAC, Defender",
+        ],
+        "gcs": gcs,
+        "vertex": [
+            f"  # - spec: vertex:project={project},location=REGION   # Vertex AI Model Registry",
+        ],
+        "oci": oci,
         "attestations": [
             "  # - spec: attestations:./evidence.yaml  # threat models, assessments, playbooks"
         ],
         "logs": ["  # - spec: logs:./logs                  # inference logs (modelward[logs])"],
+        "access-logs": [
+            "  # - spec: access-logs:s3://TRAIL-BUCKET/AWSLogs/   # who read the models "
+            "(modelward[logs])",
+        ],
     }
     missing = [line for kind, block in examples.items() if kind not in kinds for line in block]
     if missing:

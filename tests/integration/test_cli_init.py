@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from tests.helpers import pickle_model, safe_model, write
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No AWS or MLflow settings from the machine running the tests, and a HOME without ~/.aws."""
+    """No cloud or MLflow settings from the machine running the tests, and a HOME without
+    ~/.aws, ~/.azure, gcloud's or Docker's configuration."""
+    prefixes = ("AWS_", "MLFLOW_", "AZURE_", "ARM_", "GOOGLE_", "CLOUDSDK_", "GCLOUD_", "DOCKER_")
     for key in list(os.environ):
-        if key.startswith(("AWS_", "MLFLOW_")):
+        if key.startswith(prefixes):
             monkeypatch.delenv(key)
     home = tmp_path / "home"
     home.mkdir()
@@ -140,3 +143,131 @@ def test_an_existing_file_is_kept_unless_forced(cli, clean_env, tmp_path):
     assert r.code == 0, r.err
     assert "# mine" not in existing.read_text()
     _valid(existing)
+
+
+SUBSCRIPTION = "3f2a8c10-0000-4000-8000-00000000a2e5"
+
+
+def _specs(work: Path) -> list[str]:
+    return [s["spec"] for s in _valid(work / "modelward.yaml")["sources"]]
+
+
+def _buildable(work: Path) -> None:
+    """Every source written is one `scan` accepts (options checked, nothing contacted)."""
+    from scanner.sources.registry import build_source, parse_spec
+
+    for spec in _specs(work):
+        build_source(parse_spec(spec))
+
+
+def test_the_azure_cli_default_subscription_becomes_an_azure_source(cli, clean_env, tmp_path):
+    profile = {
+        "installationId": "x",
+        "subscriptions": [
+            {"id": "11111111-1111-4111-8111-111111111111", "isDefault": False, "name": "dev"},
+            {"id": SUBSCRIPTION.upper(), "isDefault": True, "name": "prod",
+             "user": {"name": "alice@acme.example", "type": "user"}},
+        ],
+    }  # fmt: skip
+    # The Azure CLI writes its profile with a byte-order mark.
+    azure = tmp_path / "home" / ".azure"
+    azure.mkdir(parents=True)
+    (azure / "azureProfile.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(profile).encode())
+    work = tmp_path / "w"
+    work.mkdir()
+    r = cli("init", cwd=work)
+    assert r.code == 0, r.err
+    assert _specs(work) == [f"azure:subscription={SUBSCRIPTION}"]
+    text = (work / "modelward.yaml").read_text()
+    assert "# the Azure CLI's default subscription (az login)" in text
+    assert "alice" not in text  # identifiers only: never who is logged in
+    _buildable(work)
+    # The environment names another: it wins. Something that is not a GUID is not one.
+    clean_env.setenv("AZURE_SUBSCRIPTION_ID", "22222222-2222-4222-8222-222222222222")
+    assert cli("init", "--force", cwd=work).code == 0
+    assert _specs(work) == ["azure:subscription=22222222-2222-4222-8222-222222222222"]
+    clean_env.setenv("AZURE_SUBSCRIPTION_ID", "prod; rm -rf /")
+    assert cli("init", "--force", cwd=work).code == 0
+    assert _specs(work) == [f"azure:subscription={SUBSCRIPTION}"]
+
+
+def _gcloud(home: Path, config: str, adc: bool) -> None:
+    gcloud = home / ".config" / "gcloud"
+    write(gcloud / "active_config", "ml\n")
+    write(gcloud / "configurations" / "config_ml", config)
+    write(gcloud / "configurations" / "config_default", "[core]\nproject = other-project\n")
+    if adc:
+        write(gcloud / "application_default_credentials.json", '{"type": "authorized_user"}')
+
+
+def test_gclouds_project_and_region_become_gcs_and_vertex_sources(cli, clean_env, tmp_path):
+    _gcloud(tmp_path / "home", "[core]\nproject = acme-ml\n[ai]\nregion = europe-west4\n", True)
+    work = tmp_path / "w"
+    work.mkdir()
+    r = cli("init", cwd=work)
+    assert r.code == 0, r.err
+    assert _specs(work) == ["gcs:project=acme-ml", "vertex:project=acme-ml,location=europe-west4"]
+    _buildable(work)
+    # No region set for Vertex AI: Cloud Storage only, Vertex as an example with the project.
+    _gcloud(tmp_path / "home", "[core]\nproject = acme-ml\n", True)
+    assert cli("init", "--force", cwd=work).code == 0
+    assert _specs(work) == ["gcs:project=acme-ml"]
+    assert (
+        "# - spec: vertex:project=acme-ml,location=REGION" in (work / "modelward.yaml").read_text()
+    )
+
+
+def test_a_gcloud_project_without_application_credentials_is_an_example_not_a_source(
+    cli, clean_env, tmp_path
+):
+    """The client libraries would find no credentials: a source would fail at the first call."""
+    _gcloud(tmp_path / "home", "[core]\nproject = acme-ml\n", False)
+    work = tmp_path / "w"
+    work.mkdir()
+    assert cli("init", cwd=work).code == 0
+    assert _specs(work) == []
+    text = (work / "modelward.yaml").read_text()
+    assert "# - spec: gcs:project=acme-ml" in text
+    assert "gcloud auth application-default login" in text
+
+
+def test_docker_registries_are_named_in_the_image_example_without_their_secrets(
+    cli, clean_env, tmp_path
+):
+    docker = {
+        "auths": {
+            "https://index.docker.io/v1/": {"auth": "dXNlcjpodW50ZXIy"},
+            "ghcr.io": {"auth": "Z2hwX3NlY3JldA=="},
+        },
+        "credHelpers": {"123456789012.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login"},
+    }
+    write(tmp_path / "home" / ".docker" / "config.json", json.dumps(docker))
+    work = tmp_path / "w"
+    work.mkdir()
+    assert cli("init", cwd=work).code == 0
+    text = (work / "modelward.yaml").read_text()
+    assert (
+        "# Docker can log in to: 123456789012.dkr.ecr.eu-west-1.amazonaws.com, docker.io, ghcr.io"
+        in text
+    )
+    assert "dXNlcjpodW50ZXIy" not in text and "Z2hwX3NlY3JldA" not in text
+    _valid(work / "modelward.yaml")
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [
+        (".azure/azureProfile.json", "{not json"),
+        (".azure/azureProfile.json", '{"subscriptions": "all"}'),
+        (".docker/config.json", "[]"),
+        (".config/gcloud/active_config", "../../etc/passwd"),
+        (".config/gcloud/configurations/config_default", "[core\nproject = ="),
+    ],
+)
+def test_broken_cli_files_are_ignored_not_fatal(cli, clean_env, tmp_path, path, content):
+    write(tmp_path / "home" / path, content)
+    work = tmp_path / "w"
+    work.mkdir()
+    r = cli("init", cwd=work)
+    assert r.code == 0, r.err
+    assert _specs(work) == []
