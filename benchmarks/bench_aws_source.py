@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchmarks.replay import boto_replayer, recording_boto
+from scanner.demo.aws_estate import policy, trust
 from scanner.sources.aws.context import _local_host_prefix
 from scanner.sources.aws.source import AwsSource
 from scanner.sources.registry import parse_spec
@@ -60,18 +61,13 @@ def seed(moto: MotoServer, buckets: int, roles: int, workers: int) -> int:
         if i % 4 == 0:
             s3.put_bucket_policy(
                 Bucket=name,
-                Policy=json.dumps(
+                Policy=policy(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": f"arn:aws:s3:::{name}/*",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": f"arn:aws:s3:::{name}/*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                     }
                 ),
             )
@@ -84,31 +80,19 @@ def seed(moto: MotoServer, buckets: int, roles: int, workers: int) -> int:
         )
         iam.create_role(
             RoleName=f"role-{i:04d}",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            AssumeRolePolicyDocument=trust(principal),
         )
         resource = "*" if i % 10 == 0 else f"arn:aws:s3:::bench-{(i * 7) % buckets:04d}/*"
         iam.put_role_policy(
             RoleName=f"role-{i:04d}",
             PolicyName="read",
-            PolicyDocument=json.dumps(
+            PolicyDocument=policy(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["s3:GetObject", "s3:ListBucket"],
-                            "Resource": resource,
-                        },
-                        {"Effect": "Allow", "Action": "sagemaker:Describe*", "Resource": "*"},
-                    ],
-                }
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": resource,
+                },
+                {"Effect": "Allow", "Action": "sagemaker:Describe*", "Resource": "*"},
             ),
         )
 

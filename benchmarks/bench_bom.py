@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from benchmarks.timing import best
 from scanner import results
 from scanner.bom import cyclonedx, spdx
 from scanner.bom.estate import read_estate
@@ -102,17 +103,10 @@ def main() -> None:
     args = ap.parse_args()
     document = estate(args.versions)
 
-    def best(fn) -> tuple[float, object]:
-        times, out = [], None
-        for _ in range(args.repeat):
-            t0 = time.process_time()  # CPU time: the machines these run on are shared
-            out = fn()
-            times.append(time.process_time() - t0)
-        return min(times), out
-
-    t_json, text = best(lambda: results.dumps(document).encode())
-    t_cdx, cdx = best(lambda: cyclonedx.render(read_estate(document)))
-    t_spdx, spdx_bytes = best(lambda: spdx.render(read_estate(document)))
+    cpu = time.process_time  # CPU time: the machines these run on are shared
+    t_json, text = best(lambda: results.dumps(document).encode(), args.repeat, cpu)
+    t_cdx, cdx = best(lambda: cyclonedx.render(read_estate(document)), args.repeat, cpu)
+    t_spdx, spdx_bytes = best(lambda: spdx.render(read_estate(document)), args.repeat, cpu)
     models = len(read_estate(document).models)
     print(f"model versions={models} results.json={len(text) / 1e6:.1f} MB")
     print(f"baseline (results.json):  {t_json * 1000:8.1f} ms")

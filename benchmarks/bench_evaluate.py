@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
 
+from benchmarks.timing import best
 from scanner.inventory import Inventory, Ref, Resource, Unknown
 from scanner.policy.evaluate import evaluate_all
 from scanner.policy.loader import parse_policy
@@ -99,16 +99,8 @@ def main() -> None:
     kinds = {r.id: r.attributes["kind"] for r in inventory.of_type("principal")}
     now = dt.datetime.now(dt.UTC)
 
-    def best(fn) -> tuple[float, object]:
-        times, out = [], None
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-        return min(times), out
-
-    t_base, base_counts = best(lambda: baseline(plain, kinds))
-    t_engine, findings = best(lambda: evaluate_all([policy], inventory, now))
+    t_base, base_counts = best(lambda: baseline(plain, kinds), args.repeat)
+    t_engine, findings = best(lambda: evaluate_all([policy], inventory, now), args.repeat)
     counts = {k: 0 for k in base_counts}
     for f in findings:
         counts[f.status] += 1

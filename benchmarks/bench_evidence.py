@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from benchmarks.timing import best
 from scanner import results
 from scanner.evidence import pack
 from scanner.evidence.archive import PackReader
@@ -29,15 +27,6 @@ from scanner.gate import GateSettings
 from scanner.inventory import Inventory, Resource, from_jsonable
 from scanner.outputs.html_writer import render_html
 from tests.results_builder import build_results
-
-
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-import time
 from pathlib import Path
 
+from benchmarks.timing import best
 from scanner import results
 from scanner.findings import ControlRef, Finding
 from scanner.frameworks import maturity
@@ -70,15 +70,6 @@ def document_of(findings: list[Finding], policies: list[Policy], gate: dict) -> 
     )  # fmt: skip
 
 
-def timed(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--findings", type=int, default=50_000)
@@ -104,11 +95,11 @@ def main() -> None:
     waived, _, _ = apply(findings, ws, AS_OF)
     document = document_of(waived, policies, decide(waived, [], settings))
     assert not results.problems(document)
-    floor = timed(lambda: results.dumps(document), args.repeat)
+    floor, _ = best(lambda: results.dumps(document), args.repeat)
     rows = [
-        ("waivers + gate", timed(gate, args.repeat)),
-        ("sarif", timed(lambda: SarifWriter().render(document), args.repeat)),
-        ("junit", timed(lambda: JunitWriter().render(document), args.repeat)),
+        ("waivers + gate", best(gate, args.repeat)[0]),
+        ("sarif", best(lambda: SarifWriter().render(document), args.repeat)[0]),
+        ("junit", best(lambda: JunitWriter().render(document), args.repeat)[0]),
     ]
     print(
         f"{len(findings)} findings, {len(policies)} policies, {len(ws.waivers)} waivers; "

@@ -12,30 +12,19 @@ pool) against reading everything through one account. Run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.bench_aws_source import _weights
+from scanner.demo.aws_estate import policy, trust
 from scanner.sources.aws.source import AwsSource
 from scanner.sources.registry import parse_spec
 from tests.servers.moto import MotoServer, moto_server
 
 MANAGEMENT = "123456789012"
 ROLE = "ModelwardReadOnly"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+TRUST = trust({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"})
 
 
 def seed_account(moto: MotoServer, account: str, prefix: str, buckets: int, roles: int) -> None:
@@ -58,16 +47,11 @@ def seed_account(moto: MotoServer, account: str, prefix: str, buckets: int, role
         iam.put_role_policy(
             RoleName=f"{prefix}-role-{i:03d}",
             PolicyName="read",
-            PolicyDocument=json.dumps(
+            PolicyDocument=policy(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "s3:GetObject",
-                            "Resource": f"arn:aws:s3:::{prefix}-{i % buckets:04d}/*",
-                        }
-                    ],
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{prefix}-{i % buckets:04d}/*",
                 }
             ),
         )

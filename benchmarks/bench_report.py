@@ -10,23 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
-from typing import Any
 
+from benchmarks.timing import best
 from scanner.outputs.csv_writer import render_csv
 from scanner.outputs.html_writer import render_html
 from scanner.outputs.md_writer import render_markdown
 from tests.results_builder import build_results
-
-
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 def main() -> None:

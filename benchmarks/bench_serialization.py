@@ -28,9 +28,9 @@ import pickletools
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.timing import best
 from scanner.artefacts.formats import sniff
 from scanner.artefacts.serialization import scan_file
 from tests.corpus import SAMPLES, build_corpus
@@ -112,15 +112,6 @@ def big_pickle(layers: int) -> bytes:
     return pickle.dumps(state, protocol=4)
 
 
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--layers", type=int, default=400, help="size of the speed sample")
@@ -176,10 +167,10 @@ def main() -> None:
         data = big_pickle(args.layers)
         big = Path(tmp) / "big.pkl"
         big.write_bytes(data)
-        baseline = timed(lambda: sum(1 for _ in pickletools.genops(data)), args.repeat)
+        baseline, _ = best(lambda: sum(1 for _ in pickletools.genops(data)), args.repeat)
         print(f"\nspeed sample: {len(data) / 1e6:.1f} MB pickle, {args.layers * 1000} floats")
         print(f"baseline pickletools.genops: {baseline * 1000:.0f} ms")
-        t = timed(lambda: modelward(big), args.repeat)
+        t, _ = best(lambda: modelward(big), args.repeat)
         print(f"modelward: {t * 1000:.0f} ms, ratio {t / baseline:.2f}x the baseline")
 
 

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# Re-exported: the IAM documents are the demo's, so a test's estate and the demo's are alike.
+from scanner.demo.aws_estate import policy as policy
+from scanner.demo.aws_estate import trust as trust
 from scanner.inventory import Inventory, Resource, to_jsonable
 from scanner.linking import link
 from scanner.sources.aws.source import AwsSource
@@ -28,17 +31,6 @@ def safetensors() -> bytes:
 
 def pickle_bytes() -> bytes:
     return b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00K\x01."  # FRAME of 3 bytes
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def trust(principal: dict[str, Any] | str, **condition: Any) -> str:
-    st: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
-    if condition:
-        st["Condition"] = condition
-    return policy(st)
 
 
 @contextmanager

@@ -9,9 +9,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from scanner.demo.keys import write_key_pair
 from scanner.evidence import manifest as layout
 from scanner.evidence import statement
 from scanner.evidence.archive import write_zip
@@ -45,21 +45,7 @@ def estate(root: Path) -> Path:
 def write_key(
     root: Path, name: str, key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 ) -> KeyPair:
-    root.mkdir(parents=True, exist_ok=True)
-    private, public = root / f"{name}.key", root / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return KeyPair(private, public)
+    return KeyPair(*write_key_pair(root, name, key))
 
 
 def ed25519_pair(root: Path, name: str = "auditor") -> KeyPair:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from scanner.demo.keys import write_key_pair
 from tests.helpers import safetensors_bytes
 
 
@@ -22,23 +23,7 @@ class KeyPair:
 
 
 def key_pair(root: Path, name: str = "release") -> KeyPair:
-    key = ec.generate_private_key(ec.SECP256R1())
-    root.mkdir(parents=True, exist_ok=True)
-    private = root / f"{name}.key"
-    public = root / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return KeyPair(private, public)
+    return KeyPair(*write_key_pair(root, name))
 
 
 @dataclass(frozen=True)

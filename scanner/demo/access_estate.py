@@ -172,33 +172,13 @@ def seed_access_logs(server: Any, registry: RegistryEstate, now: dt.datetime) ->
     iam = server.client("iam", aws.REGION)
     iam.create_role(
         RoleName="ml-reporting",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "glue.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        AssumeRolePolicyDocument=aws.trust({"Service": "glue.amazonaws.com"}),
     )
     iam.put_role_policy(
         RoleName="ml-reporting",
         PolicyName="ml-reporting-access",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:GetObject"],
-                        "Resource": f"arn:aws:s3:::{bucket}/*",
-                    }
-                ],
-            }
+        PolicyDocument=aws.policy(
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{bucket}/*"}
         ),
     )
     models = [(_path(uri, name), size) for uri, files in production for name, size in files.items()]

@@ -44,8 +44,21 @@ class AwsEstate:
     subnets: tuple[str, ...]
 
 
-def _policy(*statements: dict[str, Any]) -> str:
+def policy(*statements: dict[str, Any]) -> str:
+    """An IAM policy document (JSON) of `statements`."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def trust(principal: dict[str, Any] | str, **condition: Any) -> str:
+    """A role's trust policy (JSON): `principal` may assume it, under `condition` if any."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return policy(statement)
 
 
 def _tls_only(bucket: str) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def seed_s3(client: Any, kms: Any) -> None:
         client.create_bucket(Bucket=bucket)
     client.put_bucket_policy(
         Bucket=ACCESS_LOGS,
-        Policy=_policy(
+        Policy=policy(
             {
                 "Sid": "S3ServerAccessLogs",
                 "Effect": "Allow",
@@ -82,7 +95,7 @@ def seed_s3(client: Any, kms: Any) -> None:
     # A "temporary" public share that stayed: anyone can read the model copied there.
     client.put_bucket_policy(
         Bucket=PUBLIC_SHARE,
-        Policy=_policy(
+        Policy=policy(
             {
                 "Sid": "ShareWithVendor",
                 "Effect": "Allow",
@@ -95,7 +108,7 @@ def seed_s3(client: Any, kms: Any) -> None:
     # A partner account may read everything, with no organisation or network condition.
     client.put_bucket_policy(
         Bucket=PARTNER,
-        Policy=_policy(
+        Policy=policy(
             {
                 "Sid": "PartnerRead",
                 "Effect": "Allow",
@@ -150,7 +163,7 @@ def lock_down_artifacts(client: Any) -> None:
     """Applied last: the emulator enforces bucket policies on the seeding requests too."""
     client.put_bucket_policy(
         Bucket=ARTIFACTS,
-        Policy=_policy(
+        Policy=policy(
             _tls_only(ARTIFACTS),
             {
                 "Sid": "OnlyThroughVpce",
@@ -181,14 +194,12 @@ def model_tarball(files: dict[str, bytes]) -> bytes:
 
 
 def seed_iam(iam: Any) -> str:
-    def role(name: str, trust: dict[str, Any], policy: dict[str, Any], **extra: Any) -> str:
-        arn: str = iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-            **extra,
-        )["Role"]["Arn"]
+    def role(name: str, trusted: str, allowed: dict[str, Any], **extra: Any) -> str:
+        arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trusted, **extra)[
+            "Role"
+        ]["Arn"]
         iam.put_role_policy(
-            RoleName=name, PolicyName=f"{name}-access", PolicyDocument=_policy(policy)
+            RoleName=name, PolicyName=f"{name}-access", PolicyDocument=policy(allowed)
         )
         return arn
 
@@ -199,21 +210,15 @@ def seed_iam(iam: Any) -> str:
     }
     serving = role(
         "sagemaker-serving",
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        },
+        trust({"Service": "sagemaker.amazonaws.com"}),
         read_artifacts,
     )
     role(
         "ml-breakglass",
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
-        },
+        trust(
+            {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            Bool={"aws:MultiFactorAuthPresent": "true"},
+        ),
         read_artifacts,
         MaxSessionDuration=3600,
         Tags=[{"Key": "modelward:jit", "Value": "true"}],
@@ -223,12 +228,12 @@ def seed_iam(iam: Any) -> str:
     iam.put_user_policy(
         UserName="alice",
         PolicyName="legacy-admin-s3",
-        PolicyDocument=_policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+        PolicyDocument=policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
     )
     # Data scientists read the artefact bucket through their group.
     iam.create_group(GroupName="data-scientists")
     managed = iam.create_policy(
-        PolicyName="read-ml-artifacts", PolicyDocument=_policy(read_artifacts)
+        PolicyName="read-ml-artifacts", PolicyDocument=policy(read_artifacts)
     )["Policy"]["Arn"]
     iam.attach_group_policy(GroupName="data-scientists", PolicyArn=managed)
     for user in ("bob", "carol"):
@@ -240,7 +245,7 @@ def seed_iam(iam: Any) -> str:
 def seed_cloudtrail(cloudtrail: Any, s3: Any) -> None:
     s3.put_bucket_policy(
         Bucket=TRAIL_LOGS,
-        Policy=_policy(
+        Policy=policy(
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},

@@ -20,14 +20,13 @@ import datetime as dt
 import ipaddress
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.demo.servers import ServerError, free_port
+from scanner.demo.servers import ServerError, free_port, stop_group
 
 # Where `npm ci --prefix requirements/npm` puts it in a checkout (the package sits beside it).
 CHECKOUT_AZURITE = (
@@ -142,14 +141,7 @@ def azurite(location: Path, tls: Tls, keys: Mapping[str, str]) -> Iterator[Azuri
         _wait_listening(port, proc)
         yield Azurite(port, dict(keys), location)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, timeout=10)
         log.close()
 
 

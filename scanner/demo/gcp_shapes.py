@@ -31,7 +31,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import stat
 import subprocess
 import threading
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from scanner.demo.servers import ServerError, free_port
+from scanner.demo.servers import ServerError, free_port, stop_group
 
 TOKEN = "shape-access-token"
 API_OVERRIDES = ("CLOUDRESOURCEMANAGER", "ACCESSCONTEXTMANAGER", "IAM", "AIPLATFORM")
@@ -136,13 +135,7 @@ def fake_gcs_server() -> Iterator[FakeGcs]:
                 time.sleep(0.05)
         yield FakeGcs(url, process)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=5)
 
 
 def _get_json(url: str) -> dict[str, Any]:

@@ -95,11 +95,13 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float) ->
         time.sleep(0.2)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """Stop a server started in its own process group (`start_new_session=True`), workers
+    and all: SIGTERM, then SIGKILL for what is still running after `timeout` seconds."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -168,7 +170,7 @@ def moto_server(
         _wait(f"{url}/moto-api/", proc, "moto_server", timeout=30)
         yield MotoServer(url)
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @dataclass(frozen=True)
@@ -217,5 +219,5 @@ def mlflow_server(
         _wait(f"{url}/health", proc, "mlflow server", timeout=timeout)
         yield MlflowServer(url)
     finally:
-        _stop(proc)
+        stop_group(proc)
         log.close()

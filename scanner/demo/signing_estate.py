@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.demo.keys import write_key_pair
 from scanner.demo.local_sigstore import LocalSigstore
 from scanner.demo.registry_estate import RegistryEstate
 
@@ -59,29 +60,6 @@ def _download(s3: Any, uri: str, into: Path) -> Path:
 def _upload(s3: Any, uri: str, local: Path) -> None:
     bucket, prefix = _bucket_key(uri)
     s3.put_object(Bucket=bucket, Key=f"{prefix}/{local.name}", Body=local.read_bytes())
-
-
-def _release_key(directory: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    directory.mkdir(parents=True, exist_ok=True)
-    private = directory / "release.key"
-    public = directory / "release.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 def _provenance(model: Path) -> bytes:
@@ -125,7 +103,7 @@ def sign_production_models(s3: Any, registry: RegistryEstate, estate_dir: Path) 
     """Sign (and tamper with) the registry's production versions in place, in S3."""
     with tempfile.TemporaryDirectory(prefix="modelward-demo-signing-") as tmp:
         work = Path(tmp)
-        private, public = _release_key(work / "keys")
+        private, public = write_key_pair(work / "keys", "release")
         trusted_key = estate_dir / "keys" / "release.pub"
         trusted_key.parent.mkdir(parents=True, exist_ok=True)
         trusted_key.write_bytes(public.read_bytes())

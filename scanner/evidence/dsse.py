@@ -25,12 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.evidence.signers import (
-    certificate_names,
-    describe_certificate,
-    describe_key,
-    key_hint,
-)
+from scanner.artefacts.signatures.certificates import holder_names
+from scanner.evidence.signers import describe_certificate, describe_key, key_hint
 
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
@@ -180,11 +176,11 @@ def _verify_chain(doc: dict[str, Any], trust: ChainTrust) -> Verified:
         public_key = verifier._verify_certificates(bundle.verification_material)
     except Exception as exc:  # pyOpenSSL's X509StoreContextError, ValueError
         raise SignatureError(
-            f"the signing certificate ({', '.join(certificate_names(leaf)) or 'unnamed'}) is "
+            f"the signing certificate ({', '.join(holder_names(leaf)) or 'unnamed'}) is "
             f"not trusted by {trust.path.name}: {exc}"
         ) from None
-    if trust.identity is not None and trust.identity not in certificate_names(leaf):
-        names = ", ".join(certificate_names(leaf)) or "an unnamed certificate"
+    if trust.identity is not None and trust.identity not in holder_names(leaf):
+        names = ", ".join(holder_names(leaf)) or "an unnamed certificate"
         raise SignatureError(f"signed by {names}, not by the trusted identity {trust.identity}")
     payload_type, payload = _check_dsse(doc["dsseEnvelope"], public_key)
     return Verified(payload_type, payload, describe_certificate(leaf))
@@ -226,7 +222,7 @@ def _verify_keyless(bundle_bytes: bytes, trust: IdentityTrust) -> Verified:
             bundle, policy.Identity(identity=trust.identity, issuer=trust.issuer)
         )
     except Exception as exc:  # sigstore's VerificationError and friends
-        names = ", ".join(certificate_names(bundle.signing_certificate)) or "an unnamed identity"
+        names = ", ".join(holder_names(bundle.signing_certificate)) or "an unnamed identity"
         raise SignatureError(
             f"not signed by {trust.identity} ({trust.issuer}): {exc} (the certificate names "
             f"{names})"

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from scanner.artefacts.signatures.certificates import holder_names
 from scanner.errors import UsageError
 from scanner.evidence.statement import PAYLOAD_TYPE
 
@@ -64,25 +65,8 @@ def describe_key(public_key: Any) -> str:
     return f"key sha256:{key_hint(public_key)[:16]}"
 
 
-def certificate_names(certificate: Any) -> list[str]:
-    """SAN values (email, URI, DNS), then the subject CN: how a certificate names its holder."""
-    import contextlib
-
-    from cryptography import x509
-
-    names: list[str] = []
-    with contextlib.suppress(x509.ExtensionNotFound):
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        for kind in (x509.RFC822Name, x509.UniformResourceIdentifier, x509.DNSName):
-            names.extend(str(v) for v in san.get_values_for_type(kind))
-    names.extend(
-        str(a.value) for a in certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    )
-    return names
-
-
 def describe_certificate(certificate: Any) -> str:
-    names = certificate_names(certificate)
+    names = holder_names(certificate)
     return f"certificate {names[0]}" if names else "an unnamed certificate"
 
 

@@ -21,6 +21,8 @@ import pytest
 from scanner.demo import azure_estate as est
 from scanner.demo.arm_shapes import arm_shape_server
 from scanner.demo.azurite import azurite, make_tls, missing
+from scanner.demo.clouds import AZURE_VARIABLES
+from scanner.demo.servers import environment
 from scanner.inventory import Resource, Unknown
 from scanner.sources.azure.access import ANYONE
 from scanner.sources.interface import SourceError
@@ -30,21 +32,6 @@ from tests.standards import in_ci
 
 pytestmark = pytest.mark.slow
 
-# Variables of the caller's Azure set-up that must not leak into a test's credential chain.
-AZURE_VARIABLES = (
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_PASSWORD",
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_STORAGE_CONNECTION_STRING",
-    "MSI_ENDPOINT",
-    "IMDS_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-)
 READ_DATA = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
 
 
@@ -61,13 +48,12 @@ def blobs(tls, tmp_path_factory):
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    with azurite(tmp_path_factory.mktemp("azurite"), tls, est.KEYS) as server:
-        os.environ["REQUESTS_CA_BUNDLE"] = str(tls.cert)  # the seeding client trusts it too
-        try:
-            est.seed(server.connection_string)
-            yield server, est.snapshot(server.connection_string)
-        finally:
-            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    with (
+        azurite(tmp_path_factory.mktemp("azurite"), tls, est.KEYS) as server,
+        environment({"REQUESTS_CA_BUNDLE": str(tls.cert)}),  # the seeding client trusts it too
+    ):
+        est.seed(server.connection_string)
+        yield server, est.snapshot(server.connection_string)
 
 
 @pytest.fixture(scope="module")
@@ -111,20 +97,11 @@ def collect(spec: str) -> tuple[dict[str, Resource], tuple[str, ...]]:
 def scanned(arm, blobs):
     """One clean subscription scan of the twin estate, shared by the read-only checks."""
     arm.clear()
-    env = {**arm.env()}
-    saved = {k: os.environ.get(k) for k in (*env, *AZURE_VARIABLES)}
-    for name in AZURE_VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    try:
+    env: dict[str, str | None] = {name: None for name in AZURE_VARIABLES}
+    env.update(arm.env())
+    with environment(env):
         resources, problems = collect(subscription_spec(arm))
         requests = list(arm.requests)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return resources, problems, requests
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from scanner.cli import main
 from scanner.sources.shards import account_unit, owner
-from tests.aws_estate import aws_env, safetensors
+from tests.aws_estate import aws_env, policy, safetensors, trust
 from tests.helpers import REPO, CliResult, load_results
 from tests.servers.fault_proxy import FaultProxy
 from tests.servers.moto import moto_server
@@ -31,6 +31,7 @@ MANAGEMENT = "123456789012"
 ROLE = "ModelwardReadOnly"
 AS_OF = "2026-06-01"
 POLICY = json.loads((REPO / "docs" / "iam-policy.json").read_text())
+READ_MODELS = "arn:aws:s3:::data-models/*"
 MOTO_ONLY = {  # moto checks the account public-access block as this (test_aws_permissions.py)
     "Sid": "MotoAccountPab",
     "Effect": "Allow",
@@ -65,21 +66,6 @@ def _scanner_policy(assumable: list[str]) -> dict:
     return doc
 
 
-def _trust() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
     with moto_server() as server:
@@ -112,7 +98,10 @@ def org(tmp_path_factory):
         for name, account in accounts.items():
             name = name.split("-")[0]
             iam = server.client("iam", account=account)
-            iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=_trust())
+            iam.create_role(
+                RoleName=ROLE,
+                AssumeRolePolicyDocument=trust({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}),
+            )
             iam.put_role_policy(
                 RoleName=ROLE, PolicyName="read", PolicyDocument=json.dumps(_member_policy())
             )
@@ -124,33 +113,13 @@ def org(tmp_path_factory):
         ml_iam = server.client("iam", account=ml)
         ml_iam.create_role(
             RoleName="trainer",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sagemaker.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            AssumeRolePolicyDocument=trust({"Service": "sagemaker.amazonaws.com"}),
         )
         ml_iam.put_role_policy(
             RoleName="trainer",
             PolicyName="read-models",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "s3:GetObject",
-                            "Resource": "arn:aws:s3:::data-models/*",
-                        }
-                    ],
-                }
+            PolicyDocument=policy(
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": READ_MODELS}
             ),
         )
         data_s3 = server.client("s3", account=data)
@@ -165,18 +134,13 @@ def org(tmp_path_factory):
         trainer = f"arn:aws:iam::{ml}:role/trainer"
         data_s3.put_bucket_policy(
             Bucket="data-models",
-            Policy=json.dumps(
+            Policy=policy(
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "TrainerReads",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": trainer},
-                            "Action": "s3:GetObject",
-                            "Resource": "arn:aws:s3:::data-models/*",
-                        }
-                    ],
+                    "Sid": "TrainerReads",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": trainer},
+                    "Action": "s3:GetObject",
+                    "Resource": READ_MODELS,
                 }
             ),
         )

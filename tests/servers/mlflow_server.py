@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scanner.demo.servers import stop_group
+
 STARTUP_TIMEOUT = 120.0
 
 
@@ -109,13 +111,6 @@ def mlflow_server(
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop the server's whole process group (gunicorn/uvicorn fork workers)."""
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        stop_group(proc)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # workers left behind by a clean leader exit

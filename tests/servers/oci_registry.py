@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from scanner.demo.servers import stop_group
 from tests.servers.moto import free_port
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -185,12 +185,7 @@ def registry(directory: Path, *, token_auth: bool = False) -> Iterator[Registry]
             f"127.0.0.1:{port}", base, (USER, PASSWORD) if token_auth else None, directory
         )
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=10)
         log.close()
         if token_server is not None:
             token_server.shutdown()

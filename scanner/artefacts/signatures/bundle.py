@@ -8,10 +8,11 @@ lie fails verification) and, once verified, for the per-file manifest.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
+
+from scanner.artefacts.signatures.certificates import holder_names
 
 MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
 _MODEL_SIGNING_PREDICATES = (
@@ -77,15 +78,7 @@ def certificate_names(bundle: dict[str, Any]) -> list[str]:
         cert = x509.load_der_x509_certificate(base64.b64decode(raw))
     except ValueError:
         return []
-    names: list[str] = []
-    with contextlib.suppress(x509.ExtensionNotFound):
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        for kind in (x509.RFC822Name, x509.UniformResourceIdentifier, x509.DNSName):
-            names.extend(str(v) for v in san.get_values_for_type(kind))
-    names.extend(
-        str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    )
-    return names
+    return holder_names(cert)
 
 
 def signer_hint(bundle: dict[str, Any], material: str | None) -> str | None:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.artefacts.signatures.certificates import holder_names
 from scanner.artefacts.signatures.trust import ChainTrust, KeyTrust, TrustSet
 from scanner.errors import one_line
 from scanner.inventory import Unknown
@@ -221,7 +222,9 @@ def _with_certificate(
         if error is None:
             error = _verify_with(leaf.public_key(), message, sig, "the certificate's key")
         if error is None:
-            return Verdict(True, identity=_names(leaf)[0] if _names(leaf) else entry.path.name)
+            return Verdict(
+                True, identity=holder_names(leaf)[0] if holder_names(leaf) else entry.path.name
+            )
         errors.append(error)
     return Verdict(
         False, identity=claimed, error=f"{signature.where}: " + "; ".join(dict.fromkeys(errors))
@@ -238,9 +241,9 @@ def _chain_error(leaf: Any, given: list[Any], entry: ChainTrust) -> str | None:
     now = datetime.datetime.now(datetime.UTC)
     if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
         return "the signing certificate is not valid now"
-    if entry.identity is not None and entry.identity not in _names(leaf):
+    if entry.identity is not None and entry.identity not in holder_names(leaf):
         return (
-            f"signed by {', '.join(_names(leaf)) or 'an unnamed certificate'}, "
+            f"signed by {', '.join(holder_names(leaf)) or 'an unnamed certificate'}, "
             f"not by the trusted identity {entry.identity}"
         )
     roots = {c.fingerprint(_sha256()) for c in trusted}
@@ -272,27 +275,11 @@ def _sha256() -> Any:
     return hashes.SHA256()
 
 
-def _names(cert: Any) -> list[str]:
-    import contextlib
-
-    from cryptography import x509
-
-    names: list[str] = []
-    with contextlib.suppress(x509.ExtensionNotFound):
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        for kind in (x509.RFC822Name, x509.UniformResourceIdentifier, x509.DNSName):
-            names.extend(str(v) for v in san.get_values_for_type(kind))
-    names.extend(
-        str(a.value) for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    )
-    return names
-
-
 def _unverified(pem: str) -> str | None:
     from cryptography import x509
 
     try:
-        names = _names(x509.load_pem_x509_certificate(pem.encode()))
+        names = holder_names(x509.load_pem_x509_certificate(pem.encode()))
     except ValueError:
         return None
     return f"unverified: {names[0]}" if names else None

@@ -13,15 +13,14 @@ else is reported.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 import os
 import re
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
+from scanner.sources import local_files
 from scanner.sources.interface import SourceError
 
 SNIFF_BYTES = 64 * 1024
@@ -55,35 +54,14 @@ class Sorted:
 def discover(target: str, max_files: int) -> list[str]:
     """The regular files a local target names: a file, every file below a directory (hidden
     ones excepted), or the files a glob matches."""
-    expanded = os.path.expanduser(target)
-    label = f"access-logs:{target}"
-    if any(c in expanded for c in "*?["):
-        found = sorted(p for p in glob.glob(expanded, recursive=True) if os.path.isfile(p))
-        if not found:
-            raise SourceError(f"{label}: the pattern matches no file")
-    else:
-        path = Path(expanded)
-        if not path.exists():
-            raise SourceError(f"{label}: no such file or directory")
-        if path.is_dir():
-            found = sorted(
-                str(p)
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not found:
-                raise SourceError(f"{label}: the directory holds no files")
-        elif path.is_file():
-            found = [str(path)]
-        else:
-            raise SourceError(f"{label}: not a regular file or directory")
-    if len(found) > max_files:
-        raise SourceError(f"{label}: {len(found)} files, more than max_files {max_files}")
-    for file in found:
-        if not os.access(file, os.R_OK):
-            raise SourceError(f"{label}: {file}: not readable (permission denied)")
-    return found
+    return local_files.discover(
+        f"access-logs:{target}",
+        target,
+        counts=lambda relative: not any(part.startswith(".") for part in relative.parts),
+        none_in_directory="the directory holds no files",
+        max_files=max_files,
+        limit=f"max_files {max_files}",
+    )
 
 
 def head(path: str) -> tuple[bytes, bool]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import key_values, with_config
 
 FORMATS = ("auto", "cloudtrail", "s3-server-access")
 DEFAULT_WINDOW_DAYS = 90
@@ -37,6 +38,7 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {
     # Fewer other active days than this: no own baseline (the population decides).
     "min_history_days": 3.0,
 }
+ATHENA_EXAMPLE = "athena:workgroup=primary,table=security.cloudtrail_logs"
 ATHENA_KEYS = frozenset(
     {"workgroup", "table", "database", "catalog", "output_location", "region", "profile"}
 )
@@ -96,46 +98,19 @@ class AccessLogOptions:
     timeout_seconds: float = 1800.0
 
 
-def _athena_pairs(spec: SourceSpec, text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or not key or not value.strip():
-            raise UsageError(
-                f"source {spec.text!r}: expected athena:KEY=VALUE,... (e.g. "
-                f"athena:workgroup=primary,table=security.cloudtrail_logs), got {part.strip()!r}"
-            )
-        if key in out:
-            raise UsageError(f"source {spec.text!r}: option {key!r} is given twice")
-        out[key] = value.strip()
-    return out
-
-
 def parse_options(spec: SourceSpec) -> AccessLogOptions:
     target = spec.target.strip()
-    raw: dict[str, Any] = dict(spec.options)
     where = f"source {spec.text!r}"
     kind = "path"
+    pairs: dict[str, str] = {}
     if target.startswith("athena:"):
         kind = "athena"
-        pairs = _athena_pairs(spec, target[len("athena:") :])
-        both = sorted(set(pairs) & set(raw))
-        if both:
-            raise UsageError(f"{where}: option {both[0]!r} is given both in the spec and in config")
-        raw.update(pairs)
+        pairs = key_values(spec, target[len("athena:") :], ATHENA_EXAMPLE, "athena:KEY=VALUE,...")
     elif target.startswith("s3://"):
         kind = "s3"
         if not target[len("s3://") :].split("/", 1)[0]:
             raise UsageError(f"{where}: expected s3://BUCKET/PREFIX")
-    unknown = sorted(set(raw) - OPTION_NAMES)
-    if unknown:
-        raise UsageError(
-            f"{where}: unknown option {', '.join(map(repr, unknown))} "
-            f"(allowed: {', '.join(sorted(OPTION_NAMES))})"
-        )
+    raw = with_config(spec, pairs, OPTION_NAMES)
     if kind != "athena":
         misplaced = sorted(set(raw) & (ATHENA_KEYS - {"profile", "region"}))
         if misplaced:

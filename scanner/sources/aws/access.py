@@ -32,27 +32,11 @@ from scanner.sources.aws.iam_eval import (
 )
 from scanner.sources.aws.s3 import PAB_FLAGS, BucketFacts
 from scanner.sources.aws.s3_objects import model_prefixes
+from scanner.sources.tri import Tri, t_not, t_or
 
 ANYONE = "*"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-Tri = bool | Unknown
-
-
-def t_or(*values: Tri) -> Tri:
-    if any(v is True for v in values):
-        return True
-    return next((v for v in values if isinstance(v, Unknown)), False)
-
-
-def t_and(*values: Tri) -> Tri:
-    if any(v is False for v in values):
-        return False
-    return next((v for v in values if isinstance(v, Unknown)), True)
-
-
-def t_not(value: Tri) -> Tri:
-    return value if isinstance(value, Unknown) else not value
 
 
 @dataclass(frozen=True)

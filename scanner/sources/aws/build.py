@@ -12,18 +12,13 @@ from typing import Any
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.aws import cloudtrail
-from scanner.sources.aws.access import (
-    BucketAccess,
-    Tri,
-    pab_attribute,
-    t_and,
-    t_or,
-)
+from scanner.sources.aws.access import BucketAccess, pab_attribute
 from scanner.sources.aws.collected import AccountScan
 from scanner.sources.aws.iam import IamAccount
 from scanner.sources.aws.options import AwsOptions
 from scanner.sources.aws.s3 import BucketFacts
 from scanner.sources.aws.s3_objects import holds_models, model_prefixes
+from scanner.sources.tri import Tri, t_and, t_or
 
 
 class TrailCoverage:

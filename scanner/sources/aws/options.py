@@ -1,21 +1,29 @@
 """`aws:` spec and options: `aws:profile=prod,regions=eu-west-1+us-east-1,role_arn=A+B`.
 
-The same keys may come from config (`{spec: aws:, options: {...}}`); a key given in both
-places is a usage error rather than a silent precedence rule. Lists use `+` in the spec (a
-comma separates options) and YAML lists in config.
+The same keys may come from config (`{spec: aws:, options: {...}}`); how the two merge, and
+the shapes lists and numbers take, are `sources.spec_options`'s, shared by every cloud source.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.artefacts.signatures.trust import TrustPolicy
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import (
+    flag,
+    merged_options,
+    positive,
+    seconds,
+    take_trust,
+    text,
+    text_list,
+)
 
+EXAMPLE = "aws:profile=prod,regions=eu-west-1+us-east-1"
 DEFAULT_WORKERS = 16
 DEFAULT_MAX_OBJECTS = 1000
 DEFAULT_SNIFF_BYTES = 1024 * 1024
@@ -96,84 +104,14 @@ class AwsOptions:
         return self.regions == ("all",)
 
 
-def _split_target(spec: SourceSpec) -> dict[str, str]:
-    out: dict[str, str] = {}
-    target = spec.target.strip()
-    if not target:
-        return out
-    for part in target.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(
-                f"source {spec.text!r}: expected KEY=VALUE options separated by commas "
-                f"(e.g. aws:profile=prod,regions=eu-west-1+us-east-1), got {part.strip()!r}"
-            )
-        if key in out:
-            raise UsageError(f"source {spec.text!r}: option {key!r} is given twice")
-        out[key] = value.strip()
-    return out
-
-
-def _list(spec: SourceSpec, key: str, value: Any) -> tuple[str, ...]:
-    items = value.split("+") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise UsageError(f"source {spec.text!r}: {key} must be a list of strings, got {value!r}")
-    cleaned = tuple(i.strip() for i in items if i.strip())
-    if not cleaned:
-        raise UsageError(f"source {spec.text!r}: {key} is empty")
-    return cleaned
-
-
-def _positive(spec: SourceSpec, key: str, value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _seconds(spec: SourceSpec, key: str, value: Any) -> float:
-    try:
-        seconds = float(value) if not isinstance(value, bool) else -1.0
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not 0 < seconds <= 3600:
-        raise UsageError(
-            f"source {spec.text!r}: {key} must be a number of seconds from 0 to 3600, got {value!r}"
-        )
-    return seconds
-
-
-def _text(spec: SourceSpec, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"source {spec.text!r}: {key} must be a non-empty string")
-    return value.strip()
-
-
 def parse_options(spec: SourceSpec) -> AwsOptions:
-    from_target = _split_target(spec)
-    config: Mapping[str, Any] = spec.options
-    both = sorted(set(from_target) & set(config))
-    if both:
-        raise UsageError(
-            f"source {spec.text!r}: option {both[0]!r} is given both in the spec and in config"
-        )
-    merged: dict[str, Any] = {**config, **from_target}
-    trust = merged.pop("trust", TrustPolicy())
-    if not isinstance(trust, TrustPolicy):
-        raise UsageError(f"source {spec.text!r}: trust must come from the config's integrity.trust")
-    unknown = sorted(set(merged) - OPTION_NAMES)
-    if unknown:
-        raise UsageError(
-            f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
-            f"(allowed: {', '.join(sorted(OPTION_NAMES))})"
-        )
+    spec, trust = take_trust(spec)
+    merged = merged_options(spec, OPTION_NAMES, EXAMPLE)
     kw: dict[str, Any] = {}
     if "profile" in merged:
-        kw["profile"] = _text(spec, "profile", merged["profile"])
+        kw["profile"] = text(spec, "profile", merged["profile"])
     if "regions" in merged:
-        regions = _list(spec, "regions", merged["regions"])
+        regions = text_list(spec, "regions", merged["regions"])
         if regions != ("all",):
             bad = [r for r in regions if not _REGION.match(r)]
             if bad:
@@ -181,16 +119,16 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
                     f"source {spec.text!r}: {bad[0]!r} is not a region name "
                     "(e.g. eu-west-1; or regions=all)"
                 )
-        kw["regions"] = tuple(dict.fromkeys(regions))
+        kw["regions"] = regions
     if "role_arn" in merged:
-        arns = _list(spec, "role_arn", merged["role_arn"])
+        arns = text_list(spec, "role_arn", merged["role_arn"])
         bad = [a for a in arns if not _ROLE_ARN.match(a)]
         if bad:
             raise UsageError(
                 f"source {spec.text!r}: {bad[0]!r} is not an IAM role ARN "
                 "(arn:aws:iam::ACCOUNT:role/NAME)"
             )
-        kw["role_arns"] = tuple(dict.fromkeys(arns))
+        kw["role_arns"] = arns
     for key in (
         "workers",
         "max_objects_per_bucket",
@@ -200,46 +138,38 @@ def parse_options(spec: SourceSpec) -> AwsOptions:
         "integrity_max_bytes",
     ):
         if key in merged:
-            kw[key] = _positive(spec, key, merged[key])
+            kw[key] = positive(spec, key, merged[key])
     for key in ("read_timeout", "connect_timeout"):
         if key in merged:
-            kw[key] = _seconds(spec, key, merged[key])
+            kw[key] = seconds(spec, key, merged[key])
     if "jit_role_patterns" in merged:
-        kw["jit_role_patterns"] = _list(spec, "jit_role_patterns", merged["jit_role_patterns"])
+        kw["jit_role_patterns"] = text_list(spec, "jit_role_patterns", merged["jit_role_patterns"])
     if "jit_tag" in merged:
-        kw["jit_tag"] = _text(spec, "jit_tag", merged["jit_tag"])
+        kw["jit_tag"] = text(spec, "jit_tag", merged["jit_tag"])
     kw.update(_org_options(spec, merged, kw))
     return AwsOptions(**kw, trust=trust)
 
 
-def _flag(spec: SourceSpec, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise UsageError(f"source {spec.text!r}: {key} must be true or false, got {value!r}")
-
-
 def _matching(spec: SourceSpec, key: str, value: Any, pattern: re.Pattern[str], what: str) -> Any:
-    items = _list(spec, key, value)
+    items = text_list(spec, key, value)
     bad = [i for i in items if not pattern.match(i)]
     if bad:
         raise UsageError(f"source {spec.text!r}: {key}: {bad[0]!r} is not {what}")
-    return tuple(dict.fromkeys(items))
+    return items
 
 
 def _org_options(spec: SourceSpec, merged: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
     """org=true and what goes with it; the filters also apply to role_arn lists."""
     out: dict[str, Any] = {}
-    org = _flag(spec, "org", merged["org"]) if "org" in merged else False
+    org = flag(spec, "org", merged["org"]) if "org" in merged else False
     out["org"] = org
     if "role_name" in merged:
-        name = _text(spec, "role_name", merged["role_name"])
+        name = text(spec, "role_name", merged["role_name"])
         if not _ROLE_NAME.match(name):
             raise UsageError(f"source {spec.text!r}: role_name {name!r} is not an IAM role name")
         out["role_name"] = name
     if "external_id" in merged:
-        external = _text(spec, "external_id", merged["external_id"])
+        external = text(spec, "external_id", merged["external_id"])
         if not _EXTERNAL_ID.match(external):
             raise UsageError(
                 f"source {spec.text!r}: external_id must be 2-1224 characters of letters, "
@@ -255,7 +185,7 @@ def _org_options(spec: SourceSpec, merged: dict[str, Any], kw: dict[str, Any]) -
                 spec, key, merged[key], _OU, "an organizational unit id (ou-...) or root (r-...)"
             )
     if "accounts_in_parallel" in merged:
-        out["accounts_in_parallel"] = _positive(
+        out["accounts_in_parallel"] = positive(
             spec, "accounts_in_parallel", merged["accounts_in_parallel"]
         )
     if org and "role_name" not in out:

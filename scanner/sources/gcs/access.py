@@ -24,26 +24,14 @@ from scanner.sources.gcs.members import PUBLIC_MEMBERS, Scope, cross_account
 from scanner.sources.gcs.policies import Binding, Policy
 from scanner.sources.gcs.project import ProjectFacts
 from scanner.sources.gcs.roles import READ_PERMISSION, RoleBook
+from scanner.sources.tri import Tri, t_and, t_or
 
-Tri = bool | Unknown
 VIA = {
     "buckets": "bucket_iam",
     "projects": "project_iam",
     "folders": "folder_iam",
     "organizations": "organization_iam",
 }
-
-
-def t_or(*values: Tri) -> Tri:
-    if any(v is True for v in values):
-        return True
-    return next((v for v in values if isinstance(v, Unknown)), False)
-
-
-def t_and(*values: Tri) -> Tri:
-    if any(v is False for v in values):
-        return False
-    return next((v for v in values if isinstance(v, Unknown)), True)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from typing import Any
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.redact import redact
 from scanner.sources.gcs import members
-from scanner.sources.gcs.access import BucketAccess, Grant, t_or
+from scanner.sources.gcs.access import BucketAccess, Grant
 from scanner.sources.gcs.buckets import BucketFacts
 from scanner.sources.gcs.perimeter import Restriction
 from scanner.sources.gcs.policies import Policy, data_read_logged
 from scanner.sources.gcs.project import ProjectFacts
 from scanner.sources.tags import GCP_LABELS, TAGS, governance_facts, layered
+from scanner.sources.tri import t_or
 
 PROVIDER = "gcp"
 # The Cloud Storage XML API serves plain HTTP (the JSON API only HTTPS), and no bucket setting

@@ -18,29 +18,25 @@ library decides); the other APIs through `scanner.sources.gcp.rest` with ADC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from scanner.inventory import Resource, Unknown
 from scanner.sources.gcp.calls import Calls, GcpSourceFailure
-from scanner.sources.gcp.credentials import api_root, authorized_session, default_credentials
-from scanner.sources.gcp.rest import Rest
+from scanner.sources.gcp.credentials import api_root
+from scanner.sources.gcp.source import FanOut, GcpSource
 from scanner.sources.gcs import build
 from scanner.sources.gcs.access import BucketAccess, evaluate
 from scanner.sources.gcs.buckets import BucketFacts, facts_from, list_objects, read_acls, read_iam
 from scanner.sources.gcs.members import Scope
-from scanner.sources.gcs.options import parse_options
+from scanner.sources.gcs.options import GcsOptions, parse_options
 from scanner.sources.gcs.project import ProjectFacts, read_project
 from scanner.sources.gcs.reader import GcsReader
 from scanner.sources.gcs.roles import PREDEFINED, RoleBook
-from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
+from scanner.sources.interface import Progress, SourceSpec
 from scanner.sources.objectstore import Container, StoredObject, build_artefacts, read_object
-from scanner.sources.pool import shared_map
 
-T = TypeVar("T")
-R = TypeVar("R")
 PAGE_SIZE = 1000
 # A denied read of a model file's bytes is the bucket's own protection at work (a VPC Service
 # Controls perimeter, an IAM condition), recorded on each affected artefact: not a failure of
@@ -48,65 +44,54 @@ PAGE_SIZE = 1000
 CONTENT_DENIED = "denied: storage.objects.get"
 
 
-class GcsSource:
+class GcsSource(GcpSource[GcsOptions]):
     """Read-only view of one Google Cloud project's Cloud Storage."""
 
+    thread_name = "gcs"
     provider = build.PROVIDER  # `Source.provider`
 
     def __init__(self, spec: SourceSpec) -> None:
-        self.spec = spec
-        self.options = parse_options(spec)  # usage errors before any source runs
-        self.calls: dict[str, int] = {}
+        super().__init__(spec, parse_options(spec))
 
-    def collect(self, progress: Progress) -> Collection:
-        try:
-            return self._collect(progress)
-        except GcpSourceFailure as exc:
-            raise SourceError(f"source {self.spec.text!r}: {exc}") from exc
+    def where(self) -> str:
+        return f"gcs:{self.options.project}"
 
-    def _collect(self, progress: Progress) -> Collection:
+    def keep_problem(self, line: str) -> bool:
+        return CONTENT_DENIED not in line
+
+    def read(
+        self, progress: Progress, calls: Calls, pool: ThreadPoolExecutor, fan_out: FanOut
+    ) -> tuple[list[Resource], list[str]]:
         opts = self.options
-        where = f"gcs:{opts.project}"
-        calls = Calls(where, max_attempts=opts.max_attempts)
-        client = _storage_client(opts.project, where)
-        rest = Rest(authorized_session(default_credentials(where)), calls)
+        client = _storage_client(opts.project, calls.where)
+        rest = self.rest(calls)
         problems: list[str] = []
-        with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="gcs") as pool:
+        project_future = pool.submit(read_project, rest, opts.project, fan_out)
+        buckets = self._buckets(client, calls, problems)
+        progress(f"{self.spec.text}: {len(buckets)} bucket(s)")
 
-            def fan_out(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-                return shared_map(pool, opts.workers, fn, items)
+        def per_bucket(facts: BucketFacts) -> None:
+            read_iam(client, facts, calls)
+            list_objects(client, facts, calls, opts.max_objects_per_bucket)
+            read_acls(client, facts, calls)
 
-            project_future = pool.submit(read_project, rest, opts.project, fan_out)
-            buckets = self._buckets(client, calls, problems)
-            progress(f"{self.spec.text}: {len(buckets)} bucket(s)")
+        fan_out(per_bucket, buckets)
+        tasks = [(facts, obj) for facts in buckets for obj in facts.contents.to_read()]
 
-            def per_bucket(facts: BucketFacts) -> None:
-                read_iam(client, facts, calls)
-                list_objects(client, facts, calls, opts.max_objects_per_bucket)
-                read_acls(client, facts, calls)
+        def sniff(task: tuple[BucketFacts, StoredObject]) -> None:
+            facts, obj = task
+            reader = GcsReader(client, facts.name, calls)
+            facts.contents.record(obj, read_object(reader, obj, opts.sniff_bytes))
 
-            fan_out(per_bucket, buckets)
-            tasks = [(facts, obj) for facts in buckets for obj in facts.contents.to_read()]
-
-            def sniff(task: tuple[BucketFacts, StoredObject]) -> None:
-                facts, obj = task
-                reader = GcsReader(client, facts.name, calls)
-                facts.contents.record(obj, read_object(reader, obj, opts.sniff_bytes))
-
-            fan_out(sniff, tasks)
-            progress(f"{self.spec.text}: sniffed {len(tasks)} object(s)")
-            project = _result(project_future)
-            roles = RoleBook(rest, api_root("iam"))
-            fan_out(roles.reads_objects, _roles_to_read(buckets, project))
+        fan_out(sniff, tasks)
+        progress(f"{self.spec.text}: sniffed {len(tasks)} object(s)")
+        project = _result(project_future)
+        roles = RoleBook(rest, api_root("iam"))
+        fan_out(roles.reads_objects, _roles_to_read(buckets, project))
         resources = self._assemble(client, calls, buckets, project, roles)
         for facts in buckets:
             problems.extend(facts.problems)
-        problems.extend(line for line in calls.problems() if CONTENT_DENIED not in line)
-        self.calls = dict(calls.calls)
-        return Collection(
-            resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
-            problems=tuple(dict.fromkeys(problems)),
-        )
+        return resources, problems
 
     def _buckets(self, client: Any, calls: Calls, problems: list[str]) -> list[BucketFacts]:
         project = self.options.project

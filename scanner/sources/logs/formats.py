@@ -10,15 +10,14 @@ record), and the user's `fields` option overrides any role. Sniffing reads at mo
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from scanner.sources import local_files
 from scanner.sources.interface import SourceError
 
 EXTENSIONS = {
@@ -102,34 +101,16 @@ class LogFiles:
 
 def discover(target: str) -> list[str]:
     """The files a target names: a file, every log file below a directory, or a glob."""
-    expanded = os.path.expanduser(target)
-    if any(c in expanded for c in "*?["):
-        found = sorted(p for p in glob.glob(expanded, recursive=True) if os.path.isfile(p))
-        if not found:
-            raise SourceError(f"logs:{target}: the pattern matches no file")
-    else:
-        path = Path(expanded)
-        if not path.exists():
-            raise SourceError(f"logs:{target}: no such file or directory")
-        if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*") if p.is_file() and _kind(p.name) is not None
-            )
-            if not found:
-                raise SourceError(
-                    f"logs:{target}: no log files (.jsonl, .ndjson, .json, .csv, .parquet, "
-                    f"optionally .gz) in the directory"
-                )
-        elif path.is_file():
-            found = [str(path)]
-        else:
-            raise SourceError(f"logs:{target}: not a regular file or directory")
-    if len(found) > MAX_FILES:
-        raise SourceError(f"logs:{target}: {len(found)} files, more than {MAX_FILES}")
-    for file in found:
-        if not os.access(file, os.R_OK):
-            raise SourceError(f"logs:{target}: {file}: not readable (permission denied)")
-    return found
+    return local_files.discover(
+        f"logs:{target}",
+        target,
+        counts=lambda relative: _kind(relative.name) is not None,
+        none_in_directory=(
+            "no log files (.jsonl, .ndjson, .json, .csv, .parquet, optionally .gz) in the directory"
+        ),
+        max_files=MAX_FILES,
+        limit=str(MAX_FILES),
+    )
 
 
 def _kind(name: str) -> str | None:

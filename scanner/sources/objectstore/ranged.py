@@ -18,17 +18,17 @@ from scanner.sources.objectstore.reader import ObjectReadError, ObjectStoreReade
 BLOCK = 64 * 1024
 
 
-class RangedObject(io.RawIOBase):
-    def __init__(self, reader: ObjectStoreReader, obj: StoredObject, budget: int) -> None:
+class RandomAccess(io.RawIOBase):
+    """A read-only, seekable file of `size` bytes, each read served by `_range(start, end)`.
+
+    What the object-store sniffing view and the image layers' known-head view share: the
+    position and seek rules, and reads clamped to the size (so `_range` is never asked past
+    the end, and a read at the end answers b"" as a file does)."""
+
+    def __init__(self, size: int) -> None:
         super().__init__()
-        self._reader = reader
-        self._obj = obj
-        self._size = obj.size
-        self._budget = budget
+        self._size = size
         self._pos = 0
-        self._blocks: dict[int, bytes] = {}
-        self.fetched = 0
-        self.requests = 0
 
     def readable(self) -> bool:
         return True
@@ -53,6 +53,21 @@ class RangedObject(io.RawIOBase):
         view[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def _range(self, start: int, end: int) -> bytes:
+        """Bytes `start` to `end` (0 <= start < end <= size); raises OSError when unreadable."""
+        raise NotImplementedError
+
+
+class RangedObject(RandomAccess):
+    def __init__(self, reader: ObjectStoreReader, obj: StoredObject, budget: int) -> None:
+        super().__init__(obj.size)
+        self._reader = reader
+        self._obj = obj
+        self._budget = budget
+        self._blocks: dict[int, bytes] = {}
+        self.fetched = 0
+        self.requests = 0
 
     def _range(self, start: int, end: int) -> bytes:
         first, last = start // BLOCK, (end - 1) // BLOCK

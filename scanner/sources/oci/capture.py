@@ -17,7 +17,6 @@ Nothing of an image is ever written to disk beyond the model files within the bu
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import posixpath
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from scanner.sources.objectstore import (
     StoredObject,
     read_object,
 )
-from scanner.sources.objectstore.ranged import BLOCK
+from scanner.sources.objectstore.ranged import BLOCK, RandomAccess
 
 # A zip's end-of-central-directory record sits within the last 64 KiB + 22 bytes.
 TAIL_NEED = 0xFFFF + 22
@@ -171,40 +170,17 @@ def _read_exactly(stream: Readable, n: int) -> bytes:
     return b"".join(parts)
 
 
-class _Window(io.RawIOBase):
+class _Window(RandomAccess):
     """A file of `size` bytes of which only the head is known: reading past it raises."""
 
     def __init__(self, head: bytes, size: int) -> None:
-        super().__init__()
+        super().__init__(size)
         self._head = head
-        self._size = size
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        end = min(self._size, self._pos + len(view))
-        if end <= self._pos:
-            return 0
+    def _range(self, start: int, end: int) -> bytes:
         if end > len(self._head):
             raise OSError("beyond the head")
-        data = self._head[self._pos : end]
-        view[: len(data)] = data
-        self._pos = end
-        return len(data)
+        return self._head[start:end]
 
 
 class _OneFile:

@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner.errors import UsageError
 from scanner.sources.interface import SourceSpec
+from scanner.sources.spec_options import flag, positive, refuse_unknown, text_list
 
 # Unpacked layer bytes read per image. Weights-in-image builds are commonly several GiB; past
 # the budget the remaining layers are not read and the image says so (Unknown, never a pass).
@@ -80,15 +81,9 @@ class OciOptions:
 
 def parse_options(spec: SourceSpec) -> OciOptions:
     given: Mapping[str, Any] = spec.options
-    unknown = sorted(set(given) - OPTION_NAMES - {"trust"})
-    if spec.kind != "oci":
-        unknown += sorted(set(given) & REGISTRY_ONLY)
-    if unknown:
-        allowed = OPTION_NAMES if spec.kind == "oci" else OPTION_NAMES - REGISTRY_ONLY
-        raise UsageError(
-            f"source {spec.text!r}: unknown option {', '.join(map(repr, unknown))} "
-            f"(allowed: {', '.join(sorted(allowed))})"
-        )
+    # `trust` is the config's integrity.trust, handed over by the config loader.
+    allowed = OPTION_NAMES if spec.kind == "oci" else OPTION_NAMES - REGISTRY_ONLY
+    refuse_unknown(spec, set(given) - {"trust"}, allowed)
     kw: dict[str, Any] = {}
     for key in (
         "max_image_bytes",
@@ -101,9 +96,9 @@ def parse_options(spec: SourceSpec) -> OciOptions:
         "workers",
     ):
         if key in given:
-            kw[key] = _positive(spec, key, given[key])
+            kw[key] = positive(spec, key, given[key])
     if "platforms" in given:
-        kw["platforms"] = _strings(spec, "platforms", given["platforms"])
+        kw["platforms"] = _paths(spec, "platforms", given["platforms"])
         bad = [p for p in kw["platforms"] if not 2 <= len(p.split("/")) <= 3]
         if bad:
             raise UsageError(
@@ -111,11 +106,9 @@ def parse_options(spec: SourceSpec) -> OciOptions:
                 "(e.g. linux/amd64)"
             )
     if "exclude" in given:
-        kw["exclude"] = _strings(spec, "exclude", given["exclude"], allow_empty=True)
+        kw["exclude"] = _paths(spec, "exclude", given["exclude"], allow_empty=True)
     if "plain_http" in given:
-        if not isinstance(given["plain_http"], bool):
-            raise UsageError(f"source {spec.text!r}: plain_http must be true or false")
-        kw["plain_http"] = given["plain_http"]
+        kw["plain_http"] = flag(spec, "plain_http", given["plain_http"])
     for key in ("ca_bundle", "docker_config"):
         if key in given:
             value = given[key]
@@ -128,18 +121,7 @@ def parse_options(spec: SourceSpec) -> OciOptions:
     return OciOptions(**kw)
 
 
-def _positive(spec: SourceSpec, key: str, value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"source {spec.text!r}: {key} must be a positive integer, got {value!r}")
-    return value
-
-
-def _strings(spec: SourceSpec, key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"source {spec.text!r}: {key} must be a list of strings, got {value!r}")
-    cleaned = tuple(v.strip().lstrip("/") for v in value if v.strip())
-    if not cleaned and not allow_empty:
-        raise UsageError(f"source {spec.text!r}: {key} is empty")
-    return cleaned
+def _paths(spec: SourceSpec, key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    # Paths inside an image are relative to its root: `/usr/share/*` means `usr/share/*`.
+    items = text_list(spec, key, value, allow_empty=allow_empty)
+    return tuple(dict.fromkeys(i.lstrip("/") for i in items))

@@ -11,106 +11,87 @@ google-cloud-aiplatform is not used: it is over 100 MB for what is a handful of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from scanner.inventory import Resource, Unknown
-from scanner.sources.gcp.calls import Calls, GcpSourceFailure
-from scanner.sources.gcp.credentials import api_root, authorized_session, default_credentials
-from scanner.sources.gcp.rest import Rest
-from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
-from scanner.sources.pool import shared_map
+from scanner.sources.gcp.calls import Calls
+from scanner.sources.gcp.credentials import api_root
+from scanner.sources.gcp.source import FanOut, GcpSource
+from scanner.sources.interface import Progress, SourceSpec
 from scanner.sources.vertex import normalise
-from scanner.sources.vertex.options import parse_options
-
-T = TypeVar("T")
-R = TypeVar("R")
+from scanner.sources.vertex.options import VertexOptions, parse_options
 
 
-class VertexSource:
+class VertexSource(GcpSource[VertexOptions]):
     """Read-only: only list and get calls are made."""
 
+    thread_name = "vertex"
+
     def __init__(self, spec: SourceSpec) -> None:
-        self.spec = spec
-        self.options = parse_options(spec)  # usage errors before any source runs
-        self.calls: dict[str, int] = {}
+        super().__init__(spec, parse_options(spec))
 
-    def collect(self, progress: Progress) -> Collection:
-        try:
-            return self._collect(progress)
-        except GcpSourceFailure as exc:
-            raise SourceError(f"source {self.spec.text!r}: {exc}") from exc
+    def where(self) -> str:
+        return f"vertex:{self.options.project}/{self.options.location}"
 
-    def _collect(self, progress: Progress) -> Collection:
+    def read(
+        self, progress: Progress, calls: Calls, pool: ThreadPoolExecutor, fan_out: FanOut
+    ) -> tuple[list[Resource], list[str]]:
         opts = self.options
-        where = f"vertex:{opts.project}/{opts.location}"
-        calls = Calls(where, max_attempts=opts.max_attempts)
-        rest = Rest(authorized_session(default_credentials(where)), calls)
+        rest = self.rest(calls)
         root = api_root("aiplatform", f"https://{opts.location}-aiplatform.googleapis.com/")
         base = f"{root}v1/projects/{opts.project}/locations/{opts.location}"
-        with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="vertex") as pool:
-
-            def fan_out(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-                return shared_map(pool, opts.workers, fn, items)
-
-            endpoints_future = pool.submit(
-                rest.pages,
-                f"{base}/endpoints",
-                "endpoints",
-                permission="aiplatform.endpoints.list",
-                what="endpoints",
-            )
-            models = rest.pages(
-                f"{base}/models", "models", permission="aiplatform.models.list", what="models"
-            )
-            model_list = _named(models)
-            progress(f"{self.spec.text}: {len(model_list)} model(s)")
-
-            def versions_of(model: Mapping[str, Any]) -> list[dict[str, Any]] | Unknown:
-                found = rest.pages(
-                    f"{root}v1/{model['name']}:listVersions",
-                    "models",
-                    permission="aiplatform.models.list",
-                    what=f"versions of {model['name']}",
-                )
-                if isinstance(found, Unknown):
-                    return found
-                named = _named(found)
-                versioned = [v for v in named if isinstance(v.get("versionId"), str | int)]
-                if len(versioned) < len(named):  # an id cannot be made up: say so, keep the rest
-                    rest.calls.malformed(
-                        f"versions of {model['name']}", "a version has no versionId"
-                    )
-                return versioned
-
-            versions = fan_out(versions_of, model_list)
-            pipeline_names = sorted(
-                {
-                    str(v["trainingPipeline"])
-                    for vs in versions
-                    if isinstance(vs, list)
-                    for v in vs
-                    if isinstance(v.get("trainingPipeline"), str) and v["trainingPipeline"]
-                }
-            )
-
-            def pipeline(name: str) -> Mapping[str, Any] | Unknown:
-                got = rest.get(
-                    f"{root}v1/{name}",
-                    permission="aiplatform.trainingPipelines.get",
-                    what=f"training pipeline {name}",
-                )
-                return got if got is not None else Unknown(f"training pipeline {name} not found")
-
-            pipelines = dict(zip(pipeline_names, fan_out(pipeline, pipeline_names), strict=True))
-            endpoints = endpoints_future.result()
-        resources = self._resources(model_list, versions, pipelines, endpoints)
-        self.calls = dict(calls.calls)
-        return Collection(
-            resources=tuple(sorted(resources, key=lambda r: (r.type, r.id))),
-            problems=tuple(calls.problems()),
+        endpoints_future = pool.submit(
+            rest.pages,
+            f"{base}/endpoints",
+            "endpoints",
+            permission="aiplatform.endpoints.list",
+            what="endpoints",
         )
+        models = rest.pages(
+            f"{base}/models", "models", permission="aiplatform.models.list", what="models"
+        )
+        model_list = _named(models)
+        progress(f"{self.spec.text}: {len(model_list)} model(s)")
+
+        def versions_of(model: Mapping[str, Any]) -> list[dict[str, Any]] | Unknown:
+            found = rest.pages(
+                f"{root}v1/{model['name']}:listVersions",
+                "models",
+                permission="aiplatform.models.list",
+                what=f"versions of {model['name']}",
+            )
+            if isinstance(found, Unknown):
+                return found
+            named = _named(found)
+            versioned = [v for v in named if isinstance(v.get("versionId"), str | int)]
+            if len(versioned) < len(named):  # an id cannot be made up: say so, keep the rest
+                rest.calls.malformed(f"versions of {model['name']}", "a version has no versionId")
+            return versioned
+
+        versions = fan_out(versions_of, model_list)
+        pipeline_names = sorted(
+            {
+                str(v["trainingPipeline"])
+                for vs in versions
+                if isinstance(vs, list)
+                for v in vs
+                if isinstance(v.get("trainingPipeline"), str) and v["trainingPipeline"]
+            }
+        )
+
+        def pipeline(name: str) -> Mapping[str, Any] | Unknown:
+            got = rest.get(
+                f"{root}v1/{name}",
+                permission="aiplatform.trainingPipelines.get",
+                what=f"training pipeline {name}",
+            )
+            return got if got is not None else Unknown(f"training pipeline {name} not found")
+
+        pipelines = dict(zip(pipeline_names, fan_out(pipeline, pipeline_names), strict=True))
+        endpoints = endpoints_future.result()
+        return self._resources(model_list, versions, pipelines, endpoints), []
 
     def _resources(
         self,
