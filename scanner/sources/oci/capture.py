@@ -3,7 +3,10 @@
 A layer is a tar stream (usually gzip- or zstd-compressed) that can be read once, in order: no
 ranged reads. So each regular file is judged as it passes:
 1. its head (the first `sniff_bytes`) is read and sniffed on its own; when that settles it as
-   not a model file (the probes needed no byte beyond the head), nothing more is kept;
+   not a model file (the probes needed no byte beyond the head), only its path, size and, when
+   the head is the whole file, its SHA-256 are kept (`SideFile`): a model signature inside the
+   image signs the small files beside the weights too (config, tokenizer), and their digests
+   come free from bytes already in memory;
 2. otherwise the whole file is hashed as it streams, its head and its last 64-128 KiB (a zip's
    central directory) are kept, and, while the image's `integrity_max_bytes` allows, the whole
    file goes to a private temporary file (numbered, never under its own name) so the
@@ -58,6 +61,16 @@ class Kept:
     spool: Path | None = None  # the whole file, within the integrity budget
 
 
+@dataclass(frozen=True)
+class SideFile:
+    """A file that is not a model file: what a model signature's check needs of it."""
+
+    path: str
+    size: int
+    layer: str
+    sha256: str | None  # None: larger than the head that was read, not hashed
+
+
 @dataclass
 class CapturedFile:
     """A model file (or a marker or signature file) found in a layer."""
@@ -102,19 +115,26 @@ def capture(
     layer_index: int,
     sniff_bytes: int,
     spool: Spool,
-) -> CapturedFile | None:
-    """Read one file's bytes from `stream`; the file if it is (or may be) a model file."""
+) -> CapturedFile | SideFile:
+    """Read one file's bytes from `stream`: the file if it is (or may be) a model file, else
+    what a signature check needs of it."""
     name = posixpath.basename(path)
     head_len = -(-sniff_bytes // BLOCK) * BLOCK
     head = _read_exactly(stream, min(size, head_len))
     if not always_kept(name):
         verdict = _head_verdict(head, size, name)
         if verdict is not None and not verdict.is_model:
-            return None
+            whole = len(head) == size
+            return SideFile(path, size, layer, hashlib.sha256(head).hexdigest() if whole else None)
     kept = _keep_rest(stream, head, size, spool)
     obj = StoredObject(path, size)
     read = read_object(_OneFile(kept, layer), obj, sniff_bytes)
-    if kept.spool is not None and not should_scan(path, read.format):
+    # A signature file stays whole: a model signature's check reads it after the layers.
+    if (
+        kept.spool is not None
+        and not should_scan(path, read.format)
+        and not is_signature_name(name)
+    ):
         spool.release(kept.spool, size)
         kept.spool = None
     return CapturedFile(path, size, layer, layer_index, read, kept)
@@ -222,6 +242,9 @@ def kept_range(kept: Kept, start: int, length: int, layer: str) -> bytes:
 
 
 def copy_kept(kept: Kept, into: Any, layer: str) -> None:
+    if kept.spool is None and len(kept.head) == kept.size:  # the head is the whole file
+        into.write(kept.head)
+        return
     if kept.spool is None:
         raise ObjectReadError(
             f"the {kept.size}-byte file in layer {layer} was not kept whole: over the image's "

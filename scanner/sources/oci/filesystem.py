@@ -6,7 +6,8 @@ whiteouts, as the OCI image spec's "Applying changesets" says.
   layers put in it. Whiteouts never apply to entries of their own layer.
 - An entry that is not a directory replaces whatever a lower layer had at its path (a file, a
   link, a whole directory tree); a directory replaces a lower non-directory.
-Only model files are tracked (the layers' other entries only matter for what they hide). A
+Model files are tracked with what was kept of them; the other regular files by path, size and
+small files' digests (`side`, what a model signature inside the image needs). A
 model file removed this way is not in the running container, but its bytes still ship in the
 image: anyone who can pull it can extract it from the earlier layer. That is reported, never
 dropped.
@@ -14,9 +15,9 @@ dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from scanner.sources.oci.capture import CapturedFile
+from scanner.sources.oci.capture import CapturedFile, SideFile
 from scanner.sources.oci.layers import LayerRead
 
 
@@ -30,6 +31,7 @@ class Removed:
 class Filesystem:
     def __init__(self) -> None:
         self.live: dict[str, CapturedFile] = {}
+        self.side: dict[str, SideFile] = {}
         self.removed: list[Removed] = []
 
     def apply(self, layer: LayerRead) -> None:
@@ -43,7 +45,11 @@ class Filesystem:
             self._remove(path, layer.digest, "replaced", subtree=False)
         for found in layer.files:
             self.live[found.path] = found
+        for other in layer.side:
+            self.side[other.path] = other
         for path, target in layer.hardlinks:
+            if target in self.side:
+                self.side[path] = replace(self.side[target], path=path)
             source = self.live.get(target)
             if source is not None:
                 self.live[path] = CapturedFile(
@@ -51,6 +57,7 @@ class Filesystem:
                 )
 
     def _remove(self, path: str, by: str, how: str, subtree: bool) -> None:
+        self.side.pop(path, None)
         found = self.live.pop(path, None)
         if found is not None:
             self.removed.append(Removed(found, by, how))
@@ -59,5 +66,7 @@ class Filesystem:
 
     def _remove_below(self, directory: str, by: str, how: str) -> None:
         prefix = f"{directory}/" if directory else ""
+        for path in [p for p in self.side if p.startswith(prefix)]:
+            del self.side[path]
         for path in [p for p in self.live if p.startswith(prefix)]:
             self.removed.append(Removed(self.live.pop(path), by, how))

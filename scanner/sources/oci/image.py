@@ -5,6 +5,14 @@ are `REFERENCE@DIGEST`, its files the model files of the final filesystem, each 
 layer that holds it, and its `serialization` built and scanned by the shared object-store
 builder from what the layers' streams kept (`capture.py`). Model files a later layer deleted
 or replaced are listed apart (`removed_model_files`): they still ship in the image.
+
+Signatures: the image's own (cosign, `signatures.py`) is the artefact's `signature`. A model
+directory inside the image may carry its OpenSSF model-signing signature (`model.sig`), made
+before the image was built; each is verified in place against the same trusted signers, with
+the digests the layers' streams already computed (no second read), and listed in
+`signature.model_signatures`. One that fails makes the image's signature fail (files changed
+after the model was signed); verified ones covering every model file of a fully read image
+make it verified when its own signature is not.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.artefacts.signatures import is_signature_name
+from scanner.artefacts.signatures.trust import TrustSet
 from scanner.inventory import Resource, Unknown
 from scanner.sources.model_dirs import MARKER_FILES
 from scanner.sources.objectstore import (
@@ -28,7 +37,8 @@ from scanner.sources.objectstore import (
     StoredObject,
     build_artefact,
 )
-from scanner.sources.oci.capture import CapturedFile, Spool, copy_kept, kept_range
+from scanner.sources.objectstore.integrity import check_integrity
+from scanner.sources.oci.capture import CapturedFile, SideFile, Spool, copy_kept, kept_range
 from scanner.sources.oci.client import RegistryError
 from scanner.sources.oci.filesystem import Filesystem
 from scanner.sources.oci.layers import Budget, BudgetExceeded, LayerError, read_layer
@@ -69,7 +79,10 @@ def read_image(
     options: OciOptions,
     signature: Mapping[str, Any],
     progress: Progress,
+    trust: TrustSet | None = None,
 ) -> ImageResult:
+    """The image's artefact (None when it ships no model file); `trust` verifies the model
+    signatures found inside it (none given: they are Unknown, never verified)."""
     problems: list[str] = []
     config, config_problem = _config(store, manifest)
     if config_problem:
@@ -123,7 +136,8 @@ def read_image(
         if not shipped and complete:
             return ImageResult(None, tuple(problems), 0, True)
         artefact = _artefact(files, fs, target, options, manifest, config, unread, refused)
-        artefact = _with_signature(artefact, signature)
+        inside = _model_signatures(fs, target.container, options, trust or TrustSet())
+        artefact = _with_signature(artefact, signature, inside, complete=not unread)
     return ImageResult(artefact, tuple(problems), shipped, complete)
 
 
@@ -209,16 +223,105 @@ def _incomplete(attributes: dict[str, Any], unread: list[dict[str, Any]]) -> Non
         attributes["removed_model_files"] = Unknown(reason)
 
 
-def _with_signature(resource: Resource, signature: Mapping[str, Any]) -> Resource:
+def _model_signatures(
+    fs: Filesystem, container: Container, options: OciOptions, trust: TrustSet
+) -> list[dict[str, Any]]:
+    """Each model directory's own signature inside the image, checked as an object store's
+    (`check_integrity`) over every regular file below that directory in the final filesystem:
+    the signature file is read from what the layer's stream kept, and the signed files'
+    digests are those computed while it streamed (a file not hashed then makes the check
+    Unknown, with the reason, never a pass)."""
+    models = [f for f in fs.live.values() if _is_model_file(f)]
+    directories = sorted(
+        {posixpath.dirname(f.path) for f in models if is_signature_name(posixpath.basename(f.path))}
+    )
+    if not directories:
+        return []
+    reader = _KeptFiles(fs.live, fs.side)
+    found = []
+    for directory in directories:
+        cut = len(directory) + 1 if directory else 0
+
+        def below(path: str, directory: str = directory) -> bool:
+            return not directory or path.startswith(directory + "/")
+
+        listed: list[tuple[str, int, Any, Any]] = [
+            (f.path, f.size, f.read.sha256, f.read.format)
+            for f in fs.live.values()
+            if below(f.path)
+        ]
+        listed += [(f.path, f.size, f.sha256, None) for f in fs.side.values() if below(f.path)]
+        listed.sort(key=lambda item: item[0])
+        attributes: dict[str, Any] = {
+            "location": {"prefix": directory},
+            "files": [
+                {"path": path[cut:], "size": size, "format": fmt}
+                | ({"sha256": digest} if isinstance(digest, str) else {})
+                for path, size, digest, fmt in listed
+            ],
+        }
+        members = [StoredObject(path, size) for path, size, _, _ in listed]
+        check_integrity(attributes, members, reader, container, options.integrity_max_bytes, trust)
+        checked = attributes["signature"]
+        found.append(
+            {
+                "directory": directory or "/",
+                **{k: v for k, v in checked.items() if k not in ("digests_from", "recorded_in")},
+                "file": posixpath.join(directory, str(checked.get("file") or "")),
+            }
+        )
+    return found
+
+
+def _with_signature(
+    resource: Resource,
+    signature: Mapping[str, Any],
+    inside: list[dict[str, Any]],
+    *,
+    complete: bool,
+) -> Resource:
+    """The image's signature, with the model signatures found inside it (see the module's
+    docstring for how they count)."""
     attributes = dict(resource.attributes)
-    inside = attributes.get("signature")
     sig = dict(signature)
-    if isinstance(inside, Mapping) and inside.get("present"):
-        # A model signature file inside the image (model.sig) is not the image's signature:
-        # kept apart, so the image's own signature decides the integrity policies.
-        sig["files_in_image"] = [inside["file"]] if inside.get("file") else []
+    if inside:
+        sig["model_signatures"] = inside
+        failed = [m for m in inside if m.get("present") and m.get("verified") is False]
+        good = [m for m in inside if m.get("verified") is True]
+        model_files = [
+            str(f["path"])
+            for f in attributes.get("files") or ()
+            if isinstance(f, Mapping)
+            and f.get("format") is not None
+            and not is_signature_name(posixpath.basename(str(f["path"])))
+        ]
+        covered = bool(model_files) and all(
+            any(_under(path, str(m["directory"])) for m in good) for path in model_files
+        )
+        if failed:
+            first = failed[0]
+            sig["verified"] = False
+            sig["error"] = (
+                f"the model signature {first['file']} inside the image does not verify: "
+                f"{first.get('error') or 'not verified'}"
+            )
+        elif sig.get("verified") is not True and covered and complete:
+            first = good[0]
+            sig.update(
+                present=True,
+                kind=first.get("kind") or "model-signing",
+                verified=True,
+                identity=first.get("identity"),
+                error=None,
+                file=first["file"],
+                image_signature={k: signature.get(k) for k in ("kind", "verified", "error")},
+            )
     attributes["signature"] = sig
     return replace(resource, attributes=attributes)
+
+
+def _under(path: str, directory: str) -> bool:
+    return directory == "/" or path.startswith(directory + "/")
 
 
 def _config(store: ImageStore, manifest: ImageManifest) -> tuple[dict[str, Any], str | None]:
@@ -262,27 +365,43 @@ def _image_facts(manifest: ImageManifest, config: Mapping[str, Any]) -> dict[str
 
 
 class _KeptFiles:
-    """The object-store reader protocol over an image's kept model files (for the builder's
-    serialization scan; sniffing already happened while the layers streamed)."""
+    """The object-store reader protocol over an image's kept files (for the builder's
+    serialization scan and the model signatures' checks; sniffing already happened while the
+    layers streamed). `side`: the other regular files, known by their digests only."""
 
-    def __init__(self, files: Mapping[str, CapturedFile]) -> None:
+    def __init__(
+        self, files: Mapping[str, CapturedFile], side: Mapping[str, SideFile] | None = None
+    ) -> None:
         self._files = files
+        self._side = side or {}
 
     def list_objects(self, cap: int) -> Listing:
         return Listing(tuple(StoredObject(p, f.size) for p, f in self._files.items()))
 
     def read_range(self, obj: StoredObject, start: int, length: int) -> bytes:
-        found = self._files[obj.key]
-        if found.kept is None:
-            raise ObjectReadError(f"{obj.key}: nothing of it was kept")
-        return kept_range(found.kept, start, length, found.layer)
+        found = self._kept(obj)
+        return kept_range(found.kept, start, length, found.layer)  # type: ignore[arg-type]
 
     def recorded_sha256(self, obj: StoredObject) -> str | Unknown | None:
+        other = self._side.get(obj.key)
+        if other is not None:
+            return other.sha256
         found = self._files[obj.key]
         return found.kept.sha256 if found.kept is not None else None
 
     def read_all(self, obj: StoredObject, into: Any) -> None:
+        found = self._kept(obj)
+        copy_kept(found.kept, into, found.layer)  # type: ignore[arg-type]
+
+    def _kept(self, obj: StoredObject) -> CapturedFile:
+        other = self._side.get(obj.key)
+        if other is not None:
+            raise ObjectReadError(
+                f"{obj.key} ({other.size} bytes, not a model file) was not hashed: a layer is "
+                "read once, and only files that fit in sniff_bytes are hashed beside the "
+                "model files (raise sniff_bytes)"
+            )
         found = self._files[obj.key]
         if found.kept is None:
             raise ObjectReadError(f"{obj.key}: nothing of it was kept")
-        copy_kept(found.kept, into, found.layer)
+        return found

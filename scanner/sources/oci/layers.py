@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, BinaryIO, cast
 
-from scanner.sources.oci.capture import CapturedFile, Readable, Spool, capture
+from scanner.sources.oci.capture import CapturedFile, Readable, SideFile, Spool, capture
 from scanner.sources.oci.manifests import Descriptor
 
 MAX_HEADER_BYTES = 1024 * 1024
@@ -51,10 +51,17 @@ class LayerRead:
     replaced: list[str] = field(default_factory=list)  # non-directory entries (shadow lower)
     directories: list[str] = field(default_factory=list)
     files: list[CapturedFile] = field(default_factory=list)
+    side: list[SideFile] = field(default_factory=list)  # the other regular files
     hardlinks: list[tuple[str, str]] = field(default_factory=list)  # (path, target)
     entries: int = 0
     refused: list[str] = field(default_factory=list)  # entries not read, and why
     unpacked: int = 0
+
+    def add(self, found: CapturedFile | SideFile) -> None:
+        if isinstance(found, SideFile):
+            self.side.append(found)
+        else:
+            self.files.append(found)
 
 
 class Budget:
@@ -92,8 +99,7 @@ def read_layer(
                 raise LayerError(f"file layer {layer.digest} has an unusable title {title!r}")
             counted = _Counting(buffered, budget, layer.digest)
             found = capture(counted, path, layer.size, layer.digest, index, sniff_bytes, spool)
-            if found is not None:
-                out.files.append(found)
+            out.add(found)
             out.replaced.append(path)
             out.entries = 1
             out.unpacked = counted.count
@@ -150,8 +156,7 @@ def _read_tar(
             if data is None:
                 continue
             found = capture(data, path, member.size, out.digest, out.index, sniff_bytes, spool)
-            if found is not None:
-                out.files.append(found)
+            out.add(found)
 
 
 def _excluded(path: str, exclude: tuple[str, ...]) -> bool:

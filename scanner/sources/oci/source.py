@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.artefacts.signatures.cosign import summarise
-from scanner.artefacts.signatures.trust import TrustPolicy
+from scanner.artefacts.signatures.trust import TrustPolicy, TrustSet
 from scanner.errors import UsageError
 from scanner.inventory import Ref, Resource, Unknown
 from scanner.sources.interface import Collection, Progress, SourceError, SourceSpec
@@ -261,7 +261,7 @@ class OciSource:
         )
         target = ImageTarget(uri, name, tuple(image.references), container, self.spec.name)
         progress(f"{self.spec.text}: reading {name}")
-        result = read_image(store, image.manifest, target, self.options, signature, progress)
+        result = read_image(store, image.manifest, target, self.options, signature, progress, trust)
         return _with_attestations(result, attestations), problems
 
     def _storage(
@@ -368,11 +368,10 @@ class OciSource:
             name = _name(root.name, [f"{root.name}:{r}" for r in image.references], image.manifest)
             found, more = signatures.find(store, digest)
             problems.extend(more)
-            signature, attestations = summarise(
-                found, digest, self.trust.for_model(name, uri, str(root))
-            )
+            trust = self.trust.for_model(name, uri, str(root))
+            signature, attestations = summarise(found, digest, trust)
             result = self._local_image(
-                store, image, uri, name, "oci-layout", str(root), signature, progress
+                store, image, uri, name, "oci-layout", str(root), signature, progress, trust
             )
             result = _with_attestations(result, attestations)
             problems.extend(result.problems)
@@ -404,6 +403,7 @@ class OciSource:
                 str(path),
                 NO_SIGNATURES,
                 progress,
+                self.trust.for_model(name, uri, str(path)),
             )
             problems.extend(result.problems)
             if result.artefact is not None:
@@ -420,6 +420,7 @@ class OciSource:
         path: str,
         signature: dict[str, Any],
         progress: Progress,
+        trust: TrustSet,
     ) -> ImageResult:
         container = Container(
             provider="local",
@@ -431,7 +432,7 @@ class OciSource:
             location={"path": path, "format": kind, "digest": image.manifest.digest},
         )
         target = ImageTarget(uri, name, tuple(image.references), container, self.spec.name)
-        return read_image(store, image.manifest, target, self.options, signature, progress)
+        return read_image(store, image.manifest, target, self.options, signature, progress, trust)
 
 
 def _name(repository: str, references: Iterable[str], manifest: ImageManifest) -> str:
