@@ -59,6 +59,27 @@ def test_key_masking_is_opt_in():
     }
 
 
+def _document(resources: list, findings: list, **extra: object) -> dict:
+    """A results document of `resources` and `findings` with a failed gate."""
+    return results.build(
+        scan={
+            "id": "x",
+            "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:00Z",
+            "sources": [],
+            "policy_pack": {"count": 0, "sha256": "0" * 64},
+            "params": {},
+        },
+        resources=resources,
+        findings=findings,
+        frameworks=[],
+        maturity={"level": "foundational", "next": "applied", "rungs": []},
+        gate={"fail_on": "high", "allow_partial": False, "exit_code": 1, "passed": False,
+              "reasons": []},
+        **extra,
+    )  # fmt: skip
+
+
 def test_results_never_carry_credentials_in_uris():
     secret = "https://u:p@host/x?sig=abc"
     resource = Resource(
@@ -76,27 +97,7 @@ def test_results_never_carry_credentials_in_uris():
         f"uri is {secret}",
         {"uri": secret},
     )
-    doc = results.build(
-        scan={
-            "id": "x",
-            "started_at": "2026-01-01T00:00:00Z",
-            "finished_at": "2026-01-01T00:00:00Z",
-            "sources": [],
-            "policy_pack": {"count": 0, "sha256": "0" * 64},
-            "params": {},
-        },
-        resources=[resource],
-        findings=[finding],
-        frameworks=[],
-        maturity={"level": "foundational", "next": "applied", "rungs": []},
-        gate={
-            "fail_on": "high",
-            "allow_partial": False,
-            "exit_code": 1,
-            "passed": False,
-            "reasons": [],
-        },
-    )
+    doc = _document([resource], [finding])
     text = results.dumps(doc)
     assert "u:p@" not in text and "sig=abc" not in text
     assert doc["resources"][0]["attributes"]["signature"] == {"present": True}
@@ -159,23 +160,7 @@ def test_a_bare_signature_in_a_tag_reaches_no_output():
     pack = load_pack(ScanRequest(sources=()))
     inventory = Inventory([model, version])
     findings = evaluate_all(pack.policies, inventory, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    doc = results.build(
-        scan={
-            "id": "x",
-            "started_at": "2026-01-01T00:00:00Z",
-            "finished_at": "2026-01-01T00:00:00Z",
-            "sources": [],
-            "policy_pack": {"count": 0, "sha256": "0" * 64},
-            "params": {},
-        },
-        resources=list(inventory),
-        findings=findings,
-        frameworks=[],
-        maturity={"level": "foundational", "next": "applied", "rungs": []},
-        gate={"fail_on": "high", "allow_partial": False, "exit_code": 1, "passed": False,
-              "reasons": []},
-        policies=pack.policies,
-    )  # fmt: skip
+    doc = _document(list(inventory), findings, policies=pack.policies)
     rendered = {}
     for writer in writers_for(sorted(WRITERS)):
         rendered.update(writer.render(doc))
