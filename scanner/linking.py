@@ -551,7 +551,9 @@ def link_readers(a: _Attrs) -> None:
         else:
             parts = pid.split(":")
             account = parts[4] if len(parts) > 4 and parts[0] == "arn" else "unknown"
-            kind, name = "external", pid.split(":", 5)[-1]
+            resource = pid.split(":", 5)[-1]
+            # `arn:aws:iam::444455556666:root` is the whole account: named so, not "root".
+            kind, name = "external", f"account {account}" if resource == "root" else resource
             admin = Unknown(f"account {account} is not scanned")
         attrs = {
             "provider": provider,
