@@ -356,9 +356,11 @@ def test_a_gap_keeps_its_provider_through_results():
 
 
 def test_an_external_accounts_root_is_named_as_the_account():
-    bucket = r(BUCKET, "storage", "aws", provider="aws",
-               access_grants=[{"principal": Ref("arn:aws:iam::444455556666:root")},
-                              {"principal": Ref("arn:aws:iam::444455556666:role/etl")}])  # fmt: skip
+    grants = [
+        {"principal": Ref("arn:aws:iam::444455556666:root")},
+        {"principal": Ref("arn:aws:iam::444455556666:role/etl")},
+    ]
+    bucket = r(BUCKET, "storage", "aws", provider="aws", access_grants=grants)
     out = {res.id: res for res in link(Inventory([bucket]))}
     assert out["arn:aws:iam::444455556666:root"].name == "account 444455556666"
     assert out["arn:aws:iam::444455556666:role/etl"].name == "role/etl"
